@@ -1,0 +1,5 @@
+export { freePort } from './ports.ts';
+export { type ManagedProcess, startProcess } from './process.ts';
+export { REDIS_TEST_URL, type TestRedis, testRedis } from './redis.ts';
+export { type RedisServer, startRedisServer } from './redis-server.ts';
+export { type WaitForOptions, waitFor } from './wait-for.ts';

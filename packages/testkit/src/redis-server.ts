@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './ports.ts';
+import { type ManagedProcess, startProcess } from './process.ts';
+import { waitFor } from './wait-for.ts';
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  dir: string;
+  process: ManagedProcess;
+  /** Stops the server (SIGKILL simulates a crash) and keeps its data directory. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and directory. */
+  restart(): Promise<void>;
+  /** Stops it and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * A private `redis-server` for tests that must kill or restart Redis (never the machine's shared one).
+ * `appendonly` controls persistence across restarts.
+ */
+export async function startRedisServer(opts: { appendonly?: boolean; extraArgs?: string[] } = {}) {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'redis-test-'));
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    opts.appendonly ? 'yes' : 'no',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
+    ...(opts.extraArgs ?? []),
+  ];
+  const url = `redis://127.0.0.1:${port}`;
+  const boot = async () => {
+    const proc = startProcess('redis-server', args);
+    await waitFor(
+      async () => {
+        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        try {
+          await c.connect();
+          return (await c.ping()) === 'PONG';
+        } finally {
+          c.disconnect();
+        }
+      },
+      { what: `redis-server on port ${port}` },
+    );
+    return proc;
+  };
+  const server: RedisServer = {
+    url,
+    port,
+    dir,
+    process: await boot(),
+    async stop(signal = 'SIGTERM') {
+      server.process.kill(signal);
+      await server.process.exited;
+    },
+    async restart() {
+      server.process = await boot();
+    },
+    async destroy() {
+      await server.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
