@@ -1,1 +1,3 @@
-export {};
+export * from './opencti/index.ts';
+export * from './scenario/index.ts';
+export * from './sekoia/index.ts';
