@@ -1,0 +1,62 @@
+import { configTable } from '@octi-sekoia/config';
+import { describe, expect, it } from 'vitest';
+import { envKeys, loadCompose } from './files.ts';
+
+const compose = loadCompose();
+const apps = ['ingest', 'worker', 'dashboard'];
+
+describe('docker-compose.yml', () => {
+  it('has redis, ingest, worker and dashboard', () => {
+    expect(Object.keys(compose.services)).toEqual(expect.arrayContaining(['redis', ...apps]));
+  });
+
+  it('runs redis with append-only persistence on a volume, noeviction and a healthcheck', () => {
+    const redis = compose.services.redis!;
+    const cmd = (redis.command as string[]).join(' ');
+    expect(cmd).toMatch(/--appendonly yes/);
+    expect(cmd).toMatch(/--maxmemory-policy noeviction/);
+    expect(redis.volumes.some((v: string) => v.endsWith(':/data'))).toBe(true);
+    expect(redis.healthcheck?.test).toBeDefined();
+  });
+
+  it.each(apps)('%s has a restart policy, a healthcheck and waits for a healthy redis', (name) => {
+    const svc = compose.services[name]!;
+    expect(svc.restart).toBe('unless-stopped');
+    expect(svc.healthcheck?.test).toBeDefined();
+    expect(svc.depends_on?.redis?.condition).toBe('service_healthy');
+  });
+
+  it('keeps workers scalable with --scale worker=N (no container name, no host ports)', () => {
+    const worker = compose.services.worker!;
+    expect(worker.container_name).toBeUndefined();
+    expect(worker.ports).toBeUndefined();
+    expect(worker.build.dockerfile).toBe('Dockerfile.worker');
+  });
+
+  it('builds ingest and worker from the two Dockerfiles and runs the dashboard from the worker image', () => {
+    expect(compose.services.ingest!.build.dockerfile).toBe('Dockerfile.ingest');
+    expect(compose.services.dashboard!.build).toBeUndefined();
+    expect(compose.services.dashboard!.image).toBe(compose.services.worker!.image);
+    expect(compose.services.dashboard!.command.join(' ')).toMatch(/dashboard\/dist\/main\.js/);
+  });
+
+  it('sets only environment keys that exist in the configuration schema', () => {
+    const known = new Set(configTable().map((row) => row.env));
+    for (const name of apps) {
+      for (const key of envKeys(compose.services[name]!)) {
+        expect(known.has(key), `${name} sets ${key}, which is not a configuration variable`).toBe(true);
+      }
+    }
+  });
+
+  it('bakes no secret into the compose file', () => {
+    const secrets = new Set(configTable().filter((r) => r.secret).map((r) => r.env));
+    for (const name of apps) {
+      for (const key of envKeys(compose.services[name]!)) expect(secrets.has(key)).toBe(false);
+    }
+  });
+
+  it('publishes the dashboard on loopback only by default', () => {
+    for (const p of compose.services.dashboard!.ports as string[]) expect(p.startsWith('127.0.0.1:')).toBe(true);
+  });
+});

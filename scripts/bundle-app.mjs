@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+// Bundles an app's TypeScript (and the workspace packages it imports) into dist/*.js for the containers.
+// Third-party packages stay external: they come from `pnpm deploy --prod`. Lua scripts are inlined as text.
+// Usage (from an app directory): node ../../scripts/bundle-app.mjs [entry ...]   default: src/main.ts
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+const entries = process.argv.slice(2);
+if (entries.length === 0) entries.push('src/main.ts');
+for (const e of entries) if (!existsSync(e)) throw new Error(`bundle-app: entry ${e} not found in ${process.cwd()}`);
+
+const workspaceAndLua = {
+  name: 'workspace-and-lua',
+  setup(b) {
+    // Bare imports are external except our own workspace packages, which ship TypeScript source.
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      args.path.startsWith('@octi-sekoia/') || args.path.startsWith('node:') ? undefined : { external: true },
+    );
+    // `import text from './x.lua?raw'` (the vitest/vite spelling) → the file as text.
+    b.onResolve({ filter: /\?raw$/ }, (args) => ({
+      path: resolve(args.resolveDir, args.path.replace(/\?raw$/, '')),
+      namespace: 'raw-text',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'raw-text' }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      return { contents: await readFile(args.path, 'utf8'), loader: 'text', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
+await build({
+  entryPoints: entries,
+  outdir: 'dist',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: true,
+  loader: { '.lua': 'text' },
+  plugins: [workspaceAndLua],
+  // ESM bundles of CommonJS-using code need require().
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});
+console.log(`bundled ${entries.join(', ')} → dist/`);
