@@ -8,7 +8,8 @@ import { build } from 'esbuild';
 
 const entries = process.argv.slice(2);
 if (entries.length === 0) entries.push('src/main.ts');
-for (const e of entries) if (!existsSync(e)) throw new Error(`bundle-app: entry ${e} not found in ${process.cwd()}`);
+for (const e of entries)
+  if (!existsSync(e)) throw new Error(`bundle-app: entry ${e} not found in ${process.cwd()}`);
 
 const workspaceAndLua = {
   name: 'workspace-and-lua',
@@ -40,7 +41,9 @@ await build({
   loader: { '.lua': 'text' },
   plugins: [workspaceAndLua],
   // ESM bundles of CommonJS-using code need require().
-  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
 });
 console.log(`bundled ${entries.join(', ')} → dist/`);

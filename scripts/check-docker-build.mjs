@@ -13,7 +13,9 @@ import { parse as parseYaml } from 'yaml';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.argv.slice(2);
-const dockerfiles = (only.length ? only : ['Dockerfile.ingest', 'Dockerfile.worker']).map((f) => join(root, f));
+const dockerfiles = (only.length ? only : ['Dockerfile.ingest', 'Dockerfile.worker']).map((f) =>
+  join(root, f),
+);
 const keep = process.env.KEEP_DOCKER_CHECK === '1';
 
 /** Dockerfile → [{ instr, args, flags, from? }] with line continuations joined. */
@@ -63,10 +65,18 @@ function contextFiles() {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
     .map((p) => p.replace(/^\*\*\//, ''));
-  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], { cwd: root, encoding: 'utf8' })
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard'], {
+    cwd: root,
+    encoding: 'utf8',
+  })
     .split('\n')
     .filter(Boolean);
-  return files.filter((f) => !f.split('/').some((seg, idx, all) => ignore.includes(seg) || ignore.includes(all.slice(0, idx + 1).join('/'))));
+  return files.filter(
+    (f) =>
+      !f
+        .split('/')
+        .some((seg, idx, all) => ignore.includes(seg) || ignore.includes(all.slice(0, idx + 1).join('/'))),
+  );
 }
 
 function fail(msg) {
@@ -80,8 +90,12 @@ const composeCommands = (() => {
   for (const [name, svc] of Object.entries(compose.services ?? {})) {
     const df = svc.build?.dockerfile;
     const img = svc.image;
-    const key = df ?? Object.values(compose.services).find((s) => s.image === img && s.build)?.build?.dockerfile;
-    if (key && svc.command) (byDockerfile[key] ??= []).push({ service: name, command: svc.command });
+    const key =
+      df ?? Object.values(compose.services).find((s) => s.image === img && s.build)?.build?.dockerfile;
+    if (key && svc.command) {
+      byDockerfile[key] ??= [];
+      byDockerfile[key].push({ service: name, command: svc.command });
+    }
   }
   return byDockerfile;
 })();
@@ -120,10 +134,12 @@ for (const file of dockerfiles) {
                 const from = fsOf[step.flags.from];
                 if (!from) fail(`${name}: COPY --from=${step.flags.from}: no such stage`);
                 const s = join(from, src);
-                if (!existsSync(s)) fail(`${name}: COPY --from=${step.flags.from} ${src}: not produced by the build stage`);
+                if (!existsSync(s))
+                  fail(`${name}: COPY --from=${step.flags.from} ${src}: not produced by the build stage`);
                 cpSync(s, at(dest), { recursive: true, verbatimSymlinks: true });
               } else {
-                if (src !== '.') fail(`${name}: only "COPY . <dir>" from the context is supported by this check`);
+                if (src !== '.')
+                  fail(`${name}: only "COPY . <dir>" from the context is supported by this check`);
                 for (const f of contextFiles()) {
                   mkdirSync(dirname(join(at(dest), f)), { recursive: true });
                   cpSync(join(root, f), join(at(dest), f));
@@ -133,7 +149,8 @@ for (const file of dockerfiles) {
             break;
           }
           case 'RUN': {
-            if (/(^|\s)\/(repo|app|out)\b/.test(step.args)) fail(`${name}: RUN must use paths relative to WORKDIR: ${step.args}`);
+            if (/(^|\s)\/(repo|app|out)\b/.test(step.args))
+              fail(`${name}: RUN must use paths relative to WORKDIR: ${step.args}`);
             console.log(`[${name}:${stage.name}] RUN ${step.args}`);
             const r = spawnSync('sh', ['-c', step.args], { cwd: at('.'), env, stdio: 'inherit' });
             if (r.status !== 0) fail(`${name}: RUN ${step.args} failed with exit ${r.status}`);
@@ -153,7 +170,8 @@ for (const file of dockerfiles) {
         }
       }
       if (stage === st.at(-1)) {
-        if (user === 'root' || user === '0') fail(`${name}: the runtime stage must switch to a non-root USER`);
+        if (user === 'root' || user === '0')
+          fail(`${name}: the runtime stage must switch to a non-root USER`);
         if (!healthcheck) fail(`${name}: the runtime stage needs a HEALTHCHECK`);
         if (!cmd) fail(`${name}: the runtime stage needs a CMD`);
         const commands = [{ service: 'image CMD', command: cmd.argv }, ...(composeCommands[name] ?? [])];
@@ -171,9 +189,13 @@ for (const file of dockerfiles) {
             timeout: 30_000,
           });
           if (r.status !== 2 || !/config error/.test(r.stderr)) {
-            fail(`${name}: ${c.service}: expected a configuration error (exit 2) with an empty environment, got exit ${r.status}\n${r.stdout}\n${r.stderr}`);
+            fail(
+              `${name}: ${c.service}: expected a configuration error (exit 2) with an empty environment, got exit ${r.status}\n${r.stdout}\n${r.stderr}`,
+            );
           }
-          console.log(`[${name}] ${c.service}: loads with production dependencies only (stops on the empty config as it should)`);
+          console.log(
+            `[${name}] ${c.service}: loads with production dependencies only (stops on the empty config as it should)`,
+          );
         }
       }
     }

@@ -35,10 +35,21 @@ if (!ping(redisUrl)) {
   privateRedis = spawn('redis-server', args, { stdio: 'ignore' });
   env.REDIS_TEST_URL = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100 && !ping(env.REDIS_TEST_URL); i++) spawnSync('sleep', ['0.1']);
-  console.log(`No Redis at ${redisUrl}: started a private redis-server for this run at ${env.REDIS_TEST_URL}`);
+  console.log(
+    `No Redis at ${redisUrl}: started a private redis-server for this run at ${env.REDIS_TEST_URL}`,
+  );
 }
 
-const turbo = ['exec', 'turbo', 'run', 'test', '--log-prefix=none', '--continue', '--concurrency=1', ...extra];
+const turbo = [
+  'exec',
+  'turbo',
+  'run',
+  'test',
+  '--log-prefix=none',
+  '--continue',
+  '--concurrency=1',
+  ...extra,
+];
 const run = spawnSync('pnpm', turbo, { cwd: root, stdio: 'inherit', env });
 privateRedis?.kill();
 

@@ -50,13 +50,18 @@ describe('docker-compose.yml', () => {
   });
 
   it('bakes no secret into the compose file', () => {
-    const secrets = new Set(configTable().filter((r) => r.secret).map((r) => r.env));
+    const secrets = new Set(
+      configTable()
+        .filter((r) => r.secret)
+        .map((r) => r.env),
+    );
     for (const name of apps) {
       for (const key of envKeys(compose.services[name]!)) expect(secrets.has(key)).toBe(false);
     }
   });
 
   it('publishes the dashboard on loopback only by default', () => {
-    for (const p of compose.services.dashboard!.ports as string[]) expect(p.startsWith('127.0.0.1:')).toBe(true);
+    for (const p of compose.services.dashboard!.ports as string[])
+      expect(p.startsWith('127.0.0.1:')).toBe(true);
   });
 });
