@@ -18,6 +18,20 @@ const workspaceAndLua = {
     b.onResolve({ filter: /^[^./]/ }, (args) =>
       args.path.startsWith('@octi-sekoia/') || args.path.startsWith('node:') ? undefined : { external: true },
     );
+    // Lua scripts are read next to their module at run time with exactly
+    // `readFileSync(new URL('./lua/name.lua', import.meta.url), 'utf8')`: inline them so the bundle is self-contained.
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      const { readFile } = await import('node:fs/promises');
+      let source = await readFile(args.path, 'utf8');
+      const re =
+        /readFileSync\(\s*new URL\(\s*'(\.{1,2}\/[^']+\.lua)'\s*,\s*import\.meta\.url\s*\)\s*,\s*'utf8'\s*\)/g;
+      const found = [...source.matchAll(re)];
+      for (const m of found) {
+        const text = await readFile(resolve(dirname(args.path), m[1]), 'utf8');
+        source = source.replace(m[0], JSON.stringify(text));
+      }
+      return found.length > 0 ? { contents: source, loader: 'ts' } : undefined;
+    });
     // `import text from './x.lua?raw'` (the vitest/vite spelling) → the file as text.
     b.onResolve({ filter: /\?raw$/ }, (args) => ({
       path: resolve(args.resolveDir, args.path.replace(/\?raw$/, '')),

@@ -1,0 +1,5 @@
+-- Releases the reader lease if we hold it, so a standby takes over at once on a clean stop.
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0

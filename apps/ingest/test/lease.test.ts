@@ -1,0 +1,54 @@
+import { testRedis, waitFor } from '@octi-sekoia/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ReaderLease } from '../src/lease.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+describe('ReaderLease', () => {
+  it('lets exactly one replica hold it and hands over when the holder stops', async () => {
+    const r = await testRedis('lease');
+    cleanups.push(r.cleanup);
+    const log: string[] = [];
+    const mk = (name: string) =>
+      new ReaderLease(r.connect(), `${r.prefix}:lease`, 600, {
+        onAcquired: () => log.push(`${name}+`),
+        onLost: () => log.push(`${name}-`),
+      });
+    const a = mk('a');
+    const b = mk('b');
+    a.start();
+    await waitFor(() => a.isHeld(), { what: 'a holds the lease' });
+    b.start();
+    // b keeps trying for several TTLs (3 rounds per TTL) while a renews: it must never get it.
+    await waitFor(() => b.rounds >= 10, { what: 'b tried for over three TTLs' });
+    expect(b.isHeld()).toBe(false);
+    expect(log).toEqual(['a+']);
+
+    await a.stop();
+    await waitFor(() => b.isHeld(), { what: 'b takes over' });
+    expect(log).toEqual(['a+', 'b+']);
+    await b.stop();
+  });
+
+  it('tells the holder when its lease was taken while it was away', async () => {
+    const r = await testRedis('lease');
+    cleanups.push(r.cleanup);
+    let lost = false;
+    const a = new ReaderLease(r.connect(), `${r.prefix}:lease`, 400, {
+      onAcquired: () => {},
+      onLost: () => {
+        lost = true;
+      },
+    });
+    a.start();
+    await waitFor(() => a.isHeld(), { what: 'a holds the lease' });
+    await r.client.set(`${r.prefix}:lease`, 'someone-else');
+    await waitFor(() => lost, { what: 'a notices the loss' });
+    expect(a.isHeld()).toBe(false);
+    await a.stop();
+    expect(await r.client.get(`${r.prefix}:lease`)).toBe('someone-else');
+  });
+});
