@@ -1,1 +1,24 @@
-export {};
+export type * from './ast.ts';
+export {
+  type CanonicalResult,
+  canonicalize,
+  canonicalValue,
+  detectObservableType,
+  OBSERVABLE_TYPES,
+  type Observable,
+  type ObservableType,
+  type SekoiaFormat,
+  sekoiaFormat,
+} from './canonical.ts';
+export { StixPatternError } from './errors.ts';
+export {
+  type ExtractionMode,
+  type ExtractionOptions,
+  type ExtractionResult,
+  exportTarget,
+  extractObservables,
+  formatObjectPath,
+  literalJson,
+  type SkipNote,
+} from './extract.ts';
+export { type ParseOptions, parsePattern } from './parser.ts';

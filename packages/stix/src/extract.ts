@@ -1,0 +1,296 @@
+import type {
+  Comparison,
+  ComparisonExpression,
+  Literal,
+  ObjectPath,
+  ObservationExpression,
+  Pattern,
+  SetLiteral,
+  StixVersion,
+} from './ast.ts';
+import { canonicalize, type Observable, type ObservableType } from './canonical.ts';
+import { StixPatternError } from './errors.ts';
+import { KEYWORDS } from './lexer.ts';
+import { parsePattern } from './parser.ts';
+
+/**
+ * IOC extraction (shared/reference/stix-patterns.md section 4).
+ *
+ * A value is exported only when seeing it alone implies the pattern matches: a positive `=`/`==` or
+ * `IN`-of-strings comparison on an exact IOC path, reached from the root through OR, WITHIN, REPEATS 1,
+ * observations, and AND inside a single all-`file` observation (hash-anchored: the hash identifies the
+ * file, other file constraints are ignored). Under AND/FOLLOWEDBY between observations, AND inside a
+ * mixed observation, REPEATS n != 1 and START/STOP, the value is only over-approximate: reported in
+ * `skipped` (strict) or exported (lenient). Since OR is the only combinator that keeps values exact,
+ * the status of a value depends only on its ancestors, so one top-down walk decides it.
+ */
+
+export type ExtractionMode = 'strict' | 'lenient';
+
+export interface SkipNote {
+  reason: string;
+  /** The object path, e.g. `file:hashes.'SHA-256'`. */
+  path?: string;
+  /** The operator as written, with `NOT ` when negated. */
+  operator?: string;
+  value?: unknown;
+  /** Offset of the comparison in the pattern. */
+  position?: number;
+}
+
+export interface ExtractionResult {
+  valid: boolean;
+  error?: { message: string; position: number };
+  observables: Observable[];
+  skipped: SkipNote[];
+}
+
+export interface ExtractionOptions {
+  mode?: ExtractionMode;
+  stixVersion?: StixVersion;
+}
+
+const VALUE_PATH_TYPES: Record<string, ObservableType> = {
+  'ipv4-addr': 'ipv4-addr',
+  'ipv6-addr': 'ipv6-addr',
+  'domain-name': 'domain-name',
+  url: 'url',
+  'email-addr': 'email-addr',
+};
+
+/** Hash keys compared upper-cased without '-' (STIX vocabulary, as the OASIS validator does). */
+const EXPORTED_HASHES: Record<string, ObservableType> = {
+  MD5: 'file:hashes.MD5',
+  SHA1: 'file:hashes.SHA-1',
+  SHA256: 'file:hashes.SHA-256',
+  SHA512: 'file:hashes.SHA-512',
+};
+const KNOWN_UNEXPORTED_HASHES = new Set(['SHA3224', 'SHA3256', 'SHA3384', 'SHA3512', 'SSDEEP', 'TLSH']);
+
+export function extractObservables(pattern: string, opts: ExtractionOptions = {}): ExtractionResult {
+  let parsed: Pattern;
+  try {
+    parsed = parsePattern(pattern, opts.stixVersion === undefined ? {} : { stixVersion: opts.stixVersion });
+  } catch (err) {
+    const e = err instanceof StixPatternError ? err : new StixPatternError('internal parser error', 0);
+    return {
+      valid: false,
+      error: { message: e.message, position: e.position },
+      observables: [],
+      skipped: [],
+    };
+  }
+  try {
+    return extractFromPattern(parsed, opts.mode ?? 'strict');
+  } catch {
+    // Defensive: extraction is written not to throw; a parsed pattern never yields a partial result.
+    return {
+      valid: false,
+      error: { message: 'internal extraction error', position: 0 },
+      observables: [],
+      skipped: [],
+    };
+  }
+}
+
+interface Accumulator {
+  observables: Observable[];
+  skipped: SkipNote[];
+  seen: Set<string>;
+  overKeys: Map<SkipNote, string>;
+}
+
+type Target = { type: ObservableType } | { reason: string };
+
+/** Where a path points: an exported IOC type, or why not. */
+export function exportTarget(path: ObjectPath): Target {
+  const steps = path.steps;
+  const valueType = VALUE_PATH_TYPES[path.objectType];
+  if (valueType !== undefined) {
+    const s0 = steps[0]!;
+    if (steps.length === 1 && s0.kind === 'key' && s0.key === 'value') return { type: valueType };
+    return { reason: 'not an IOC property (only the value property is exported)' };
+  }
+  if (path.objectType === 'file') {
+    const s0 = steps[0]!;
+    const s1 = steps[1];
+    if (s0.kind === 'key' && s0.key === 'hashes') {
+      if (steps.length === 2 && s1 !== undefined && s1.kind === 'key') {
+        const alg = s1.key.toUpperCase().replaceAll('-', '');
+        const type = EXPORTED_HASHES[alg];
+        if (type !== undefined) return { type };
+        if (KNOWN_UNEXPORTED_HASHES.has(alg)) {
+          return {
+            reason: `hash algorithm ${s1.key} is not exported (Sekoia documents MD5, SHA-1, SHA-256, SHA-512)`,
+          };
+        }
+        return { reason: `unknown hash algorithm ${s1.key}` };
+      }
+      return { reason: 'file hashes need one named algorithm, e.g. hashes.MD5' };
+    }
+  }
+  return { reason: 'not an IOC property' };
+}
+
+function extractFromPattern(pattern: Pattern, mode: ExtractionMode): ExtractionResult {
+  // Per observation: are all its comparisons on `file`? Then AND inside it is hash-anchored.
+  const allFile = new Array<boolean>(pattern.observations.length).fill(true);
+  for (const c of pattern.comparisons) if (c.path.objectType !== 'file') allFile[c.observation] = false;
+
+  const observables: Observable[] = [];
+  const skipped: SkipNote[] = [];
+  const seen = new Set<string>();
+  // Over-approximate notes, dropped at the end when the same value is exported through another branch.
+  const overKeys = new Map<SkipNote, string>();
+
+  // Iterative pre-order walk (right child pushed first so comparisons come out in source order).
+  // `demoted[i]` is the reason the values under nodes[i] are only over-approximate, or ''.
+  const nodes: (ObservationExpression | ComparisonExpression)[] = [pattern.root];
+  const demoted: string[] = [''];
+  let observation = 0;
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const why = demoted.pop()!;
+    switch (node.kind) {
+      case 'observation-operation': {
+        const w =
+          why ||
+          (node.operator === 'OR'
+            ? ''
+            : `${node.operator} between observations: no single value alone implies a match`);
+        nodes.push(node.right, node.left);
+        demoted.push(w, w);
+        break;
+      }
+      case 'qualified': {
+        const q = node.qualifier;
+        let w = why;
+        if (!w && q.type === 'REPEATS' && q.times !== 1)
+          w = `REPEATS ${q.raw} TIMES: one sighting does not match`;
+        if (!w && q.type === 'START_STOP') w = 'START/STOP: the observation must fall in a time window';
+        nodes.push(node.operand);
+        demoted.push(w);
+        break;
+      }
+      case 'observation':
+        observation = node.index;
+        nodes.push(node.expression);
+        demoted.push(why);
+        break;
+      case 'comparison-operation': {
+        const w =
+          why ||
+          (node.operator === 'AND' && !allFile[observation]
+            ? 'AND inside an observation: no single value alone implies a match'
+            : '');
+        nodes.push(node.right, node.left);
+        demoted.push(w, w);
+        break;
+      }
+      case 'comparison':
+        visitComparison(node, why, mode, { observables, skipped, seen, overKeys });
+        break;
+    }
+  }
+  const kept = overKeys.size === 0 ? skipped : skipped.filter((n) => !seen.has(overKeys.get(n) ?? ''));
+  return { valid: true, observables, skipped: kept };
+}
+
+function visitComparison(c: Comparison, demotedBy: string, mode: ExtractionMode, out: Accumulator): void {
+  const { observables, skipped, seen } = out;
+  const note = (reason: string, value: unknown = literalJson(c.value)): SkipNote => {
+    const n: SkipNote = {
+      reason,
+      path: formatObjectPath(c.path),
+      operator: operatorText(c),
+      position: c.start,
+    };
+    if (value !== undefined) n.value = value;
+    skipped.push(n);
+    return n;
+  };
+  const target = exportTarget(c.path);
+  if ('reason' in target) {
+    note(target.reason);
+    return;
+  }
+  if (c.negated) {
+    note('negated comparison: names values that must not match');
+    return;
+  }
+  let values: string[];
+  if (c.operator === '=') {
+    const v = c.value as Literal;
+    if (v.type !== 'string') {
+      note(`${v.type} value: only strings are IOC values`);
+      return;
+    }
+    values = [v.value];
+  } else if (c.operator === 'IN') {
+    const set = c.value as SetLiteral;
+    if (set.elements.some((e) => e.type !== 'string')) {
+      note('IN set with non-string elements');
+      return;
+    }
+    if (set.elements.length === 0) {
+      note('empty IN set');
+      return;
+    }
+    values = set.elements.map((e) => e.value as string);
+  } else {
+    note(`operator ${c.operator} does not name IOC values`);
+    return;
+  }
+  for (const raw of values) {
+    const r = canonicalize(target.type, raw);
+    if (!r.ok) {
+      note(`invalid ${target.type} value: ${r.reason}`, raw);
+      continue;
+    }
+    const key = `${target.type}\n${r.value}`;
+    if (demotedBy && mode === 'strict') {
+      out.overKeys.set(note(`over-approximate, exported only in lenient mode: ${demotedBy}`, r.value), key);
+      continue;
+    }
+    if (seen.has(key)) continue;
+    seen.add(key);
+    observables.push({ type: target.type, value: r.value });
+  }
+}
+
+function operatorText(c: Comparison): string {
+  return c.negated ? `NOT ${c.operatorRaw}` : c.operatorRaw;
+}
+
+/** JSON-friendly value of a literal: decoded strings, numbers, booleans, raw text for b''/h''/t''. */
+export function literalJson(v: Literal | SetLiteral | null): unknown {
+  if (v === null) return undefined;
+  if (v.type === 'set') return v.elements.map((e) => literalJson(e));
+  if (v.type === 'binary' || v.type === 'hex' || v.type === 'timestamp') return v.raw;
+  return v.value;
+}
+
+function isPlainKey(key: string): boolean {
+  if (key.length === 0 || KEYWORDS.has(key) || key === 'true' || key === 'false') return false;
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
+    if (!(letter || (i > 0 && c >= 48 && c <= 57))) return false;
+  }
+  return true;
+}
+
+function quote(s: string): string {
+  return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
+/** Canonical text of an object path: `file:hashes.'SHA-256'`, `email-message:to_refs[-1].value`. */
+export function formatObjectPath(path: ObjectPath): string {
+  let out = `${path.objectType}:`;
+  path.steps.forEach((s, i) => {
+    if (s.kind === 'key') out += (i > 0 ? '.' : '') + (isPlainKey(s.key) ? s.key : quote(s.key));
+    else if (s.kind === 'index') out += `[${s.index}]`;
+    else out += '[*]';
+  });
+  return out;
+}

@@ -1,0 +1,446 @@
+import type {
+  Comparison,
+  ComparisonExpression,
+  ComparisonOperator,
+  Literal,
+  ObjectPath,
+  Observation,
+  ObservationExpression,
+  PathStep,
+  Pattern,
+  Qualifier,
+  SetLiteral,
+  StixVersion,
+} from './ast.ts';
+import { StixPatternError } from './errors.ts';
+import { Lexer, Tok } from './lexer.ts';
+
+/**
+ * Parser for the full STIX 2.1 pattern grammar (and 2.0: no EXISTS).
+ *
+ * Binary operators and parentheses are parsed with an explicit stack (operator precedence), not by
+ * recursion, so nesting depth is bounded by memory only: a 1 MB pattern of parentheses or a 50,000-long
+ * OR chain parses without a stack overflow. A single comparison (path, operator, literal or set) has no
+ * nesting and is parsed directly.
+ *
+ * Fails closed: any syntax error throws StixPatternError; no other exception escapes and no partial tree
+ * is ever returned.
+ */
+
+const LEVEL_OBSERVATION = 0;
+const LEVEL_COMPARISON = 1;
+
+type Node = ObservationExpression | ComparisonExpression;
+
+interface Frame {
+  level: 0 | 1;
+  /** Token that closes this frame: `)`, `]` or end of input. */
+  close: number;
+  openStart: number;
+  operands: Node[];
+  ops: string[];
+}
+
+/** Observation level: AND binds tighter than OR, OR tighter than FOLLOWEDBY. */
+const OBSERVATION_PRECEDENCE: Record<string, number> = { FOLLOWEDBY: 1, OR: 2, AND: 3 };
+/** Inside `[...]`: AND binds tighter than OR. */
+const COMPARISON_PRECEDENCE: Record<string, number> = { OR: 1, AND: 2 };
+
+const ORDER_OPS = new Set(['<', '<=', '>', '>=']);
+const STRING_OPS = new Set(['LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET']);
+
+export interface ParseOptions {
+  stixVersion?: StixVersion;
+}
+
+export function parsePattern(text: string, opts: ParseOptions = {}): Pattern {
+  if (typeof text !== 'string') throw new StixPatternError('pattern must be a string', 0);
+  const stixVersion = opts.stixVersion ?? '2.1';
+  if (stixVersion !== '2.1' && stixVersion !== '2.0') {
+    throw new StixPatternError(`unsupported STIX version ${String(stixVersion)}`, 0);
+  }
+  try {
+    return new Parser(text, stixVersion).parse();
+  } catch (err) {
+    if (err instanceof StixPatternError) throw err;
+    // Defensive: the parser is written not to throw anything else; never let another type escape.
+    const reason = err instanceof RangeError ? 'pattern too large' : 'internal parser error';
+    throw new StixPatternError(reason, 0);
+  }
+}
+
+class Parser {
+  private readonly lx: Lexer;
+  private readonly comparisons: Comparison[] = [];
+  private readonly observations: Observation[] = [];
+
+  constructor(
+    private readonly src: string,
+    private readonly version: StixVersion,
+  ) {
+    this.lx = new Lexer(src);
+  }
+
+  parse(): Pattern {
+    const lx = this.lx;
+    const frames: Frame[] = [newFrame(LEVEL_OBSERVATION, Tok.EOF, 0)];
+    let expectOperand = true;
+    for (;;) {
+      const f = frames[frames.length - 1]!;
+      const k = this.kind();
+      if (expectOperand) {
+        if (k === Tok.LPAREN) {
+          frames.push(newFrame(f.level, Tok.RPAREN, lx.start));
+          lx.next();
+          continue;
+        }
+        if (f.level === LEVEL_OBSERVATION) {
+          if (k !== Tok.LBRACK) this.unexpected("'[' or '('");
+          frames.push(newFrame(LEVEL_COMPARISON, Tok.RBRACK, lx.start));
+          lx.next();
+          continue;
+        }
+        f.operands.push(this.parseComparison());
+        expectOperand = false;
+        continue;
+      }
+
+      if (k === Tok.KEYWORD) {
+        const word = lx.text;
+        if (f.level === LEVEL_OBSERVATION && (word === 'WITHIN' || word === 'REPEATS' || word === 'START')) {
+          const operand = f.operands[f.operands.length - 1] as ObservationExpression;
+          const qualifier = this.parseQualifier();
+          f.operands[f.operands.length - 1] = {
+            kind: 'qualified',
+            qualifier,
+            operand,
+            start: operand.start,
+            end: qualifier.end,
+          };
+          continue;
+        }
+        const table = f.level === LEVEL_OBSERVATION ? OBSERVATION_PRECEDENCE : COMPARISON_PRECEDENCE;
+        const prec = table[word];
+        if (prec !== undefined) {
+          while (f.ops.length > 0 && table[f.ops[f.ops.length - 1]!]! >= prec) reduce(f);
+          f.ops.push(word);
+          lx.next();
+          expectOperand = true;
+          continue;
+        }
+      }
+
+      if (k === f.close) {
+        while (f.ops.length > 0) reduce(f);
+        let node = f.operands[0]!;
+        if (f.close === Tok.EOF) {
+          return {
+            kind: 'pattern',
+            stixVersion: this.version,
+            root: node as ObservationExpression,
+            comparisons: this.comparisons,
+            observations: this.observations,
+            start: 0,
+            end: this.src.length,
+          };
+        }
+        const closeEnd = lx.end;
+        frames.pop();
+        if (f.close === Tok.RBRACK) {
+          const observation: Observation = {
+            kind: 'observation',
+            index: this.observations.length,
+            expression: node as ComparisonExpression,
+            start: f.openStart,
+            end: closeEnd,
+          };
+          this.observations.push(observation);
+          node = observation;
+        }
+        frames[frames.length - 1]!.operands.push(node);
+        lx.next();
+        continue;
+      }
+      this.unexpected(expectedAfterOperand(f));
+    }
+  }
+
+  // Read through methods: TypeScript would otherwise keep a narrowed token kind across lx.next().
+  private kind(): number {
+    return this.lx.kind;
+  }
+
+  private text(): string {
+    return this.lx.text;
+  }
+
+  private unexpected(expected: string): never {
+    const lx = this.lx;
+    const found = this.kind() === Tok.EOF ? 'end of pattern' : `'${truncate(lx.raw())}'`;
+    throw new StixPatternError(`expected ${expected}, found ${found}`, lx.start);
+  }
+
+  private expectKeyword(word: string): void {
+    if (this.kind() !== Tok.KEYWORD || this.text() !== word) this.unexpected(word);
+    this.lx.next();
+  }
+
+  private parseQualifier(): Qualifier {
+    const lx = this.lx;
+    const start = lx.start;
+    const word = lx.text;
+    lx.next();
+    if (word === 'WITHIN') {
+      if ((this.kind() !== Tok.INT && this.kind() !== Tok.FLOAT) || this.text().charCodeAt(0) === 45) {
+        this.unexpected('a non-negative number of seconds');
+      }
+      const raw = lx.text;
+      lx.next();
+      const end = lx.end;
+      this.expectKeyword('SECONDS');
+      return { type: 'WITHIN', seconds: Number(raw), raw, start, end };
+    }
+    if (word === 'REPEATS') {
+      if (this.kind() !== Tok.INT || this.text().charCodeAt(0) === 45)
+        this.unexpected('a non-negative integer');
+      const raw = lx.text;
+      lx.next();
+      const end = lx.end;
+      this.expectKeyword('TIMES');
+      return { type: 'REPEATS', times: Number(raw), raw, start, end };
+    }
+    // START t'..' STOP t'..'
+    if (this.kind() !== Tok.TIMESTAMP) this.unexpected("a timestamp t'...'");
+    const startTime = lx.text;
+    lx.next();
+    this.expectKeyword('STOP');
+    if (this.kind() !== Tok.TIMESTAMP) this.unexpected("a timestamp t'...'");
+    const stopTime = lx.text;
+    const end = lx.end;
+    lx.next();
+    return { type: 'START_STOP', startTime, stopTime, start, end };
+  }
+
+  private parseComparison(): Comparison {
+    const lx = this.lx;
+    const start = lx.start;
+    let negated = false;
+    if (this.kind() === Tok.KEYWORD && (this.text() === 'EXISTS' || this.text() === 'NOT')) {
+      if (this.version === '2.0') lx.fail('EXISTS is not part of STIX 2.0 patterns');
+      if (this.text() === 'NOT') {
+        negated = true;
+        lx.next();
+        if (this.kind() !== Tok.KEYWORD || this.text() !== 'EXISTS') {
+          this.unexpected("EXISTS (NOT stands after the object path: 'type:path NOT = value')");
+        }
+      }
+      lx.next();
+      const path = this.parsePath();
+      return this.comparison(start, path.end, path, 'EXISTS', 'EXISTS', negated, null);
+    }
+    const path = this.parsePath();
+    if (this.kind() === Tok.KEYWORD && this.text() === 'NOT') {
+      negated = true;
+      lx.next();
+    }
+    let operator: ComparisonOperator;
+    const operatorRaw = lx.text;
+    if (this.kind() === Tok.OP) {
+      operator =
+        operatorRaw === '==' ? '=' : operatorRaw === '<>' ? '!=' : (operatorRaw as ComparisonOperator);
+    } else if (this.kind() === Tok.KEYWORD && (operatorRaw === 'IN' || STRING_OPS.has(operatorRaw))) {
+      operator = operatorRaw as ComparisonOperator;
+    } else {
+      this.unexpected(negated ? 'a comparison operator after NOT' : 'a comparison operator');
+    }
+    lx.next();
+    let value: Literal | SetLiteral;
+    if (operator === 'IN') {
+      value = this.parseSet();
+    } else if (STRING_OPS.has(operator)) {
+      if (this.kind() !== Tok.STRING) this.unexpected(`a string literal after ${operator}`);
+      value = this.parseLiteral();
+    } else {
+      if (ORDER_OPS.has(operator) && this.kind() === Tok.BOOL)
+        this.unexpected(`an orderable literal after ${operator}`);
+      value = this.parseLiteral();
+    }
+    return this.comparison(start, value.end, path, operator, operatorRaw, negated, value);
+  }
+
+  private comparison(
+    start: number,
+    end: number,
+    path: ObjectPath,
+    operator: ComparisonOperator,
+    operatorRaw: string,
+    negated: boolean,
+    value: Literal | SetLiteral | null,
+  ): Comparison {
+    const c: Comparison = {
+      kind: 'comparison',
+      index: this.comparisons.length,
+      // The enclosing observation is pushed when its ']' is reached; it gets the next index.
+      observation: this.observations.length,
+      path,
+      operator,
+      operatorRaw,
+      negated,
+      value,
+      start,
+      end,
+    };
+    this.comparisons.push(c);
+    return c;
+  }
+
+  private parsePath(): ObjectPath {
+    const lx = this.lx;
+    const start = lx.start;
+    if (this.kind() !== Tok.IDENT) this.unexpected('an object type');
+    const objectType = lx.text;
+    lx.next();
+    if (this.kind() !== Tok.COLON) this.unexpected("':' after the object type");
+    lx.next();
+    const steps: PathStep[] = [this.parseKey()];
+    for (;;) {
+      if (this.kind() === Tok.DOT) {
+        lx.next();
+        steps.push(this.parseKey());
+      } else if (this.kind() === Tok.LBRACK) {
+        const stepStart = lx.start;
+        lx.next();
+        let step: PathStep;
+        if (this.kind() === Tok.STAR) {
+          step = { kind: 'any-index', start: stepStart, end: 0 };
+        } else if (this.kind() === Tok.INT) {
+          step = { kind: 'index', index: Number(this.text()), start: stepStart, end: 0 };
+        } else {
+          this.unexpected("a list index (an integer or '*')");
+        }
+        lx.next();
+        if (this.kind() !== Tok.RBRACK) this.unexpected("']' after the list index");
+        step.end = lx.end;
+        lx.next();
+        steps.push(step);
+      } else {
+        break;
+      }
+    }
+    return { objectType, steps, start, end: steps[steps.length - 1]!.end };
+  }
+
+  private parseKey(): PathStep {
+    const lx = this.lx;
+    const start = lx.start;
+    const end = lx.end;
+    if (this.kind() === Tok.STRING) {
+      const key = lx.text;
+      lx.next();
+      return { kind: 'key', key, quoted: true, start, end };
+    }
+    if (this.kind() === Tok.IDENT) {
+      if (lx.hyphen) lx.fail(`a property name with '-' must be quoted: '${truncate(this.text())}'`);
+      const key = lx.text;
+      lx.next();
+      return { kind: 'key', key, quoted: false, start, end };
+    }
+    this.unexpected('a property name (identifier or quoted string)');
+  }
+
+  private parseSet(): SetLiteral {
+    const lx = this.lx;
+    const start = lx.start;
+    if (this.kind() !== Tok.LPAREN) this.unexpected("'(' to open the IN set");
+    lx.next();
+    const elements: Literal[] = [];
+    if (this.kind() !== Tok.RPAREN) {
+      for (;;) {
+        elements.push(this.parseLiteral());
+        if (this.kind() === Tok.COMMA) {
+          lx.next();
+          continue;
+        }
+        if (this.kind() !== Tok.RPAREN) this.unexpected("',' or ')' in the IN set");
+        break;
+      }
+    }
+    const end = lx.end;
+    lx.next();
+    return { type: 'set', elements, start, end };
+  }
+
+  private parseLiteral(): Literal {
+    const lx = this.lx;
+    const start = lx.start;
+    const end = lx.end;
+    let lit: Literal;
+    switch (this.kind()) {
+      case Tok.STRING:
+        lit = { type: 'string', value: this.text(), raw: lx.raw(), start, end };
+        break;
+      case Tok.INT:
+        lit = { type: 'int', value: Number(this.text()), raw: this.text(), start, end };
+        break;
+      case Tok.FLOAT:
+        lit = { type: 'float', value: Number(this.text()), raw: this.text(), start, end };
+        break;
+      case Tok.BOOL:
+        lit = { type: 'bool', value: this.text() === 'true', raw: this.text(), start, end };
+        break;
+      case Tok.BINARY:
+        lit = { type: 'binary', value: this.text(), raw: lx.raw(), start, end };
+        break;
+      case Tok.HEX:
+        lit = { type: 'hex', value: this.text(), raw: lx.raw(), start, end };
+        break;
+      case Tok.TIMESTAMP:
+        lit = { type: 'timestamp', value: this.text(), raw: lx.raw(), start, end };
+        break;
+      default:
+        this.unexpected('a literal value');
+    }
+    lx.next();
+    return lit;
+  }
+}
+
+function newFrame(level: 0 | 1, close: number, openStart: number): Frame {
+  return { level, close, openStart, operands: [], ops: [] };
+}
+
+function reduce(f: Frame): void {
+  const right = f.operands.pop()!;
+  const left = f.operands.pop()!;
+  const operator = f.ops.pop()!;
+  if (f.level === LEVEL_OBSERVATION) {
+    f.operands.push({
+      kind: 'observation-operation',
+      operator: operator as 'AND' | 'OR' | 'FOLLOWEDBY',
+      left: left as ObservationExpression,
+      right: right as ObservationExpression,
+      start: left.start,
+      end: right.end,
+    });
+  } else {
+    f.operands.push({
+      kind: 'comparison-operation',
+      operator: operator as 'AND' | 'OR',
+      left: left as ComparisonExpression,
+      right: right as ComparisonExpression,
+      start: left.start,
+      end: right.end,
+    });
+  }
+}
+
+function expectedAfterOperand(f: Frame): string {
+  const close = f.close === Tok.EOF ? 'end of pattern' : f.close === Tok.RBRACK ? "']'" : "')'";
+  return f.level === LEVEL_OBSERVATION
+    ? `AND, OR, FOLLOWEDBY, WITHIN, REPEATS, START or ${close}`
+    : `AND, OR or ${close}`;
+}
+
+function truncate(s: string): string {
+  return s.length > 40 ? `${s.slice(0, 40)}...` : s;
+}
