@@ -1,1 +1,29 @@
-export {};
+export {
+  type AddDeadLetterInput,
+  addDeadLetter,
+  type DeadEventPayload,
+  type DeadLetter,
+  type DeadLetterEntry,
+  type DeadLetterKind,
+  type DeadLetterOptions,
+  type DeadLetterPayload,
+  type DeadValuePayload,
+  deadLetterId,
+  getDeadLetter,
+  listDeadLetters,
+  type ReplayHandlers,
+  type ReplayOutcome,
+  removeDeadLetter,
+  replayDeadLetter,
+  sendBack,
+  startDeadLetterParker,
+} from './dead-letters.ts';
+export { assertNoEviction, readMaxmemoryPolicy } from './eviction.ts';
+export { budgetKeys, type ConnectorKeys, keys, QUEUE_DEAD_LETTERS, QUEUE_INDICATORS } from './keys.ts';
+export { LuaScript } from './lua-script.ts';
+export {
+  type ConnectorQueues,
+  createQueues,
+  DEFAULT_COMPLETED_HORIZON_SEC,
+  type QueueOptions,
+} from './queues.ts';

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type Job, jobId } from '@octi-sekoia/model';
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { LuaScript } from './lua-script.ts';
+import type { ConnectorQueues } from './queues.ts';
+
+const updateDeadLetterLua = new LuaScript(
+  'update-dead-letter',
+  readFileSync(new URL('./lua/update-dead-letter.lua', import.meta.url), 'utf8'),
+);
+
+export type DeadLetterKind = 'event' | 'job' | 'value';
+
+/** A raw stream message kept because it could not be normalised (bad JSON, missing fields, oversize). */
+export interface DeadEventPayload {
+  id: string;
+  event: string;
+  data: string;
+}
+
+/** A value Sekoia rejected: not re-sent until its desired version changes. */
+export interface DeadValuePayload {
+  value: string;
+  reason: string;
+  desiredVersion?: number;
+}
+
+export type DeadLetterPayload<K extends DeadLetterKind = DeadLetterKind> = K extends 'event'
+  ? DeadEventPayload
+  : K extends 'job'
+    ? Job
+    : K extends 'value'
+      ? DeadValuePayload
+      : never;
+
+/** What the `dead-letters` queue holds (job data). One entry per subject; later sightings update it. */
+export interface DeadLetter<K extends DeadLetterKind = DeadLetterKind> {
+  kind: K;
+  /** What the entry is about: event id, job id or value. */
+  subject: string;
+  payload: DeadLetterPayload<K>;
+  /** Redacted by the caller's redact function before it reaches Redis. */
+  error: string;
+  /** Number of sightings (each add counts `attempts`, default 1). */
+  attempts: number;
+  /** ISO 8601. */
+  firstSeen: string;
+  lastSeen: string;
+}
+
+export interface DeadLetterEntry extends DeadLetter {
+  id: string;
+  /** BullMQ state: `waiting` until the parker fails it, then `failed`. */
+  state: string;
+}
+
+export interface AddDeadLetterInput<K extends DeadLetterKind = DeadLetterKind> {
+  kind: K;
+  payload: DeadLetterPayload<K>;
+  error: string | Error;
+  /** Defaults: job → jobId(payload), value → the value, event → the event id. */
+  subject?: string;
+  /** How many failed attempts this sighting stands for (default 1). */
+  attempts?: number;
+}
+
+export interface DeadLetterOptions {
+  /** Removes secrets from the error text (the logger's redactor). Applied before anything is stored. */
+  redact?: (text: string) => string;
+  now?: () => Date;
+}
+
+/** Deterministic id per (kind, subject): re-adding updates the same entry. No `:` (BullMQ forbids it). */
+export function deadLetterId(kind: DeadLetterKind, subject: string): string {
+  return `${kind}-${createHash('sha256').update(subject).digest('hex').slice(0, 32)}`;
+}
+
+function defaultSubject(input: AddDeadLetterInput): string {
+  if (input.subject !== undefined) return input.subject;
+  switch (input.kind) {
+    case 'job':
+      return jobId(input.payload as Job);
+    case 'value':
+      return (input.payload as DeadValuePayload).value;
+    case 'event':
+      return (input.payload as DeadEventPayload).id;
+  }
+  throw new Error(`unknown dead letter kind ${String(input.kind)}`);
+}
+
+function jobKey(q: ConnectorQueues, id: string): string {
+  return `${q.keys.bullPrefix}:${q.keys.queues.deadLetters}:${id}`;
+}
+
+/**
+ * Adds a dead letter, or updates the one already kept for that subject (attempts, lastSeen, latest error and
+ * payload). Safe under concurrency: the sighting count is an atomic counter and the stored data is the one of
+ * the highest count. Returns the dead letter id.
+ */
+export async function addDeadLetter(
+  q: ConnectorQueues,
+  input: AddDeadLetterInput,
+  opts: DeadLetterOptions = {},
+): Promise<string> {
+  const subject = defaultSubject(input);
+  const id = deadLetterId(input.kind, subject);
+  const now = (opts.now?.() ?? new Date()).toISOString();
+  const raw = input.error instanceof Error ? input.error.message : String(input.error);
+  const error = opts.redact ? opts.redact(raw) : raw;
+  const meta = q.keys.deadLetterMeta;
+  const [[, n], , [, first]] = (await q.redis
+    .multi()
+    .hincrby(meta, `${id}:n`, input.attempts ?? 1)
+    .hsetnx(meta, `${id}:first`, now)
+    .hget(meta, `${id}:first`)
+    .exec()) as [[null, number], [null, number], [null, string]];
+  const data: DeadLetter = {
+    kind: input.kind,
+    subject,
+    payload: input.payload,
+    error,
+    attempts: n,
+    firstSeen: first,
+    lastSeen: now,
+  };
+  const json = JSON.stringify(data);
+  if ((await updateDeadLetterLua.run(q.redis, [jobKey(q, id)], [n, json])) === 1) return id;
+  // Not there yet: add it (ignored if a concurrent writer just did), then apply ours over it by count.
+  await q.deadLetters.add(input.kind, data, { jobId: id });
+  await updateDeadLetterLua.run(q.redis, [jobKey(q, id)], [n, json]);
+  return id;
+}
+
+export async function getDeadLetter(q: ConnectorQueues, id: string): Promise<DeadLetterEntry | undefined> {
+  const job = await q.deadLetters.getJob(id);
+  if (!job?.id) return undefined;
+  return { id: job.id, state: await job.getState(), ...(job.data as DeadLetter) };
+}
+
+/** Paged over the states (waiting, failed, …), newest first within a state. `kind` filters after paging. */
+export async function listDeadLetters(
+  q: ConnectorQueues,
+  opts: { offset?: number; limit?: number; kind?: DeadLetterKind } = {},
+): Promise<DeadLetterEntry[]> {
+  const offset = opts.offset ?? 0;
+  const limit = opts.limit ?? 100;
+  const jobs = await q.deadLetters.getJobs(
+    ['waiting', 'failed', 'delayed', 'prioritized', 'active'],
+    offset,
+    offset + limit - 1,
+    false,
+  );
+  const out: DeadLetterEntry[] = [];
+  for (const job of jobs) {
+    if (!job?.id) continue;
+    const data = job.data as DeadLetter;
+    if (opts.kind && data.kind !== opts.kind) continue;
+    out.push({ id: job.id, state: await job.getState(), ...data });
+  }
+  return out;
+}
+
+export interface ReplayHandlers {
+  /** Kind `value`: put the value back into the sync dirty set (the sync package's markDirty). */
+  markValueDirty(value: string): Promise<void>;
+}
+
+export type ReplayOutcome =
+  | { kind: 'job'; newJobId: string }
+  | { kind: 'value'; value: string }
+  | { kind: 'event'; list: string };
+
+/**
+ * Sends the payload back, without removing the entry:
+ * - job: re-enqueued under a new id (`<jobId>-replay-<ms>`); fencing makes an outdated job harmless;
+ * - value: marked dirty, so reconcile looks at it again (a rejected value is retried even at the same version);
+ * - event: RPUSHed as JSON onto `<base>:replayed-events`; ingest pops it and runs it through its normalizer.
+ */
+export async function sendBack(
+  q: ConnectorQueues,
+  letter: DeadLetter,
+  handlers: ReplayHandlers,
+  now: () => number = Date.now,
+): Promise<ReplayOutcome> {
+  switch (letter.kind) {
+    case 'job': {
+      const job = letter.payload as Job;
+      const newJobId = `${jobId(job)}-replay-${now()}`;
+      await q.indicators.add(job.kind, job, { jobId: newJobId });
+      return { kind: 'job', newJobId };
+    }
+    case 'value': {
+      const { value } = letter.payload as DeadValuePayload;
+      await handlers.markValueDirty(value);
+      return { kind: 'value', value };
+    }
+    case 'event': {
+      await q.redis.rpush(q.keys.replayedEvents, JSON.stringify(letter.payload));
+      return { kind: 'event', list: q.keys.replayedEvents };
+    }
+  }
+  throw new Error(`unknown dead letter kind ${String((letter as DeadLetter).kind)}`);
+}
+
+/**
+ * Replays a dead letter (see sendBack) and removes it. A crash between the two replays it twice, which is
+ * harmless: fencing for jobs, an idempotent dirty mark for values, ingest's job ids for events.
+ */
+export async function replayDeadLetter(
+  q: ConnectorQueues,
+  id: string,
+  handlers: ReplayHandlers,
+): Promise<ReplayOutcome | undefined> {
+  const job = await q.deadLetters.getJob(id);
+  if (!job) return undefined;
+  const outcome = await sendBack(q, job.data as DeadLetter, handlers);
+  await removeDeadLetter(q, id);
+  return outcome;
+}
+
+export async function removeDeadLetter(q: ConnectorQueues, id: string): Promise<boolean> {
+  const job = await q.deadLetters.getJob(id);
+  await q.redis.hdel(q.keys.deadLetterMeta, `${id}:n`, `${id}:first`);
+  if (!job) return false;
+  await job.remove();
+  return true;
+}
+
+/**
+ * Optional: a worker on the dead-letters queue that parks every new entry in `failed` (so Bull Board lists it
+ * with its reason and a Retry button) and replays an entry when it comes back (Retry = replay). Needs its own
+ * connection (`maxRetriesPerRequest: null`).
+ */
+export function startDeadLetterParker(
+  q: ConnectorQueues,
+  connection: Redis,
+  handlers: ReplayHandlers,
+): Worker<DeadLetter> {
+  return new Worker<DeadLetter>(
+    q.keys.queues.deadLetters,
+    async (job) => {
+      if (job.attemptsMade === 0) {
+        throw new UnrecoverableError(`${job.data.kind} ${job.data.subject}: ${job.data.error}`);
+      }
+      await sendBack(q, job.data, handlers);
+      if (job.id) await q.redis.hdel(q.keys.deadLetterMeta, `${job.id}:n`, `${job.id}:first`);
+    },
+    { connection, prefix: q.keys.bullPrefix, concurrency: 1 },
+  );
+}

@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+
+/** BullMQ queue names (under the connector's prefix). */
+export const QUEUE_INDICATORS = 'indicators';
+export const QUEUE_DEAD_LETTERS = 'dead-letters';
+
+/**
+ * Every Redis name of one connector, all under `<keyPrefix>:<connectorId>` so several connectors share one
+ * Redis without collisions. BullMQ's `prefix` option is that base; its own keys are `<base>:<queue>:…`.
+ *
+ * Values and indicator ids are appended verbatim (Redis keys are binary-safe). The sync prefixes are also
+ * passed to the Lua scripts, which build per-value keys themselves: the layout assumes one Redis (not a
+ * cluster), like BullMQ's.
+ */
+export function keys(keyPrefix: string, connectorId: string) {
+  if (!keyPrefix || !connectorId) throw new Error('keys: keyPrefix and connectorId are required');
+  const base = `${keyPrefix}:${connectorId}`;
+  const s = `${base}:sync`;
+  return {
+    base,
+    /** BullMQ `prefix` option for both queues. */
+    bullPrefix: base,
+    queues: { indicators: QUEUE_INDICATORS, deadLetters: QUEUE_DEAD_LETTERS },
+
+    // Ingest.
+    /** Committed stream position (JSON), written only by the lease holder. */
+    checkpoint: `${base}:checkpoint`,
+    /** Reader lease: one ingest replica reads the stream. */
+    lease: `${base}:lease`,
+    /** Current generation (integer). Jobs of an older generation are refused by recordDesired. */
+    generation: `${base}:generation`,
+    /** "Reset seen" marker, recorded before acting on an OpenCTI reset. */
+    resetSeen: `${base}:reset-seen`,
+    /** List of raw stream events sent back from dead letters of kind `event` (ingest pops and normalizes them). */
+    replayedEvents: `${base}:replayed-events`,
+
+    // Dead letters.
+    /** Hash `<id>:n` → sightings (atomic counter), `<id>:first` → first seen ISO; the data shown mirrors it. */
+    deadLetterMeta: `${base}:dead-letter-meta`,
+
+    // Sync state (see packages/sync/README.md).
+    sync: {
+      /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, attrs, fp, stix} — desired state + fence. */
+      indicatorPrefix: `${s}:ind:`,
+      /** Prefix: `<p><value>` set of live indicator ids exporting the value. */
+      indexPrefix: `${s}:idx:`,
+      /** Prefix: `<p><value>` hash {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure, fail} — version + applied. */
+      valuePrefix: `${s}:val:`,
+      /** Prefix: `<p><value>` string lock (claim token, PX). */
+      lockPrefix: `${s}:lock:`,
+      /** Sorted set value → not-before time (ms): the durable dirty set. */
+      dirty: `${s}:dirty`,
+      /** Set of live indicator ids (enumerated by the sweep). */
+      live: `${s}:live`,
+      /** Prefix: `<p><generation>` set of indicator ids seen in that generation. */
+      seenPrefix: `${s}:seen:`,
+      /** Counter: global desired-version sequence (monotonic, so a deleted value hash never reuses a version). */
+      versionSeq: `${s}:version-seq`,
+      /** Counter: claim sequence (identifies the claim that wrote an intent). */
+      claimSeq: `${s}:claim-seq`,
+      /** Highest generation whose sweep completed. */
+      swept: `${s}:swept`,
+      /** Set of values read from the collection at adoption, dirtied by the sweep. */
+      adopted: `${s}:adopted`,
+      /** Hash of counters (applied, stale, duplicate, …). */
+      stats: `${s}:stats`,
+      indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
+      index: (value: string) => `${s}:idx:${value}`,
+      value: (value: string) => `${s}:val:${value}`,
+      lock: (value: string) => `${s}:lock:${value}`,
+      seen: (generation: number) => `${s}:seen:${generation}`,
+    },
+  };
+}
+
+export type ConnectorKeys = ReturnType<typeof keys>;
+
+/**
+ * The request budget is shared by every connector using one Sekoia host and API key, so it is not under a
+ * connector id. The key itself never reaches Redis: only a SHA-256 prefix of it.
+ */
+export function budgetKeys(keyPrefix: string, sekoiaHost: string, apiKey: string) {
+  const keyHash = createHash('sha256').update(apiKey).digest('hex').slice(0, 16);
+  const base = `${keyPrefix}:budget:${sekoiaHost.toLowerCase()}:${keyHash}`;
+  return { base, tat: `${base}:tat`, pause: `${base}:pause` };
+}
