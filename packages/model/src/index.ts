@@ -1,1 +1,4 @@
+export * from './attributes.ts';
+export * from './description.ts';
 export * from './job.ts';
+export * from './normalize.ts';

@@ -64,3 +64,11 @@ export function jobId(job: Job): string {
   if (job.kind === 'sweep') return `g${job.generation}-${job.eventId}-sweep`;
   return `g${job.generation}-${job.eventId}-${job.indicatorId}`;
 }
+
+/** One line for logs: what the job does to which indicator, at which point of the stream. */
+export function describeJob(job: Job): string {
+  if (job.kind === 'sweep') return `sweep marker g${job.generation} @${job.eventId}`;
+  const n = job.values.length;
+  const what = job.op === 'upsert' ? `${n} value${n === 1 ? '' : 's'}` : 'gone';
+  return `${job.op} indicator ${job.indicatorId} (${job.stixId}) g${job.generation} @${job.eventId}: ${what}`;
+}

@@ -1,0 +1,112 @@
+import type { IocAttributes, KillChainPhase } from './job.ts';
+
+/** How `valid_until` is rounded before it is sent: coarser rounding lets more creates share one batch. */
+export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
+
+const UNIT_MS: Record<ValidUntilRounding, number> = {
+  none: 1,
+  minute: 60_000,
+  hour: 3_600_000,
+  day: 86_400_000,
+};
+
+/** Largest instant a JS Date can hold (±8.64e15 ms). */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * ISO 8601 date-time with an explicit zone, as STIX requires. Date.parse alone would also accept
+ * free-form strings ("March 7 2020") through its legacy parser.
+ */
+const ISO_RE = /^[+-]?\d{4,6}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.(\d+))?)?(?:Z|[+-]\d{2}:?\d{2})$/i;
+
+/**
+ * Epoch milliseconds of an ISO timestamp, or undefined when it is not one. `ceil` rounds sub-millisecond
+ * digits (OASIS data has microseconds) up instead of truncating them, so an end of validity never moves
+ * earlier.
+ */
+function parseInstant(iso: string, ceil: boolean): number | undefined {
+  const m = ISO_RE.exec(iso);
+  if (!m) return undefined;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return undefined;
+  const frac = m[1];
+  if (ceil && frac !== undefined && /[1-9]/.test(frac.slice(3))) return ms + 1;
+  return ms;
+}
+
+function toIso(ms: number): string | undefined {
+  return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : undefined;
+}
+
+/**
+ * A start of validity in canonical form (`YYYY-MM-DDTHH:mm:ss.sssZ`); sub-milliseconds are truncated (an
+ * earlier start never shortens validity). A string that is not an ISO timestamp is returned unchanged.
+ */
+export function canonicalValidFrom(iso: string): string {
+  const ms = parseInstant(iso, false);
+  return (ms !== undefined && toIso(ms)) || iso;
+}
+
+/**
+ * Rounds an end of validity UP to the unit (UTC), in canonical ISO form: rounding never shortens validity, and
+ * an instant already on the boundary stays. Absent stays absent; a string that is not an ISO timestamp is
+ * returned unchanged (Sekoia then judges it).
+ */
+export function roundValidUntil(iso: string, rounding: ValidUntilRounding): string;
+export function roundValidUntil(iso: string | undefined, rounding: ValidUntilRounding): string | undefined;
+export function roundValidUntil(iso: string | undefined, rounding: ValidUntilRounding): string | undefined {
+  if (iso === undefined) return undefined;
+  const ms = parseInstant(iso, true);
+  if (ms === undefined) return iso;
+  const unit = UNIT_MS[rounding];
+  return toIso(Math.ceil(ms / unit) * unit) ?? iso;
+}
+
+/**
+ * Kill chain phases as `{kill_chain_name, phase_name}` only, de-duplicated and sorted, so that two indicators
+ * listing the same phases in another order (or with extra keys) compare equal. Entries without both names
+ * are dropped.
+ */
+export function normalizeKillChainPhases(input: unknown): KillChainPhase[] {
+  if (!Array.isArray(input)) return [];
+  const byKey = new Map<string, KillChainPhase>();
+  for (const p of input) {
+    if (typeof p !== 'object' || p === null) continue;
+    const { kill_chain_name, phase_name } = p as Record<string, unknown>;
+    if (typeof kill_chain_name !== 'string' || typeof phase_name !== 'string') continue;
+    byKey.set(JSON.stringify([kill_chain_name, phase_name]), { kill_chain_name, phase_name });
+  }
+  return [...byKey.values()].sort(
+    (a, b) => cmp(a.kill_chain_name, b.kill_chain_name) || cmp(a.phase_name, b.phase_name),
+  );
+}
+
+/** Code-unit order: locale-independent, so every process sorts the same way. */
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Instants compare as instants (`…05Z` = `…05.000Z`), so a format Sekoia echoes back does not look like an edit. */
+function instantKey(iso: string): string {
+  const ms = parseInstant(iso, false);
+  return ms === undefined ? `raw:${iso}` : String(ms);
+}
+
+/**
+ * A stable string equal for exactly the attributes `attributesEqual` deems equal: instants compared as
+ * instants, kill chain phases as a set, description exactly. Plain JSON (not a hash): use it as a map key
+ * for grouping creates that share identical default fields.
+ */
+export function attributesFingerprint(a: IocAttributes): string {
+  return JSON.stringify([
+    instantKey(a.validFrom),
+    a.validUntil === undefined ? null : instantKey(a.validUntil),
+    normalizeKillChainPhases(a.killChainPhases).map((p) => [p.kill_chain_name, p.phase_name]),
+    a.description,
+  ]);
+}
+
+/** Whether writing `b` over `a` would change nothing Sekoia stores (decides whether an edit is needed). */
+export function attributesEqual(a: IocAttributes, b: IocAttributes): boolean {
+  return attributesFingerprint(a) === attributesFingerprint(b);
+}

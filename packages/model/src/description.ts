@@ -1,0 +1,75 @@
+/** The Python connector's description: a link to the indicator in OpenCTI. */
+export const DEFAULT_DESCRIPTION_TEMPLATE = '{opencti_url}/dashboard/observations/indicators/{id}';
+
+/** Sekoia's limit, counted in Unicode code points (not UTF-16 units). */
+export const MAX_DESCRIPTION_CODE_POINTS = 500;
+
+export const DESCRIPTION_PLACEHOLDERS = [
+  'opencti_url',
+  'id',
+  'stix_id',
+  'name',
+  'description',
+  'score',
+  'labels',
+  'pattern_type',
+  'main_observable_type',
+] as const;
+
+export type DescriptionPlaceholder = (typeof DESCRIPTION_PLACEHOLDERS)[number];
+
+/** Values for the placeholders; a missing one renders as the empty string. */
+export type DescriptionVars = Partial<Record<DescriptionPlaceholder, string>>;
+
+/** `{name}`; names are matched case-insensitively so `{OPENCTI_URL}` (the docs' spelling) works too. */
+const PLACEHOLDER_RE = /\{([A-Za-z0-9_]+)\}/g;
+
+const KNOWN = new Set<string>(DESCRIPTION_PLACEHOLDERS);
+
+function placeholderName(raw: string): DescriptionPlaceholder | undefined {
+  const name = raw.toLowerCase();
+  return KNOWN.has(name) ? (name as DescriptionPlaceholder) : undefined;
+}
+
+/** The first `max` code points of `s` (never splits a surrogate pair). */
+export function truncateCodePoints(s: string, max: number): string {
+  // UTF-16 length >= code point count: short strings need no scan.
+  if (s.length <= max) return s;
+  let out = '';
+  let n = 0;
+  for (const cp of s) {
+    if (n === max) break;
+    out += cp;
+    n++;
+  }
+  return out;
+}
+
+/**
+ * Renders the template in one pass (a value containing `{id}` is not expanded again) and truncates the
+ * result to 500 code points. Unknown placeholders are left as written; `validateDescriptionTemplate` rejects
+ * them at start-up, so they only survive here when a caller skipped validation.
+ */
+export function renderDescription(template: string, vars: DescriptionVars): string {
+  const out = template.replace(PLACEHOLDER_RE, (whole, raw: string) => {
+    const name = placeholderName(raw);
+    return name === undefined ? whole : (vars[name] ?? '');
+  });
+  return truncateCodePoints(out, MAX_DESCRIPTION_CODE_POINTS);
+}
+
+/** An error text for the config layer, or undefined when the template is usable. */
+export function validateDescriptionTemplate(template: string): string | undefined {
+  if (typeof template !== 'string' || template.trim() === '') {
+    return 'must not be empty (use a constant text to give every IOC the same description)';
+  }
+  const unknown = new Set<string>();
+  for (const m of template.matchAll(PLACEHOLDER_RE)) {
+    if (placeholderName(m[1]!) === undefined) unknown.add(m[0]);
+  }
+  if (unknown.size > 0) {
+    const known = DESCRIPTION_PLACEHOLDERS.map((p) => `{${p}}`).join(', ');
+    return `unknown placeholder${unknown.size > 1 ? 's' : ''} ${[...unknown].join(', ')}; known: ${known}`;
+  }
+  return undefined;
+}
