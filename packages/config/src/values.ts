@@ -27,8 +27,18 @@ export const LOG_LEVELS: Record<string, LogLevel> = {
   fatal: 'fatal',
 };
 
-/** Fields the description template may use (the mapper in @octi-sekoia/model renders them). */
-export const DESCRIPTION_TEMPLATE_FIELDS = ['opencti_url', 'id', 'stix_id', 'name'] as const;
+/** Fields the description template may use: the same list as @octi-sekoia/model's DESCRIPTION_PLACEHOLDERS. */
+export const DESCRIPTION_TEMPLATE_FIELDS = [
+  'opencti_url',
+  'id',
+  'stix_id',
+  'name',
+  'description',
+  'score',
+  'labels',
+  'pattern_type',
+  'main_observable_type',
+] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEKOIA_COLLECTIONS_PATH = '/v2/inthreat/ioc-collections';
@@ -250,9 +260,10 @@ export function readableFile(raw: Raw): string {
 
 export function descriptionTemplate(raw: Raw): string {
   const s = asString(raw);
-  const unknown = [...s.matchAll(/\{([^{}]*)\}/g)]
+  // Same token syntax as the renderer: `{name}`, case-insensitive; other braces are plain text.
+  const unknown = [...s.matchAll(/\{([A-Za-z0-9_]+)\}/g)]
     .map((m) => m[1] ?? '')
-    .filter((f) => !(DESCRIPTION_TEMPLATE_FIELDS as readonly string[]).includes(f));
+    .filter((f) => !(DESCRIPTION_TEMPLATE_FIELDS as readonly string[]).includes(f.toLowerCase()));
   if (unknown.length > 0) throw new Invalid(`unknown field {${unknown[0]}}`);
   return s;
 }

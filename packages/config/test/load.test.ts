@@ -242,9 +242,9 @@ describe('values: accepted and normalised', () => {
     ['SEKOIA_INTEL_EXTRACTION_MODE', 'Lenient', 'sekoiaIntel.extractionMode', 'lenient'],
     [
       'SEKOIA_INTEL_DESCRIPTION_TEMPLATE',
-      'OpenCTI {name} ({stix_id})',
+      'OpenCTI {NAME} ({stix_id}) {score}',
       'sekoiaIntel.descriptionTemplate',
-      'OpenCTI {name} ({stix_id})',
+      'OpenCTI {NAME} ({stix_id}) {score}',
     ],
     ['SEKOIA_INTEL_VALID_UNTIL_ROUNDING', 'HOUR', 'sekoiaIntel.validUntilRounding', 'hour'],
     ['SEKOIA_INTEL_REQUESTS_PER_SECOND', '0.5', 'sekoiaIntel.requestsPerSecond', 0.5],
