@@ -1,0 +1,72 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess } from '@octi-sekoia/testkit';
+import { describe, expect, it } from 'vitest';
+
+const appDir = join(import.meta.dirname, '..');
+const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
+
+/** The real entry point, with only the given environment (nothing inherited but PATH). */
+function start(env: Record<string, string>) {
+  const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let stderr = '';
+  proc.child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return { proc, stderr: () => stderr };
+}
+
+function configFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'dashboard-startup-')), 'config.yml');
+  writeFileSync(path, content);
+  return path;
+}
+
+const lines = (output: string) => output.split('\n').filter((l) => l.startsWith('{'));
+const entries = (output: string) => lines(output).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('dashboard start-up', () => {
+  it('a broken configuration: one stderr line per problem and exit code 2', async () => {
+    const { proc, stderr } = start({
+      CONNECTOR_ID: 'ChangeMe_UUID',
+      DASHBOARD_USERNAME: 'admin',
+      DASHBOARD_PASSWORD: 'hunter2',
+      DASHBOARD_BASE_PATH: '/a/../b',
+    });
+    expect(await proc.exited).toBe(2);
+    expect(stderr().trimEnd().split('\n')).toEqual([
+      "config error: CONNECTOR_ID (connector.id) is the placeholder 'ChangeMe_UUID': expected a UUID such as 0d2b6c5e-1f3a-4c7e-9b8d-2a6f4e1c3b5a",
+      expect.stringMatching(
+        /^config error: DASHBOARD_BASE_PATH \(dashboard\.base_path\) = '\/a\/\.\.\/b' is invalid/,
+      ),
+      "config error: DASHBOARD_PASSWORD (dashboard.password) = '***' is invalid (too short): expected a password of at least 8 characters",
+    ]);
+    expect(proc.output()).not.toContain('hunter2');
+  });
+
+  it.each([['SIGTERM'], ['SIGINT']] as const)(
+    'a valid configuration starts, logs, and exits 0 on %s',
+    async (signal) => {
+      // Neither the OpenCTI token nor the Sekoia.io key: the dashboard needs neither.
+      const { proc } = start({
+        CONFIG_FILE: configFile(`dashboard:\n  username: admin\n  password: correct-horse-battery\n`),
+        CONNECTOR_ID,
+      });
+      await proc.waitForOutput(/"msg":"started"/);
+      proc.kill(signal);
+      expect(await proc.exited).toBe(0);
+      const logged = entries(proc.output());
+      expect(logged.find((e) => e.msg === 'started')).toMatchObject({
+        level: 'info',
+        name: 'dashboard',
+        connectorId: CONNECTOR_ID,
+      });
+      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(proc.output()).not.toContain('correct-horse-battery');
+    },
+  );
+});

@@ -1,0 +1,88 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess } from '@octi-sekoia/testkit';
+import { describe, expect, it } from 'vitest';
+
+const appDir = join(import.meta.dirname, '..');
+const TOKEN = '0b8f7a6e-1c2d-4e3f-9a8b-7c6d5e4f3a2b';
+const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
+
+/** The real entry point, with only the given environment (nothing inherited but PATH). */
+function start(env: Record<string, string>) {
+  const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let stderr = '';
+  proc.child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return { proc, stderr: () => stderr };
+}
+
+function configFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'ingest-startup-')), 'config.yml');
+  writeFileSync(path, content);
+  return path;
+}
+
+const lines = (output: string) => output.split('\n').filter((l) => l.startsWith('{'));
+const entries = (output: string) => lines(output).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('ingest start-up', () => {
+  it('a broken configuration: one stderr line per problem and exit code 2', async () => {
+    const { proc, stderr } = start({
+      OPENCTI_URL: 'ftp://opencti',
+      OPENCTI_TOKEN: 'ChangeMe',
+      CONNECTOR_ID: 'not-a-uuid',
+      CONNECTOR_NAME: 'Sekoia',
+      CONNECTOR_SCOPE: 'Indicator',
+    });
+    expect(await proc.exited).toBe(2);
+    const out = stderr().trimEnd().split('\n');
+    expect(out).toEqual([
+      expect.stringMatching(
+        /^config error: OPENCTI_URL \(opencti\.url\) = 'ftp:\/\/opencti' is invalid .*expected/,
+      ),
+      'config error: OPENCTI_TOKEN (opencti.token) is the placeholder \'ChangeMe\': expected the OpenCTI API token (without "Bearer ")',
+      expect.stringMatching(
+        /^config error: CONNECTOR_ID \(connector\.id\) = 'not-a-uuid' is invalid: expected a UUID/,
+      ),
+      expect.stringMatching(
+        /^config error: CONNECTOR_LIVE_STREAM_ID \(connector\.live_stream_id\) is missing: expected/,
+      ),
+    ]);
+    expect(proc.output()).not.toContain('started');
+  });
+
+  it.each([['SIGTERM'], ['SIGINT']] as const)(
+    'a valid configuration starts, logs, and exits 0 on %s',
+    async (signal) => {
+      const { proc } = start({
+        CONFIG_FILE: configFile(
+          `opencti:\n  url: http://opencti:8080\nconnector:\n  name: Sekoia\n  scope: Indicator\n  live_stream_id: live\n  live_stream_listen_delete: false\n`,
+        ),
+        OPENCTI_TOKEN: TOKEN,
+        CONNECTOR_ID,
+        CONNECTOR_LOG_LEVEL: 'debug',
+      });
+      await proc.waitForOutput(/"msg":"started"/);
+      proc.kill(signal);
+      expect(await proc.exited).toBe(0);
+      const logged = entries(proc.output());
+      expect(logged.find((e) => e.msg === 'started')).toMatchObject({
+        level: 'info',
+        name: 'ingest',
+        connectorId: CONNECTOR_ID,
+      });
+      expect(
+        logged.some(
+          (e) => e.level === 'warn' && String(e.msg).startsWith('CONNECTOR_LIVE_STREAM_LISTEN_DELETE'),
+        ),
+      ).toBe(true);
+      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(proc.output()).not.toContain(TOKEN);
+    },
+  );
+});

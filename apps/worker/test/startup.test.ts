@@ -1,0 +1,79 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProcess } from '@octi-sekoia/testkit';
+import { describe, expect, it } from 'vitest';
+
+const appDir = join(import.meta.dirname, '..');
+const API_KEY = 'sk-live-Zq8yT3vN5pLm2WxR7cD4';
+const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
+
+/** The real entry point, with only the given environment (nothing inherited but PATH). */
+function start(env: Record<string, string>) {
+  const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: appDir,
+    env: { PATH: process.env.PATH ?? '', ...env },
+  });
+  let stderr = '';
+  proc.child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  return { proc, stderr: () => stderr };
+}
+
+function configFile(content: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'worker-startup-')), 'config.yml');
+  writeFileSync(path, content);
+  return path;
+}
+
+const lines = (output: string) => output.split('\n').filter((l) => l.startsWith('{'));
+const entries = (output: string) => lines(output).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('worker start-up', () => {
+  it('a broken configuration: one stderr line per problem and exit code 2', async () => {
+    const { proc, stderr } = start({
+      CONNECTOR_ID,
+      SEKOIA_INTEL_URL: 'https://console.changeme.com',
+      SEKOIA_INTEL_APIKEY: `Bearer ${API_KEY}`,
+      WORKER_CONCURRENCY: '0',
+    });
+    expect(await proc.exited).toBe(2);
+    expect(stderr().trimEnd().split('\n')).toEqual([
+      "config error: SEKOIA_INTEL_URL (sekoia_intel.url) is the placeholder 'https://console.changeme.com': expected an http(s) API base such as https://api.sekoia.io",
+      expect.stringMatching(
+        /^config error: SEKOIA_INTEL_APIKEY \(sekoia_intel\.apikey\) = 'Be\*\*\*' is invalid/,
+      ),
+      expect.stringMatching(
+        /^config error: SEKOIA_INTEL_IOC_COLLECTION_UUID \(sekoia_intel\.ioc_collection_uuid\) is missing/,
+      ),
+      expect.stringMatching(/^config error: WORKER_CONCURRENCY \(worker\.concurrency\) = '0' is invalid/),
+    ]);
+    expect(proc.output()).not.toContain(API_KEY);
+  });
+
+  it.each([['SIGTERM'], ['SIGINT']] as const)(
+    'a valid configuration starts, logs, and exits 0 on %s',
+    async (signal) => {
+      const { proc } = start({
+        CONFIG_FILE: configFile(
+          `sekoia_intel:\n  url: https://api.sekoia.io/v2/inthreat/ioc-collections\n  apikey: ${API_KEY}\n`,
+        ),
+        CONNECTOR_ID,
+        SEKOIA_INTEL_IOC_COLLECTION_UUID: '6f1b7c2d-3e4a-4b5c-8d9e-0f1a2b3c4d5e',
+        OPENCTI_TOKEN: 'ChangeMe',
+      });
+      await proc.waitForOutput(/"msg":"started"/);
+      proc.kill(signal);
+      expect(await proc.exited).toBe(0);
+      const logged = entries(proc.output());
+      expect(logged.find((e) => e.msg === 'started')).toMatchObject({
+        level: 'info',
+        name: 'worker',
+        connectorId: CONNECTOR_ID,
+      });
+      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(proc.output()).not.toContain(API_KEY);
+    },
+  );
+});
