@@ -214,7 +214,7 @@ function visitComparison(c: Comparison, demotedBy: string, mode: ExtractionMode,
     note(target.reason);
     return;
   }
-  if (c.negated) {
+  if (c.negated || c.operator === '!=') {
     note('negated comparison: names values that must not match');
     return;
   }
