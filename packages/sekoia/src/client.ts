@@ -1,0 +1,448 @@
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import axios, { type AxiosInstance } from 'axios';
+import {
+  ConfigurationError,
+  NotFoundError,
+  QuotaFullError,
+  RateLimitedError,
+  RejectedError,
+  RetryableError,
+  type SekoiaError,
+  type SekoiaOperation,
+} from './errors.ts';
+import { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
+
+export interface KillChainPhase {
+  kill_chain_name: string;
+  phase_name: string;
+}
+
+/** The fields Sekoia lets us set on an indicator (POST default_fields, PUT). */
+export interface IndicatorFields {
+  description?: string | null;
+  valid_from?: string;
+  valid_until?: string | null;
+  kill_chain_phases?: KillChainPhase[];
+  x_ic_related_threat_refs?: string[];
+}
+
+export type DefaultFields = Pick<
+  IndicatorFields,
+  'description' | 'valid_from' | 'valid_until' | 'kill_chain_phases'
+>;
+
+/** An indicator as Sekoia returns it (only the fields the connector reads are typed). */
+export interface SekoiaIndicator {
+  id: string;
+  name: string;
+  pattern?: string;
+  revoked: boolean;
+  valid_from?: string;
+  valid_until?: string | null;
+  description?: string | null;
+  kill_chain_phases?: unknown[];
+  x_ic_collection_ref?: string;
+  [field: string]: unknown;
+}
+
+export interface SekoiaCollection {
+  id: string;
+  name?: string;
+  indicators_count?: number;
+  [field: string]: unknown;
+}
+
+export interface SekoiaClientOptions {
+  /** API base (`https://api.sekoia.io`, `https://app.sekoia.io/api`, …), with or without /v2/inthreat/ioc-collections. */
+  baseUrl: string;
+  apiKey: string;
+  /** `ioc-collection--<uuid>` or a bare UUID (normalised to the prefixed form). */
+  collectionId: string;
+  /** Whole-request deadline (connect to last body byte). */
+  timeoutMs: number;
+  userAgent?: string;
+  /** Awaited before EVERY HTTP request (the caller takes a request-budget token here). */
+  beforeRequest?: () => Promise<void>;
+  /**
+   * Canonical form of a value, used to match Sekoia's `name` back to what was sent. Pass `canonicalValue` of
+   * `@octi-sekoia/stix` (not a dependency of this package yet); the default only trims.
+   */
+  canonicalValue?: (value: string) => string | undefined;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  /** Parsed JSON body, or undefined when the body is not JSON (HTML block pages, gateways). */
+  json: unknown;
+  isJson: boolean;
+}
+
+const PAGE = 100;
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export class SekoiaClient {
+  readonly collectionsUrl: string;
+  readonly collectionId: string;
+  private readonly http: AxiosInstance;
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true });
+  private readonly apiKey: string;
+  private readonly timeoutMs: number;
+  private readonly beforeRequest: (() => Promise<void>) | undefined;
+  private readonly canonical: (value: string) => string | undefined;
+
+  constructor(opts: SekoiaClientOptions) {
+    this.collectionsUrl = normaliseBaseUrl(opts.baseUrl);
+    this.collectionId = normaliseCollectionId(opts.collectionId);
+    this.apiKey = opts.apiKey;
+    this.timeoutMs = opts.timeoutMs;
+    this.beforeRequest = opts.beforeRequest;
+    this.canonical = opts.canonicalValue ?? ((v) => v.trim() || undefined);
+    this.http = axios.create({
+      baseURL: this.collectionsUrl,
+      timeout: opts.timeoutMs,
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // Statuses and bodies are interpreted here, so axios never throws an error that carries our headers
+      // for an HTTP answer; redirects are not followed (a redirect means the URL is not the API).
+      validateStatus: () => true,
+      maxRedirects: 0,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      headers: {
+        Authorization: `Bearer ${opts.apiKey}`,
+        Accept: 'application/json',
+        'User-Agent': opts.userAgent ?? 'octi-sekoia-sync',
+      },
+    });
+  }
+
+  /** Closes the keep-alive connections. */
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private get collectionPath(): string {
+    return `/${encodeURIComponent(this.collectionId)}`;
+  }
+
+  /** GET /{id}: the existence check (and the circuit breaker's probe). */
+  async getCollection(): Promise<SekoiaCollection> {
+    const op = 'getCollection';
+    const a = await this.send(op, 'GET', this.collectionPath);
+    if (a.status !== 200) throw this.fail(op, a, 'collection');
+    const body = this.expectJson(op, a);
+    if (!isObject(body) || typeof body.id !== 'string') throw this.unexpected(op, a);
+    return body as SekoiaCollection;
+  }
+
+  /** GET /count-total-iocs: `{count, max}` for the community. */
+  async countTotalIocs(): Promise<{ count: number; max: number }> {
+    const op = 'countTotalIocs';
+    const a = await this.send(op, 'GET', '/count-total-iocs');
+    if (a.status !== 200) throw this.fail(op, a, 'api');
+    const body = this.expectJson(op, a);
+    if (!isObject(body) || typeof body.count !== 'number' || typeof body.max !== 'number') {
+      throw this.unexpected(op, a);
+    }
+    return { count: body.count, max: body.max };
+  }
+
+  /**
+   * POST /{id}/indicators with 1–100 values sharing `defaultFields`. Returns the live indicator Sekoia holds
+   * for each value, matched by canonical `name` (item order is not documented). A value missing from the
+   * result was not made live: Sekoia left it out (per-item rejection) or answered with a revoked indicator
+   * (re-import of a revoked value ignored). Throws QuotaFullError when a refusal comes with the quota used up.
+   */
+  async createBatch(
+    defaultFields: DefaultFields,
+    values: Array<{ value: string; valid_from?: string }>,
+  ): Promise<Array<{ id: string; value: string }>> {
+    const op = 'createBatch';
+    if (values.length < 1 || values.length > 100) {
+      throw new RangeError(`createBatch takes 1 to 100 values, got ${values.length}`);
+    }
+    const default_fields: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(defaultFields)) if (v !== undefined) default_fields[k] = v;
+    const indicators = values.map((v) =>
+      v.valid_from ? { value: v.value, valid_from: v.valid_from } : { value: v.value },
+    );
+    const a = await this.send(op, 'POST', `${this.collectionPath}/indicators`, {
+      default_fields,
+      indicators,
+    });
+    if (a.status !== 200 && a.status !== 201) {
+      // Sekoia's status for "quota reached" is unknown: any refusal of a create is checked against the quota.
+      if (a.isJson && a.status >= 400 && a.status < 500 && ![401, 404, 408, 429].includes(a.status)) {
+        const full = await this.quotaUsedUp();
+        if (full) throw new QuotaFullError(full.count, full.max, { operation: op, status: a.status });
+      }
+      throw this.fail(op, a, 'collection');
+    }
+    const body = this.expectJson(op, a);
+    if (!isObject(body) || !Array.isArray(body.items)) throw this.unexpected(op, a);
+    const idByValue = new Map<string, string>();
+    for (const item of body.items) {
+      if (!isObject(item) || typeof item.id !== 'string' || typeof item.name !== 'string') continue;
+      if (item.revoked === true) continue;
+      const key = this.canonical(item.name);
+      if (key !== undefined && !idByValue.has(key)) idByValue.set(key, item.id);
+    }
+    const out: Array<{ id: string; value: string }> = [];
+    const seen = new Set<string>();
+    for (const v of values) {
+      const key = this.canonical(v.value);
+      const id = key === undefined ? undefined : idByValue.get(key);
+      if (id === undefined || seen.has(v.value)) continue;
+      seen.add(v.value);
+      out.push({ id, value: v.value });
+    }
+    return out;
+  }
+
+  /** PUT /{id}/indicators/{indicatorId} with the editable fields. NotFoundError when the indicator is gone. */
+  async edit(indicatorId: string, fields: IndicatorFields): Promise<SekoiaIndicator> {
+    const op = 'edit';
+    const a = await this.send(op, 'PUT', this.indicatorPath(indicatorId), fields);
+    if (a.status === 404) throw await this.indicatorNotFound(op, indicatorId, a);
+    if (a.status !== 200) throw this.fail(op, a, 'indicator');
+    const body = this.expectJson(op, a);
+    if (!isObject(body) || typeof body.id !== 'string') throw this.unexpected(op, a);
+    return body as SekoiaIndicator;
+  }
+
+  /** DELETE /{id}/indicators/{indicatorId} (revoke, never force-delete). 'not-found' when it does not exist. */
+  async revoke(indicatorId: string): Promise<'revoked' | 'not-found'> {
+    const op = 'revoke';
+    const a = await this.send(op, 'DELETE', this.indicatorPath(indicatorId));
+    if (a.status === 404) {
+      await this.indicatorNotFound(op, indicatorId, a);
+      return 'not-found';
+    }
+    if (a.status !== 200 && a.status !== 204) throw this.fail(op, a, 'indicator');
+    return 'revoked';
+  }
+
+  /**
+   * Every indicator (revoked included, flagged) whose value is exactly `value`: `term` is a substring match on
+   * the pattern, so all pages are read (limit 100) and only canonical-equal names are kept.
+   */
+  async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
+    const want = this.canonical(value);
+    const out: Array<{ id: string; value: string; revoked: boolean }> = [];
+    await this.pages('searchExact', value, (items) => {
+      for (const i of items) {
+        if (want !== undefined && this.canonical(i.name) === want)
+          out.push({ id: i.id, value: i.name, revoked: i.revoked });
+      }
+    });
+    return out;
+  }
+
+  /**
+   * Every indicator of the collection, page by page (limit 100, offset paging: a collection changing meanwhile
+   * can shift pages, so adopt before writing). Returns how many were seen.
+   */
+  async listAll(onPage: (items: SekoiaIndicator[]) => void | Promise<void>): Promise<number> {
+    return this.pages('listAll', undefined, onPage);
+  }
+
+  private async pages(
+    op: SekoiaOperation,
+    term: string | undefined,
+    onPage: (items: SekoiaIndicator[]) => void | Promise<void>,
+  ): Promise<number> {
+    let offset = 0;
+    for (;;) {
+      const q = `${term !== undefined ? `term=${encodeURIComponent(term)}&` : ''}limit=${PAGE}&offset=${offset}`;
+      const a = await this.send(op, 'GET', `${this.collectionPath}/indicators?${q}`);
+      if (a.status !== 200) throw this.fail(op, a, 'collection');
+      const body = this.expectJson(op, a);
+      if (!isObject(body) || !Array.isArray(body.items)) throw this.unexpected(op, a);
+      const items = body.items.filter(
+        (i): i is SekoiaIndicator => isObject(i) && typeof i.id === 'string' && typeof i.name === 'string',
+      );
+      for (const i of items) i.revoked = i.revoked === true;
+      if (items.length > 0) await onPage(items);
+      offset += body.items.length;
+      // Stop on an empty page too, so a wrong has_more can never loop forever.
+      if (body.has_more !== true || body.items.length === 0) return offset;
+    }
+  }
+
+  private indicatorPath(indicatorId: string): string {
+    return `${this.collectionPath}/indicators/${encodeURIComponent(indicatorId)}`;
+  }
+
+  /**
+   * A 404 on an indicator route means the indicator or the whole collection is gone (the body does not say
+   * which reliably): GET the collection to tell them apart.
+   */
+  private async indicatorNotFound(op: SekoiaOperation, indicatorId: string, a: Answer): Promise<SekoiaError> {
+    try {
+      await this.getCollection();
+    } catch (err) {
+      if (err instanceof ConfigurationError && err.reason === 'collection-not-found') {
+        throw this.collectionNotFound(op, a);
+      }
+      throw err;
+    }
+    return new NotFoundError(indicatorId, { operation: op, status: 404 });
+  }
+
+  /**
+   * Whether the IOC quota is used up. count-total-iocs is the community total; the sources conflict on whether
+   * the 500k limit is per community or per collection. A community count above max can only happen under a
+   * per-collection quota, so then this collection's own indicators_count decides.
+   */
+  private async quotaUsedUp(): Promise<{ count: number; max: number } | undefined> {
+    const { count, max } = await this.countTotalIocs();
+    if (count < max) return undefined;
+    if (count === max) return { count, max };
+    const own = (await this.getCollection()).indicators_count;
+    return typeof own === 'number' && own >= max ? { count: own, max } : undefined;
+  }
+
+  private async send(op: SekoiaOperation, method: string, path: string, data?: unknown): Promise<Answer> {
+    if (this.beforeRequest) await this.beforeRequest();
+    try {
+      const res = await this.http.request<string>({
+        method,
+        url: path,
+        data: data === undefined ? undefined : JSON.stringify(data),
+        headers: data === undefined ? {} : { 'Content-Type': 'application/json' },
+        // A whole-request deadline: axios' own timeout alone does not bound a body trickling in slowly.
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const text = typeof res.data === 'string' ? res.data : '';
+      const type = String(res.headers['content-type'] ?? '');
+      let json: unknown;
+      let isJson = false;
+      if (text !== '' && (type.includes('json') || /^\s*[[{]/.test(text))) {
+        try {
+          json = JSON.parse(text);
+          isJson = true;
+        } catch {
+          // not JSON: an HTML page from a gateway or WAF
+        }
+      }
+      return { status: res.status, headers: res.headers as Record<string, unknown>, json, isJson };
+    } catch (err) {
+      throw this.networkError(op, err);
+    }
+  }
+
+  /** Builds a RetryableError from whatever axios threw, copying only its code (never its config). */
+  private networkError(op: SekoiaOperation, err: unknown): RetryableError {
+    const e = err as { code?: unknown; name?: unknown; message?: unknown };
+    const raw = typeof e?.code === 'string' ? e.code : undefined;
+    const timedOut =
+      raw === 'ECONNABORTED' || raw === 'ETIMEDOUT' || raw === 'ERR_CANCELED' || e?.name === 'TimeoutError';
+    const code = timedOut ? 'timeout' : (raw ?? 'network-error');
+    const detail = timedOut
+      ? `no complete answer within ${this.timeoutMs} ms`
+      : this.redact(typeof e?.message === 'string' ? e.message : 'network error');
+    return new RetryableError(`Sekoia.io ${op}: ${detail} (${code})`, { operation: op, code });
+  }
+
+  /**
+   * Maps a non-success answer to its error. `scope` says what a 404 means: the collection ('collection'), the
+   * API path itself ('api'), or something the caller disambiguates first ('indicator').
+   */
+  private fail(op: SekoiaOperation, a: Answer, scope: 'collection' | 'api' | 'indicator'): SekoiaError {
+    const d = { operation: op, status: a.status };
+    const body = isObject(a.json) ? a.json : {};
+    const sekoiaMessage =
+      typeof body.message === 'string' ? this.redact(body.message).slice(0, 500) : undefined;
+    const sekoiaCode = typeof body.code === 'string' ? body.code : undefined;
+    const s = a.status;
+    if (s === 429) {
+      return new RateLimitedError(`Sekoia.io ${op}: rate limited (HTTP 429)`, {
+        ...d,
+        retryAfterMs: parseRetryAfter(a.headers['retry-after']),
+        source: a.isJson ? 'rate-limit' : 'waf',
+      });
+    }
+    if (s === 403 && !(a.isJson && sekoiaMessage !== undefined)) {
+      // Assumption: the API's own 403 is JSON with a message; a WAF block is an HTML page (or empty).
+      return new RateLimitedError(`Sekoia.io ${op}: blocked by the web application firewall (HTTP 403)`, {
+        ...d,
+        retryAfterMs: parseRetryAfter(a.headers['retry-after']),
+        source: 'waf',
+      });
+    }
+    if (s === 401) {
+      return new ConfigurationError(
+        'unauthorized',
+        'Sekoia.io rejected the API key (HTTP 401): set a valid SEKOIA_INTEL_APIKEY (it may be expired or revoked)',
+        d,
+      );
+    }
+    if (s === 403) {
+      return new ConfigurationError(
+        'forbidden',
+        'The Sekoia.io API key lacks a permission (HTTP 403): it needs "View IOC collections" and "Manage IOC collections"',
+        d,
+      );
+    }
+    if (s === 404 && scope === 'collection') return this.collectionNotFound(op, a);
+    if (s === 404 && scope === 'api') return this.unexpected(op, a);
+    if (s === 400 || s === 413 || s === 422) {
+      return new RejectedError(
+        `Sekoia.io ${op} rejected (HTTP ${s}): ${sekoiaMessage ?? 'no reason given'}`,
+        {
+          ...d,
+          sekoiaMessage,
+          sekoiaCode,
+        },
+      );
+    }
+    if (s >= 500 || s === 408 || s === 409 || s === 425) {
+      return new RetryableError(`Sekoia.io ${op}: HTTP ${s}${sekoiaMessage ? ` ${sekoiaMessage}` : ''}`, d);
+    }
+    return this.unexpected(op, a);
+  }
+
+  private collectionNotFound(op: SekoiaOperation, a: Answer): ConfigurationError {
+    const fromApi = a.isJson && isObject(a.json) && a.json.code === 'INTHREAT2500';
+    return new ConfigurationError(
+      'collection-not-found',
+      fromApi
+        ? 'IOC collection not found: create it in Sekoia.io first'
+        : 'IOC collection not found: create it in Sekoia.io first, and check SEKOIA_INTEL_URL and SEKOIA_INTEL_IOC_COLLECTION_UUID',
+      { operation: op, status: a.status },
+    );
+  }
+
+  private unexpected(op: SekoiaOperation, a: Answer): ConfigurationError {
+    return new ConfigurationError(
+      'unexpected-response',
+      `Sekoia.io answered ${op} with HTTP ${a.status}${a.isJson ? '' : ' and no JSON'}, not as the IOC API: check SEKOIA_INTEL_URL (e.g. https://api.sekoia.io)`,
+      { operation: op, status: a.status },
+    );
+  }
+
+  private expectJson(op: SekoiaOperation, a: Answer): unknown {
+    if (!a.isJson) throw this.unexpected(op, a);
+    return a.json;
+  }
+
+  /** Defence in depth: nothing the server echoes may carry the key into a message. */
+  private redact(s: string): string {
+    return this.apiKey ? s.split(this.apiKey).join('[redacted]') : s;
+  }
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(header: unknown, now = Date.now()): number | undefined {
+  if (typeof header !== 'string' || header.trim() === '') return undefined;
+  const v = header.trim();
+  if (/^\d+(\.\d+)?$/.test(v)) return Math.round(Number(v) * 1000);
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) return undefined;
+  return Math.max(0, t - now);
+}
