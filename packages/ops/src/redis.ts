@@ -24,5 +24,8 @@ export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}):
     ...(tlsOn ? { tls: settings.tlsCaFile ? { ca: readFileSync(settings.tlsCaFile) } : {} } : {}),
     ...extra,
   };
-  return new Redis(settings.url, options);
+  // ioredis lets a password in the URL win over the option: drop it when REDIS_PASSWORD is set.
+  const url = new URL(settings.url);
+  if (settings.password) url.password = '';
+  return new Redis(url.toString(), options);
 }

@@ -1,4 +1,4 @@
-import { startRedisServer } from '@octi-sekoia/testkit';
+import { startRedisServer, waitFor } from '@octi-sekoia/testkit';
 import { describe, expect, it } from 'vitest';
 import { connectRedis } from '../src/index.ts';
 
@@ -17,7 +17,10 @@ describe('connectRedis', () => {
         { url: server.url, password: 'nope-nope', tls: false },
         { retryStrategy: () => null, lazyConnect: true, maxRetriesPerRequest: 0 },
       );
-      await expect(bad.connect().then(() => bad.ping())).rejects.toThrow(/WRONGPASS|invalid|NOAUTH/i);
+      const errors: string[] = [];
+      bad.on('error', (e: Error) => errors.push(e.message));
+      await expect(bad.connect().then(() => bad.ping())).rejects.toThrow();
+      await waitFor(() => errors.some((m) => /WRONGPASS/.test(m)), { what: 'the WRONGPASS error' });
       bad.disconnect();
     } finally {
       await server.destroy();

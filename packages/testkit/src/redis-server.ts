@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
 import { type ManagedProcess, startProcess } from './process.ts';
 import { waitFor } from './wait-for.ts';
@@ -47,15 +47,17 @@ export async function startRedisServer(opts: { appendonly?: boolean; extraArgs?:
   const boot = async () => {
     const proc = startProcess('redis-server', args);
     await waitFor(
-      async () => {
-        const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        try {
-          await c.connect();
-          return (await c.ping()) === 'PONG';
-        } finally {
-          c.disconnect();
-        }
-      },
+      // A raw PING: any Redis reply (PONG, or NOAUTH from a server with requirepass) means it is up.
+      () =>
+        new Promise<boolean>((resolve) => {
+          const sock = connect(port, '127.0.0.1');
+          sock.on('connect', () => sock.write('PING\r\n'));
+          sock.on('data', (d) => {
+            resolve(/^(\+PONG|-NOAUTH)/.test(d.toString()));
+            sock.destroy();
+          });
+          sock.on('error', () => resolve(false));
+        }),
       { what: `redis-server on port ${port}` },
     );
     return proc;
