@@ -81,7 +81,7 @@ export function extractObservables(pattern: string, opts: ExtractionOptions = {}
     };
   }
   try {
-    return extractFromPattern(parsed, opts.mode ?? 'strict');
+    return extractFromPattern(parsed, opts.mode === 'lenient' ? 'lenient' : 'strict');
   } catch {
     // Defensive: extraction is written not to throw; a parsed pattern never yields a partial result.
     return {

@@ -32,19 +32,29 @@ const LEVEL_COMPARISON = 1;
 
 type Node = ObservationExpression | ComparisonExpression;
 
-interface Frame {
-  level: 0 | 1;
-  /** Token that closes this frame: `)`, `]` or end of input. */
-  close: number;
-  openStart: number;
-  operands: Node[];
-  ops: string[];
-}
+/**
+ * Binary operator codes on the operator stack. Precedence is the code within a level (higher binds
+ * tighter). Observation level: AND over OR over FOLLOWEDBY; inside `[...]`: AND over OR.
+ */
+const OP_FOLLOWEDBY = 1;
+const OP_OR = 2;
+const OP_AND = 3;
+const OP_C_OR = 11;
+const OP_C_AND = 12;
+const OP_NAMES: Record<number, 'AND' | 'OR' | 'FOLLOWEDBY'> = {
+  [OP_FOLLOWEDBY]: 'FOLLOWEDBY',
+  [OP_OR]: 'OR',
+  [OP_AND]: 'AND',
+  [OP_C_OR]: 'OR',
+  [OP_C_AND]: 'AND',
+};
 
-/** Observation level: AND binds tighter than OR, OR tighter than FOLLOWEDBY. */
-const OBSERVATION_PRECEDENCE: Record<string, number> = { FOLLOWEDBY: 1, OR: 2, AND: 3 };
-/** Inside `[...]`: AND binds tighter than OR. */
-const COMPARISON_PRECEDENCE: Record<string, number> = { OR: 1, AND: 2 };
+function opCode(level: number, word: string): number {
+  if (level === LEVEL_OBSERVATION) {
+    return word === 'AND' ? OP_AND : word === 'OR' ? OP_OR : word === 'FOLLOWEDBY' ? OP_FOLLOWEDBY : 0;
+  }
+  return word === 'AND' ? OP_C_AND : word === 'OR' ? OP_C_OR : 0;
+}
 
 const ORDER_OPS = new Set(['<', '<=', '>', '>=']);
 const STRING_OPS = new Set(['LIKE', 'MATCHES', 'ISSUBSET', 'ISSUPERSET']);
@@ -83,34 +93,42 @@ class Parser {
 
   parse(): Pattern {
     const lx = this.lx;
-    const frames: Frame[] = [newFrame(LEVEL_OBSERVATION, Tok.EOF, 0)];
+    // Flat stacks instead of one object per nesting level: `(((...` costs four numbers per level.
+    // Frame i: its level, its closing token, where it opened, and where its operators start on `ops`.
+    const fLevel: number[] = [LEVEL_OBSERVATION];
+    const fClose: number[] = [Tok.EOF];
+    const fOpen: number[] = [0];
+    const fOpBase: number[] = [0];
+    const operands: Node[] = [];
+    const ops: number[] = [];
+    let top = 0;
     let expectOperand = true;
     for (;;) {
-      const f = frames[frames.length - 1]!;
+      const level = fLevel[top]!;
       const k = this.kind();
       if (expectOperand) {
-        if (k === Tok.LPAREN) {
-          frames.push(newFrame(f.level, Tok.RPAREN, lx.start));
+        if (k === Tok.LPAREN || (k === Tok.LBRACK && level === LEVEL_OBSERVATION)) {
+          fLevel.push(k === Tok.LBRACK ? LEVEL_COMPARISON : level);
+          fClose.push(k === Tok.LBRACK ? Tok.RBRACK : Tok.RPAREN);
+          fOpen.push(lx.start);
+          fOpBase.push(ops.length);
+          top++;
           lx.next();
           continue;
         }
-        if (f.level === LEVEL_OBSERVATION) {
-          if (k !== Tok.LBRACK) this.unexpected("'[' or '('");
-          frames.push(newFrame(LEVEL_COMPARISON, Tok.RBRACK, lx.start));
-          lx.next();
-          continue;
-        }
-        f.operands.push(this.parseComparison());
+        if (level === LEVEL_OBSERVATION) this.unexpected("'[' or '('");
+        operands.push(this.parseComparison());
         expectOperand = false;
         continue;
       }
 
       if (k === Tok.KEYWORD) {
         const word = lx.text;
-        if (f.level === LEVEL_OBSERVATION && (word === 'WITHIN' || word === 'REPEATS' || word === 'START')) {
-          const operand = f.operands[f.operands.length - 1] as ObservationExpression;
+        if (level === LEVEL_OBSERVATION && (word === 'WITHIN' || word === 'REPEATS' || word === 'START')) {
+          // Qualifiers bind to the observation expression just before them.
+          const operand = operands[operands.length - 1] as ObservationExpression;
           const qualifier = this.parseQualifier();
-          f.operands[f.operands.length - 1] = {
+          operands[operands.length - 1] = {
             kind: 'qualified',
             qualifier,
             operand,
@@ -119,49 +137,52 @@ class Parser {
           };
           continue;
         }
-        const table = f.level === LEVEL_OBSERVATION ? OBSERVATION_PRECEDENCE : COMPARISON_PRECEDENCE;
-        const prec = table[word];
-        if (prec !== undefined) {
-          while (f.ops.length > 0 && table[f.ops[f.ops.length - 1]!]! >= prec) reduce(f);
-          f.ops.push(word);
+        const code = opCode(level, word);
+        if (code !== 0) {
+          const base = fOpBase[top]!;
+          while (ops.length > base && ops[ops.length - 1]! >= code) reduce(operands, ops.pop()!);
+          ops.push(code);
           lx.next();
           expectOperand = true;
           continue;
         }
       }
 
-      if (k === f.close) {
-        while (f.ops.length > 0) reduce(f);
-        let node = f.operands[0]!;
-        if (f.close === Tok.EOF) {
+      const close = fClose[top]!;
+      if (k === close) {
+        const base = fOpBase[top]!;
+        while (ops.length > base) reduce(operands, ops.pop()!);
+        if (close === Tok.EOF) {
           return {
             kind: 'pattern',
             stixVersion: this.version,
-            root: node as ObservationExpression,
+            root: operands[0] as ObservationExpression,
             comparisons: this.comparisons,
             observations: this.observations,
             start: 0,
             end: this.src.length,
           };
         }
-        const closeEnd = lx.end;
-        frames.pop();
-        if (f.close === Tok.RBRACK) {
+        if (close === Tok.RBRACK) {
           const observation: Observation = {
             kind: 'observation',
             index: this.observations.length,
-            expression: node as ComparisonExpression,
-            start: f.openStart,
-            end: closeEnd,
+            expression: operands[operands.length - 1] as ComparisonExpression,
+            start: fOpen[top]!,
+            end: lx.end,
           };
           this.observations.push(observation);
-          node = observation;
+          operands[operands.length - 1] = observation;
         }
-        frames[frames.length - 1]!.operands.push(node);
+        fLevel.pop();
+        fClose.pop();
+        fOpen.pop();
+        fOpBase.pop();
+        top--;
         lx.next();
         continue;
       }
-      this.unexpected(expectedAfterOperand(f));
+      this.unexpected(expectedAfterOperand(level, close));
     }
   }
 
@@ -405,25 +426,21 @@ class Parser {
   }
 }
 
-function newFrame(level: 0 | 1, close: number, openStart: number): Frame {
-  return { level, close, openStart, operands: [], ops: [] };
-}
-
-function reduce(f: Frame): void {
-  const right = f.operands.pop()!;
-  const left = f.operands.pop()!;
-  const operator = f.ops.pop()!;
-  if (f.level === LEVEL_OBSERVATION) {
-    f.operands.push({
+function reduce(operands: Node[], code: number): void {
+  const right = operands.pop()!;
+  const left = operands.pop()!;
+  const operator = OP_NAMES[code]!;
+  if (code < OP_C_OR) {
+    operands.push({
       kind: 'observation-operation',
-      operator: operator as 'AND' | 'OR' | 'FOLLOWEDBY',
+      operator,
       left: left as ObservationExpression,
       right: right as ObservationExpression,
       start: left.start,
       end: right.end,
     });
   } else {
-    f.operands.push({
+    operands.push({
       kind: 'comparison-operation',
       operator: operator as 'AND' | 'OR',
       left: left as ComparisonExpression,
@@ -434,9 +451,9 @@ function reduce(f: Frame): void {
   }
 }
 
-function expectedAfterOperand(f: Frame): string {
-  const close = f.close === Tok.EOF ? 'end of pattern' : f.close === Tok.RBRACK ? "']'" : "')'";
-  return f.level === LEVEL_OBSERVATION
+function expectedAfterOperand(level: number, closeToken: number): string {
+  const close = closeToken === Tok.EOF ? 'end of pattern' : closeToken === Tok.RBRACK ? "']'" : "')'";
+  return level === LEVEL_OBSERVATION
     ? `AND, OR, FOLLOWEDBY, WITHIN, REPEATS, START or ${close}`
     : `AND, OR or ${close}`;
 }

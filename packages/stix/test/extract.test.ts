@@ -164,6 +164,11 @@ describe('extractObservables', () => {
     expect(extractObservables('[EXISTS a:b]', { stixVersion: '2.1' }).valid).toBe(true);
   });
 
+  it('treats an unknown mode as strict', () => {
+    const p = "[domain-name:value = 'a.example'] AND [domain-name:value = 'b.example']";
+    expect(extractObservables(p, { mode: 'loose' as 'lenient' }).observables).toEqual([]);
+  });
+
   it('never throws, whatever it is given', () => {
     for (const bad of [undefined, null, 42, {}, [], "[a:b = '\u0000']"]) {
       expect(() => extractObservables(bad as unknown as string)).not.toThrow();
