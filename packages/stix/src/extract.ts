@@ -94,10 +94,13 @@ export function extractObservables(pattern: string, opts: ExtractionOptions = {}
 }
 
 interface Accumulator {
+  mode: ExtractionMode;
   observables: Observable[];
   skipped: SkipNote[];
+  /** Canonical values exported so far. */
   seen: Set<string>;
-  overKeys: Map<SkipNote, string>;
+  /** Over-approximate notes and their value (strict mode), created on first use. */
+  overNotes: Map<SkipNote, string> | undefined;
 }
 
 type Target = { type: ObservableType } | { reason: string };
@@ -134,14 +137,11 @@ export function exportTarget(path: ObjectPath): Target {
 
 function extractFromPattern(pattern: Pattern, mode: ExtractionMode): ExtractionResult {
   // Per observation: are all its comparisons on `file`? Then AND inside it is hash-anchored.
-  const allFile = new Array<boolean>(pattern.observations.length).fill(true);
+  const allFile: boolean[] = [];
+  for (let i = 0; i < pattern.observations.length; i++) allFile.push(true);
   for (const c of pattern.comparisons) if (c.path.objectType !== 'file') allFile[c.observation] = false;
 
-  const observables: Observable[] = [];
-  const skipped: SkipNote[] = [];
-  const seen = new Set<string>();
-  // Over-approximate notes, dropped at the end when the same value is exported through another branch.
-  const overKeys = new Map<SkipNote, string>();
+  const out: Accumulator = { mode, observables: [], skipped: [], seen: new Set(), overNotes: undefined };
 
   // Iterative pre-order walk (right child pushed first so comparisons come out in source order).
   // `demoted[i]` is the reason the values under nodes[i] are only over-approximate, or ''.
@@ -165,8 +165,9 @@ function extractFromPattern(pattern: Pattern, mode: ExtractionMode): ExtractionR
       case 'qualified': {
         const q = node.qualifier;
         let w = why;
-        if (!w && q.type === 'REPEATS' && q.times !== 1)
+        if (!w && q.type === 'REPEATS' && q.times !== 1) {
           w = `REPEATS ${q.raw} TIMES: one sighting does not match`;
+        }
         if (!w && q.type === 'START_STOP') w = 'START/STOP: the observation must fall in a time window';
         nodes.push(node.operand);
         demoted.push(w);
@@ -188,73 +189,71 @@ function extractFromPattern(pattern: Pattern, mode: ExtractionMode): ExtractionR
         break;
       }
       case 'comparison':
-        visitComparison(node, why, mode, { observables, skipped, seen, overKeys });
+        visitComparison(node, why, out);
         break;
     }
   }
-  const kept = overKeys.size === 0 ? skipped : skipped.filter((n) => !seen.has(overKeys.get(n) ?? ''));
-  return { valid: true, observables, skipped: kept };
+  // Over-approximate notes are dropped when the same value is exported through another branch.
+  const over = out.overNotes;
+  const skipped =
+    over === undefined ? out.skipped : out.skipped.filter((n) => !out.seen.has(over.get(n) ?? '\n'));
+  return { valid: true, observables: out.observables, skipped };
 }
 
-function visitComparison(c: Comparison, demotedBy: string, mode: ExtractionMode, out: Accumulator): void {
-  const { observables, skipped, seen } = out;
-  const note = (reason: string, value: unknown = literalJson(c.value)): SkipNote => {
-    const n: SkipNote = {
-      reason,
-      path: formatObjectPath(c.path),
-      operator: operatorText(c),
-      position: c.start,
-    };
-    if (value !== undefined) n.value = value;
-    skipped.push(n);
-    return n;
+function addNote(out: Accumulator, c: Comparison, reason: string, value: unknown): SkipNote {
+  const n: SkipNote = {
+    reason,
+    path: formatObjectPath(c.path),
+    operator: operatorText(c),
+    position: c.start,
   };
-  const target = exportTarget(c.path);
-  if ('reason' in target) {
-    note(target.reason);
-    return;
-  }
-  if (c.negated || c.operator === '!=') {
-    note('negated comparison: names values that must not match');
-    return;
-  }
-  let values: string[];
+  if (value !== undefined) n.value = value;
+  out.skipped.push(n);
+  return n;
+}
+
+/** Why a positive comparison on an IOC path names no exportable string values; '' when it does. */
+function valueProblem(c: Comparison): string {
+  if (c.negated || c.operator === '!=') return 'negated comparison: names values that must not match';
   if (c.operator === '=') {
     const v = c.value as Literal;
-    if (v.type !== 'string') {
-      note(`${v.type} value: only strings are IOC values`);
-      return;
-    }
-    values = [v.value];
-  } else if (c.operator === 'IN') {
+    return v.type === 'string' ? '' : `${v.type} value: only strings are IOC values`;
+  }
+  if (c.operator === 'IN') {
     const set = c.value as SetLiteral;
-    if (set.elements.some((e) => e.type !== 'string')) {
-      note('IN set with non-string elements');
-      return;
-    }
-    if (set.elements.length === 0) {
-      note('empty IN set');
-      return;
-    }
-    values = set.elements.map((e) => e.value as string);
-  } else {
-    note(`operator ${c.operator} does not name IOC values`);
+    if (set.elements.length === 0) return 'empty IN set';
+    for (const e of set.elements) if (e.type !== 'string') return 'IN set with non-string elements';
+    return '';
+  }
+  return `operator ${c.operator} does not name IOC values`;
+}
+
+function visitComparison(c: Comparison, demotedBy: string, out: Accumulator): void {
+  const target = exportTarget(c.path);
+  const problem = 'reason' in target ? target.reason : valueProblem(c);
+  if ('reason' in target || problem !== '') {
+    addNote(out, c, problem, literalJson(c.value));
     return;
   }
-  for (const raw of values) {
+  const v = c.value as Literal | SetLiteral;
+  const elements = v.type === 'set' ? v.elements : [v];
+  for (const e of elements) {
+    const raw = e.value as string;
     const r = canonicalize(target.type, raw);
     if (!r.ok) {
-      note(`invalid ${target.type} value: ${r.reason}`, raw);
+      addNote(out, c, `invalid ${target.type} value: ${r.reason}`, raw);
       continue;
     }
-    const key = `${target.type}\n${r.value}`;
-    if (demotedBy && mode === 'strict') {
-      out.overKeys.set(note(`over-approximate, exported only in lenient mode: ${demotedBy}`, r.value), key);
+    // The canonical value alone identifies the observable (its type is detected from it).
+    if (demotedBy && out.mode === 'strict') {
+      const n = addNote(out, c, `over-approximate, exported only in lenient mode: ${demotedBy}`, r.value);
+      if (out.overNotes === undefined) out.overNotes = new Map();
+      out.overNotes.set(n, r.value);
       continue;
     }
-    if (seen.has(key)) continue;
-    seen.add(key);
-    observables.push({ type: target.type, value: r.value });
+    if (out.seen.has(r.value)) continue;
+    out.seen.add(r.value);
+    out.observables.push({ type: target.type, value: r.value });
   }
 }
 
