@@ -1,5 +1,6 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
+import { canonicalValue } from '@octi-sekoia/stix';
 import axios, { type AxiosInstance } from 'axios';
 import {
   ConfigurationError,
@@ -100,7 +101,7 @@ export class SekoiaClient {
     this.apiKey = opts.apiKey;
     this.timeoutMs = opts.timeoutMs;
     this.beforeRequest = opts.beforeRequest;
-    this.canonical = opts.canonicalValue ?? ((v) => v.trim() || undefined);
+    this.canonical = opts.canonicalValue ?? canonicalValue;
     this.http = axios.create({
       baseURL: this.collectionsUrl,
       timeout: opts.timeoutMs,
