@@ -93,26 +93,26 @@ class Parser {
 
   parse(): Pattern {
     const lx = this.lx;
-    // Flat stacks instead of one object per nesting level: `(((...` costs four numbers per level.
+    // Flat integer stacks instead of one object per nesting level: `(((...` costs four integers per level.
     // Frame i: its level, its closing token, where it opened, and where its operators start on `ops`.
-    const fLevel: number[] = [LEVEL_OBSERVATION];
-    const fClose: number[] = [Tok.EOF];
-    const fOpen: number[] = [0];
-    const fOpBase: number[] = [0];
+    const frames = new IntStack();
+    frames.push4(LEVEL_OBSERVATION, Tok.EOF, 0, 0);
     const operands: Node[] = [];
-    const ops: number[] = [];
-    let top = 0;
+    const ops = new IntStack();
     let expectOperand = true;
     for (;;) {
-      const level = fLevel[top]!;
+      const top = frames.length - 4;
+      const level = frames.at(top);
       const k = this.kind();
       if (expectOperand) {
         if (k === Tok.LPAREN || (k === Tok.LBRACK && level === LEVEL_OBSERVATION)) {
-          fLevel.push(k === Tok.LBRACK ? LEVEL_COMPARISON : level);
-          fClose.push(k === Tok.LBRACK ? Tok.RBRACK : Tok.RPAREN);
-          fOpen.push(lx.start);
-          fOpBase.push(ops.length);
-          top++;
+          const bracket = k === Tok.LBRACK;
+          frames.push4(
+            bracket ? LEVEL_COMPARISON : level,
+            bracket ? Tok.RBRACK : Tok.RPAREN,
+            lx.start,
+            ops.length,
+          );
           lx.next();
           continue;
         }
@@ -139,8 +139,8 @@ class Parser {
         }
         const code = opCode(level, word);
         if (code !== 0) {
-          const base = fOpBase[top]!;
-          while (ops.length > base && ops[ops.length - 1]! >= code) reduce(operands, ops.pop()!);
+          const base = frames.at(top + 3);
+          while (ops.length > base && ops.at(ops.length - 1) >= code) reduce(operands, ops.pop());
           ops.push(code);
           lx.next();
           expectOperand = true;
@@ -148,10 +148,10 @@ class Parser {
         }
       }
 
-      const close = fClose[top]!;
+      const close = frames.at(top + 1);
       if (k === close) {
-        const base = fOpBase[top]!;
-        while (ops.length > base) reduce(operands, ops.pop()!);
+        const base = frames.at(top + 3);
+        while (ops.length > base) reduce(operands, ops.pop());
         if (close === Tok.EOF) {
           return {
             kind: 'pattern',
@@ -168,17 +168,13 @@ class Parser {
             kind: 'observation',
             index: this.observations.length,
             expression: operands[operands.length - 1] as ComparisonExpression,
-            start: fOpen[top]!,
+            start: frames.at(top + 2),
             end: lx.end,
           };
           this.observations.push(observation);
           operands[operands.length - 1] = observation;
         }
-        fLevel.pop();
-        fClose.pop();
-        fOpen.pop();
-        fOpBase.pop();
-        top--;
+        frames.length -= 4;
         lx.next();
         continue;
       }
@@ -423,6 +419,42 @@ class Parser {
     }
     lx.next();
     return lit;
+  }
+}
+
+/** Growable stack of 32-bit integers (typed storage: no boxing, cheap growth). */
+class IntStack {
+  private data = new Int32Array(64);
+  length = 0;
+
+  private grow(): void {
+    const next = new Int32Array(this.data.length * 2);
+    next.set(this.data);
+    this.data = next;
+  }
+
+  push(v: number): void {
+    if (this.length === this.data.length) this.grow();
+    this.data[this.length++] = v;
+  }
+
+  push4(a: number, b: number, c: number, d: number): void {
+    if (this.length + 4 > this.data.length) this.grow();
+    const data = this.data;
+    const n = this.length;
+    data[n] = a;
+    data[n + 1] = b;
+    data[n + 2] = c;
+    data[n + 3] = d;
+    this.length = n + 4;
+  }
+
+  pop(): number {
+    return this.data[--this.length]!;
+  }
+
+  at(i: number): number {
+    return this.data[i]!;
   }
 }
 
