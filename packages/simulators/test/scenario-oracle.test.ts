@@ -5,7 +5,9 @@ import {
   normalizeKillChainPhases,
 } from '@octi-sekoia/model';
 import { extractObservables } from '@octi-sekoia/stix';
+import { waitFor } from '@octi-sekoia/testkit';
 import { describe, expect, it } from 'vitest';
+import { compareIdStrings, startOpenCtiSimulator } from '../src/opencti/index.ts';
 import { seededUuids } from '../src/opencti/uuid.ts';
 import { World } from '../src/opencti/world.ts';
 import {
@@ -13,6 +15,7 @@ import {
   applyScenario,
   type CollectionDiff,
   computeExpectedCollection,
+  controlTarget,
   diffCollections,
   type ExpectedIoc,
   generateScenario,
@@ -23,6 +26,7 @@ import {
   type ScenarioIndicatorInput,
   type ScenarioStep,
 } from '../src/scenario/index.ts';
+import { auth, openRaw, streamUrl } from './opencti-helpers.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Stream messages in the shape of opencti-stream.md §6, written by hand (no World, no product code).
@@ -832,6 +836,49 @@ describe('the oracle on a generated scenario agrees with the World’s final sta
       expect([...got.values()].some((e) => e.indicatorIds.length > 1)).toBe(true);
     }
   });
+});
+
+describe('through a running OpenCTI simulator', () => {
+  it.each([true, false])(
+    'the oracle on the SSE stream a client reads from 0-0 equals the oracle on the log (listen-delete %s)',
+    async (listenDelete) => {
+      const sim = await startOpenCtiSimulator({ heartbeatMs: 40 });
+      const scenario = generateScenario({ seed: 31, indicators: 300 });
+      try {
+        applyScenario(controlTarget(sim.control), scenario);
+        const last = sim.control.streamInfo().lastEventId;
+        const stream = await openRaw(
+          streamUrl(sim),
+          auth(sim.token, { 'last-event-id': '0-0', 'listen-delete': String(listenDelete) }),
+        );
+        try {
+          // The stream carries only indicators; a heartbeat at or past the log's last id means it caught up.
+          await waitFor(
+            () =>
+              stream
+                .frames()
+                .some((f) => f.event === 'heartbeat' && compareIdStrings(f.id ?? '0-0', last) >= 0),
+            { timeoutMs: 30_000, what: 'the stream to catch up with the log' },
+          );
+        } finally {
+          stream.close();
+        }
+        const received = stream
+          .frames()
+          .map((f) => ({ ...(f.id ? { id: f.id } : {}), event: f.event ?? 'message', data: f.data }));
+        const local = newWorld();
+        applyScenario(local, scenario);
+        const config = { ...CONFIG, listenDelete };
+        const fromStream = computeExpectedCollection(received, config);
+        expect(fromStream.size).toBeGreaterThan(100);
+        expect(plain(fromStream)).toEqual(
+          plain(computeExpectedCollection(messagesFromLog(local.entries()), config)),
+        );
+      } finally {
+        await sim.close();
+      }
+    },
+  );
 });
 
 describe('diffCollections', () => {

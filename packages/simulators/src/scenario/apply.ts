@@ -1,6 +1,35 @@
+import type { OpenCtiSimControl } from '../opencti/server.ts';
 import type { IndicatorRef, World } from '../opencti/world.ts';
 import { DEFAULT_BUNDLES_DIR, readBundle } from './bundles.ts';
 import type { Scenario, ScenarioStep } from './types.ts';
+
+/** What applyScenario drives: the simulator's World, or a running simulator through `controlTarget`. */
+export type ScenarioTarget = Pick<
+  World,
+  | 'createIndicator'
+  | 'updateIndicator'
+  | 'changePattern'
+  | 'setRevoked'
+  | 'deleteObject'
+  | 'merge'
+  | 'addObject'
+  | 'loadBundle'
+>;
+
+/** A running OpenCTI simulator's in-process control as a ScenarioTarget (same World underneath). */
+export function controlTarget(control: OpenCtiSimControl): ScenarioTarget {
+  return {
+    createIndicator: (input) => control.createIndicator(input),
+    updateIndicator: (input) => control.updateIndicator(input),
+    changePattern: (input) => control.changePattern(input),
+    setRevoked: ({ revoked, ...input }) =>
+      revoked ? control.revokeIndicator(input) : control.unrevokeIndicator(input),
+    deleteObject: (input) => control.deleteIndicator(input),
+    merge: (input) => control.mergeIndicators(input),
+    addObject: (input) => control.addObject(input),
+    loadBundle: (input) => control.loadBundle(input),
+  };
+}
 
 export interface ApplyOptions {
   /** First step index (inclusive); default 0. */
@@ -17,7 +46,11 @@ export interface ApplyOptions {
  * refuses, or a pattern change whose merge outcome differs from the step's `collidesWith`, throws with the
  * step's index: the World was not in the state the scenario was generated for.
  */
-export function applyScenario(world: World, scenario: Scenario, opts: ApplyOptions = {}): IndicatorRef[] {
+export function applyScenario(
+  world: ScenarioTarget,
+  scenario: Scenario,
+  opts: ApplyOptions = {},
+): IndicatorRef[] {
   const from = opts.from ?? 0;
   const to = Math.min(opts.to ?? scenario.steps.length, scenario.steps.length);
   const dir = opts.bundlesDir ?? scenario.bundlesDir ?? DEFAULT_BUNDLES_DIR;
@@ -35,7 +68,12 @@ export function applyScenario(world: World, scenario: Scenario, opts: ApplyOptio
   return refs;
 }
 
-function applyStep(world: World, step: ScenarioStep, bundlesDir: string, refs: IndicatorRef[]): void {
+function applyStep(
+  world: ScenarioTarget,
+  step: ScenarioStep,
+  bundlesDir: string,
+  refs: IndicatorRef[],
+): void {
   switch (step.op) {
     case 'create':
     case 'recreate':

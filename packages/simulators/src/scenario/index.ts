@@ -1,4 +1,4 @@
-export { type ApplyOptions, applyScenario } from './apply.ts';
+export { type ApplyOptions, applyScenario, controlTarget, type ScenarioTarget } from './apply.ts';
 export { type BundleFile, DEFAULT_BUNDLES_DIR, listBundles, readBundle } from './bundles.ts';
 export { generateScenario } from './generate.ts';
 export {
