@@ -1,1 +1,35 @@
-export {};
+export {
+  ConnectorNotFoundError,
+  OpenCtiAuthError,
+  OpenCtiError,
+  OpenCtiGraphqlError,
+  OpenCtiTransportError,
+  redactSecret,
+} from './errors.ts';
+export {
+  type ConnectorInfo,
+  type ConnectorType,
+  createOpenCtiClient,
+  DEFAULT_CONNECTOR_INFO,
+  type OpenCtiClient,
+  type OpenCtiClientOptions,
+  type RegisterConnectorInput,
+  type RegisteredConnector,
+} from './graphql.ts';
+export {
+  type ConnectorState,
+  parseConnectorState,
+  type StoredState,
+  serializeConnectorState,
+} from './state.ts';
+export {
+  type ConnectedInfo,
+  type OpenStreamOptions,
+  openStream,
+  type StreamHandle,
+  type StreamLogger,
+  type StreamMessage,
+  type StreamState,
+  type StreamStatus,
+} from './stream.ts';
+export { compareVersions, isVersionBelow } from './version.ts';
