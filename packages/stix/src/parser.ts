@@ -95,10 +95,11 @@ class Parser {
     const lx = this.lx;
     // Flat integer stacks instead of one object per nesting level: `(((...` costs four integers per level.
     // Frame i: its level, its closing token, where it opened, and where its operators start on `ops`.
-    const frames = new IntStack();
+    // Scratch stacks shared by all parses: parsing is synchronous and never re-entered.
+    const frames = FRAMES.reset();
     frames.push4(LEVEL_OBSERVATION, Tok.EOF, 0, 0);
     const operands: Node[] = [];
-    const ops = new IntStack();
+    const ops = OPS.reset();
     let expectOperand = true;
     for (;;) {
       const top = frames.length - 4;
@@ -453,10 +454,20 @@ class IntStack {
     return this.data[--this.length]!;
   }
 
+  /** Empty it, dropping a large buffer left by a huge pattern. */
+  reset(): this {
+    this.length = 0;
+    if (this.data.length > 4096) this.data = new Int32Array(64);
+    return this;
+  }
+
   at(i: number): number {
     return this.data[i]!;
   }
 }
+
+const FRAMES = new IntStack();
+const OPS = new IntStack();
 
 function reduce(operands: Node[], code: number): void {
   const right = operands.pop()!;
