@@ -635,6 +635,41 @@ describe('recovery (§2 Recovery, §7.4)', () => {
     await framesUntil(q, (f) => f.some((x) => x.id === m2.eventId), 'marker 2');
     expect(dataFrames(q).filter((f) => json(f).origin?.referer === 'init-create')).toHaveLength(0);
   });
+  it('with no-dependencies=false, an indicator with a relationship is recovered only as an init-dependencies create', async () => {
+    // OpenCTI's recovery publishes the relationship's refs first (the indicator included) and then skips the
+    // element itself because the connection cache already has it. A reader skipping dependencies loses it.
+    const sim = await start();
+    const ind = sim.control.createIndicator({ pattern: ip(1) });
+    const malware = sim.control.addObject({
+      object: {
+        id: 'malware--21111111-2222-4333-8444-555555555555',
+        type: 'malware',
+        name: 'X',
+        is_family: true,
+      },
+    });
+    sim.control.addObject({
+      object: {
+        id: 'relationship--baaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee',
+        type: 'relationship',
+        relationship_type: 'indicates',
+        source_ref: ind.stixId,
+        target_ref: malware.stixId,
+      },
+    });
+    const r = await raw(
+      streamUrl(sim, `?recover=${new Date(Date.now() + 60_000).toISOString()}`),
+      auth(sim.token, { 'last-event-id': '0-0', 'no-dependencies': 'false' }),
+    );
+    const fs = await framesUntil(
+      r,
+      (f) => f.some((x) => x.event === 'create' && json(x).data.type === 'relationship'),
+      'relationship',
+    );
+    const indicatorFrames = fs.filter((f) => f.event === 'create' && json(f).data.type === 'indicator');
+    expect(indicatorFrames.map((f) => json(f).origin.referer)).toEqual(['init-dependencies']);
+    expect(fs.filter((f) => json(f).origin?.referer === 'init-create')).toHaveLength(0);
+  });
 });
 
 describe('faults and newer-platform events (§7.7)', () => {
