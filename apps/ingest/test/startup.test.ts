@@ -1,18 +1,32 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess } from '@octi-sekoia/testkit';
-import { describe, expect, it } from 'vitest';
+import { startProcess, type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const appDir = join(import.meta.dirname, '..');
 const TOKEN = '0b8f7a6e-1c2d-4e3f-9a8b-7c6d5e4f3a2b';
 const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
 
-/** The real entry point, with only the given environment (nothing inherited but PATH). */
+let r: TestRedis;
+beforeEach(async () => {
+  r = await testRedis('ingest-startup');
+});
+afterEach(async () => {
+  await r.cleanup();
+});
+
+/** The real entry point, with only the given environment (nothing inherited but PATH and the test's Redis). */
 function start(env: Record<string, string>) {
   const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: r.url,
+      REDIS_KEY_PREFIX: r.prefix,
+      INGEST_HTTP_PORT: '0',
+      ...env,
+    },
   });
   let stderr = '';
   proc.child.stderr?.on('data', (d: Buffer) => {
@@ -81,7 +95,7 @@ describe('ingest start-up', () => {
           (e) => e.level === 'warn' && String(e.msg).startsWith('CONNECTOR_LIVE_STREAM_LISTEN_DELETE'),
         ),
       ).toBe(true);
-      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(logged.find((e) => e.msg === 'shutting down')).toMatchObject({ signal });
       expect(proc.output()).not.toContain(TOKEN);
     },
   );

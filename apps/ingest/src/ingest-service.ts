@@ -1,0 +1,610 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import {
+  compareEventIds,
+  type IndicatorJob,
+  type Job,
+  jobId,
+  type NormalizeConfig,
+  normalizeMessage,
+  type SweepMarkerJob,
+} from '@octi-sekoia/model';
+import { addDeadLetter, type ConnectorQueues, LuaScript } from '@octi-sekoia/queue';
+import type { Redis } from 'ioredis';
+import { CheckpointTracker } from './checkpoint-tracker.ts';
+import { ReaderLease } from './lease.ts';
+import type { IngestMetrics } from './metrics.ts';
+import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
+
+const commitCheckpointLua = new LuaScript(
+  'commit-checkpoint',
+  readFileSync(new URL('./lua/commit-checkpoint.lua', import.meta.url), 'utf8'),
+);
+
+/** What ingest keeps in Redis (authoritative) and mirrors to OpenCTI as `{start_from, recover_until}`. */
+export interface StoredCheckpoint {
+  start_from: string;
+  recover_until: string | null;
+  generation: number;
+  /** Set while a generation's recovery is being read: the sweep marker goes after `<recover ms>-0`. */
+  sweep?: { generation: number; afterId: string } | null;
+}
+
+export interface IngestSettings {
+  keyPrefix: string;
+  connectorId: string;
+  /** Shown by the CLI and the dashboard. */
+  streamId: string;
+  connectorName: string;
+  scope: string[];
+  batchSize: number;
+  lingerMs: number;
+  highWatermark: number;
+  lowWatermark: number;
+  pingIntervalMs: number;
+  leaseTtlMs: number;
+  /** First run: `CONNECTOR_LIVE_STREAM_START_TIMESTAMP` (ms) or the start of the stream. */
+  startTimestamp?: number;
+  /** First run: `CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE`, `false` for no recovery, undefined for now. */
+  recoverIsoDate?: string | false;
+  normalize: Omit<NormalizeConfig, 'generation'>;
+  /** How often the backlog is polled while paused, and the CLI's resync request and replayed events. */
+  pollMs: number;
+}
+
+export interface IngestDeps {
+  redis: Redis;
+  queues: ConnectorQueues;
+  opencti: ConnectorApi;
+  openStream: OpenStream;
+  settings: IngestSettings;
+  metrics: IngestMetrics;
+  redact: (text: string) => string;
+  log: {
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+    error(obj: object, msg: string): void;
+  };
+  now?: () => number;
+}
+
+type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }; reason: string };
+
+/**
+ * The stream reader. Only the lease holder reads and pings. Messages are normalized into jobs, enqueued in
+ * batches, and the checkpoint advances only past ids whose jobs are all in Redis (CheckpointTracker).
+ */
+export class IngestService {
+  private readonly lease: ReaderLease;
+  private stream: { close(): void } | undefined;
+  private tracker = new CheckpointTracker('0-0');
+  private stored: StoredCheckpoint | undefined;
+  private buffer: Pending[] = [];
+  private bufferSeq = 0;
+  private flushing: Promise<void> = Promise.resolve();
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private paused = false;
+  private reading = false;
+  private stopping = false;
+  private status: StreamStatus = { state: 'connecting', message: 'waiting for the reader lease' };
+  private progress = { events: 0, since: 0, lastLog: 0 };
+  /** Serialises stream (re)starts and generation changes. */
+  private control: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+  /** A new generation is queued: further triggers (a second reset, a trimmed gap seen again) join it. */
+  private generationQueued = false;
+
+  constructor(private readonly deps: IngestDeps) {
+    this.now = deps.now ?? Date.now;
+    this.lease = new ReaderLease(deps.redis, deps.queues.keys.lease, deps.settings.leaseTtlMs, {
+      onAcquired: () => this.enqueueControl(() => this.becomeLeader()),
+      onLost: () => this.enqueueControl(() => this.loseLeadership()),
+    });
+  }
+
+  start(): void {
+    const s = this.deps.settings;
+    void this.deps.redis
+      .multi()
+      .sadd(`${s.keyPrefix}:connectors`, s.connectorId)
+      .hset(`${this.deps.queues.keys.base}:info`, { name: s.connectorName, streamId: s.streamId })
+      .exec()
+      .catch(() => undefined);
+    this.publishStatus('standby', 'waiting for the reader lease');
+    this.lease.start();
+    this.log.info({}, 'waiting for the reader lease (one ingest replica reads the stream)');
+  }
+
+  /** Flushes the pending batch, commits the checkpoint, closes the stream and releases the lease. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.control;
+    this.closeStream();
+    this.clearTimers();
+    if (this.lease.isHeld()) {
+      await this.flush();
+      await this.ping().catch(() => undefined);
+    }
+    await this.lease.stop();
+  }
+
+  readiness(): { ready: boolean; reason?: string } {
+    if (!this.lease.isHeld()) return { ready: true, reason: 'standby: another replica reads the stream' };
+    if (this.paused) return { ready: true, reason: 'paused: backlog above the high-water mark' };
+    if (this.status.state === 'open') return { ready: true };
+    return { ready: false, reason: this.status.message };
+  }
+
+  isLeader(): boolean {
+    return this.lease.isHeld();
+  }
+
+  get checkpoint(): StoredCheckpoint | undefined {
+    return this.stored;
+  }
+
+  private get log() {
+    return this.deps.log;
+  }
+
+  private enqueueControl(fn: () => Promise<void>): void {
+    this.control = this.control.then(fn).catch((err: unknown) => {
+      this.log.error(
+        { err: this.deps.redact(String((err as Error)?.message ?? err)) },
+        'ingest control step failed',
+      );
+    });
+  }
+
+  private async becomeLeader(): Promise<void> {
+    if (this.stopping) return;
+    this.log.info({}, 'reader lease acquired: this replica reads the stream');
+    this.deps.metrics.leader.set(1);
+    const about = await this.deps.opencti.about().catch((err: unknown) => {
+      this.log.warn({ err: this.deps.redact((err as Error).message) }, 'OpenCTI about{version} failed');
+      return undefined;
+    });
+    if (about && olderThan(about.version, [6, 8])) {
+      this.log.warn(
+        { version: about.version },
+        'OpenCTI is older than 6.8: this connector is tested against 6.8 and later',
+      );
+    }
+    await this.register();
+    this.stored = await this.loadCheckpoint();
+    await this.ping().catch((err: unknown) => this.pingFailed(err));
+    this.pingTimer = setInterval(() => {
+      void this.ping().catch((err: unknown) => this.pingFailed(err));
+    }, this.deps.settings.pingIntervalMs);
+    this.pingTimer.unref();
+    this.pollTimer = setInterval(() => void this.poll(), this.deps.settings.pollMs);
+    this.pollTimer.unref();
+    this.openStream();
+  }
+
+  private async loseLeadership(): Promise<void> {
+    this.log.warn({}, 'reader lease lost: another replica took over; stopping reading without committing');
+    this.deps.metrics.leader.set(0);
+    this.closeStream();
+    this.clearTimers();
+    this.buffer = [];
+  }
+
+  private async register(): Promise<void> {
+    const s = this.deps.settings;
+    try {
+      await this.deps.opencti.registerConnector({
+        id: s.connectorId,
+        name: s.connectorName,
+        type: 'STREAM',
+        scope: s.scope,
+      });
+      this.log.info({ name: s.connectorName }, 'connector registered in OpenCTI');
+    } catch (err) {
+      this.log.error(
+        { err: this.deps.redact((err as Error).message) },
+        'connector registration failed; will retry on the next ping',
+      );
+    }
+  }
+
+  private pingFailed(err: unknown): void {
+    const e = err as Error & { code?: string };
+    if (e.name === 'ConnectorNotFoundError' || /No connector found/.test(e.message)) {
+      this.log.warn({}, 'OpenCTI no longer knows this connector (deleted in the UI?): registering again');
+      void this.register();
+      return;
+    }
+    this.log.warn({ err: this.deps.redact(e.message) }, 'ping to OpenCTI failed');
+  }
+
+  private async loadCheckpoint(): Promise<StoredCheckpoint> {
+    const k = this.deps.queues.keys;
+    const raw = await this.deps.redis.get(k.checkpoint);
+    if (raw) return JSON.parse(raw) as StoredCheckpoint;
+    // First run, as pycti: from the start timestamp or the beginning, with recovery up to now unless disabled.
+    const s = this.deps.settings;
+    const generation =
+      Number((await this.deps.redis.get(k.generation)) ?? 0) || (await this.deps.redis.incr(k.generation));
+    const recover = s.recoverIsoDate === false ? null : (s.recoverIsoDate ?? isoSeconds(this.now()));
+    const first: StoredCheckpoint = {
+      start_from: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
+      recover_until: recover,
+      generation,
+      sweep: null,
+    };
+    this.log.info(
+      { start_from: first.start_from, recover_until: first.recover_until, generation },
+      'first run',
+    );
+    await this.storeCheckpoint(first);
+    return first;
+  }
+
+  private async storeCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
+    const k = this.deps.queues.keys;
+    const ok = await commitCheckpointLua.run(
+      this.deps.redis,
+      [k.lease, k.checkpoint],
+      [this.lease.token, JSON.stringify(cp)],
+    );
+    if (ok === 1) {
+      this.stored = cp;
+      this.deps.metrics.checkpointMs.set(Number(cp.start_from.split('-')[0]));
+      this.deps.metrics.generation.set(cp.generation);
+      return true;
+    }
+    return false;
+  }
+
+  private openStream(): void {
+    if (this.stopping || !this.stored || !this.lease.isHeld()) return;
+    const cp = this.stored;
+    this.tracker = new CheckpointTracker(cp.start_from);
+    this.reading = true;
+    this.progress = { events: 0, since: this.now(), lastLog: this.now() };
+    this.log.info(
+      { lastEventId: cp.start_from, recover: cp.recover_until, generation: cp.generation },
+      'connecting to the OpenCTI live stream',
+    );
+    this.stream = this.deps.openStream({
+      lastEventId: cp.start_from,
+      ...(cp.recover_until ? { recover: cp.recover_until } : {}),
+      onMessage: (msg) => this.onMessage(msg),
+      onStatus: (st) => this.onStatus(st),
+    });
+  }
+
+  private closeStream(): void {
+    this.reading = false;
+    this.stream?.close();
+    this.stream = undefined;
+  }
+
+  private clearTimers(): void {
+    for (const t of [this.lingerTimer, this.pingTimer, this.pollTimer]) if (t) clearTimeout(t);
+    this.lingerTimer = this.pingTimer = this.pollTimer = undefined;
+  }
+
+  /** The reader's state for `cli status` (and operators reading Redis). */
+  private publishStatus(state: string, message: string): void {
+    const body = JSON.stringify({ state, message, at: new Date(this.now()).toISOString(), host: hostname() });
+    void this.deps.redis
+      .set(`${this.deps.queues.keys.base}:ingest-status`, body, 'EX', 3600)
+      .catch(() => undefined);
+  }
+
+  private onStatus(st: StreamStatus): void {
+    const changed = st.state !== this.status.state;
+    this.status = st;
+    if (changed && this.lease.isHeld()) this.publishStatus(st.state, st.message);
+    if (st.state === 'open') {
+      if (changed) this.log.info({}, 'stream open');
+    } else if (st.state === 'retrying' || st.state === 'connecting') {
+      this.deps.metrics.reconnects.inc();
+    }
+    if (changed && (st.state === 'unauthorized' || st.state === 'stopped' || st.state === 'error')) {
+      this.log.error({ httpStatus: st.httpStatus }, st.message);
+    }
+  }
+
+  private async onMessage(msg: StreamMessage): Promise<void> {
+    if (!this.reading || !this.stored) return;
+    const m = this.deps.metrics;
+    m.events.inc({ type: msg.event });
+    if (msg.event === 'connected') return this.onConnected(msg);
+    if (msg.event === 'heartbeat') {
+      if (msg.id) {
+        await this.maybeEndRecovery(msg.id);
+        await this.flush();
+        this.tracker.heartbeat(msg.id);
+        await this.flush();
+      }
+      return;
+    }
+    if (msg.event === 'no-recover') {
+      // [7.x] recovery skipped (origin filters): a sweep would revoke everything not replayed, so none runs.
+      if (this.stored.sweep) {
+        this.log.warn({}, 'OpenCTI skipped the recovery of this generation (no-recover): no sweep will run');
+        await this.storeCheckpoint({ ...this.stored, sweep: null });
+      }
+    }
+    if (!msg.id) return;
+    await this.maybeEndRecovery(msg.id);
+    const seq = this.tracker.received(msg.id);
+    this.bufferSeq = seq;
+    this.trackProgress(msg.id);
+    const result = normalizeMessage(msg, {
+      ...this.deps.settings.normalize,
+      generation: this.stored.generation,
+    });
+    if (result.outcome === 'skipped') {
+      m.skipped.inc({ reason: result.reason });
+    } else if (result.outcome === 'malformed') {
+      m.skipped.inc({ reason: 'malformed' });
+      this.log.warn({ eventId: msg.id, reason: result.reason }, 'malformed event kept as a dead letter');
+      this.buffer.push({ deadEvent: { ...msg, id: msg.id }, reason: result.reason });
+    } else {
+      for (const f of result.findings) m.findings.inc({ kind: f.kind });
+      for (const job of result.jobs) this.buffer.push({ job });
+    }
+    if (this.buffer.length >= this.deps.settings.batchSize) {
+      await this.flush();
+      await this.checkBackpressure();
+    } else if (!this.lingerTimer) {
+      // Also with an empty buffer: skipped messages count as flushed only once the batches before them landed.
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = undefined;
+        void this.flush()
+          .then(() => this.checkBackpressure())
+          .catch((err: unknown) => this.flushFailed(err));
+      }, this.deps.settings.lingerMs);
+    }
+  }
+
+  private flushFailed(err: unknown): void {
+    this.log.error(
+      { err: this.deps.redact((err as Error).message) },
+      'enqueue failed: reconnecting from the checkpoint',
+    );
+    this.enqueueControl(async () => {
+      this.closeStream();
+      this.buffer = [];
+      this.flushing = Promise.resolve();
+      this.openStream();
+    });
+  }
+
+  private async onConnected(msg: StreamMessage): Promise<void> {
+    const cp = this.stored!;
+    let info: { firstEventId?: string } = {};
+    try {
+      info = JSON.parse(msg.data) as { firstEventId?: string };
+    } catch {
+      return;
+    }
+    const first = info.firstEventId;
+    // A checkpoint older than the first retained event means OpenCTI trimmed events we never read: deletes in
+    // that gap are lost for good, so only a full re-sync (recovery + sweep) can restore the truth.
+    if (first && /^\d+-\d+$/.test(first) && cp.start_from !== '0-0' && !cp.sweep) {
+      if (compareEventIds(cp.start_from, first) < 0) {
+        this.log.warn(
+          { checkpoint: cp.start_from, firstEventId: first },
+          'stream trimmed past our checkpoint: starting a full re-sync',
+        );
+        this.requestGeneration('trimmed');
+      }
+    }
+  }
+
+  /** During a generation's recovery, the first id past `<recover ms>-0` means the whole snapshot was read. */
+  private async maybeEndRecovery(id: string): Promise<void> {
+    const sweep = this.stored?.sweep;
+    if (!sweep || compareEventIds(id, sweep.afterId) <= 0) return;
+    await this.flush();
+    const marker: SweepMarkerJob = { kind: 'sweep', generation: sweep.generation, eventId: sweep.afterId };
+    await this.deps.queues.indicators.add('sweep', marker, { jobId: jobId(marker) });
+    this.deps.metrics.jobs.inc({ op: 'sweep' });
+    this.log.info({ generation: sweep.generation }, 'recovery enqueued; sweep marker enqueued after it');
+    await this.storeCheckpoint({ ...this.stored!, sweep: null });
+  }
+
+  private trackProgress(id: string): void {
+    this.progress.events += 1;
+    const now = this.now();
+    this.deps.metrics.lagSeconds.set(Math.max(0, (now - Number(id.split('-')[0])) / 1000));
+    if (now - this.progress.lastLog >= 10_000) {
+      const secs = (now - this.progress.since) / 1000;
+      this.log.info(
+        {
+          events: this.progress.events,
+          perSecond: Math.round(this.progress.events / Math.max(secs, 0.001)),
+          at: id,
+        },
+        this.stored?.sweep ? 'recovery progress' : 'stream progress',
+      );
+      this.progress.lastLog = now;
+    }
+  }
+
+  /**
+   * Writes the buffered jobs and dead letters, then commits what the tracker allows. Serialised on one promise
+   * chain so batches land in stream order and checkpoints never go backwards.
+   */
+  private flush(): Promise<void> {
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = undefined;
+    }
+    const batch = this.buffer;
+    const upTo = this.bufferSeq;
+    this.buffer = [];
+    this.flushing = this.flushing.then(async () => {
+      if (batch.length > 0) {
+        const jobs = batch.filter((p): p is { job: Job } => 'job' in p).map((p) => p.job);
+        const dead = batch.filter((p): p is Exclude<Pending, { job: Job }> => 'deadEvent' in p);
+        for (const d of dead) {
+          await addDeadLetter(
+            this.deps.queues,
+            { kind: 'event', payload: d.deadEvent, error: d.reason },
+            { redact: this.deps.redact },
+          );
+        }
+        if (jobs.length > 0) {
+          await this.deps.queues.indicators.addBulk(
+            jobs.map((job) => ({
+              name: job.kind === 'indicator' ? (job as IndicatorJob).op : 'sweep',
+              data: job,
+              opts: { jobId: jobId(job) },
+            })),
+          );
+          for (const job of jobs)
+            this.deps.metrics.jobs.inc({ op: job.kind === 'indicator' ? job.op : 'sweep' });
+          this.deps.metrics.batchSize.observe(jobs.length);
+        }
+      }
+      this.tracker.flushed(upTo);
+      await this.commit();
+    });
+    return this.flushing;
+  }
+
+  private async commit(): Promise<void> {
+    if (!this.stored || !this.lease.isHeld()) return;
+    const id = this.tracker.checkpoint();
+    if (id === this.stored.start_from || compareEventIds(id, this.stored.start_from) < 0) return;
+    await this.storeCheckpoint({ ...this.stored, start_from: id });
+  }
+
+  private async checkBackpressure(): Promise<void> {
+    if (this.paused || !this.reading) return;
+    const waiting = await this.backlog();
+    this.deps.metrics.backlog.set(waiting);
+    if (waiting < this.deps.settings.highWatermark) return;
+    this.paused = true;
+    this.deps.metrics.paused.set(1);
+    this.publishStatus(
+      'paused',
+      `backlog ${waiting} above the high-water mark ${this.deps.settings.highWatermark}`,
+    );
+    this.closeStream();
+    await this.flush();
+    this.log.warn(
+      { backlog: waiting, highWatermark: this.deps.settings.highWatermark },
+      'backlog above the high-water mark: stream paused until workers catch up',
+    );
+  }
+
+  private async backlog(): Promise<number> {
+    const c = await this.deps.queues.indicators.getJobCounts('waiting', 'prioritized', 'delayed');
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  /** Periodic: resume after backpressure, the CLI's resync request, events sent back from dead letters. */
+  private async poll(): Promise<void> {
+    if (!this.lease.isHeld() || this.stopping) return;
+    try {
+      if (this.paused) {
+        const waiting = await this.backlog();
+        this.deps.metrics.backlog.set(waiting);
+        if (waiting <= this.deps.settings.lowWatermark) {
+          this.paused = false;
+          this.deps.metrics.paused.set(0);
+          this.log.info({ backlog: waiting }, 'backlog below the low-water mark: resuming the stream');
+          this.enqueueControl(async () => this.openStream());
+        }
+      }
+      const k = this.deps.queues.keys;
+      const requested = await this.deps.redis.getdel(`${k.base}:resync-requested`);
+      if (requested) this.requestGeneration('requested');
+      await this.replayEvents();
+    } catch (err) {
+      this.log.warn({ err: this.deps.redact((err as Error).message) }, 'ingest poll failed');
+    }
+  }
+
+  /** Dead letters of kind `event` sent back by an operator: normalized again with the current generation. */
+  private async replayEvents(): Promise<void> {
+    const k = this.deps.queues.keys;
+    for (let i = 0; i < 100; i++) {
+      const raw = await this.deps.redis.lpop(k.replayedEvents);
+      if (!raw) return;
+      const msg = JSON.parse(raw) as StreamMessage & { id: string };
+      const result = normalizeMessage(msg, {
+        ...this.deps.settings.normalize,
+        generation: this.stored!.generation,
+      });
+      if (result.outcome === 'jobs') {
+        await this.deps.queues.indicators.addBulk(
+          result.jobs.map((job) => ({ name: job.op, data: job, opts: { jobId: `${jobId(job)}-replay` } })),
+        );
+      } else if (result.outcome === 'malformed') {
+        await addDeadLetter(
+          this.deps.queues,
+          { kind: 'event', payload: msg, error: result.reason },
+          { redact: this.deps.redact },
+        );
+      }
+      this.log.info({ eventId: msg.id, outcome: result.outcome }, 'dead-lettered event sent back');
+    }
+  }
+
+  private async ping(): Promise<void> {
+    if (!this.lease.isHeld() || !this.stored) return;
+    const sent: ConnectorState = {
+      start_from: this.stored.start_from,
+      recover_until: this.stored.recover_until,
+    };
+    const res = await this.deps.opencti.pingConnector(this.deps.settings.connectorId, sent);
+    if (res.reset) {
+      // Recorded before acting: the flag is consumed by this ping, so a crash now must not lose the reset.
+      await this.deps.redis.set(`${this.deps.queues.keys.resetSeen}`, new Date(this.now()).toISOString());
+      this.log.warn({}, 'connector state reset from OpenCTI: starting a full re-sync');
+      this.requestGeneration('reset');
+    }
+  }
+
+  /**
+   * Generation G+1: reconnect from `0-0` with `recover=<now>`, stamp every job with G+1, and enqueue the sweep
+   * marker once the recovery has been read (see maybeEndRecovery).
+   */
+  private requestGeneration(why: 'reset' | 'requested' | 'trimmed'): void {
+    if (this.generationQueued) return;
+    this.generationQueued = true;
+    this.enqueueControl(() => this.startGeneration(why));
+  }
+
+  private async startGeneration(why: 'reset' | 'requested' | 'trimmed'): Promise<void> {
+    this.generationQueued = false;
+    if (!this.lease.isHeld() || !this.stored || this.stopping) return;
+    this.closeStream();
+    await this.flush();
+    const generation = await this.deps.redis.incr(this.deps.queues.keys.generation);
+    const recoverMs = Math.floor(this.now() / 1000) * 1000;
+    const next: StoredCheckpoint = {
+      start_from: '0-0',
+      recover_until: isoSeconds(recoverMs),
+      generation,
+      sweep: { generation, afterId: `${recoverMs}-0` },
+    };
+    await this.storeCheckpoint(next);
+    await this.deps.redis.del(this.deps.queues.keys.resetSeen);
+    this.log.warn({ generation, why }, 'generation started: full recovery from OpenCTI, then sweep');
+    this.openStream();
+    await this.ping().catch((err: unknown) => this.pingFailed(err));
+  }
+}
+
+function isoSeconds(ms: number): string {
+  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+function olderThan(version: string, [major, minor]: [number, number]): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  if (!m) return false;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  return a < major || (a === major && b < minor);
+}

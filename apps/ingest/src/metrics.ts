@@ -1,0 +1,70 @@
+import { Counter, Gauge, Histogram, type Registry } from '@octi-sekoia/ops';
+
+export function ingestMetrics(registry: Registry) {
+  const r = [registry];
+  return {
+    events: new Counter({
+      name: 'ingest_stream_events_total',
+      help: 'Stream messages read, by SSE event type',
+      labelNames: ['type'],
+      registers: r,
+    }),
+    skipped: new Counter({
+      name: 'ingest_skipped_total',
+      help: 'Messages that produced no job, by reason',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    findings: new Counter({
+      name: 'ingest_findings_total',
+      help: 'Indicator notes (invalid pattern, non-STIX pattern, value skipped)',
+      labelNames: ['kind'],
+      registers: r,
+    }),
+    jobs: new Counter({
+      name: 'ingest_jobs_enqueued_total',
+      help: 'Jobs enqueued, by operation',
+      labelNames: ['op'],
+      registers: r,
+    }),
+    batchSize: new Histogram({
+      name: 'ingest_batch_size',
+      help: 'Jobs per bulk enqueue',
+      buckets: [1, 10, 50, 100, 250, 500, 1000],
+      registers: r,
+    }),
+    lagSeconds: new Gauge({
+      name: 'ingest_stream_lag_seconds',
+      help: 'Now minus the time of the last event id read',
+      registers: r,
+    }),
+    reconnects: new Counter({
+      name: 'ingest_stream_reconnects_total',
+      help: 'Stream reconnect attempts',
+      registers: r,
+    }),
+    checkpointMs: new Gauge({
+      name: 'ingest_checkpoint_timestamp_ms',
+      help: 'Millisecond part of the committed checkpoint',
+      registers: r,
+    }),
+    generation: new Gauge({ name: 'ingest_generation', help: 'Current sync generation', registers: r }),
+    backlog: new Gauge({
+      name: 'ingest_backlog_jobs',
+      help: 'Jobs waiting in the indicators queue',
+      registers: r,
+    }),
+    paused: new Gauge({
+      name: 'ingest_paused',
+      help: '1 while reading is paused by backpressure',
+      registers: r,
+    }),
+    leader: new Gauge({
+      name: 'ingest_leader',
+      help: '1 on the replica that holds the reader lease',
+      registers: r,
+    }),
+  };
+}
+
+export type IngestMetrics = ReturnType<typeof ingestMetrics>;

@@ -1,0 +1,59 @@
+import { createOpenCtiClient, type OpenCtiClient, openStream } from '@octi-sekoia/opencti';
+import type { ConnectorApi, OpenStream } from './ports.ts';
+
+export interface OpenCtiSettings {
+  url: string;
+  token: string;
+  streamId: string;
+  listenDelete: boolean;
+  noDependencies: boolean;
+  withInferences: boolean;
+  heartbeatTimeoutMs: number;
+}
+
+/** The connector lifecycle calls, in the shape ingest uses. */
+export function connectorApi(client: OpenCtiClient): ConnectorApi {
+  return {
+    about: () => client.about(),
+    async registerConnector(input) {
+      const r = await client.registerConnector(input);
+      return { state: r.state.kind === 'state' ? r.state.state : null };
+    },
+    async pingConnector(id, state) {
+      const stored = await client.pingConnector(id, state);
+      return {
+        state: stored.kind === 'state' ? stored.state : null,
+        // An empty stored state after we sent one: OpenCTI's UI reset the connector (the flag is now consumed).
+        reset: stored.kind === 'reset' && state !== null,
+      };
+    },
+  };
+}
+
+export function openCtiClient(s: OpenCtiSettings): OpenCtiClient {
+  return createOpenCtiClient({ url: s.url, token: s.token, userAgent: 'octi-sekoia-sync/ingest' });
+}
+
+/** The live stream reader with the configured headers; `connected` is handed to onMessage like any message. */
+export function streamOpener(
+  s: OpenCtiSettings,
+  logger?: Parameters<typeof openStream>[0]['logger'],
+): OpenStream {
+  return (o) =>
+    openStream({
+      url: s.url,
+      token: s.token,
+      streamId: s.streamId,
+      lastEventId: o.lastEventId,
+      ...(o.recover ? { recover: o.recover } : {}),
+      listenDelete: s.listenDelete,
+      noDependencies: s.noDependencies,
+      withInferences: s.withInferences,
+      heartbeatTimeoutMs: s.heartbeatTimeoutMs,
+      backoff: { baseMs: 1000, maxMs: 60_000 },
+      onMessage: o.onMessage,
+      onConnected: (info) => o.onMessage({ event: 'connected', data: JSON.stringify(info) }),
+      onStatus: o.onStatus,
+      ...(logger ? { logger } : {}),
+    });
+}
