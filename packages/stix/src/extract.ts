@@ -50,21 +50,22 @@ export interface ExtractionOptions {
   stixVersion?: StixVersion;
 }
 
-const VALUE_PATH_TYPES: Record<string, ObservableType> = {
-  'ipv4-addr': 'ipv4-addr',
-  'ipv6-addr': 'ipv6-addr',
-  'domain-name': 'domain-name',
-  url: 'url',
-  'email-addr': 'email-addr',
-};
+// Maps, not object literals: object types and hash names come from the input (`constructor`, `__proto__`).
+const VALUE_PATH_TYPES: ReadonlyMap<string, ObservableType> = new Map<string, ObservableType>([
+  ['ipv4-addr', 'ipv4-addr'],
+  ['ipv6-addr', 'ipv6-addr'],
+  ['domain-name', 'domain-name'],
+  ['url', 'url'],
+  ['email-addr', 'email-addr'],
+]);
 
 /** Hash keys compared upper-cased without '-' (STIX vocabulary, as the OASIS validator does). */
-const EXPORTED_HASHES: Record<string, ObservableType> = {
-  MD5: 'file:hashes.MD5',
-  SHA1: 'file:hashes.SHA-1',
-  SHA256: 'file:hashes.SHA-256',
-  SHA512: 'file:hashes.SHA-512',
-};
+const EXPORTED_HASHES: ReadonlyMap<string, ObservableType> = new Map<string, ObservableType>([
+  ['MD5', 'file:hashes.MD5'],
+  ['SHA1', 'file:hashes.SHA-1'],
+  ['SHA256', 'file:hashes.SHA-256'],
+  ['SHA512', 'file:hashes.SHA-512'],
+]);
 const KNOWN_UNEXPORTED_HASHES = new Set(['SHA3224', 'SHA3256', 'SHA3384', 'SHA3512', 'SSDEEP', 'TLSH']);
 
 export function extractObservables(pattern: string, opts: ExtractionOptions = {}): ExtractionResult {
@@ -108,7 +109,7 @@ type Target = { type: ObservableType } | { reason: string };
 /** Where a path points: an exported IOC type, or why not. */
 export function exportTarget(path: ObjectPath): Target {
   const steps = path.steps;
-  const valueType = VALUE_PATH_TYPES[path.objectType];
+  const valueType = VALUE_PATH_TYPES.get(path.objectType);
   if (valueType !== undefined) {
     const s0 = steps[0]!;
     if (steps.length === 1 && s0.kind === 'key' && s0.key === 'value') return { type: valueType };
@@ -120,7 +121,7 @@ export function exportTarget(path: ObjectPath): Target {
     if (s0.kind === 'key' && s0.key === 'hashes') {
       if (steps.length === 2 && s1 !== undefined && s1.kind === 'key') {
         const alg = s1.key.toUpperCase().replaceAll('-', '');
-        const type = EXPORTED_HASHES[alg];
+        const type = EXPORTED_HASHES.get(alg);
         if (type !== undefined) return { type };
         if (KNOWN_UNEXPORTED_HASHES.has(alg)) {
           return {

@@ -28,6 +28,8 @@ const CASES: [string, string[], string[]?][] = [
   ['[ipv4-addr:value = 1]', []],
   ["[ipv4-addr:value = h'c6336401']", []],
   ['[EXISTS ipv4-addr:value]', []],
+  ["[constructor:value = '198.51.100.1' OR __proto__:value = 'a.example' OR toString:value = 'b.example']", []],
+  ["[file:hashes.constructor = 'x' OR file:hashes.__proto__ = 'y']", []],
   // IN sets.
   [
     "[domain-name:value IN ('a.example', 'B.example', 'a.example')]",

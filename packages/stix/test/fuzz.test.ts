@@ -39,6 +39,8 @@ const identifier = fc.constantFrom(
   't',
   'h',
   'b1',
+  'constructor',
+  '__proto__',
 );
 const objectType = fc.oneof(
   identifier,
