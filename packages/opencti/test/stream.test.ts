@@ -151,6 +151,18 @@ describe('openStream against the OpenCTI simulator', () => {
     expect(log[1]?.headers['last-event-id']).toBe(before.eventId);
   });
 
+  it('a heartbeat carrying the shared id inside a dependency group does not make that id a resume point', async () => {
+    const s = await sim({ switches: { heartbeatInsideDependencyGroups: true } });
+    const before = s.control.createIndicator({ pattern: ip(1) });
+    const r = reader(s, { lastEventId: before.eventId });
+    await waitFor(() => s.control.connections().length === 1 && states(r).includes('open'), { what: 'open' });
+    s.control.cutConnections({ mode: 'mid-message', afterMessages: 1 });
+    const e = s.control.createIndicator({ pattern: ip(2) });
+    await waitFor(() => r.firstOccurrences().includes(e.eventId), { what: 'the event after the cut' });
+    expect(r.messages.some((m) => m.event === 'heartbeat' && m.id === e.eventId)).toBe(true);
+    expect(s.control.connectionLog()[1]?.headers['last-event-id']).toBe(before.eventId);
+  });
+
   it('401 is reported once while retrying; restoring the token recovers by itself', async () => {
     const s = await sim();
     const r = reader(s);

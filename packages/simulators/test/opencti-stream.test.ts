@@ -482,6 +482,23 @@ describe('dependencies (§3)', () => {
     expect(fs.filter((f) => f.id === b.eventId)).toHaveLength(1);
   });
 
+  it('switch heartbeatInsideDependencyGroups: a heartbeat with the shared id between dependencies and their event', async () => {
+    const sim = await start({ switches: { heartbeatInsideDependencyGroups: true } });
+    const a = sim.control.createIndicator({ pattern: ip(1) });
+    const r = await raw(
+      streamUrl(sim),
+      auth(sim.token, { 'last-event-id': '0-0', 'no-dependencies': 'true' }),
+    );
+    const fs = await framesUntil(
+      r,
+      (f) => f.some((x) => x.id === a.eventId && x.event === 'create' && json(x).type),
+      'a',
+    );
+    const group = fs.filter((f) => f.id === a.eventId);
+    expect(group.map((f) => f.event)).toEqual(['create', 'heartbeat', 'create', 'heartbeat', 'create']);
+    expect(json(group.at(-1) as Frame).type).toBe('create');
+  });
+
   it('no-dependencies=false also sends relationships (with their refs), no-dependencies=true does not', async () => {
     const sim = await start();
     const ind = sim.control.createIndicator({ pattern: ip(1) });

@@ -29,6 +29,8 @@ export interface OpenCtiSimSwitches {
   syntheticHeartbeatSkewMs: number;
   /** The next N data frames are each written twice (duplicate delivery). */
   duplicateFrames: number;
+  /** A heartbeat (id = the shared id) after each dependency message, before its event (possible in OpenCTI). */
+  heartbeatInsideDependencyGroups: boolean;
 }
 
 export const DEFAULT_SWITCHES: OpenCtiSimSwitches = {
@@ -41,6 +43,7 @@ export const DEFAULT_SWITCHES: OpenCtiSimSwitches = {
   mergeDeletesSources: false,
   syntheticHeartbeatSkewMs: 0,
   duplicateFrames: 0,
+  heartbeatInsideDependencyGroups: false,
 };
 
 export interface ConnectionParams {
@@ -464,6 +467,12 @@ export class SseConnection {
     });
     this.emit(eventId, 'create', payload, 'data');
     this.cache.add(obj.id);
+    if (this.host.switches.heartbeatInsideDependencyGroups && !this.host.switches.heartbeatsPaused) {
+      // OpenCTI awaits database reads between dependency messages: its heartbeat timer can fire there, with
+      // the channel's last id = the id the dependencies share with their (not yet sent) event.
+      const ms = Number(eventId.split('-')[0]);
+      this.emit(eventId, 'heartbeat', JSON.stringify(new Date(ms).toISOString()), 'heartbeat');
+    }
   }
 
   /**
