@@ -42,17 +42,21 @@ export class CheckpointTracker {
     this.advance();
   }
 
-  /** A heartbeat carrying `id`: with nothing pending, the stream is known complete up to it. */
+  /**
+   * A heartbeat carrying `id`: with nothing pending, the stream is known complete up to just before it.
+   * We commit `<ms-1>-0`, not the heartbeat id itself: OpenCTI can send a heartbeat between dependency
+   * messages and the event that shares their id, and an idle heartbeat's synthetic `<now>-0` can equal the id
+   * of an event written in the same millisecond. Resuming a millisecond early only replays what job ids absorb.
+   */
   heartbeat(id: EventId): void {
     if (this.pending() > 0) return;
-    if (this.lastId !== undefined && compareEventIds(id, this.lastId) < 0) return;
-    if (compareEventIds(id, this.committed) > 0) {
-      this.committed = id;
-      this.closed = [];
-      if (this.lastId !== undefined && compareEventIds(id, this.lastId) > 0) {
-        // The last group is complete too: the server has moved past it.
-        this.lastId = id;
-      }
+    const ms = BigInt(id.split('-')[0] ?? '0');
+    if (ms <= 0n) return;
+    const safe = `${ms - 1n}-0`;
+    if (compareEventIds(safe, this.committed) > 0) {
+      this.committed = safe;
+      // Groups below the safe point are complete; the open group (if at or after it) stays open.
+      this.closed = this.closed.filter((c) => compareEventIds(c.id, safe) > 0);
     }
   }
 

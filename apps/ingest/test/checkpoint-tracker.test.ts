@@ -56,9 +56,23 @@ describe('CheckpointTracker', () => {
       ['9-0', '10-0'],
     ],
     [
-      'a heartbeat advances only when nothing is pending',
-      [['msg', '10-0'], ['hb', '10-0'], ['expect', ''], ['flush'], ['hb', '15-0'], ['expect', '']],
-      ['0-0', '15-0'],
+      'a heartbeat advances only when nothing is pending, to just before its millisecond',
+      [['msg', '10-0'], ['hb', '15-0'], ['expect', ''], ['flush'], ['hb', '15-0'], ['expect', '']],
+      ['0-0', '14-0'],
+    ],
+    [
+      'a heartbeat carrying a group id (between dependencies and their event) never commits that group',
+      [
+        ['msg', '10-3'],
+        ['flush'],
+        ['hb', '10-3'],
+        ['expect', ''],
+        ['msg', '10-3'],
+        ['flush'],
+        ['msg', '11-0'],
+        ['expect', ''],
+      ],
+      ['9-0', '10-3'],
     ],
     [
       'a heartbeat never moves the checkpoint back',
@@ -67,7 +81,7 @@ describe('CheckpointTracker', () => {
         ['hb', '19-0'],
         ['expect', ''],
       ],
-      ['20-0'],
+      ['19-0'],
     ],
     [
       'after a heartbeat the next message completes nothing older',
