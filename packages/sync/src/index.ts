@@ -1,1 +1,46 @@
-export {};
+export {
+  RequestBudget,
+  type RequestBudgetOptions,
+  type TakeResult,
+} from './budget.ts';
+export { type CollectorOptions, CreateCollector, type CreateOutcome } from './collector.ts';
+export { type Action, type DecideContext, type Decision, decide } from './decide.ts';
+export {
+  type Budget,
+  type CreatedIndicator,
+  type ErrorPolicy,
+  type FoundIndicator,
+  type PolicyError,
+  policyOf,
+  SekoiaPolicyError,
+  type SekoiaPort,
+  unlimitedBudget,
+} from './port.ts';
+export {
+  type ApplyJobResult,
+  type DrainOptions,
+  observation,
+  type ReconcileReport,
+  Reconciler,
+  type ReconcilerOptions,
+  type RejectedValue,
+} from './reconciler.ts';
+export {
+  type AppliedState,
+  applyMutations,
+  type Claim,
+  type DesiredValue,
+  defaultFingerprint,
+  emptyApplied,
+  type Intent,
+  type Mutation,
+  type ObservedIndicator,
+  type RecordAppliedResult,
+  type RecordDesiredOutcome,
+  type RecordDesiredResult,
+  type RecordMode,
+  SyncState,
+  type SyncStateOptions,
+  type ValueState,
+  type Winner,
+} from './state.ts';

@@ -1,0 +1,65 @@
+import type { IocAttributes } from '@octi-sekoia/model';
+import type { AppliedState, DesiredValue } from './state.ts';
+
+export type Action =
+  | { type: 'create'; attributes: IocAttributes; fp: string }
+  | { type: 'edit'; id: string; attributes: IocAttributes; fp: string }
+  | { type: 'revoke'; id: string };
+
+export type Decision =
+  /** Writes that bring Sekoia to the desired state. */
+  | { kind: 'write'; actions: Action[] }
+  /** Sekoia may differ from what is recorded: search the value (exactly) first, then decide again. */
+  | { kind: 'search'; reason: 'unsure' | 'expired-intent' | 'verify-generation' }
+  /** Another claim's write is in flight: come back when its intent expires. */
+  | { kind: 'wait'; untilMs: number }
+  | { kind: 'noop'; reason: 'in-sync' | 'rejected' | 'absent' };
+
+export interface DecideContext {
+  /** This claim's sequence number (its own intents are not foreign). */
+  seq: number;
+  now: number;
+  writeHorizonMs: number;
+  /** A search was already made in this claim: its result is in `applied`, do not ask again. */
+  searched: boolean;
+}
+
+/**
+ * The pure reconcile decision for one value. Desired: live or not, with the winning attributes. Applied: the
+ * Sekoia ids known for the value and what was last written to each.
+ * - another claim's unexpired write intent → wait; an expired one, or a lost answer (unsure) → search;
+ * - live: a rejection at this same desired version → nothing (not re-sent until desired changes); no id →
+ *   create; ids confirmed in an older generation → search once (verify); else keep one id (preferably one that
+ *   already carries the attributes), edit it if its attributes differ, revoke the others (duplicates);
+ * - not live: revoke every known id; none → nothing.
+ */
+export function decide(desired: DesiredValue, applied: AppliedState, ctx: DecideContext): Decision {
+  const foreign = applied.intents.filter((i) => i.seq !== ctx.seq);
+  const inFlight = foreign.filter((i) => i.since + ctx.writeHorizonMs > ctx.now);
+  if (inFlight.length > 0) {
+    return { kind: 'wait', untilMs: Math.max(...inFlight.map((i) => i.since + ctx.writeHorizonMs)) };
+  }
+  if (!ctx.searched) {
+    if (foreign.length > 0) return { kind: 'search', reason: 'expired-intent' };
+    if (applied.unsure) return { kind: 'search', reason: 'unsure' };
+  }
+
+  const ids = Object.keys(applied.ids).sort();
+  if (!desired.live || !desired.attributes || desired.fp === undefined) {
+    if (ids.length === 0) return { kind: 'noop', reason: 'absent' };
+    return { kind: 'write', actions: ids.map((id) => ({ type: 'revoke', id })) };
+  }
+
+  if (applied.rejected && applied.rejected.version === desired.version)
+    return { kind: 'noop', reason: 'rejected' };
+  const { attributes, fp } = desired;
+  if (ids.length === 0) return { kind: 'write', actions: [{ type: 'create', attributes, fp }] };
+  if (!ctx.searched && applied.generation < desired.generation)
+    return { kind: 'search', reason: 'verify-generation' };
+
+  const keep = ids.find((id) => applied.ids[id] === fp) ?? ids[0]!;
+  const actions: Action[] = [];
+  if (applied.ids[keep] !== fp) actions.push({ type: 'edit', id: keep, attributes, fp });
+  for (const id of ids) if (id !== keep) actions.push({ type: 'revoke', id });
+  return actions.length === 0 ? { kind: 'noop', reason: 'in-sync' } : { kind: 'write', actions };
+}

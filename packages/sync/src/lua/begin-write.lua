@@ -1,0 +1,31 @@
+-- Records a write intent on each value right before the HTTP request is sent: the create-pending (or
+-- edit/revoke-pending) mark that survives a crash. Only the lock holder may begin a write, and never while
+-- another claim's intent is on the value: intents serialise writes to Sekoia per value even when a lock has
+-- expired under a slow holder, which is what makes the recorded outcome of every write trustworthy.
+-- The lock is renewed at the same time so it outlives the request.
+-- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] lock prefix  ARGV[4] value prefix  ARGV[5] op  ARGV[6] fp
+-- ARGV[7..] triples (value, token, seq)
+-- Returns the values whose write may go ahead.
+local now, ttl, lockPrefix, valuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local mark = ARGV[5] .. '|' .. now .. '|' .. ARGV[6]
+local accepted = {}
+for i = 7, #ARGV, 3 do
+  local v, token, seq = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  if redis.call('GET', lockPrefix .. v) == token then
+    local foreign = false
+    local fields = redis.call('HKEYS', valuePrefix .. v)
+    for _, f in ipairs(fields) do
+      if string.sub(f, 1, 4) == 'int:' and string.sub(f, 5) ~= seq then
+        foreign = true
+        break
+      end
+    end
+    if not foreign then
+      redis.call('HSET', valuePrefix .. v, 'int:' .. seq, mark)
+      redis.call('PERSIST', valuePrefix .. v)
+      redis.call('PEXPIRE', lockPrefix .. v, ttl)
+      accepted[#accepted + 1] = v
+    end
+  end
+end
+return accepted

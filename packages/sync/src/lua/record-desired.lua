@@ -1,0 +1,112 @@
+-- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
+-- value index and the dirty set in the same atomic step (ARCHITECTURE "Convergence" 1).
+--
+-- KEYS[1] indicator hash  {g, e, live, vals, attrs, fp, stix}
+-- KEYS[2] dirty zset      value -> not-before ms
+-- KEYS[3] live set        live indicator ids
+-- KEYS[4] seen set        indicator ids seen in the job's generation
+-- KEYS[5] generation      current generation (absent = no guard)
+-- KEYS[6] version seq     global desired-version counter
+-- KEYS[7] stats hash
+-- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
+-- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
+-- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
+-- ARGV[12] index key prefix  ARGV[13] value key prefix
+-- Returns {1, 'applied', version, {dirty values}} or {0, 'stale'|'duplicate'|'stale-generation'}.
+
+-- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.
+local function cmpint(a, b)
+  a = string.gsub(a, '^0+', '')
+  b = string.gsub(b, '^0+', '')
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+
+local function cmpfence(g1, e1, g2, e2)
+  local c = cmpint(g1, g2)
+  if c ~= 0 then return c end
+  local m1, s1 = string.match(e1, '^(%d+)-(%d+)$')
+  local m2, s2 = string.match(e2, '^(%d+)-(%d+)$')
+  c = cmpint(m1, m2)
+  if c ~= 0 then return c end
+  return cmpint(s1, s2)
+end
+
+local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+-- A job of a generation older than the current one is superseded by the re-read of the newer generation.
+local current = redis.call('GET', KEYS[5])
+if current and cmpint(gen, current) < 0 then
+  redis.call('HINCRBY', KEYS[7], 'stale-generation', 1)
+  return {0, 'stale-generation'}
+end
+redis.call('SADD', KEYS[4], id)
+
+local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'live', 'vals')
+local known = h[1] ~= false
+if known then
+  local c = cmpfence(gen, eid, h[1], h[2])
+  if c == 0 then
+    redis.call('HINCRBY', KEYS[7], 'duplicate', 1)
+    return {0, 'duplicate'}
+  end
+  if c < 0 then
+    redis.call('HINCRBY', KEYS[7], 'stale', 1)
+    return {0, 'stale'}
+  end
+end
+
+local old = {}
+if known and h[3] == '1' then old = cjson.decode(h[4]) end
+local new = {}
+if op == 'upsert' then new = cjson.decode(ARGV[5]) end
+local inNew = {}
+for _, v in ipairs(new) do inNew[v] = true end
+
+local dirty, marked = {}, {}
+local function mark(v)
+  if not marked[v] then
+    marked[v] = true
+    dirty[#dirty + 1] = v
+  end
+end
+
+-- Every value the indicator exported before or exports now is dirty: membership or the winning attributes
+-- (last event in stream order) may have changed for it.
+for _, v in ipairs(old) do
+  if not inNew[v] then redis.call('SREM', ARGV[12] .. v, id) end
+  mark(v)
+end
+for _, v in ipairs(new) do
+  redis.call('SADD', ARGV[12] .. v, id)
+  mark(v)
+end
+-- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
+-- unseen indicator is in no index).
+if not known and ARGV[11] ~= '' then
+  for _, v in ipairs(cjson.decode(ARGV[11])) do mark(v) end
+end
+
+local version = redis.call('INCR', KEYS[6])
+local now = tonumber(ARGV[10])
+for _, v in ipairs(dirty) do
+  -- LT: makes a value waiting for a retry (future score) due now, never delays one already due.
+  redis.call('ZADD', KEYS[2], 'LT', now, v)
+  redis.call('HSET', ARGV[13] .. v, 'ver', version)
+  redis.call('PERSIST', ARGV[13] .. v)
+end
+
+if op == 'upsert' then
+  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '1', 'vals', ARGV[5], 'attrs', ARGV[6], 'fp', ARGV[7], 'stix', ARGV[8])
+  redis.call('PERSIST', KEYS[1])
+  redis.call('SADD', KEYS[3], id)
+else
+  -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
+  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '0', 'vals', '[]', 'stix', ARGV[8])
+  redis.call('HDEL', KEYS[1], 'attrs', 'fp')
+  redis.call('PEXPIRE', KEYS[1], ARGV[9])
+  redis.call('SREM', KEYS[3], id)
+end
+redis.call('HINCRBY', KEYS[7], 'applied', 1)
+return {1, 'applied', version, dirty}

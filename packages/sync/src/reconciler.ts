@@ -1,0 +1,469 @@
+import type { IndicatorJob } from '@octi-sekoia/model';
+import { CreateCollector } from './collector.ts';
+import { type Action, decide } from './decide.ts';
+import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
+import {
+  type AppliedState,
+  applyMutations,
+  type Claim,
+  type DesiredValue,
+  type Mutation,
+  type RecordDesiredResult,
+  type SyncState,
+  type ValueState,
+} from './state.ts';
+
+export interface RejectedValue {
+  value: string;
+  reason: string;
+  desiredVersion: number;
+  action: Action['type'];
+}
+
+export interface ReconcilerOptions {
+  /** Create batching (see CreateCollector). */
+  lingerMs?: number;
+  maxBatch?: number;
+  /** A value Sekoia rejected (the worker turns it into a dead letter of kind `value`). */
+  onRejected?: (r: RejectedValue) => void | Promise<void>;
+  /** 401/403/collection gone: the worker opens its circuit and fails /readyz. */
+  onConfigurationError?: (message: string) => void;
+  /** Unexpected errors in the background drainer (Redis down, …). */
+  onError?: (err: unknown) => void;
+  /** Backoff of a value after retryable failures: base·2^n, capped, with jitter. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Wait before searching for what a lost create answer made (lets Sekoia's search index catch up). */
+  lostAnswerSearchDelayMs?: number;
+  /** 429 without Retry-After. */
+  defaultRetryAfterMs?: number;
+  /** How long values wait (and the drainer pauses) after a configuration error. */
+  configurationRetryMs?: number;
+}
+
+export interface ReconcileReport {
+  claimed: number;
+  busy: number;
+  /** Values that left the dirty set. */
+  done: number;
+  /** Values put back (version changed, lock lost, retry, …). */
+  redirtied: number;
+  /** Values whose lock was lost mid-claim (left dirty for whoever has them). */
+  lost: number;
+  creates: number;
+  edits: number;
+  revokes: number;
+  searches: number;
+  rejected: number;
+  configurationError?: string;
+}
+
+export interface ApplyJobResult extends RecordDesiredResult {
+  report: ReconcileReport;
+}
+
+export interface DrainOptions {
+  /** Values per claim (default 100). */
+  batch?: number;
+  /** Parallel claims (default 1). */
+  concurrency?: number;
+  /** Longest sleep when nothing is due (default 1 s). */
+  idleMs?: number;
+}
+
+type Step =
+  | { status: 'ok'; muts: Mutation[] }
+  | { status: 'retry'; muts: Mutation[]; delayMs: number }
+  | { status: 'stop'; muts: Mutation[]; message: string };
+
+const emptyReport = (claim?: Claim): ReconcileReport => ({
+  claimed: claim?.values.length ?? 0,
+  busy: claim?.busy ?? 0,
+  done: 0,
+  redirtied: 0,
+  lost: 0,
+  creates: 0,
+  edits: 0,
+  revokes: 0,
+  searches: 0,
+  rejected: 0,
+});
+
+const MAX_ROUNDS = 5;
+
+/**
+ * The reconcile loop: drains the dirty set (never re-derives work from a job), decides per value with the
+ * pure `decide`, writes through the SekoiaPort under the request budget, and records outcomes with
+ * record-applied. `applyJob` is what a BullMQ processor calls; `start()` runs the background drainer.
+ */
+export class Reconciler {
+  readonly collector: CreateCollector;
+  private readonly totals = emptyReport();
+  private readonly requests = { create: 0, edit: 0, revoke: 0, search: 0 };
+  private running = false;
+  private loops: Promise<void>[] = [];
+  private wake?: () => void;
+  private pausedUntil = 0;
+
+  constructor(
+    readonly state: SyncState,
+    private readonly port: SekoiaPort,
+    private readonly budget: Budget = unlimitedBudget,
+    private readonly opts: ReconcilerOptions = {},
+  ) {
+    this.collector = new CreateCollector(state, port, budget, {
+      lingerMs: opts.lingerMs,
+      maxBatch: opts.maxBatch,
+      defaultRetryAfterMs: opts.defaultRetryAfterMs,
+      onRequest: () => void this.requests.create++,
+    });
+  }
+
+  /** recordDesired, then a best-effort reconcile of the job's values (those still dirty and not busy). */
+  async applyJob(job: IndicatorJob): Promise<ApplyJobResult> {
+    const r = await this.state.recordDesired(job);
+    if (r.outcome === 'stale-generation') return { ...r, report: emptyReport() };
+    // Not applied (a retry of a job whose first attempt crashed): its values may still be dirty.
+    const values = r.applied ? r.dirtied : [...job.values, ...(job.previous ?? [])];
+    return { ...r, report: await this.reconcileValues(values) };
+  }
+
+  async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
+    return this.reconcileClaim(await this.state.claimDirty(opts.max ?? 100));
+  }
+
+  async reconcileValues(values: string[]): Promise<ReconcileReport> {
+    return this.reconcileClaim(await this.state.claimValues(values));
+  }
+
+  dirtyCount(): Promise<number> {
+    return this.state.dirtyCount();
+  }
+
+  async stats() {
+    const [dirty, due, counters] = await Promise.all([
+      this.state.dirtyCount(),
+      this.state.dueCount(),
+      this.state.counters(),
+    ]);
+    return {
+      dirty,
+      due,
+      recordDesired: counters,
+      reconcile: { ...this.totals },
+      requests: { ...this.requests },
+    };
+  }
+
+  /** Reconciles a claim: every value is worked on concurrently (creates meet in the collector). */
+  async reconcileClaim(claim: Claim): Promise<ReconcileReport> {
+    const report = emptyReport(claim);
+    if (claim.values.length === 0) return report;
+    const open = new Set(claim.values);
+    const renewEvery = Math.max(50, Math.floor(this.state.lockTtlMs / 3));
+    const timer = setInterval(() => {
+      if (open.size === 0) return;
+      this.state.renew(claim, [...open]).catch(() => {
+        // Redis unreachable: the scripts check the lock when it is back.
+      });
+    }, renewEvery);
+    try {
+      const states = await this.state.readValues(claim.values);
+      await Promise.all(
+        states.map(async (st) => {
+          try {
+            await this.reconcileOne(claim, st, report);
+          } finally {
+            open.delete(st.value);
+          }
+        }),
+      );
+    } finally {
+      clearInterval(timer);
+      this.add(report);
+    }
+    if (report.configurationError) {
+      this.pausedUntil = this.state.now() + (this.opts.configurationRetryMs ?? 30_000);
+      this.opts.onConfigurationError?.(report.configurationError);
+    }
+    return report;
+  }
+
+  private async reconcileOne(claim: Claim, st: ValueState, report: ReconcileReport): Promise<void> {
+    const { value, desired } = st;
+    let applied = st.applied;
+    let searched = false;
+    const muts: Mutation[] = [];
+    const finish = async (mode: 'done' | 'retry', delayMs = 0) => {
+      const r = await this.state.recordApplied(claim, value, desired.version, mode, muts, delayMs);
+      if (r.outcome === 'done') report.done++;
+      else report.redirtied++;
+      if (r.reason === 'lock') report.lost++;
+    };
+
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const now = this.state.now();
+      const d = decide(desired, applied, {
+        seq: claim.seq,
+        now,
+        writeHorizonMs: this.state.writeHorizonMs,
+        searched,
+      });
+      if (d.kind === 'wait') return finish('retry', d.untilMs - now);
+      if (d.kind === 'noop') {
+        if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
+        return finish('done');
+      }
+      if (d.kind === 'search') {
+        let found: FoundIndicator[];
+        try {
+          await this.budget.take();
+          this.requests.search++;
+          report.searches++;
+          found = await this.port.searchExact(value);
+        } catch (err) {
+          const step = await this.failure(err, applied, 'search');
+          muts.push(...step.muts);
+          if (step.status === 'stop') report.configurationError = step.message;
+          return finish('retry', step.status === 'retry' ? step.delayMs : this.configurationRetryMs());
+        }
+        const obs = observation(value, applied, found, claim.seq);
+        const r = await this.state.recordApplied(claim, value, desired.version, 'observe', obs);
+        if (r.outcome === 'lost') {
+          // Someone else has the value now (or will, once our expired lock is seen): it is still dirty.
+          report.lost++;
+          return;
+        }
+        applied = applyMutations(applied, obs, claim.seq, now, this.state.writeHorizonMs);
+        searched = true;
+        continue;
+      }
+      for (const action of d.actions) {
+        const step = await this.execute(claim, desired, applied, action, report);
+        muts.push(...step.muts);
+        applied = applyMutations(applied, step.muts, claim.seq, this.state.now(), this.state.writeHorizonMs);
+        if (step.status === 'stop') {
+          report.configurationError = step.message;
+          return finish('retry', this.configurationRetryMs());
+        }
+        if (step.status === 'retry') return finish('retry', step.delayMs);
+      }
+      // Decide again: normally nothing is left (→ done); an edit of a vanished id now becomes a create.
+    }
+    return finish('retry', 0);
+  }
+
+  private async execute(
+    claim: Claim,
+    desired: DesiredValue,
+    applied: AppliedState,
+    action: Action,
+    report: ReconcileReport,
+  ): Promise<Step> {
+    const value = desired.value;
+    if (action.type === 'create') {
+      report.creates++;
+      const o = await this.collector.submit(value, action.attributes, action.fp, claim);
+      switch (o.kind) {
+        case 'created':
+          // Created now: confirmed in this generation (no verify search needed).
+          return {
+            status: 'ok',
+            muts: [
+              ...o.ids.map((id) => ({ op: 'setid' as const, id, fp: action.fp })),
+              { op: 'gen', generation: Math.max(desired.generation, applied.generation) },
+            ],
+          };
+        case 'rejected':
+          return this.rejected(desired, action, o.reason, report);
+        case 'unknown': {
+          // The create may have happened: search for it before creating again. If the request may still be in
+          // flight, its intent stays until the write horizon, and the search waits for that.
+          const muts: Mutation[] = [{ op: 'unsure', fp: action.fp }, { op: 'failinc' }];
+          if (!o.answered) muts.push({ op: 'keepintent' });
+          const delayMs = o.answered
+            ? Math.max(this.opts.lostAnswerSearchDelayMs ?? 5_000, this.backoff(applied.failures))
+            : this.state.writeHorizonMs;
+          return { status: 'retry', muts, delayMs };
+        }
+        case 'not-sent':
+          if (o.policy === 'configuration') return { status: 'stop', muts: [], message: o.reason };
+          if (o.policy === 'rate-limited') return { status: 'retry', muts: [], delayMs: o.retryAfterMs ?? 0 };
+          return { status: 'retry', muts: [], delayMs: 0 };
+        case 'refused':
+          return { status: 'retry', muts: [], delayMs: 0 };
+      }
+    }
+
+    try {
+      await this.budget.take();
+    } catch {
+      // Nothing was sent (Redis trouble, shutdown).
+      return { status: 'retry', muts: [], delayMs: this.backoff(applied.failures) };
+    }
+    const fp = action.type === 'edit' ? action.fp : '';
+    const ok = await this.state.beginWrite([{ value, claim }], action.type, fp);
+    if (!ok.has(value)) return { status: 'retry', muts: [], delayMs: 0 };
+    try {
+      if (action.type === 'edit') {
+        report.edits++;
+        this.requests.edit++;
+        await this.port.edit(action.id, action.attributes);
+        return { status: 'ok', muts: [{ op: 'setid', id: action.id, fp: action.fp }] };
+      }
+      report.revokes++;
+      this.requests.revoke++;
+      await this.port.revoke(action.id); // 'revoked' or 'not-found': either way that id is no longer live.
+      return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
+    } catch (err) {
+      const { policy, message } = policyOf(err);
+      if (policy === 'not-found') return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
+      if (policy === 'rejected') return this.rejected(desired, action, message, report);
+      const step = await this.failure(err, applied, action.type);
+      // An edit that may have landed leaves the id's attributes unknown: the next pass edits again.
+      if (action.type === 'edit' && step.status === 'retry' && step.muts.some((m) => m.op === 'failinc'))
+        step.muts.push({ op: 'setid', id: action.id, fp: '' });
+      return step;
+    }
+  }
+
+  private async rejected(desired: DesiredValue, action: Action, reason: string, report: ReconcileReport) {
+    report.rejected++;
+    await this.opts.onRejected?.({
+      value: desired.value,
+      reason,
+      desiredVersion: desired.version,
+      action: action.type,
+    });
+    return { status: 'ok' as const, muts: [{ op: 'rej' as const, reason, version: desired.version }] };
+  }
+
+  /**
+   * Retryable, rate-limited or configuration failure of one request (rate-limited and configuration
+   * requests were not applied). A retryable edit or revoke may have been applied, and may still be in flight:
+   * - its intent is kept until the write horizon unless the origin answered, so no later write can land
+   *   before it;
+   * - a revoke may have happened (irreversibly): the value is searched before the id is trusted as live.
+   */
+  private async failure(err: unknown, applied: AppliedState, what: Action['type'] | 'search'): Promise<Step> {
+    const { policy, retryAfterMs, answered, message } = policyOf(err);
+    if (policy === 'rate-limited') {
+      const ms = retryAfterMs ?? this.opts.defaultRetryAfterMs ?? 30_000;
+      await this.budget.pause(ms);
+      return { status: 'retry', muts: [], delayMs: ms };
+    }
+    if (policy === 'configuration') return { status: 'stop', muts: [], message };
+    const muts: Mutation[] = [{ op: 'failinc' }];
+    let delayMs = this.backoff(applied.failures);
+    if (what === 'revoke') muts.push({ op: 'unsure', fp: '' });
+    if (what !== 'search' && !answered) {
+      muts.push({ op: 'keepintent' });
+      delayMs = Math.max(delayMs, this.state.writeHorizonMs);
+    }
+    return { status: 'retry', muts, delayMs };
+  }
+
+  private backoff(failures: number): number {
+    const base = this.opts.backoffBaseMs ?? 1000;
+    const max = this.opts.backoffMaxMs ?? 300_000;
+    const ms = Math.min(max, base * 2 ** Math.min(failures, 30));
+    return Math.round(ms * (0.5 + Math.random() / 2));
+  }
+
+  private configurationRetryMs(): number {
+    return this.opts.configurationRetryMs ?? 30_000;
+  }
+
+  private add(r: ReconcileReport): void {
+    for (const k of Object.keys(this.totals) as (keyof ReconcileReport)[]) {
+      if (k === 'configurationError') continue;
+      (this.totals[k] as number) += r[k] as number;
+    }
+  }
+
+  /** Starts the background drainer of the dirty set. */
+  start(opts: DrainOptions = {}): void {
+    if (this.running) return;
+    this.running = true;
+    const n = Math.max(1, opts.concurrency ?? 1);
+    this.loops = Array.from({ length: n }, () => this.drainLoop(opts));
+  }
+
+  /** Stops taking claims and waits for the ones in progress. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await Promise.all(this.loops);
+    this.loops = [];
+    await this.collector.drain();
+  }
+
+  private async drainLoop(opts: DrainOptions): Promise<void> {
+    const idleMs = opts.idleMs ?? 1000;
+    while (this.running) {
+      let sleepMs = 0;
+      try {
+        const now = this.state.now();
+        if (this.pausedUntil > now) sleepMs = this.pausedUntil - now;
+        else {
+          const report = await this.reconcileDirty({ max: opts.batch ?? 100 });
+          if (report.claimed === 0) {
+            const next = await this.state.nextDueAt();
+            sleepMs = next === undefined ? idleMs : Math.min(idleMs, Math.max(10, next - this.state.now()));
+          }
+        }
+      } catch (err) {
+        this.opts.onError?.(err);
+        sleepMs = idleMs;
+      }
+      if (sleepMs > 0 && this.running) await this.sleep(sleepMs);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+}
+
+/** After a write round that left nothing to do: confirmed in this generation, failures and stale rejection gone. */
+function completion(desired: DesiredValue, applied: AppliedState): Mutation[] {
+  const m: Mutation[] = [];
+  if (desired.generation > applied.generation) m.push({ op: 'gen', generation: desired.generation });
+  if (applied.failures > 0) m.push({ op: 'failreset' });
+  if (applied.rejected && applied.rejected.version !== desired.version) m.push({ op: 'clearrej' });
+  return m;
+}
+
+/**
+ * What an exact search says about the value, as mutations: every live exact match is a known id (keeping the
+ * fingerprint we last wrote, or the one a lost create sent; unknown after a crashed edit), every known id not
+ * found live is gone.
+ */
+export function observation(
+  value: string,
+  applied: AppliedState,
+  found: FoundIndicator[],
+  seq: number,
+): Mutation[] {
+  const live = new Set(found.filter((f) => f.value === value && !f.revoked).map((f) => f.id));
+  const foreign = applied.intents.filter((i) => i.seq !== seq);
+  const createFp = foreign.find((i) => i.op === 'create')?.fp ?? applied.unsureFp ?? '';
+  // A crashed writer's edit may have landed on any id: what they carry is unknown.
+  const editLost = foreign.some((i) => i.op === 'edit');
+  const muts: Mutation[] = [];
+  for (const id of [...live].sort()) {
+    muts.push({ op: 'setid', id, fp: editLost ? '' : (applied.ids[id] ?? createFp) });
+  }
+  for (const id of Object.keys(applied.ids)) if (!live.has(id)) muts.push({ op: 'delid', id });
+  muts.push({ op: 'sure' }, { op: 'clearforeign' });
+  return muts;
+}

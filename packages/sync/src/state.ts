@@ -1,0 +1,623 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { attributesFingerprint, type IndicatorJob, type IocAttributes } from '@octi-sekoia/model';
+import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
+import type { Redis } from 'ioredis';
+
+const lua = (name: string, source: string) => new LuaScript(name, source);
+const recordDesiredLua = lua(
+  'record-desired',
+  readFileSync(new URL('./lua/record-desired.lua', import.meta.url), 'utf8'),
+);
+const readValuesLua = lua(
+  'read-values',
+  readFileSync(new URL('./lua/read-values.lua', import.meta.url), 'utf8'),
+);
+const claimValuesLua = lua(
+  'claim-values',
+  readFileSync(new URL('./lua/claim-values.lua', import.meta.url), 'utf8'),
+);
+const renewClaimLua = lua(
+  'renew-claim',
+  readFileSync(new URL('./lua/renew-claim.lua', import.meta.url), 'utf8'),
+);
+const beginWriteLua = lua(
+  'begin-write',
+  readFileSync(new URL('./lua/begin-write.lua', import.meta.url), 'utf8'),
+);
+const recordAppliedLua = lua(
+  'record-applied',
+  readFileSync(new URL('./lua/record-applied.lua', import.meta.url), 'utf8'),
+);
+const sweepUnseenLua = lua(
+  'sweep-unseen',
+  readFileSync(new URL('./lua/sweep-unseen.lua', import.meta.url), 'utf8'),
+);
+
+const DAY_MS = 24 * 3600 * 1000;
+const EVENT_ID_RE = /^\d+-\d+$/;
+
+export interface SyncStateOptions {
+  keyPrefix: string;
+  connectorId: string;
+  /** How long a deleted indicator keeps its fence (the dedup horizon). Default 7 days. */
+  tombstoneTtlMs?: number;
+  /** Per-value lock TTL; renewed every third of it while a claim is worked on. Default 60 s. */
+  lockTtlMs?: number;
+  /**
+   * How long a write intent is trusted to be in flight. After it, a crashed writer's request is assumed to
+   * have ended (landed or not) and the value is searched. Must exceed the Sekoia client's request timeout
+   * plus the longest pause of a process between beginWrite and sending. Default 120 s.
+   */
+  writeHorizonMs?: number;
+  /** How long the record of a revoked, undesired value is kept. Default 7 days. */
+  revokedRetentionMs?: number;
+  /** Attribute fingerprint (default: model's attributesFingerprint, hashed). */
+  fingerprint?: (a: IocAttributes) => string;
+  now?: () => number;
+}
+
+export type RecordDesiredOutcome = 'applied' | 'stale' | 'duplicate' | 'stale-generation';
+
+export interface RecordDesiredResult {
+  applied: boolean;
+  outcome: RecordDesiredOutcome;
+  /** Desired version given to the dirtied values (when applied). */
+  version?: number;
+  /** Values put into the dirty set (old ∪ new ∪ previous hint), when applied. */
+  dirtied: string[];
+}
+
+export interface Claim {
+  token: string;
+  /** Claim sequence number: names this claim's write intents. 0 when nothing was claimed. */
+  seq: number;
+  /** Claimed values, sorted. */
+  values: string[];
+  /** Due values skipped because another claim holds them (they stay dirty). */
+  busy: number;
+}
+
+export interface Winner {
+  indicatorId: string;
+  generation: number;
+  eventId: string;
+}
+
+export interface DesiredValue {
+  value: string;
+  /** Desired version: the global sequence number of the last recordDesired that touched the value (0: none). */
+  version: number;
+  live: boolean;
+  attributes?: IocAttributes;
+  fp?: string;
+  winner?: Winner;
+  /** Generation of the winning indicator event (0 when not live). */
+  generation: number;
+  liveIndicators: number;
+}
+
+export interface Intent {
+  seq: number;
+  op: 'create' | 'edit' | 'revoke';
+  /** ms. */
+  since: number;
+  fp: string;
+}
+
+export interface AppliedState {
+  /** Live (non-revoked, as far as we know) Sekoia ids of the value → fingerprint last written ('' = unknown). */
+  ids: Record<string, string>;
+  /** Generation in which `ids` was last confirmed (0 = never). */
+  generation: number;
+  rejected?: { reason: string; version: number };
+  /** Sekoia may hold something `ids` does not say (lost answer): search before acting. */
+  unsure: boolean;
+  /** Fingerprint the lost create sent ('' unknown): what an id found by the search carries. */
+  unsureFp?: string;
+  /** Write intents not yet recorded (create-pending etc.). */
+  intents: Intent[];
+  /** Consecutive retryable failures (backoff). */
+  failures: number;
+}
+
+export interface ValueState {
+  value: string;
+  desired: DesiredValue;
+  applied: AppliedState;
+}
+
+export type Mutation =
+  | { op: 'setid'; id: string; fp: string }
+  | { op: 'delid'; id: string }
+  | { op: 'gen'; generation: number }
+  | { op: 'rej'; reason: string; version: number }
+  | { op: 'clearrej' }
+  | { op: 'unsure'; fp: string }
+  | { op: 'sure' }
+  | { op: 'failinc' }
+  | { op: 'failreset' }
+  | { op: 'clearforeign' }
+  | { op: 'keepintent' };
+
+export type RecordMode = 'done' | 'retry' | 'observe';
+
+export interface RecordAppliedResult {
+  outcome: 'done' | 'redirtied' | 'lost' | 'ok';
+  /** Why it went back to the dirty set: lock lost, desired version changed, retry asked, unsure, intent. */
+  reason: string;
+}
+
+export interface ObservedIndicator {
+  value: string;
+  id: string;
+  revoked: boolean;
+  /** Fingerprint of the attributes it carries, when the reader mapped them; '' or absent = unknown. */
+  fp?: string;
+}
+
+export function emptyApplied(): AppliedState {
+  return { ids: {}, generation: 0, unsure: false, intents: [], failures: 0 };
+}
+
+/** Applies mutations to a local copy, as record-applied.lua does in Redis (keeps the reconciler's view current). */
+export function applyMutations(
+  a: AppliedState,
+  muts: Mutation[],
+  ownSeq: number,
+  now: number,
+  horizonMs: number,
+) {
+  const out: AppliedState = { ...a, ids: { ...a.ids }, intents: [...a.intents] };
+  for (const m of muts) {
+    switch (m.op) {
+      case 'setid':
+        out.ids[m.id] = m.fp;
+        break;
+      case 'delid':
+        delete out.ids[m.id];
+        break;
+      case 'gen':
+        out.generation = m.generation;
+        break;
+      case 'rej':
+        out.rejected = { reason: m.reason, version: m.version };
+        break;
+      case 'clearrej':
+        out.rejected = undefined;
+        break;
+      case 'unsure':
+        out.unsure = true;
+        out.unsureFp = m.fp;
+        break;
+      case 'sure':
+        out.unsure = false;
+        out.unsureFp = undefined;
+        break;
+      case 'failinc':
+        out.failures += 1;
+        break;
+      case 'failreset':
+        out.failures = 0;
+        break;
+      case 'clearforeign':
+        out.intents = out.intents.filter((i) => i.seq === ownSeq || i.since + horizonMs > now);
+        break;
+      case 'keepintent':
+        break;
+    }
+  }
+  return out;
+}
+
+function encodeMutations(muts: Mutation[]): string[] {
+  const out: string[] = [];
+  for (const m of muts) {
+    switch (m.op) {
+      case 'setid':
+        out.push('setid', m.id, m.fp);
+        break;
+      case 'delid':
+        out.push('delid', m.id);
+        break;
+      case 'gen':
+        out.push('gen', String(m.generation));
+        break;
+      case 'rej':
+        out.push('rej', JSON.stringify({ reason: m.reason, version: m.version }));
+        break;
+      case 'unsure':
+        out.push('unsure', m.fp);
+        break;
+      default:
+        out.push(m.op);
+    }
+  }
+  return out;
+}
+
+export function parseApplied(flat: string[]): { applied: AppliedState; version: number } {
+  const applied = emptyApplied();
+  let version = 0;
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const f = flat[i]!;
+    const v = flat[i + 1]!;
+    if (f.startsWith('id:')) applied.ids[f.slice(3)] = v;
+    else if (f.startsWith('int:')) {
+      const [op, since, fp] = v.split('|');
+      applied.intents.push({
+        seq: Number(f.slice(4)),
+        op: (op ?? 'create') as Intent['op'],
+        since: Number(since),
+        fp: fp ?? '',
+      });
+    } else if (f === 'ver') version = Number(v);
+    else if (f === 'gen') applied.generation = Number(v);
+    else if (f === 'unsure') {
+      applied.unsure = true;
+      applied.unsureFp = v === '?' ? '' : v;
+    } else if (f === 'fail') applied.failures = Number(v);
+    else if (f === 'rej') {
+      try {
+        applied.rejected = JSON.parse(v) as AppliedState['rejected'];
+      } catch {
+        applied.rejected = { reason: v, version: -1 };
+      }
+    }
+  }
+  return { applied, version };
+}
+
+/** Short, stable fingerprint of attributes: a hash of the model's canonical attribute key. */
+export function defaultFingerprint(a: IocAttributes): string {
+  return createHash('sha256').update(attributesFingerprint(a)).digest('base64url').slice(0, 22);
+}
+
+/**
+ * The sync state in Redis (desired per indicator, index per value, applied per value, dirty set, locks,
+ * intents). Every step that must be atomic is one Lua script; see README.md for the key layout.
+ */
+export class SyncState {
+  readonly keys: ConnectorKeys;
+  readonly lockTtlMs: number;
+  readonly writeHorizonMs: number;
+  readonly tombstoneTtlMs: number;
+  readonly revokedRetentionMs: number;
+  readonly fingerprint: (a: IocAttributes) => string;
+  readonly now: () => number;
+
+  constructor(
+    readonly redis: Redis,
+    opts: SyncStateOptions,
+  ) {
+    this.keys = connectorKeys(opts.keyPrefix, opts.connectorId);
+    this.lockTtlMs = opts.lockTtlMs ?? 60_000;
+    this.writeHorizonMs = opts.writeHorizonMs ?? 120_000;
+    this.tombstoneTtlMs = opts.tombstoneTtlMs ?? 7 * DAY_MS;
+    this.revokedRetentionMs = opts.revokedRetentionMs ?? 7 * DAY_MS;
+    this.fingerprint = opts.fingerprint ?? defaultFingerprint;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /**
+   * Compare-and-set of the indicator's desired state on (generation, eventId); older and duplicate events
+   * change nothing. Applied: the value index follows and every value whose membership or winning attributes
+   * may have changed is put into the dirty set, in the same atomic step.
+   */
+  async recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
+    if (!EVENT_ID_RE.test(job.eventId))
+      throw new Error(`recordDesired: bad event id ${JSON.stringify(job.eventId)}`);
+    if (!Number.isSafeInteger(job.generation) || job.generation < 0)
+      throw new Error(`recordDesired: bad generation ${job.generation}`);
+    if (!job.indicatorId) throw new Error('recordDesired: empty indicatorId');
+    if (job.op !== 'upsert' && job.op !== 'remove')
+      throw new Error(`recordDesired: bad op ${String(job.op)}`);
+    const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
+    const previous = job.previous ? uniqueValues(job.previous) : undefined;
+    const s = this.keys.sync;
+    const reply = (await recordDesiredLua.run(
+      this.redis,
+      [
+        s.indicator(job.indicatorId),
+        s.dirty,
+        s.live,
+        s.seen(job.generation),
+        this.keys.generation,
+        s.versionSeq,
+        s.stats,
+      ],
+      [
+        job.indicatorId,
+        String(job.generation),
+        job.eventId,
+        job.op,
+        JSON.stringify(values),
+        job.op === 'upsert' ? JSON.stringify(job.attributes) : '',
+        job.op === 'upsert' ? this.fingerprint(job.attributes) : '',
+        job.stixId ?? '',
+        this.tombstoneTtlMs,
+        this.now(),
+        previous ? JSON.stringify(previous) : '',
+        s.indexPrefix,
+        s.valuePrefix,
+      ],
+    )) as [number, RecordDesiredOutcome, number?, string[]?];
+    const [applied, outcome, version, dirtied] = reply;
+    return applied === 1
+      ? { applied: true, outcome, version: Number(version), dirtied: dirtied ?? [] }
+      : { applied: false, outcome, dirtied: [] };
+  }
+
+  /** Claims up to `max` due dirty values (oldest first). */
+  claimDirty(max: number): Promise<Claim> {
+    return this.claim('scan', max, []);
+  }
+
+  /** Claims those of `values` that are dirty and due (a job's own values, for low latency). */
+  claimValues(values: string[]): Promise<Claim> {
+    const uniq = uniqueValues(values);
+    if (uniq.length === 0) return Promise.resolve({ token: '', seq: 0, values: [], busy: 0 });
+    return this.claim('values', uniq.length, uniq);
+  }
+
+  private async claim(mode: 'scan' | 'values', max: number, values: string[]): Promise<Claim> {
+    const token = randomBytes(12).toString('base64url');
+    const [seq, busy, claimed] = (await claimValuesLua.run(
+      this.redis,
+      [this.keys.sync.dirty, this.keys.sync.claimSeq],
+      [
+        this.now(),
+        Math.max(1, Math.floor(max)),
+        this.lockTtlMs,
+        token,
+        this.keys.sync.lockPrefix,
+        mode,
+        ...values,
+      ],
+    )) as [number, number, string[]];
+    return { token, seq: Number(seq), values: claimed, busy: Number(busy) };
+  }
+
+  /** Renews the claim's locks; returns the values still held. */
+  async renew(claim: Claim, values: string[] = claim.values): Promise<Set<string>> {
+    if (values.length === 0) return new Set();
+    const held = (await renewClaimLua.run(
+      this.redis,
+      [this.keys.sync.dirty],
+      [claim.token, this.lockTtlMs, this.now(), this.keys.sync.lockPrefix, ...values],
+    )) as string[];
+    return new Set(held);
+  }
+
+  /** Desired (derived from the index) and applied state of each value, in one snapshot. */
+  async readValues(values: string[]): Promise<ValueState[]> {
+    if (values.length === 0) return [];
+    const s = this.keys.sync;
+    const rows = (await readValuesLua.run(
+      this.redis,
+      [],
+      [s.indexPrefix, s.valuePrefix, s.indicatorPrefix, ...values],
+    )) as [string, string, string, string, string, string, number, string[]][];
+    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat]) => {
+      const { applied, version } = parseApplied(flat);
+      const live = winnerId !== '' && attrs !== '';
+      const desired: DesiredValue = {
+        value,
+        version,
+        live,
+        generation: live ? Number(g) : 0,
+        liveIndicators: Number(count),
+      };
+      if (live) {
+        desired.attributes = JSON.parse(attrs) as IocAttributes;
+        desired.fp = fp;
+        desired.winner = { indicatorId: winnerId, generation: Number(g), eventId: e };
+      }
+      return { value, desired, applied };
+    });
+  }
+
+  /**
+   * Records the write intent (create-pending, …) on each value whose lock `claim` still holds and that carries
+   * no other claim's intent. Call it right before the request, after taking the budget token. Returns the
+   * values that may be written.
+   */
+  async beginWrite(
+    items: { value: string; claim: Claim }[],
+    op: Intent['op'],
+    fp: string,
+  ): Promise<Set<string>> {
+    if (items.length === 0) return new Set();
+    const args: (string | number)[] = [
+      this.now(),
+      this.lockTtlMs,
+      this.keys.sync.lockPrefix,
+      this.keys.sync.valuePrefix,
+    ];
+    args.push(op, fp);
+    for (const { value, claim } of items) args.push(value, claim.token, String(claim.seq));
+    return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
+  }
+
+  /**
+   * Records the outcome for one value (mutations describe Sekoia as it now is), clears this claim's intent,
+   * releases the lock and removes the value from the dirty set only if the lock was still ours, the desired
+   * version acted on is still current and nothing is uncertain; otherwise puts it back (now, or after
+   * `delayMs` for a retry). Mode 'observe' records a search result mid-claim, only while the lock is held.
+   */
+  async recordApplied(
+    claim: Claim,
+    value: string,
+    versionActedOn: number,
+    mode: RecordMode,
+    mutations: Mutation[],
+    delayMs = 0,
+  ): Promise<RecordAppliedResult> {
+    const s = this.keys.sync;
+    const [outcome, reason] = (await recordAppliedLua.run(
+      this.redis,
+      [s.dirty, s.lock(value), s.value(value), s.index(value)],
+      [
+        claim.token,
+        String(claim.seq),
+        this.now(),
+        value,
+        String(versionActedOn),
+        mode,
+        Math.max(0, Math.round(delayMs)),
+        this.writeHorizonMs,
+        this.revokedRetentionMs,
+        ...encodeMutations(mutations),
+      ],
+    )) as [RecordAppliedResult['outcome'], string];
+    return { outcome, reason };
+  }
+
+  /** Hands values back without any outcome (shutdown, abandoned work): due again at once. */
+  async release(claim: Claim, values: string[]): Promise<void> {
+    await Promise.all(values.map((v) => this.recordApplied(claim, v, -1, 'retry', [])));
+  }
+
+  /**
+   * Puts values into the dirty set (dead-letter replay, operator request). `clearRejection` lets a value
+   * Sekoia rejected be tried again at the same desired version.
+   */
+  async markDirty(values: string[], opts: { clearRejection?: boolean } = {}): Promise<void> {
+    if (values.length === 0) return;
+    const m = this.redis.multi();
+    const now = this.now();
+    for (const v of uniqueValues(values)) {
+      if (opts.clearRejection) m.hdel(this.keys.sync.value(v), 'rej');
+      m.zadd(this.keys.sync.dirty, 'LT', now, v);
+    }
+    await m.exec();
+  }
+
+  /** Values in the dirty set (due or waiting for a retry or held by a claim). */
+  dirtyCount(): Promise<number> {
+    return this.redis.zcard(this.keys.sync.dirty);
+  }
+
+  /** Dirty values due now. */
+  dueCount(): Promise<number> {
+    return this.redis.zcount(this.keys.sync.dirty, '-inf', this.now());
+  }
+
+  /** Time (ms) of the next dirty value, or undefined when the set is empty. */
+  async nextDueAt(): Promise<number | undefined> {
+    const r = await this.redis.zrange(this.keys.sync.dirty, '0', '0', 'WITHSCORES');
+    return r.length === 2 ? Number(r[1]) : undefined;
+  }
+
+  async counters(): Promise<Record<string, number>> {
+    const h = await this.redis.hgetall(this.keys.sync.stats);
+    return Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Number(v)]));
+  }
+
+  /** The stored desired state of an indicator (debugging, CLI, tests). */
+  async readIndicator(indicatorId: string) {
+    const h = await this.redis.hgetall(this.keys.sync.indicator(indicatorId));
+    if (!h.g) return undefined;
+    return {
+      generation: Number(h.g),
+      eventId: h.e ?? '',
+      live: h.live === '1',
+      values: JSON.parse(h.vals ?? '[]') as string[],
+      attributes: h.attrs ? (JSON.parse(h.attrs) as IocAttributes) : undefined,
+      stixId: h.stix,
+      ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
+    };
+  }
+
+  /** Live indicator ids exporting the value. */
+  indicatorsOf(value: string): Promise<string[]> {
+    return this.redis.smembers(this.keys.sync.index(value));
+  }
+
+  /**
+   * Mark and sweep of generation G: removes every live indicator not seen in G (as a remove at fence (G, 0-0),
+   * so any event of G still wins), dirties its values, then dirties the values adopted from the collection so
+   * leftovers nobody wants are revoked. Call it only once every job of G up to the sweep marker is applied.
+   * Idempotent: a generation already swept is skipped (its seen set is kept until the next sweep).
+   */
+  async sweepUnseen(
+    generation: number,
+    chunk = 500,
+  ): Promise<{ removed: number; dirtied: number; skipped: boolean }> {
+    const s = this.keys.sync;
+    const swept = Number((await this.redis.get(s.swept)) ?? -1);
+    if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true };
+    let removed = 0;
+    let dirtied = 0;
+    let cursor = '0';
+    do {
+      const [next, ids] = await this.redis.sscan(s.live, cursor, 'COUNT', chunk);
+      cursor = next;
+      if (ids.length > 0) {
+        const [r, d] = (await sweepUnseenLua.run(
+          this.redis,
+          [s.dirty, s.live, s.seen(generation), s.versionSeq, s.stats],
+          [
+            String(generation),
+            this.tombstoneTtlMs,
+            this.now(),
+            s.indicatorPrefix,
+            s.indexPrefix,
+            s.valuePrefix,
+            ...ids,
+          ],
+        )) as [number, number];
+        removed += r;
+        dirtied += d;
+      }
+    } while (cursor !== '0');
+    cursor = '0';
+    do {
+      const [next, values] = await this.redis.sscan(s.adopted, cursor, 'COUNT', chunk);
+      cursor = next;
+      await this.markDirty(values);
+      dirtied += values.length;
+    } while (cursor !== '0');
+    await this.redis.del(s.adopted);
+    await this.redis.set(s.swept, String(generation));
+    // Older seen sets are no longer needed; G's stays so that a re-run above stays a no-op.
+    let c = '0';
+    do {
+      const [next, names] = await this.redis.scan(c, 'MATCH', `${s.seenPrefix}*`, 'COUNT', 1000);
+      c = next;
+      const old = names.filter((n) => Number(n.slice(s.seenPrefix.length)) < generation);
+      if (old.length > 0) await this.redis.unlink(...old);
+    } while (c !== '0');
+    return { removed, dirtied, skipped: false };
+  }
+
+  /**
+   * Adoption: what the collection holds (read from search pages before generation G's recovery) becomes
+   * applied state, so nothing is created twice; those values are dirtied by G's sweep, which revokes those no
+   * indicator wants. Revoked items are ignored.
+   */
+  async adoptObserved(generation: number, items: ObservedIndicator[]): Promise<number> {
+    const m = this.redis.multi();
+    let n = 0;
+    for (const it of items) {
+      if (it.revoked) continue;
+      const key = this.keys.sync.value(it.value);
+      m.hset(key, `id:${it.id}`, it.fp ?? '', 'gen', String(generation));
+      m.persist(key);
+      m.sadd(this.keys.sync.adopted, it.value);
+      n += 1;
+    }
+    if (n > 0) await m.exec();
+    else m.discard();
+    return n;
+  }
+}
+
+function uniqueValues(values: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (typeof v !== 'string' || v === '') throw new Error(`bad value ${JSON.stringify(v)}`);
+    out.add(v);
+  }
+  return [...out];
+}

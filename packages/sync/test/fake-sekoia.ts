@@ -1,0 +1,102 @@
+// In-memory SekoiaPort: a test double for the engine's own tests only (the end-to-end tests use the Sekoia
+// simulator over HTTP). Faults are injected per call with `fault`.
+import type { IocAttributes } from '@octi-sekoia/model';
+import { type ErrorPolicy, SekoiaPolicyError, type SekoiaPort } from '../src/index.ts';
+
+export interface StoredIndicator {
+  id: string;
+  value: string;
+  revoked: boolean;
+  attributes: IocAttributes;
+}
+
+export type Call =
+  | { kind: 'create'; values: string[]; attributes: IocAttributes }
+  | { kind: 'edit'; id: string; attributes: IocAttributes }
+  | { kind: 'revoke'; id: string }
+  | { kind: 'search'; value: string };
+
+/**
+ * What a fault does: throw before applying (`policy`), apply and then lose the answer (`lose`), or wait on a
+ * promise before applying (`gate`).
+ */
+export type Fault =
+  | { policy: ErrorPolicy; retryAfterMs?: number; message?: string }
+  | { lose: true }
+  | { gate: Promise<void> }
+  | undefined;
+
+export class FakeSekoia implements SekoiaPort {
+  readonly indicators = new Map<string, StoredIndicator>();
+  readonly calls: Call[] = [];
+  /** Values Sekoia refuses: a batch containing one is rejected whole. */
+  readonly refuse = new Set<string>();
+  fault: (call: Call) => Fault = () => undefined;
+  private n = 0;
+
+  private async enter(call: Call): Promise<'lose' | undefined> {
+    this.calls.push(call);
+    const f = this.fault(call);
+    if (!f) return undefined;
+    if ('gate' in f) {
+      await f.gate;
+      return undefined;
+    }
+    if ('lose' in f) return 'lose';
+    throw new SekoiaPolicyError(f.message ?? `injected ${f.policy}`, f.policy, f.retryAfterMs);
+  }
+
+  async createBatch(defaultFields: IocAttributes, values: string[]) {
+    const lose = await this.enter({ kind: 'create', values: [...values], attributes: defaultFields });
+    if (values.length < 1 || values.length > 100) throw new SekoiaPolicyError('batch size', 'rejected');
+    const bad = values.find((v) => this.refuse.has(v));
+    if (bad !== undefined) throw new SekoiaPolicyError(`invalid value ${bad}`, 'rejected');
+    const items = values.map((value) => {
+      const id = `indicator--${String(++this.n).padStart(8, '0')}`;
+      this.indicators.set(id, { id, value, revoked: false, attributes: structuredClone(defaultFields) });
+      return { id, value };
+    });
+    if (lose) throw new SekoiaPolicyError('socket hang up (answer lost)', 'retryable');
+    return items;
+  }
+
+  async edit(id: string, fields: IocAttributes) {
+    const lose = await this.enter({ kind: 'edit', id, attributes: fields });
+    const ind = this.indicators.get(id);
+    if (!ind) throw new SekoiaPolicyError(`unknown indicator ${id}`, 'not-found');
+    ind.attributes = structuredClone(fields);
+    if (lose) throw new SekoiaPolicyError('timeout', 'retryable');
+  }
+
+  async revoke(id: string) {
+    const lose = await this.enter({ kind: 'revoke', id });
+    const ind = this.indicators.get(id);
+    if (!ind) return 'not-found' as const;
+    ind.revoked = true;
+    if (lose) throw new SekoiaPolicyError('timeout', 'retryable');
+    return 'revoked' as const;
+  }
+
+  async searchExact(value: string) {
+    await this.enter({ kind: 'search', value });
+    return [...this.indicators.values()]
+      .filter((i) => i.value === value)
+      .map((i) => ({ id: i.id, value: i.value, revoked: i.revoked }));
+  }
+
+  /** Live values → attributes of each live indicator. */
+  live(): Map<string, IocAttributes[]> {
+    const out = new Map<string, IocAttributes[]>();
+    for (const i of this.indicators.values()) {
+      if (i.revoked) continue;
+      const list = out.get(i.value) ?? [];
+      list.push(i.attributes);
+      out.set(i.value, list);
+    }
+    return out;
+  }
+
+  count(kind: Call['kind']): number {
+    return this.calls.filter((c) => c.kind === kind).length;
+  }
+}
