@@ -1,17 +1,32 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess } from '@octi-sekoia/testkit';
-import { describe, expect, it } from 'vitest';
+import { startProcess, type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const appDir = join(import.meta.dirname, '..');
 const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
 
-/** The real entry point, with only the given environment (nothing inherited but PATH). */
+let r: TestRedis;
+beforeEach(async () => {
+  r = await testRedis('dashboard-startup');
+});
+afterEach(async () => {
+  await r.cleanup();
+});
+
+/** The real entry point, with only the given environment (nothing inherited but PATH and the test's Redis). */
 function start(env: Record<string, string>) {
   const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: r.url,
+      REDIS_KEY_PREFIX: r.prefix,
+      DASHBOARD_PORT: '0',
+      DASHBOARD_HOST: '127.0.0.1',
+      ...env,
+    },
   });
   let stderr = '';
   proc.child.stderr?.on('data', (d: Buffer) => {
@@ -65,7 +80,7 @@ describe('dashboard start-up', () => {
         name: 'dashboard',
         connectorId: CONNECTOR_ID,
       });
-      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(logged.find((e) => e.msg === 'shutting down')).toMatchObject({ signal });
       expect(proc.output()).not.toContain('correct-horse-battery');
     },
   );
