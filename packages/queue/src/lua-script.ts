@@ -3,8 +3,9 @@ import type { Redis } from 'ioredis';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once when Redis does not know it (restart, SCRIPT FLUSH).
- * Load the source with exactly `readFileSync(new URL('./lua/name.lua', import.meta.url), 'utf8')`: that works
- * under vitest and tsx, and scripts/bundle-app.mjs inlines that spelling into the esbuild bundle.
+ * Load the source with readFileSync of `new URL('./lua/<name>.lua', import.meta.url)` as 'utf8', in exactly the
+ * spelling the other modules use: that works under vitest and tsx, and scripts/bundle-app.mjs inlines it into the
+ * esbuild bundle.
  */
 export class LuaScript {
   readonly sha: string;

@@ -5,6 +5,7 @@ export {
 } from './budget.ts';
 export { type CollectorOptions, CreateCollector, type CreateOutcome } from './collector.ts';
 export { type Action, type DecideContext, type Decision, decide } from './decide.ts';
+export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {
   type Budget,
   type CreatedIndicator,

@@ -102,7 +102,7 @@ export class Reconciler {
   private readonly requests = { create: 0, edit: 0, revoke: 0, search: 0 };
   private running = false;
   private loops: Promise<void>[] = [];
-  private wake?: () => void;
+  private readonly wakers = new Set<() => void>();
   private pausedUntil = 0;
 
   constructor(
@@ -126,6 +126,14 @@ export class Reconciler {
     // Not applied (a retry of a job whose first attempt crashed): its values may still be dirty.
     const values = r.applied ? r.dirtied : [...job.values, ...(job.previous ?? [])];
     return { ...r, report: await this.reconcileValues(values) };
+  }
+
+  /**
+   * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
+   * applied. The removed indicators' values are left to the drainer.
+   */
+  sweep(generation: number) {
+    return this.state.sweepUnseen(generation);
   }
 
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
@@ -275,7 +283,7 @@ export class Reconciler {
             ],
           };
         case 'rejected':
-          return this.rejected(desired, action, o.reason, report);
+          return this.rejected(desired, action, o.reason, report, applied.failures);
         case 'unknown': {
           // The create may have happened: search for it before creating again. If the request may still be in
           // flight, its intent stays until the write horizon, and the search waits for that.
@@ -318,7 +326,7 @@ export class Reconciler {
     } catch (err) {
       const { policy, message } = policyOf(err);
       if (policy === 'not-found') return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
-      if (policy === 'rejected') return this.rejected(desired, action, message, report);
+      if (policy === 'rejected') return this.rejected(desired, action, message, report, applied.failures);
       const step = await this.failure(err, applied, action.type);
       // An edit that may have landed leaves the id's attributes unknown: the next pass edits again.
       if (action.type === 'edit' && step.status === 'retry' && step.muts.some((m) => m.op === 'failinc'))
@@ -327,15 +335,27 @@ export class Reconciler {
     }
   }
 
-  private async rejected(desired: DesiredValue, action: Action, reason: string, report: ReconcileReport) {
+  private async rejected(
+    desired: DesiredValue,
+    action: Action,
+    reason: string,
+    report: ReconcileReport,
+    failures: number,
+  ): Promise<Step> {
     report.rejected++;
-    await this.opts.onRejected?.({
-      value: desired.value,
-      reason,
-      desiredVersion: desired.version,
-      action: action.type,
-    });
-    return { status: 'ok' as const, muts: [{ op: 'rej' as const, reason, version: desired.version }] };
+    try {
+      await this.opts.onRejected?.({
+        value: desired.value,
+        reason,
+        desiredVersion: desired.version,
+        action: action.type,
+      });
+    } catch (err) {
+      // The rejection is recorded only once it is reported (dead letter), or it would be invisible: retry.
+      this.opts.onError?.(err);
+      return { status: 'retry', muts: [{ op: 'failinc' }], delayMs: this.backoff(failures) };
+    }
+    return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version }] };
   }
 
   /**
@@ -392,7 +412,7 @@ export class Reconciler {
   /** Stops taking claims and waits for the ones in progress. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
+    for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
     this.loops = [];
     await this.collector.drain();
@@ -422,14 +442,13 @@ export class Reconciler {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
+      const wake = () => {
         clearTimeout(t);
+        this.wakers.delete(wake);
         resolve();
       };
+      const t = setTimeout(wake, ms);
+      this.wakers.add(wake);
     });
   }
 }

@@ -3,6 +3,7 @@ import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Budget,
+  createSyncEngine,
   Reconciler,
   type ReconcilerOptions,
   type RejectedValue,
@@ -41,13 +42,17 @@ describe('reconcile', () => {
     budget: Budget = unlimitedBudget,
   ) {
     // A short write horizon: a lost answer is searched for after it (tests that hold requests set a long one).
-    const state = new SyncState(r.connect(), {
+    return createSyncEngine({
+      redis: r.connect(),
+      port: fake,
+      budget,
       keyPrefix: r.prefix,
       connectorId: 'c1',
       writeHorizonMs: 200,
+      ...FAST,
+      ...opts,
       ...stateOpts,
     });
-    return new Reconciler(state, fake, budget, { ...FAST, ...opts });
   }
 
   /** Reconciles until the dirty set is empty (retries are due after a few ms here). */
@@ -301,6 +306,23 @@ describe('reconcile', () => {
     await rec.applyJob(upsert('i2', '2-0', ['bad.example']));
     expect(liveValues()).toContain('bad.example');
     expect(rejected).toHaveLength(1);
+  });
+
+  it('a rejection is recorded only once it was reported (the dead letter could not be written: retried)', async () => {
+    fake.refuse.add('bad.example');
+    let calls = 0;
+    const rec = engine({
+      onRejected: () => {
+        calls++;
+        if (calls === 1) throw new Error('Redis down while writing the dead letter');
+      },
+    });
+    const res = await rec.applyJob(upsert('i1', '1-0', ['bad.example']));
+    expect(res.report).toMatchObject({ redirtied: 1 });
+    await drain(rec);
+    expect(calls).toBe(2);
+    const [st] = await rec.state.readValues(['bad.example']);
+    expect(st!.applied.rejected).toEqual({ reason: 'invalid value bad.example', version: res.version });
   });
 
   it('a dead-letter replay (markDirty clearRejection) retries a rejected value at the same version', async () => {

@@ -26,8 +26,8 @@ end
 local function cmpfence(g1, e1, g2, e2)
   local c = cmpint(g1, g2)
   if c ~= 0 then return c end
-  local m1, s1 = string.match(e1, '^(%d+)-(%d+)$')
-  local m2, s2 = string.match(e2, '^(%d+)-(%d+)$')
+  local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
+  local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
   c = cmpint(m1, m2)
   if c ~= 0 then return c end
   return cmpint(s1, s2)

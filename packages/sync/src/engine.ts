@@ -1,0 +1,22 @@
+import type { Redis } from 'ioredis';
+import type { Budget, SekoiaPort } from './port.ts';
+import { Reconciler, type ReconcilerOptions } from './reconciler.ts';
+import { SyncState, type SyncStateOptions } from './state.ts';
+
+export interface SyncEngineOptions extends SyncStateOptions, ReconcilerOptions {
+  /** A connection for the sync state (any ioredis connection; not a blocking BullMQ one). */
+  redis: Redis;
+  port: SekoiaPort;
+  /** The shared RequestBudget (default: unlimited, for tests). */
+  budget?: Budget;
+}
+
+/**
+ * The engine as the worker wires it: `applyJob(job)` in the BullMQ processor, `start()` for the background
+ * drainer of the dirty set, `stop()` on shutdown, `dirtyCount()` / `stats()` for metrics, `sweep(G)` on a sweep
+ * marker, `state.markDirty([value], { clearRejection: true })` for a dead letter of kind `value`.
+ */
+export function createSyncEngine(opts: SyncEngineOptions): Reconciler {
+  const { redis, port, budget, ...rest } = opts;
+  return new Reconciler(new SyncState(redis, rest), port, budget, rest);
+}
