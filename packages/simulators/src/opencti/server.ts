@@ -197,6 +197,10 @@ export class OpenCtiSimControl {
   streamInfo(): StreamInfo {
     return this.sim.world.info();
   }
+  /** Every retained event with its `data:` payload (what a client reading from 0-0 without recovery gets). */
+  entries(): ReadonlyArray<{ id: string; event: string; payload: string; noId?: boolean }> {
+    return this.sim.world.entries();
+  }
 
   // ---- streams ----
   /** Redis XTRIM: keep the last `maxLength` events and/or drop ids below `minId`; firstEventId advances. */

@@ -1,0 +1,211 @@
+// `pnpm demo`: the whole product on the built-in simulators, no accounts and no internet needed.
+// Starts the OpenCTI simulator (real STIX bundles + generated indicators), the Sekoia.io simulator, Redis (the
+// one at REDIS_URL if it answers, else a private redis-server), ingest, two workers and the dashboard, prints
+// the URLs and a live one-line summary until Ctrl-C, which stops everything cleanly.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  applyScenario,
+  computeExpectedCollection,
+  controlTarget,
+  diffCollections,
+  generateScenario,
+  isConverged,
+  messagesFromLog,
+  startOpenCtiSimulator,
+  startSekoiaSimulator,
+} from '@octi-sekoia/simulators';
+import { freePort } from '@octi-sekoia/testkit';
+import { Redis } from 'ioredis';
+
+const root = join(import.meta.dirname, '..');
+const CONNECTOR_ID = 'd3e0c0de-5e40-4a11-9d3e-000000000001';
+const INDICATORS = Number(process.env.DEMO_INDICATORS ?? 300);
+const DESCRIPTION_TEMPLATE = 'OpenCTI indicator (demo): {opencti_url}/dashboard/observations/indicators';
+const DASHBOARD_USER = 'demo';
+const DASHBOARD_PASSWORD = 'demo-password';
+const logDir = process.env.DEMO_LOG_DIR ?? join(tmpdir(), `octi-sekoia-demo-${process.pid}`);
+mkdirSync(logDir, { recursive: true });
+
+const children: Array<{ name: string; proc: ChildProcess }> = [];
+let ownRedis: ChildProcess | undefined;
+let stopping = false;
+
+async function redisAnswers(url: string): Promise<boolean> {
+  const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    return (await c.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    c.disconnect();
+  }
+}
+
+async function redisUrl(): Promise<string> {
+  const wanted = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  if (await redisAnswers(wanted)) {
+    console.log(`Redis: using ${wanted}`);
+    return wanted;
+  }
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    console.error(
+      `No Redis answers at ${wanted} and redis-server is not installed: apt-get install redis-server (or set REDIS_URL).`,
+    );
+    process.exit(1);
+  }
+  const port = await freePort();
+  const args = [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--maxmemory-policy',
+    'noeviction',
+  ];
+  ownRedis = spawn('redis-server', args, { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100 && !(await redisAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
+  console.log(`Redis: nothing answered at ${wanted}, started a private redis-server at ${url}`);
+  return url;
+}
+
+function startApp(name: string, app: string, env: Record<string, string>): void {
+  const out = createWriteStream(join(logDir, `${name}.log`));
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')], {
+    cwd: join(root, 'apps', app),
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout?.pipe(out);
+  proc.stderr?.pipe(out);
+  proc.on('exit', (code, signal) => {
+    if (!stopping)
+      console.error(`\n${name} exited (${code ?? signal}); its log: ${join(logDir, `${name}.log`)}`);
+  });
+  children.push({ name, proc });
+}
+
+async function metric(url: string, name: string): Promise<number> {
+  try {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').at(-1));
+    return sum;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function main(): Promise<void> {
+  const redis = await redisUrl();
+  const opencti = await startOpenCtiSimulator({ heartbeatMs: 1000 });
+  const sekoia = await startSekoiaSimulator({ faults: { latencyMs: 20 } });
+
+  const scenario = generateScenario({
+    seed: 42,
+    indicators: INDICATORS,
+    sharedFields: true,
+    includeBundles: true,
+  });
+  applyScenario(controlTarget(opencti.control), scenario);
+
+  const [ingestPort, worker1Port, worker2Port, dashboardPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
+  const env: Record<string, string> = {
+    OPENCTI_URL: opencti.url,
+    OPENCTI_TOKEN: opencti.token,
+    CONNECTOR_ID,
+    CONNECTOR_NAME: 'Sekoia.io demo',
+    CONNECTOR_SCOPE: 'sekoia',
+    CONNECTOR_LIVE_STREAM_ID: opencti.streamId,
+    CONNECTOR_LOG_LEVEL: process.env.CONNECTOR_LOG_LEVEL ?? 'info',
+    SEKOIA_INTEL_URL: sekoia.url,
+    SEKOIA_INTEL_APIKEY: sekoia.apiKey,
+    SEKOIA_INTEL_IOC_COLLECTION_UUID: sekoia.collectionId,
+    SEKOIA_INTEL_DESCRIPTION_TEMPLATE: DESCRIPTION_TEMPLATE,
+    SEKOIA_INTEL_VALID_UNTIL_ROUNDING: 'day',
+    REDIS_URL: redis,
+    REDIS_KEY_PREFIX: `octi-sekoia-demo-${process.pid}`,
+    DASHBOARD_HOST: '127.0.0.1',
+    DASHBOARD_USERNAME: DASHBOARD_USER,
+    DASHBOARD_PASSWORD,
+  };
+  startApp('ingest', 'ingest', { ...env, INGEST_HTTP_PORT: String(ingestPort) });
+  startApp('worker-1', 'worker', { ...env, WORKER_HTTP_PORT: String(worker1Port) });
+  startApp('worker-2', 'worker', { ...env, WORKER_HTTP_PORT: String(worker2Port) });
+  startApp('dashboard', 'dashboard', { ...env, DASHBOARD_PORT: String(dashboardPort) });
+
+  console.log(`
+OpenCTI → Sekoia.io sync demo (${INDICATORS} generated indicators + the OASIS/OpenCTI sample bundles)
+  dashboard          http://127.0.0.1:${dashboardPort}/   (user ${DASHBOARD_USER}, password ${DASHBOARD_PASSWORD})
+  OpenCTI simulator  ${opencti.url}   (stream ${opencti.streamId}; control API ${opencti.url}/_sim/)
+  Sekoia simulator   ${sekoia.url}   (collection ${sekoia.collectionId}; state ${sekoia.url}/_sim/indicators)
+  metrics            ingest http://127.0.0.1:${ingestPort}/metrics  workers http://127.0.0.1:${worker1Port}/metrics http://127.0.0.1:${worker2Port}/metrics
+  logs               ${logDir}
+Press Ctrl-C to stop.
+`);
+
+  const config = {
+    openctiUrl: opencti.url,
+    descriptionTemplate: DESCRIPTION_TEMPLATE,
+    validUntilRounding: 'day' as const,
+    extractionMode: 'strict' as const,
+  };
+  const tty = process.stdout.isTTY;
+  let lastPrinted = '';
+  const timer = setInterval(async () => {
+    const expected = computeExpectedCollection(messagesFromLog(opencti.control.entries()), config);
+    const actual = sekoia.control.indicators().map((i) => ({ ...i, value: i.canonical }));
+    const converged = isConverged(diffCollections(expected, actual));
+    const events = await metric(`http://127.0.0.1:${ingestPort}`, 'ingest_stream_events_total');
+    const jobs = await metric(`http://127.0.0.1:${ingestPort}`, 'ingest_jobs_enqueued_total');
+    const dead = await metric(`http://127.0.0.1:${dashboardPort}`, 'dashboard_dead_letters');
+    const live = sekoia.control.liveValues().length;
+    const line = `events read ${events} · jobs ${jobs} · values live ${live}/${expected.size} · dead letters ${dead} · ${converged ? 'converged: the collection equals OpenCTI' : 'syncing…'}`;
+    if (tty) process.stdout.write(`\r${line.padEnd(120)}`);
+    else if (line !== lastPrinted) console.log(line);
+    lastPrinted = line;
+  }, 1000);
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    clearInterval(timer);
+    console.log('\nstopping…');
+    await Promise.all(
+      children.map(
+        ({ proc }) =>
+          new Promise<void>((resolve) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+            const t = setTimeout(() => proc.kill('SIGKILL'), 25_000);
+            proc.once('exit', () => {
+              clearTimeout(t);
+              resolve();
+            });
+            proc.kill('SIGTERM');
+          }),
+      ),
+    );
+    await Promise.all([opencti.close(), sekoia.close()]);
+    ownRedis?.kill('SIGTERM');
+    console.log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+}
+
+await main();
