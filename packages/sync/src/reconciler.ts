@@ -103,6 +103,7 @@ export class Reconciler {
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
+  private createsBlocked = false;
   private pausedUntil = 0;
 
   constructor(
@@ -126,6 +127,14 @@ export class Reconciler {
     // Not applied (a retry of a job whose first attempt crashed): its values may still be dirty.
     const values = r.applied ? r.dirtied : [...job.values, ...(job.previous ?? [])];
     return { ...r, report: await this.reconcileValues(values) };
+  }
+
+  /**
+   * Collection full (the worker watches `count-total-iocs`): creates wait (values stay dirty), while edits and
+   * revokes go on — revokes free space.
+   */
+  setCreatesBlocked(blocked: boolean): void {
+    this.createsBlocked = blocked;
   }
 
   /**
@@ -270,6 +279,7 @@ export class Reconciler {
   ): Promise<Step> {
     const value = desired.value;
     if (action.type === 'create') {
+      if (this.createsBlocked) return { status: 'retry', muts: [], delayMs: this.configurationRetryMs() };
       report.creates++;
       const o = await this.collector.submit(value, action.attributes, action.fp, claim);
       switch (o.kind) {

@@ -375,6 +375,20 @@ describe('reconcile', () => {
     expect(liveValues()).toEqual(['v.example']);
   });
 
+  it('collection full: creates wait, revokes go on', async () => {
+    const rec = engine();
+    await rec.applyJob(upsert('i1', '1-0', ['old.example']));
+    rec.setCreatesBlocked(true);
+    const res = await rec.applyJob(upsert('i1', '2-0', ['new.example']));
+    expect(res.report).toMatchObject({ done: 1, redirtied: 1, revokes: 1, creates: 0 });
+    expect(liveValues()).toEqual([]);
+    expect(await rec.dirtyCount()).toBe(1);
+    rec.setCreatesBlocked(false);
+    await r.client.zadd(rec.state.keys.sync.dirty, 0, 'new.example');
+    await drain(rec);
+    expect(liveValues()).toEqual(['new.example']);
+  });
+
   it('a new generation verifies known ids once (a manual deletion in Sekoia is repaired)', async () => {
     const rec = engine();
     await rec.applyJob(upsert('i1', '1-0', ['a.example', 'b.example'], { generation: 1 }));
