@@ -1,0 +1,43 @@
+import { checkConfigCommand } from './check-config.ts';
+import { deadLettersCommand } from './dead-letters.ts';
+import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io, UsageError } from './io.ts';
+import { resyncCommand } from './resync.ts';
+import { statusCommand } from './status.ts';
+import { stixExtractCommand } from './stix-extract.ts';
+import { USAGE } from './usage.ts';
+
+const COMMANDS: Record<string, (io: Io, args: readonly string[]) => Promise<number>> = {
+  status: statusCommand,
+  'dead-letters': deadLettersCommand,
+  resync: resyncCommand,
+  'check-config': checkConfigCommand,
+  'stix-extract': (_io, args) => stixExtractCommand(args),
+};
+
+/** Runs one command line; returns the exit code. Nothing is thrown past it. */
+export async function run(io: Io, argv: readonly string[]): Promise<number> {
+  const [command, ...args] = argv;
+  const handler = command === undefined ? undefined : COMMANDS[command];
+  if (!handler) {
+    if (command !== undefined && !['help', '--help', '-h'].includes(command)) {
+      io.err(`unknown command ${JSON.stringify(command)}`);
+    }
+    io.err(USAGE);
+    return EXIT_USAGE;
+  }
+  try {
+    return await handler(io, args);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`usage error: ${err.message}`);
+      io.err('see: help');
+      return EXIT_USAGE;
+    }
+    if (err instanceof CommandError) {
+      if (err.message) io.err(`error: ${err.message}`);
+      return err.exitCode;
+    }
+    io.err(`error: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT_ATTENTION;
+  }
+}

@@ -1,0 +1,421 @@
+import { readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { parseArgs } from './args.ts';
+import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
+import {
+  countByKind,
+  countValues,
+  type DeadLetterCounts,
+  deadLetterIds,
+  type ValueCounts,
+} from './counts.ts';
+import { aligned, duration, eventIdTime, plural, when } from './format.ts';
+import { EXIT_ATTENTION, EXIT_OK, type Io } from './io.ts';
+import { appKeys } from './keys.ts';
+
+/** Stream states in which the reader is doing its job (`paused` = backpressure, resumes by itself). */
+const READING = new Set(['open', 'paused']);
+
+export interface StatusReport {
+  at: string;
+  connector: {
+    id: string;
+    keyPrefix: string;
+    base: string;
+    name: string | null;
+    streamId: string | null;
+    /** In `<keyPrefix>:connectors`. */
+    registered: boolean;
+    /** Other connector ids registered on this Redis. */
+    others: string[];
+    /** Whether anything at all exists under the base (a wrong CONNECTOR_ID finds nothing). */
+    found: boolean;
+  };
+  /** `<base>:ingest-status`, null when absent. */
+  stream: { state: string; message: string; at: string | null; host: string | null } | null;
+  leader: { present: boolean; ttlMs: number | null };
+  checkpoint: {
+    startFrom: string;
+    startFromAt: string | null;
+    recoverUntil: string | null;
+    generation: number | null;
+    sweep: { generation: number; afterId: string } | null;
+  } | null;
+  generation: { current: number | null; swept: number | null };
+  resyncRequested: string | null;
+  queue: {
+    name: string;
+    waiting: number;
+    active: number;
+    delayed: number;
+    prioritized: number;
+    failed: number;
+    completed: number;
+    paused: boolean;
+    /** Connected BullMQ workers (CLIENT LIST), null when Redis does not tell. */
+    workers: number | null;
+  };
+  dirty: { total: number; due: number };
+  deadLetters: DeadLetterCounts;
+  replayedEventsPending: number;
+  circuit: { state: string; reason: string | null; message: string | null; since: string | null } | null;
+  /** Null with --no-scan. */
+  values: ValueCounts | null;
+  indicatorsLive: number;
+  /** The sync state's counters (recordDesired outcomes, sweep removals). */
+  counters: Record<string, number>;
+  collection: { count: number; max: number; at: string | null } | null;
+  redis: { url: string; maxmemoryPolicy: string | null };
+  /** Keys present but not readable as expected. */
+  unreadable: string[];
+  verdict: { ok: boolean; attention: string[]; notes: string[] };
+}
+
+type Json = Record<string, unknown>;
+
+function str(x: unknown): string | null {
+  return typeof x === 'string' ? x : null;
+}
+
+function num(x: unknown): number | null {
+  if (typeof x === 'number' && Number.isFinite(x)) return x;
+  if (typeof x === 'string' && x.trim() !== '' && Number.isFinite(Number(x))) return Number(x);
+  return null;
+}
+
+export async function gatherStatus(
+  c: Connection,
+  opts: { scanValues: boolean; now?: number },
+): Promise<StatusReport> {
+  const now = opts.now ?? Date.now();
+  const k = c.keys;
+  const a = appKeys(k, c.config.redis.keyPrefix);
+  const unreadable: string[] = [];
+  const json = (key: string, raw: string | null): Json | null => {
+    if (raw === null) return null;
+    try {
+      const v = JSON.parse(raw) as unknown;
+      if (typeof v === 'object' && v !== null && !Array.isArray(v)) return v as Json;
+    } catch {
+      // reported below
+    }
+    unreadable.push(key);
+    return null;
+  };
+
+  const [
+    rawStatus,
+    leaseTtl,
+    rawCheckpoint,
+    rawGeneration,
+    rawSwept,
+    resync,
+    rawCircuit,
+    rawUsage,
+    info,
+    connectors,
+    replayed,
+    liveIndicators,
+    existing,
+  ] = (await c.redis
+    .multi()
+    .get(a.ingestStatus)
+    .pttl(k.lease)
+    .get(k.checkpoint)
+    .get(k.generation)
+    .get(k.sync.swept)
+    .get(a.resyncRequested)
+    .get(a.circuit)
+    .get(a.collectionUsage)
+    .hgetall(a.info)
+    .smembers(a.connectors)
+    .llen(k.replayedEvents)
+    .scard(k.sync.live)
+    .exists(
+      k.checkpoint,
+      k.generation,
+      k.lease,
+      a.ingestStatus,
+      a.circuit,
+      k.sync.dirty,
+      k.sync.live,
+      `${k.bullPrefix}:${k.queues.indicators}:meta`,
+      `${k.bullPrefix}:${k.queues.indicators}:id`,
+      `${k.bullPrefix}:${k.queues.deadLetters}:id`,
+    )
+    .exec()
+    .then((replies) =>
+      (replies ?? []).map(([err, v]) => {
+        if (err) throw err;
+        return v;
+      }),
+    )) as [
+    string | null,
+    number,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    string | null,
+    Record<string, string>,
+    string[],
+    number,
+    number,
+    number,
+  ];
+
+  const q = readQueues(c);
+  const state = syncState(c);
+  try {
+    const [counts, paused, workers, ids, dirty, due, counters, policy, values] = await Promise.all([
+      q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+      q.indicators.isPaused(),
+      q.indicators.getWorkersCount().catch(() => null),
+      deadLetterIds(q),
+      state.dirtyCount(),
+      state.dueCount(),
+      state.counters(),
+      readMaxmemoryPolicy(c.redis).catch(() => undefined),
+      opts.scanValues ? countValues(c) : Promise.resolve(null),
+    ]);
+
+    const st = json(a.ingestStatus, rawStatus);
+    const cp = json(k.checkpoint, rawCheckpoint);
+    const circuit = json(a.circuit, rawCircuit);
+    const usage = json(a.collectionUsage, rawUsage);
+    const sweep = cp?.sweep as Json | null | undefined;
+    const report: StatusReport = {
+      at: new Date(now).toISOString(),
+      connector: {
+        id: c.config.connector.id,
+        keyPrefix: c.config.redis.keyPrefix,
+        base: k.base,
+        name: info.name || null,
+        streamId: info.streamId || null,
+        registered: connectors.includes(c.config.connector.id),
+        others: connectors.filter((id) => id !== c.config.connector.id).sort(),
+        found: existing > 0,
+      },
+      stream:
+        st && typeof st.state === 'string'
+          ? { state: st.state, message: str(st.message) ?? '', at: str(st.at), host: str(st.host) }
+          : null,
+      leader: { present: leaseTtl !== -2, ttlMs: leaseTtl >= 0 ? leaseTtl : null },
+      checkpoint:
+        cp && typeof cp.start_from === 'string'
+          ? {
+              startFrom: cp.start_from,
+              startFromAt: eventIdTime(cp.start_from) ?? null,
+              recoverUntil: str(cp.recover_until),
+              generation: num(cp.generation),
+              sweep:
+                sweep && typeof sweep === 'object' && num(sweep.generation) !== null
+                  ? { generation: num(sweep.generation) as number, afterId: str(sweep.afterId) ?? '' }
+                  : null,
+            }
+          : null,
+      generation: { current: num(rawGeneration), swept: num(rawSwept) },
+      resyncRequested: resync,
+      queue: {
+        name: k.queues.indicators,
+        waiting: counts.waiting ?? 0,
+        active: counts.active ?? 0,
+        delayed: counts.delayed ?? 0,
+        prioritized: counts.prioritized ?? 0,
+        failed: counts.failed ?? 0,
+        completed: counts.completed ?? 0,
+        paused,
+        workers,
+      },
+      dirty: { total: dirty, due },
+      deadLetters: countByKind(ids),
+      replayedEventsPending: replayed,
+      circuit:
+        circuit && typeof circuit.state === 'string'
+          ? {
+              state: circuit.state,
+              reason: str(circuit.reason),
+              message: str(circuit.message),
+              since: str(circuit.since),
+            }
+          : null,
+      values,
+      indicatorsLive: liveIndicators,
+      counters,
+      collection:
+        usage && num(usage.count) !== null && num(usage.max) !== null
+          ? { count: num(usage.count) as number, max: num(usage.max) as number, at: str(usage.at) }
+          : null,
+      redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
+      unreadable,
+      verdict: { ok: true, attention: [], notes: [] },
+    };
+    report.verdict = verdictOf(report);
+    return report;
+  } finally {
+    await q.close();
+  }
+}
+
+/** Exit 1 when anything in `attention`; notes never change the exit code. */
+export function verdictOf(r: StatusReport): StatusReport['verdict'] {
+  const attention: string[] = [];
+  const notes: string[] = [];
+  if (!r.connector.found) {
+    const others = r.connector.others.length > 0 ? r.connector.others.join(', ') : 'none';
+    notes.push(
+      `nothing found for connector ${r.connector.id} under prefix ${r.connector.keyPrefix}: check CONNECTOR_ID and REDIS_KEY_PREFIX (connectors registered on this Redis: ${others})`,
+    );
+  }
+  if (!r.leader.present) {
+    attention.push('no ingest replica holds the reader lease: the stream is not being read');
+  } else if (r.stream === null) {
+    notes.push('the ingest reader has published no stream status: stream state unknown');
+  } else if (!READING.has(r.stream.state)) {
+    attention.push(`stream ${r.stream.state}${r.stream.message ? `: ${r.stream.message}` : ''}`);
+  }
+  if (r.circuit?.state === 'open') {
+    const why = [r.circuit.reason, r.circuit.message].filter(Boolean).join(': ');
+    attention.push(`circuit open${why ? ` (${why})` : ''}: the worker is not writing to Sekoia.io`);
+  } else if (r.circuit === null) {
+    notes.push('no worker has published its circuit state: circuit unknown');
+  }
+  if (r.deadLetters.total > 0) {
+    attention.push(`${plural(r.deadLetters.total, 'dead letter')} (see: dead-letters list)`);
+  }
+  if (r.queue.failed > 0) {
+    attention.push(`${plural(r.queue.failed, 'failed job')} in the ${r.queue.name} queue`);
+  }
+  if (r.redis.maxmemoryPolicy === null) {
+    notes.push('cannot read Redis maxmemory-policy: it must be noeviction');
+  } else if (r.redis.maxmemoryPolicy !== 'noeviction') {
+    attention.push(`Redis maxmemory-policy is ${r.redis.maxmemoryPolicy}: it must be noeviction`);
+  }
+  if (r.collection && r.collection.max > 0) {
+    const ratio = r.collection.count / r.collection.max;
+    if (ratio >= 1)
+      attention.push(`the IOC collection is full (${r.collection.count} / ${r.collection.max})`);
+    else if (ratio >= 0.9) notes.push(`the IOC collection is ${Math.floor(ratio * 100)}% full`);
+  }
+  if (r.queue.paused) notes.push(`the ${r.queue.name} queue is paused`);
+  if (r.resyncRequested) notes.push(`a re-sync was requested at ${r.resyncRequested}: waiting for ingest`);
+  if (r.replayedEventsPending > 0) {
+    notes.push(`${plural(r.replayedEventsPending, 'replayed event')} waiting for ingest to read again`);
+  }
+  for (const key of r.unreadable) notes.push(`${key} is not the JSON expected: ignored`);
+  return { ok: attention.length === 0, attention, notes };
+}
+
+export function renderStatus(r: StatusReport): string {
+  const now = Date.parse(r.at);
+  const rows: Array<[string, string]> = [];
+  const c = r.connector;
+  const named = [c.name ? `name "${c.name}"` : '', c.streamId ? `stream ${c.streamId}` : '']
+    .filter(Boolean)
+    .join(', ');
+  rows.push(['connector', `${c.id} (prefix ${c.keyPrefix}${named ? `, ${named}` : ''})`]);
+
+  if (r.stream) {
+    const details = [
+      r.stream.host ? `host ${r.stream.host}` : '',
+      r.stream.at ? `since ${when(r.stream.at, now)}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    rows.push([
+      'stream',
+      `${r.stream.state}${r.stream.message ? `: ${r.stream.message}` : ''}${details ? `; ${details}` : ''}`,
+    ]);
+  } else {
+    rows.push(['stream', 'unknown (no status published by ingest)']);
+  }
+  rows.push([
+    'leader',
+    r.leader.present
+      ? `yes (reader lease held${r.leader.ttlMs !== null ? `, expires in ${duration(r.leader.ttlMs)} unless renewed` : ''})`
+      : 'none (no ingest replica holds the reader lease)',
+  ]);
+  if (r.checkpoint) {
+    const cp = r.checkpoint;
+    rows.push([
+      'checkpoint',
+      `${cp.startFrom}${cp.startFromAt ? `; event time ${when(cp.startFromAt, now)}` : ''}`,
+    ]);
+    if (cp.recoverUntil) rows.push(['recovering until', cp.recoverUntil]);
+    if (cp.sweep) {
+      rows.push([
+        'sweep',
+        `generation ${cp.sweep.generation} after event ${cp.sweep.afterId} (recovery in progress)`,
+      ]);
+    }
+  } else {
+    rows.push(['checkpoint', 'none (the stream has never been read)']);
+  }
+  const g = r.generation;
+  rows.push([
+    'generation',
+    `${g.current ?? 'unknown'}${g.swept !== null ? ` (last swept: ${g.swept})` : ' (never swept)'}`,
+  ]);
+  if (r.resyncRequested) rows.push(['resync', `requested at ${r.resyncRequested} (waiting for ingest)`]);
+  const qu = r.queue;
+  rows.push([
+    `queue ${qu.name}`,
+    `waiting ${qu.waiting}, active ${qu.active}, delayed ${qu.delayed}, prioritized ${qu.prioritized}, failed ${qu.failed}, completed ${qu.completed}${qu.paused ? ', PAUSED' : ''}`,
+  ]);
+  rows.push(['workers', qu.workers === null ? 'unknown (CLIENT LIST refused)' : String(qu.workers)]);
+  rows.push(['dirty values', `${r.dirty.total} (${r.dirty.due} due now)`]);
+  const dl = r.deadLetters;
+  rows.push(['dead letters', `${dl.total} (event ${dl.event}, job ${dl.job}, value ${dl.value})`]);
+  if (r.replayedEventsPending > 0)
+    rows.push(['replayed events', `${r.replayedEventsPending} waiting for ingest`]);
+  if (r.circuit) {
+    const ci = r.circuit;
+    const why = [ci.reason, ci.message].filter(Boolean).join(': ');
+    rows.push([
+      'circuit',
+      `${ci.state}${why ? `: ${why}` : ''}${ci.since ? `; since ${when(ci.since, now)}` : ''}`,
+    ]);
+  } else {
+    rows.push(['circuit', 'unknown (no state published by a worker)']);
+  }
+  rows.push([
+    'values',
+    r.values
+      ? `live ${r.values.live}, revoked ${r.values.revoked}, rejected ${r.values.rejected}, pending ${r.values.pending}`
+      : 'not counted (--no-scan)',
+  ]);
+  rows.push(['indicators', `${r.indicatorsLive} live`]);
+  const counters = Object.entries(r.counters)
+    .sort(([x], [y]) => x.localeCompare(y))
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
+  rows.push(['jobs recorded', counters || 'none yet']);
+  if (r.collection) {
+    const co = r.collection;
+    const pct = co.max > 0 ? ` (${((100 * co.count) / co.max).toFixed(1)}%)` : '';
+    rows.push([
+      'collection',
+      `${co.count} / ${co.max} IOCs${pct}${co.at ? `; counted ${when(co.at, now)}` : ''}`,
+    ]);
+  } else {
+    rows.push(['collection', 'unknown (no usage published by a worker)']);
+  }
+  rows.push(['redis', `${r.redis.url}, maxmemory-policy ${r.redis.maxmemoryPolicy ?? 'unknown'}`]);
+
+  const lines = [aligned(rows), ''];
+  for (const n of r.verdict.notes) lines.push(`note: ${n}`);
+  lines.push(
+    r.verdict.ok
+      ? 'verdict: OK, nothing needs attention'
+      : `verdict: ATTENTION: ${r.verdict.attention.join('; ')}`,
+  );
+  return lines.join('\n');
+}
+
+export async function statusCommand(io: Io, args: readonly string[]): Promise<number> {
+  const { flags } = parseArgs('status', args, { flags: ['--json', '--no-scan'] });
+  const report = await withConnection(io, (c) => gatherStatus(c, { scanValues: !flags.has('--no-scan') }));
+  if (flags.has('--json')) io.json(report);
+  else io.out(renderStatus(report));
+  return report.verdict.ok ? EXIT_OK : EXIT_ATTENTION;
+}

@@ -1,0 +1,28 @@
+export const USAGE = `usage: pnpm cli <command> [options]      (in a container: node dist/main.js <command> [options])
+
+commands:
+  status [--json] [--no-scan]
+      stream state and checkpoint, leader, generation, indicators queue counts, dirty values, dead letters by
+      kind, circuit, values live/revoked/rejected, collection usage; ends with a verdict
+      (--no-scan: do not count values, which scans every value record)
+  dead-letters list [--kind event|job|value] [--limit N] [--json]
+      newest first, 50 by default
+  dead-letters show <id|subject> [--json]
+      one dead letter with its error and payload
+  dead-letters replay <id|subject> | --all [--kind event|job|value] [--json]
+      send back and remove: a job is re-enqueued, a value marked dirty (rejection forgotten), an event
+      re-read by ingest
+  resync [--json]
+      ask ingest for a full re-sync: a new generation reads everything from OpenCTI again, then indicators
+      not seen are revoked
+  check-config [--app ingest|worker|dashboard|cli] [--json]
+      validate each app's configuration and print it with secrets masked
+  stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns
+      one JSON line of extracted observables per STIX pattern read on stdin
+  help
+      this text
+
+configuration: the apps' environment variables and config.yml (CONFIG_FILE); commands that read Redis need
+CONNECTOR_ID and the REDIS_* settings.
+exit codes: 0 all good; 1 attention needed (circuit open, dead letters present, no reader, failed jobs,
+Redis unreachable, not found); 2 usage or configuration error.`;
