@@ -453,11 +453,11 @@ describe('concurrent reconcilers', () => {
   }
 
   // Config 'renewed': locks are renewed in time. Config 'lost locks': 30 ms locks expire between renewals and
-  // 3% of requests take 300 ms, so claims lose values mid-write all the time (the write horizon, 400 ms, still
+  // 3% of requests take 150 ms, so claims lose values mid-write all the time (the write horizon, 1 s, still
   // bounds a request, which is the one timing assumption).
   const configs = {
     renewed: { lockTtlMs: 5_000, writeHorizonMs: 200, slowMs: 0 },
-    'lost locks': { lockTtlMs: 30, writeHorizonMs: 400, slowMs: 300 },
+    'lost locks': { lockTtlMs: 30, writeHorizonMs: 1_000, slowMs: 150 },
   };
   it.each([
     [1, 'renewed'],
