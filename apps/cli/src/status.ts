@@ -63,7 +63,8 @@ export interface StatusReport {
   indicatorsLive: number;
   /** The sync state's counters (recordDesired outcomes, sweep removals). */
   counters: Record<string, number>;
-  collection: { count: number; max: number; at: string | null } | null;
+  /** `full`: the worker has stopped creates (count ≥ max). */
+  collection: { count: number; max: number; full: boolean; at: string | null } | null;
   redis: { url: string; maxmemoryPolicy: string | null };
   /** Keys present but not readable as expected. */
   unreadable: string[];
@@ -244,7 +245,15 @@ export async function gatherStatus(
       counters,
       collection:
         usage && num(usage.count) !== null && num(usage.max) !== null
-          ? { count: num(usage.count) as number, max: num(usage.max) as number, at: str(usage.at) }
+          ? {
+              count: num(usage.count) as number,
+              max: num(usage.max) as number,
+              full:
+                usage.full === true ||
+                ((num(usage.max) as number) > 0 &&
+                  (num(usage.count) as number) >= (num(usage.max) as number)),
+              at: str(usage.at),
+            }
           : null,
       redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
       unreadable,
@@ -271,6 +280,11 @@ export function verdictOf(r: StatusReport): StatusReport['verdict'] {
     attention.push('no ingest replica holds the reader lease: the stream is not being read');
   } else if (r.stream === null) {
     notes.push('the ingest reader has published no stream status: stream state unknown');
+  } else if (r.stream.state === 'standby') {
+    // Every ingest replica publishes `standby` when it starts: with a lease held, that is not the reader.
+    notes.push(
+      `the last stream status comes from a standby replica${r.stream.host ? ` (${r.stream.host})` : ''}: the reader's state is unknown`,
+    );
   } else if (!READING.has(r.stream.state)) {
     attention.push(`stream ${r.stream.state}${r.stream.message ? `: ${r.stream.message}` : ''}`);
   }
@@ -291,11 +305,12 @@ export function verdictOf(r: StatusReport): StatusReport['verdict'] {
   } else if (r.redis.maxmemoryPolicy !== 'noeviction') {
     attention.push(`Redis maxmemory-policy is ${r.redis.maxmemoryPolicy}: it must be noeviction`);
   }
-  if (r.collection && r.collection.max > 0) {
-    const ratio = r.collection.count / r.collection.max;
-    if (ratio >= 1)
-      attention.push(`the IOC collection is full (${r.collection.count} / ${r.collection.max})`);
-    else if (ratio >= 0.9) notes.push(`the IOC collection is ${Math.floor(ratio * 100)}% full`);
+  if (r.collection?.full) {
+    attention.push(
+      `the IOC collection is full (${r.collection.count} / ${r.collection.max}): new values wait, revokes and edits go on`,
+    );
+  } else if (r.collection && r.collection.max > 0 && r.collection.count / r.collection.max >= 0.9) {
+    notes.push(`the IOC collection is ${Math.floor((100 * r.collection.count) / r.collection.max)}% full`);
   }
   if (r.queue.paused) notes.push(`the ${r.queue.name} queue is paused`);
   if (r.resyncRequested) notes.push(`a re-sync was requested at ${r.resyncRequested}: waiting for ingest`);

@@ -146,6 +146,44 @@ describe('status', () => {
     ]);
   });
 
+  it('standby status under a held lease and a paused stream are not alarms; a full collection is', async () => {
+    await seedHealthy(r);
+    const k = connectorKeys(r);
+    const at = new Date().toISOString();
+    await r.client.set(
+      k.ingestStatus,
+      JSON.stringify({ state: 'standby', message: 'waiting for the reader lease', at, host: 'ingest-2' }),
+    );
+    await r.client.set(k.collectionUsage, JSON.stringify({ count: 100, max: 100, at, full: true }));
+    const full = await cli(['status', '--json', '--no-scan'], redisEnv(r));
+    expect(full.code).toBe(1);
+    expect(JSON.parse(full.stdout).verdict).toEqual({
+      ok: false,
+      attention: ['the IOC collection is full (100 / 100): new values wait, revokes and edits go on'],
+      notes: [
+        "the last stream status comes from a standby replica (ingest-2): the reader's state is unknown",
+      ],
+    });
+
+    await r.client.set(
+      k.ingestStatus,
+      JSON.stringify({
+        state: 'paused',
+        message: 'backlog 60000 above the high-water mark 50000',
+        at,
+        host: 'ingest-1',
+      }),
+    );
+    await r.client.set(k.collectionUsage, JSON.stringify({ count: 95, max: 100, at, full: false }));
+    const paused = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toMatch(
+      /^stream: +paused: backlog 60000 above the high-water mark 50000; host ingest-1/m,
+    );
+    expect(paused.stdout).toContain('note: the IOC collection is 95% full\n');
+    expect(paused.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: OK, nothing needs attention');
+  });
+
   it('a connector id with nothing in Redis: says so, names the registered ones, writes nothing, exit 1', async () => {
     await seedHealthy(r);
     const other = '0d2b6c5e-1f3a-4c7e-9b8d-2a6f4e1c3b5a';
