@@ -2,7 +2,8 @@
 // Bundles an app's TypeScript (and the workspace packages it imports) into dist/*.js for the containers.
 // Third-party packages stay external: they come from `pnpm deploy --prod`. Lua scripts are inlined as text.
 // Usage (from an app directory): node ../../scripts/bundle-app.mjs [entry ...]   default: src/main.ts
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -11,13 +12,31 @@ if (entries.length === 0) entries.push('src/main.ts');
 for (const e of entries)
   if (!existsSync(e)) throw new Error(`bundle-app: entry ${e} not found in ${process.cwd()}`);
 
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const appName = pkg.name;
+const directDeps = new Set(Object.keys(pkg.dependencies ?? {}));
+
 const workspaceAndLua = {
   name: 'workspace-and-lua',
   setup(b) {
     // Bare imports are external except our own workspace packages, which ship TypeScript source.
-    b.onResolve({ filter: /^[^./]/ }, (args) =>
-      args.path.startsWith('@octi-sekoia/') || args.path.startsWith('node:') ? undefined : { external: true },
-    );
+    // An external must be a direct dependency of the app: `pnpm deploy` links only those next to the bundle.
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('@octi-sekoia/') || args.path.startsWith('node:')) return undefined;
+      const name = args.path.startsWith('@')
+        ? args.path.split('/').slice(0, 2).join('/')
+        : args.path.split('/')[0];
+      if (!builtinModules.includes(name) && !directDeps.has(name)) {
+        return {
+          errors: [
+            {
+              text: `${name} is imported (by ${args.importer}) but is not a dependency of ${appName}: add it to its package.json`,
+            },
+          ],
+        };
+      }
+      return { external: true };
+    });
     // Lua scripts are read next to their module at run time with exactly
     // `readFileSync(new URL('./lua/name.lua', import.meta.url), 'utf8')`: inline them so the bundle is self-contained.
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
@@ -28,7 +47,7 @@ const workspaceAndLua = {
       const found = [...source.matchAll(re)];
       for (const m of found) {
         const text = await readFile(resolve(dirname(args.path), m[1]), 'utf8');
-        source = source.replace(m[0], JSON.stringify(text));
+        source = source.replace(m[0], () => JSON.stringify(text));
       }
       return found.length > 0 ? { contents: source, loader: 'ts' } : undefined;
     });
