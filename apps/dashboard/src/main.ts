@@ -1,23 +1,59 @@
-// Entry point: reads the configuration (exit 2 with one line per problem), creates the logger, starts.
-// For now it only waits for a signal; the dashboard wiring replaces the idle timer.
+// Entry point: read config (exit 2 with one line per problem), serve Bull Board behind authentication.
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
-import { createLogger } from '@octi-sekoia/logger';
+import { createLogger, redact } from '@octi-sekoia/logger';
+import { connectRedis, onShutdown } from '@octi-sekoia/ops';
+import { SyncState } from '@octi-sekoia/sync';
+import { createDashboard } from './dashboard.ts';
+import { listen } from './listen.ts';
 
 const { config, warnings } = startupConfig('dashboard');
+// The dashboard needs neither the OpenCTI token nor the Sekoia key, but redacts them when they are set
+// (compose hands the same .env to every service), so an old error that still holds one never reaches a browser.
+const secrets = secretsOf(config);
 const log = createLogger({
   level: config.connector.logLevel,
   name: 'dashboard',
-  secrets: secretsOf(config),
+  secrets,
   base: { connectorId: config.connector.id },
 });
 for (const warning of warnings) log.warn(warning);
-
-const idle = setInterval(() => {}, 2 ** 30);
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    log.info({ signal }, 'stopping');
-    clearInterval(idle);
-    process.exit(0);
-  });
+const d = config.dashboard;
+if (d.noAuth) {
+  log.warn(
+    'DASHBOARD_NO_AUTH=true: the dashboard has no authentication; only run it behind your own authenticating proxy',
+  );
 }
-log.info('started');
+
+const redis = connectRedis(config.redis);
+redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
+const states = new Map<string, SyncState>();
+const dashboard = await createDashboard({
+  redis,
+  keyPrefix: config.redis.keyPrefix,
+  connectorId: config.connector.id,
+  basePath: d.basePath,
+  auth: d.noAuth ? undefined : { username: d.username ?? '', password: d.password ?? '' },
+  readOnly: d.readOnly,
+  redact: (text) => redact(text, secrets),
+  markValueDirty: async (connectorId, value) => {
+    let state = states.get(connectorId);
+    if (!state) {
+      state = new SyncState(redis, { keyPrefix: config.redis.keyPrefix, connectorId });
+      states.set(connectorId, state);
+    }
+    // Sent back by an operator: retried even at the same desired version.
+    await state.markDirty([value], { clearRejection: true });
+  },
+  log: (msg, extra) => log.info(extra ?? {}, msg),
+});
+const server = await listen(dashboard.app, d.port, d.host);
+onShutdown({
+  graceMs: 10_000,
+  log: (msg, extra) => log.info(extra ?? {}, msg),
+  stop: async () => {
+    await server.close();
+    await dashboard.close();
+    redis.disconnect();
+  },
+});
+log.info({ url: `http://${d.host}:${server.port}${d.basePath}`, readOnly: d.readOnly }, 'started');
