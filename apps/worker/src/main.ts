@@ -1,23 +1,64 @@
-// Entry point: reads the configuration (exit 2 with one line per problem), creates the logger, starts.
-// For now it only waits for a signal; the worker wiring replaces the idle timer.
+// Entry point: read config (exit 2 with one line per problem), wire the worker to Redis and Sekoia, start.
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
-import { createLogger } from '@octi-sekoia/logger';
+import { createLogger, redact } from '@octi-sekoia/logger';
+import { connectRedis, onShutdown, startOpsServer } from '@octi-sekoia/ops';
+import { assertNoEviction } from '@octi-sekoia/queue';
+import { type WorkerSettings, workerSettings } from './settings.ts';
+import { WorkerService } from './worker-service.ts';
 
 const { config, warnings } = startupConfig('worker');
+const secrets = secretsOf(config);
 const log = createLogger({
   level: config.connector.logLevel,
   name: 'worker',
-  secrets: secretsOf(config),
+  secrets,
   base: { connectorId: config.connector.id },
 });
 for (const warning of warnings) log.warn(warning);
 
-const idle = setInterval(() => {}, 2 ** 30);
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    log.info({ signal }, 'stopping');
-    clearInterval(idle);
-    process.exit(0);
-  });
+let settings: WorkerSettings;
+try {
+  settings = workerSettings(config, process.env);
+} catch (err) {
+  process.stderr.write(`config error: ${(err as Error).message}\n`);
+  process.exit(2);
 }
-log.info('started');
+
+const redis = connectRedis(config.redis);
+redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
+try {
+  await assertNoEviction(redis);
+} catch (err) {
+  log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
+  process.exit(2);
+}
+
+let service: WorkerService | undefined;
+const ops = await startOpsServer({
+  port: config.worker.httpPort,
+  readiness: () => service?.readiness() ?? { ready: false, reason: 'starting' },
+  info: { app: 'worker', connectorId: config.connector.id },
+});
+service = new WorkerService({
+  redis,
+  connect: () => connectRedis(config.redis),
+  settings,
+  log,
+  registry: ops.registry,
+  redact: (text) => redact(text, secrets),
+});
+
+onShutdown({
+  graceMs: settings.tuning.shutdownGraceMs,
+  log: (msg, extra) => log.info(extra ?? {}, msg),
+  stop: async () => {
+    await service?.stop();
+    await ops.close();
+    redis.disconnect();
+  },
+});
+await service.start();
+log.info(
+  { httpPort: ops.port, collection: config.sekoiaIntel.iocCollectionUuid, concurrency: settings.concurrency },
+  'started',
+);

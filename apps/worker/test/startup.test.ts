@@ -1,18 +1,36 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess } from '@octi-sekoia/testkit';
-import { describe, expect, it } from 'vitest';
+import { type SekoiaSimulator, startSekoiaSimulator } from '@octi-sekoia/simulators';
+import { startProcess, startRedisServer, type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const appDir = join(import.meta.dirname, '..');
 const API_KEY = 'sk-live-Zq8yT3vN5pLm2WxR7cD4';
 const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
 
-/** The real entry point, with only the given environment (nothing inherited but PATH). */
+let r: TestRedis;
+let sim: SekoiaSimulator;
+beforeEach(async () => {
+  r = await testRedis('worker-startup');
+  sim = await startSekoiaSimulator({ apiKey: API_KEY });
+});
+afterEach(async () => {
+  await sim.close();
+  await r.cleanup();
+});
+
+/** The real entry point, with only the given environment (nothing inherited but PATH and the test's Redis). */
 function start(env: Record<string, string>) {
   const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: appDir,
-    env: { PATH: process.env.PATH ?? '', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      REDIS_URL: r.url,
+      REDIS_KEY_PREFIX: r.prefix,
+      WORKER_HTTP_PORT: '0',
+      ...env,
+    },
   });
   let stderr = '';
   proc.child.stderr?.on('data', (d: Buffer) => {
@@ -53,17 +71,21 @@ describe('worker start-up', () => {
   });
 
   it.each([['SIGTERM'], ['SIGINT']] as const)(
-    'a valid configuration starts, logs, and exits 0 on %s',
+    'a valid configuration starts, registers the connector, logs, and exits 0 on %s',
     async (signal) => {
       const { proc } = start({
         CONFIG_FILE: configFile(
-          `sekoia_intel:\n  url: https://api.sekoia.io/v2/inthreat/ioc-collections\n  apikey: ${API_KEY}\n`,
+          `sekoia_intel:\n  url: ${sim.url}/v2/inthreat/ioc-collections\n  apikey: ${API_KEY}\n`,
         ),
         CONNECTOR_ID,
-        SEKOIA_INTEL_IOC_COLLECTION_UUID: '6f1b7c2d-3e4a-4b5c-8d9e-0f1a2b3c4d5e',
+        SEKOIA_INTEL_IOC_COLLECTION_UUID: sim.collectionId.replace('ioc-collection--', ''),
         OPENCTI_TOKEN: 'ChangeMe',
       });
-      await proc.waitForOutput(/"msg":"started"/);
+      await proc.waitForOutput(/"msg":"started"/, 30_000);
+      expect(await r.client.smembers(`${r.prefix}:connectors`)).toEqual([CONNECTOR_ID]);
+      expect(JSON.parse((await r.client.get(`${r.prefix}:${CONNECTOR_ID}:circuit`)) ?? '{}')).toMatchObject({
+        state: 'closed',
+      });
       proc.kill(signal);
       expect(await proc.exited).toBe(0);
       const logged = entries(proc.output());
@@ -72,8 +94,28 @@ describe('worker start-up', () => {
         name: 'worker',
         connectorId: CONNECTOR_ID,
       });
-      expect(logged.at(-1)).toMatchObject({ msg: 'stopping', signal });
+      expect(logged.find((e) => e.msg === 'shutting down')).toMatchObject({ signal });
       expect(proc.output()).not.toContain(API_KEY);
     },
   );
+
+  it('refuses to start on a Redis that may evict keys: one plain line, exit code 2', async () => {
+    const redis = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
+    try {
+      const { proc } = start({
+        REDIS_URL: redis.url,
+        CONNECTOR_ID,
+        SEKOIA_INTEL_URL: sim.url,
+        SEKOIA_INTEL_APIKEY: API_KEY,
+        SEKOIA_INTEL_IOC_COLLECTION_UUID: sim.collectionId,
+      });
+      expect(await proc.exited).toBe(2);
+      const fatal = entries(proc.output()).find((e) => e.level === 'fatal');
+      expect(fatal).toMatchObject({ msg: 'refusing to start' });
+      expect(String(fatal?.err)).toMatch(/maxmemory-policy is "allkeys-lru".*noeviction/);
+      expect(proc.output()).not.toContain('"msg":"started"');
+    } finally {
+      await redis.destroy();
+    }
+  });
 });

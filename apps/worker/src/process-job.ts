@@ -1,0 +1,219 @@
+import type { IndicatorJob, Job, SweepMarkerJob } from '@octi-sekoia/model';
+import type { ApplyJobResult, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
+import {
+  type Job as BullJob,
+  DelayedError,
+  type Processor,
+  type Queue,
+  UnrecoverableError,
+  WaitingError,
+} from 'bullmq';
+import type { Redis } from 'ioredis';
+import { findSweepBlocker } from './sweep.ts';
+
+export interface ProcessJobDeps {
+  reconciler: Reconciler;
+  /** The indicators queue (the sweep looks at what is still in it) and its connection. */
+  queue: Queue<Job>;
+  redis: Redis;
+  settings: {
+    /** Attempts before a failing job becomes a dead letter (WORKER_RETRY_ATTEMPTS). */
+    retryAttempts: number;
+    /** Exponential backoff between attempts, with jitter (WORKER_BACKOFF_MS, WORKER_BACKOFF_MAX_MS). */
+    backoffMs: number;
+    backoffMaxMs: number;
+    /** Transient errors never dead-letter a job within this time of its enqueueing. */
+    transientRetryWindowMs: number;
+    sweepRecheckMs: number;
+    /**
+     * A job reconciles its own values at once (low latency) while at most this many jobs run in this process;
+     * under a burst it only records the desired state and the drainer reconciles in large batches.
+     */
+    inlineMaxActive: number;
+  };
+  redact: (text: string) => string;
+  onOutcome?: (kind: Job['kind'] | 'invalid', outcome: string) => void;
+  log: {
+    debug(obj: object, msg: string): void;
+    info(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+  };
+  now?: () => number;
+}
+
+/** A job whose data can never be applied: dead-lettered at once. */
+export class InvalidJobError extends Error {
+  override readonly name = 'InvalidJobError';
+}
+
+const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
+
+/** Checks the shape of a job before anything is written (a producer bug must not reach the sync state). */
+export function validateJob(data: unknown): Job {
+  const fail = (why: string): never => {
+    throw new InvalidJobError(`invalid job: ${why}`);
+  };
+  if (typeof data !== 'object' || data === null) return fail('not an object');
+  const j = data as Record<string, unknown>;
+  if (!Number.isSafeInteger(j.generation) || (j.generation as number) < 0) fail('bad generation');
+  if (typeof j.eventId !== 'string' || !EVENT_ID_RE.test(j.eventId)) fail('bad eventId');
+  if (j.kind === 'sweep') return data as SweepMarkerJob;
+  if (j.kind !== 'indicator') return fail(`unknown kind ${JSON.stringify(j.kind)}`);
+  if (j.op !== 'upsert' && j.op !== 'remove') fail(`bad op ${JSON.stringify(j.op)}`);
+  if (typeof j.indicatorId !== 'string' || j.indicatorId === '') fail('missing indicatorId');
+  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
+  if (!strings(j.values)) fail('values must be non-empty strings');
+  if (j.previous !== undefined && !strings(j.previous)) fail('previous must be non-empty strings');
+  const a = j.attributes as Record<string, unknown> | undefined;
+  if (j.op === 'upsert') {
+    if (typeof a !== 'object' || a === null) fail('missing attributes');
+    if (typeof a?.validFrom !== 'string') fail('attributes.validFrom must be a string');
+    if (a?.validUntil !== undefined && typeof a.validUntil !== 'string') fail('bad attributes.validUntil');
+    if (typeof a?.description !== 'string') fail('attributes.description must be a string');
+    if (!Array.isArray(a?.killChainPhases)) fail('attributes.killChainPhases must be an array');
+  }
+  return data as IndicatorJob;
+}
+
+/** Redis trouble (connection, failover, loading, full memory): worth retrying for as long as the window. */
+export function isTransient(err: unknown): boolean {
+  const e = err as { policy?: unknown; message?: unknown; code?: unknown; name?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  if (e.policy === 'retryable' || e.policy === 'rate-limited') return true;
+  const text = `${String(e.name ?? '')} ${String(e.code ?? '')} ${String(e.message ?? '')}`;
+  return /ECONN|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|Connection is closed|Stream isn't writeable|MaxRetriesPerRequest|LOADING|BUSY|OOM|READONLY|TRYAGAIN|CLUSTERDOWN|MASTERDOWN|NOREPLICAS|socket/i.test(
+    text,
+  );
+}
+
+class Aborted extends Error {}
+
+/**
+ * The BullMQ processor. An indicator job records its desired state (fenced, values into the dirty set) and,
+ * when traffic is low, reconciles its values at once; under a burst the background drainer reconciles them in
+ * large batches (Sekoia failures never fail a job: they leave values dirty, retried with backoff). A sweep marker of
+ * generation G sweeps once every job of G enqueued before it is applied, else it waits (delayed). A job that
+ * throws (Redis trouble, a bug) is retried with backoff and becomes a dead letter only after the last attempt,
+ * and — for transient errors — never inside the retry window. On shutdown (abort) the job is handed back.
+ */
+export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
+  const now = deps.now ?? Date.now;
+  const s = deps.settings;
+
+  let active = 0;
+  const applyIndicator = async (job: IndicatorJob) => {
+    active += 1;
+    let r: ApplyJobResult | RecordDesiredResult;
+    try {
+      r =
+        active <= s.inlineMaxActive
+          ? await deps.reconciler.applyJob(job)
+          : await deps.reconciler.state.recordDesired(job);
+    } finally {
+      active -= 1;
+    }
+    deps.onOutcome?.('indicator', r.outcome);
+    deps.log.debug(
+      {
+        indicatorId: job.indicatorId,
+        eventId: job.eventId,
+        outcome: r.outcome,
+        ...('report' in r ? { report: r.report } : {}),
+      },
+      'job applied',
+    );
+    return { outcome: r.outcome as string, dirtied: r.dirtied.length };
+  };
+
+  const applySweep = async (bull: BullJob<Job>, marker: SweepMarkerJob, token: string | undefined) => {
+    const blocker = await findSweepBlocker(deps.redis, deps.queue, {
+      id: bull.id ?? '',
+      timestamp: bull.timestamp,
+      generation: marker.generation,
+    });
+    if (blocker) {
+      deps.onOutcome?.('sweep', 'sweep-deferred');
+      deps.log.debug(
+        { generation: marker.generation, blocker },
+        'sweep waits for older jobs of its generation',
+      );
+      await bull.moveToDelayed(now() + s.sweepRecheckMs, token);
+      throw new DelayedError();
+    }
+    const r = await deps.reconciler.sweep(marker.generation);
+    deps.onOutcome?.('sweep', r.skipped ? 'skipped' : 'swept');
+    deps.log.info(
+      { generation: marker.generation, ...r },
+      'generation swept: indicators not seen in it removed',
+    );
+    return { outcome: r.skipped ? 'skipped' : 'swept', dirtied: r.dirtied };
+  };
+
+  return async (bull, token, signal) => {
+    let data: Job;
+    try {
+      data = validateJob(bull.data);
+    } catch (err) {
+      deps.onOutcome?.('invalid', 'failed');
+      throw new UnrecoverableError(deps.redact((err as Error).message));
+    }
+    try {
+      const work = data.kind === 'sweep' ? applySweep(bull, data, token) : applyIndicator(data);
+      return await abortable(work, signal);
+    } catch (err) {
+      if (err instanceof DelayedError || err instanceof WaitingError) throw err;
+      if (err instanceof Aborted) {
+        // Shutdown: hand the job back (no attempt used); it runs again elsewhere, harmlessly.
+        await bull.moveToWait(token);
+        deps.onOutcome?.(data.kind, 'handed-back');
+        throw new WaitingError();
+      }
+      const message = deps.redact(err instanceof Error ? err.message : String(err));
+      // The job's log holds one line per failed attempt: its length counts them (sweep deferrals and stall
+      // recoveries do not). If Redis refuses even that, BullMQ's start count stands in.
+      const tries = await bull
+        .log(`attempt failed: ${message}`)
+        .catch(() => Math.max(1, bull.attemptsStarted));
+      const transient = isTransient(err);
+      const inWindow = now() - bull.timestamp < s.transientRetryWindowMs;
+      if (tries >= s.retryAttempts && !(transient && inWindow)) {
+        deps.onOutcome?.(data.kind, 'failed');
+        deps.log.warn({ jobId: bull.id, tries, err: message }, 'job failed for good: dead letter');
+        throw new UnrecoverableError(`${message} (after ${tries} attempts)`);
+      }
+      const delay = Math.round(
+        Math.min(s.backoffMaxMs, s.backoffMs * 2 ** Math.min(tries - 1, 30)) * (0.5 + Math.random() / 2),
+      );
+      deps.onOutcome?.(data.kind, 'retry');
+      deps.log.warn({ jobId: bull.id, tries, delayMs: delay, err: message }, 'job failed: retrying');
+      await bull.moveToDelayed(now() + delay, token);
+      throw new DelayedError();
+    }
+  };
+}
+
+/** Resolves like `work`, or rejects with Aborted when the signal fires first (the work goes on, ignored). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    work.catch(() => undefined);
+    return Promise.reject(new Aborted());
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      work.catch(() => undefined);
+      reject(new Aborted());
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}

@@ -1,0 +1,146 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IocAttributes } from '@octi-sekoia/model';
+import {
+  type DefaultFields,
+  type IndicatorFields,
+  RetryableError,
+  type SekoiaClient,
+  SekoiaError,
+} from '@octi-sekoia/sekoia';
+import { type Budget, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '@octi-sekoia/sync';
+
+export type Endpoint =
+  | 'createBatch'
+  | 'edit'
+  | 'revoke'
+  | 'searchExact'
+  | 'getCollection'
+  | 'countTotalIocs'
+  | 'listAll';
+
+export interface CallObserver {
+  /** Every HTTP request, before it is sent (after its budget token). */
+  request?(endpoint: Endpoint): void;
+  /** Every call, once it ended: `status` is 'ok', the HTTP status, or the network error code. */
+  call?(endpoint: Endpoint, status: string, seconds: number): void;
+  /** Values per create request. */
+  batch?(size: number): void;
+  /** Every error a call threw (the circuit, the quota watch and the metrics look at it). */
+  error?(err: unknown, endpoint: Endpoint): void;
+}
+
+interface GateStore {
+  endpoint: Endpoint;
+  /** Tokens the caller already took for this call (the sync engine takes one before each port call). */
+  prepaid: number;
+}
+
+/**
+ * One budget, every request: the sync engine takes a token before each port call, and the client's
+ * `beforeRequest` takes one for every further request of that call (search pages, the quota check after a
+ * refused create, the collection GET after a 404) and for calls made outside the engine (probe, usage).
+ */
+export class RequestGate {
+  private readonly store = new AsyncLocalStorage<GateStore>();
+
+  constructor(
+    private readonly budget: Budget,
+    private readonly observer: CallObserver = {},
+  ) {}
+
+  /** For SekoiaClient's `beforeRequest`. */
+  readonly beforeRequest = async (): Promise<void> => {
+    const s = this.store.getStore();
+    if (s && s.prepaid > 0) s.prepaid -= 1;
+    else await this.budget.take();
+    this.observer.request?.(s?.endpoint ?? 'getCollection');
+  };
+
+  /** Runs one client call, observed; `prepaid` tokens were taken by the caller. */
+  async run<T>(endpoint: Endpoint, prepaid: number, fn: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      const out = await this.store.run({ endpoint, prepaid }, fn);
+      this.observer.call?.(endpoint, 'ok', (performance.now() - t0) / 1000);
+      return out;
+    } catch (err) {
+      this.observer.call?.(endpoint, statusOf(err), (performance.now() - t0) / 1000);
+      this.observer.error?.(err, endpoint);
+      throw err;
+    }
+  }
+}
+
+function statusOf(err: unknown): string {
+  if (err instanceof SekoiaError) {
+    if (err.status !== undefined) return String(err.status);
+    if (err instanceof RetryableError && err.code) return err.code;
+    return err.policy;
+  }
+  return 'error';
+}
+
+/** Sekoia's editable fields from the model's attributes (create: absent fields are left out). */
+export function toDefaultFields(a: IocAttributes): DefaultFields {
+  const f: DefaultFields = { valid_from: a.validFrom, kill_chain_phases: a.killChainPhases };
+  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
+  if (a.description !== '') f.description = a.description;
+  return f;
+}
+
+/** PUT body: every field we own, absent ones cleared (null), so an edit never leaves a stale field behind. */
+export function toEditFields(a: IocAttributes): IndicatorFields {
+  return {
+    valid_from: a.validFrom,
+    valid_until: a.validUntil ?? null,
+    kill_chain_phases: a.killChainPhases,
+    description: a.description === '' ? null : a.description,
+  };
+}
+
+/**
+ * A retryable failure the origin answered (500, 503, …) is no longer in flight, so the engine need not wait
+ * for the write horizon; 502/504 (a gateway), timeouts and dropped connections may still be.
+ */
+export function mapError(err: unknown): unknown {
+  if (err instanceof RetryableError && err.status !== undefined && err.status !== 502 && err.status !== 504) {
+    return new SekoiaPolicyError(err.message, 'retryable', undefined, true);
+  }
+  return err;
+}
+
+/**
+ * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
+ * through with their policy (QuotaFullError keeps `quota-full`), the search's hits reported under the value
+ * asked for (the client already matched them canonically).
+ */
+export function sekoiaPort(client: SekoiaClient, gate: RequestGate, observer: CallObserver = {}): SekoiaPort {
+  const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await gate.run(endpoint, 1, fn);
+    } catch (err) {
+      throw mapError(err);
+    }
+  };
+  return {
+    createBatch(defaultFields, values) {
+      observer.batch?.(values.length);
+      return call('createBatch', () =>
+        client.createBatch(
+          toDefaultFields(defaultFields),
+          values.map((value) => ({ value })),
+        ),
+      );
+    },
+    async edit(id, fields) {
+      await call('edit', () => client.edit(id, toEditFields(fields)));
+    },
+    revoke(id) {
+      return call('revoke', () => client.revoke(id));
+    },
+    async searchExact(value): Promise<FoundIndicator[]> {
+      const hits = await call('searchExact', () => client.searchExact(value));
+      return hits.map((h) => ({ id: h.id, value, revoked: h.revoked }));
+    },
+  };
+}

@@ -1,0 +1,327 @@
+import type { Logger } from '@octi-sekoia/logger';
+import type { Job } from '@octi-sekoia/model';
+import type { Readiness, Registry } from '@octi-sekoia/ops';
+import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { QuotaFullError, RateLimitedError, SekoiaClient } from '@octi-sekoia/sekoia';
+import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { BudgetQueue } from './budget-queue.ts';
+import { Circuit, type CircuitStatus } from './circuit.ts';
+import { quotaMessage, UsageWatch } from './collection-usage.ts';
+import { type DeadLetterDeps, deadLetterRejectedValue, moveFailedJobs } from './dead-letters.ts';
+import { type WorkerMetrics, workerMetrics } from './metrics.ts';
+import { createProcessor } from './process-job.ts';
+import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
+import type { WorkerSettings } from './settings.ts';
+
+export interface WorkerServiceDeps {
+  /** Commands: sync state, queues, dead letters, budget, published status. */
+  redis: Redis;
+  /** A new connection for BullMQ's worker (blocking commands; `maxRetriesPerRequest: null`). */
+  connect: () => Redis;
+  settings: WorkerSettings;
+  log: Logger;
+  registry: Registry;
+  /** Removes secrets from any text stored in Redis. */
+  redact: (text: string) => string;
+  userAgent?: string;
+}
+
+/**
+ * The worker: a BullMQ worker on the connector's `indicators` queue applying jobs through the sync engine, the
+ * background drainer of the dirty set, the configuration circuit with its self-probe, the IOC quota watch, the
+ * dead letters and the metrics. `start()` / `stop()`; `readiness()` for /readyz.
+ */
+export class WorkerService {
+  readonly queues: ConnectorQueues;
+  readonly budget: RequestBudget;
+  readonly client: SekoiaClient;
+  readonly reconciler: Reconciler;
+  readonly circuit: Circuit;
+  readonly usage: UsageWatch;
+  readonly metrics: WorkerMetrics;
+  private readonly worker: Worker<Job>;
+  private readonly workerConnection: Redis;
+  private readonly dlq: DeadLetterDeps;
+  private readonly log: Logger;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private started = false;
+  private stopping = false;
+  private draining = false;
+  private moving: Promise<unknown> = Promise.resolve();
+  private lastTotals: Record<string, number> = {};
+
+  constructor(private readonly deps: WorkerServiceDeps) {
+    const s = deps.settings;
+    const t = s.tuning;
+    this.log = deps.log;
+    this.metrics = workerMetrics(deps.registry);
+    this.queues = createQueues(deps.redis, s.keyPrefix, s.connectorId);
+    const base = this.queues.keys.base;
+    this.dlq = {
+      queues: this.queues,
+      redact: deps.redact,
+      onDeadLetter: (kind, subject, error) => {
+        this.metrics.deadLetters.inc({ kind });
+        this.log.warn({ kind, subject: kind === 'value' ? subject : subject, error }, 'dead letter written');
+      },
+    };
+
+    this.budget = new RequestBudget(deps.redis, {
+      keyPrefix: s.keyPrefix,
+      host: new URL(s.sekoia.url).host,
+      apiKey: s.sekoia.apiKey,
+      ratePerSecond: s.sekoia.requestsPerSecond,
+      burst: s.sekoia.requestBurst,
+    });
+    const observer: CallObserver = {
+      request: (endpoint) => this.metrics.sekoiaHttpRequests.inc({ endpoint }),
+      call: (endpoint, status, seconds) => {
+        this.metrics.sekoiaRequests.inc({ endpoint, status });
+        this.metrics.sekoiaLatency.observe({ endpoint }, seconds);
+      },
+      batch: (n) => this.metrics.batchSize.observe(n),
+      error: (err) => this.onSekoiaError(err),
+    };
+    const budget = new BudgetQueue(this.budget, t.budgetTakers);
+    const gate = new RequestGate(budget, observer);
+    this.client = new SekoiaClient({
+      baseUrl: s.sekoia.url,
+      apiKey: s.sekoia.apiKey,
+      collectionId: s.sekoia.collectionId,
+      timeoutMs: s.sekoia.timeoutMs,
+      userAgent: deps.userAgent ?? 'octi-sekoia-worker',
+      beforeRequest: gate.beforeRequest,
+    });
+
+    this.reconciler = createSyncEngine({
+      redis: deps.redis,
+      port: sekoiaPort(this.client, gate, observer),
+      budget,
+      keyPrefix: s.keyPrefix,
+      connectorId: s.connectorId,
+      lockTtlMs: t.valueLockMs,
+      writeHorizonMs: t.writeHorizonMs,
+      lingerMs: s.sekoia.batchLingerMs,
+      maxBatch: s.sekoia.batchSize,
+      backoffBaseMs: s.backoffMs,
+      backoffMaxMs: s.backoffMaxMs,
+      lostAnswerSearchDelayMs: t.lostAnswerSearchDelayMs,
+      defaultRetryAfterMs: t.defaultRetryAfterMs,
+      configurationRetryMs: t.configurationRetryMs,
+      onRejected: (r) => deadLetterRejectedValue(this.dlq, r),
+      onConfigurationError: (message) => this.circuit.trip({ policy: 'configuration', message }),
+      onError: (err) =>
+        this.log.warn({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'reconcile error'),
+    });
+
+    this.circuit = new Circuit({
+      redis: deps.redis,
+      key: `${base}:circuit`,
+      probe: () => gate.run('getCollection', 0, () => this.client.getCollection()),
+      probeIntervalMs: t.probeIntervalMs,
+      onOpen: (st) => this.pauseWork(st),
+      onClose: (st) => this.resumeWork(st),
+      onError: (err) =>
+        this.log.debug({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'circuit probe failed'),
+    });
+
+    this.usage = new UsageWatch({
+      redis: deps.redis,
+      key: `${base}:collection-usage`,
+      read: () => gate.run('countTotalIocs', 0, () => this.client.countTotalIocs()),
+      intervalMs: t.usageIntervalMs,
+      fullIntervalMs: t.usageFullIntervalMs,
+      onReading: (u) => {
+        this.metrics.collectionIocs.set({ kind: 'used' }, u.count);
+        this.metrics.collectionIocs.set({ kind: 'max' }, u.max);
+      },
+      onFull: (full, u) => {
+        this.metrics.quotaFull.set(full ? 1 : 0);
+        setCreatesBlocked(this.reconciler, full);
+        if (full) this.log.error({ count: u.count, max: u.max }, quotaMessage(u));
+        else this.log.info({ count: u.count, max: u.max }, 'IOC quota has room again: creates resume');
+      },
+      onError: (err) =>
+        this.log.debug({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'quota reading failed'),
+    });
+
+    const processor = createProcessor({
+      reconciler: this.reconciler,
+      queue: this.queues.indicators,
+      redis: deps.redis,
+      settings: {
+        retryAttempts: s.retryAttempts,
+        backoffMs: s.backoffMs,
+        backoffMaxMs: s.backoffMaxMs,
+        transientRetryWindowMs: s.transientRetryWindowMs,
+        sweepRecheckMs: t.sweepRecheckMs,
+        inlineMaxActive: t.inlineMaxActive,
+      },
+      redact: deps.redact,
+      onOutcome: (kind, outcome) => this.metrics.jobs.inc({ kind, outcome }),
+      log: this.log,
+    });
+    this.workerConnection = deps.connect();
+    this.worker = new Worker<Job>(this.queues.keys.queues.indicators, processor, {
+      connection: this.workerConnection,
+      prefix: this.queues.keys.bullPrefix,
+      concurrency: s.concurrency,
+      autorun: false,
+      lockDuration: t.lockDurationMs,
+      stalledInterval: t.stalledIntervalMs,
+      maxStalledCount: t.maxStalledCount,
+    });
+    this.worker.on('failed', () => this.moveFailed());
+    this.worker.on('error', (err) =>
+      this.log.warn({ err: deps.redact(String(err?.message ?? err)) }, 'queue worker error'),
+    );
+    this.metrics.circuitOpen.set({ reason: '' }, 0);
+    this.metrics.quotaFull.set(0);
+  }
+
+  /** Registers the connector, checks Sekoia once, then takes jobs (unless the circuit is open). */
+  async start(): Promise<void> {
+    const s = this.deps.settings;
+    this.started = true;
+    await this.deps.redis.sadd(`${s.keyPrefix}:connectors`, s.connectorId);
+    this.circuit.publish();
+    await this.circuit.probeNow();
+    await this.circuit.settled();
+    if (!this.circuit.isOpen) this.resumeQueue();
+    if (!this.circuit.isOpen) this.startDrainer();
+    this.usage.start();
+    this.moveFailed();
+    this.every(s.tuning.failedSweepIntervalMs, () => this.moveFailed());
+    this.every(s.tuning.gaugeIntervalMs, () => this.refreshGauges());
+  }
+
+  readiness(): Readiness {
+    if (!this.started) return { ready: false, reason: 'starting' };
+    if (this.stopping) return { ready: false, reason: 'shutting down' };
+    const c = this.circuit.current();
+    if (c.state === 'open') return { ready: false, reason: c.message };
+    if (this.deps.redis.status !== 'ready')
+      return { ready: false, reason: `Redis connection ${this.deps.redis.status}` };
+    return { ready: true };
+  }
+
+  /**
+   * Stops taking work; in-flight jobs may finish within `handBackAfterMs`, then they are handed back to the
+   * queue (no attempt used); the drainer finishes its claims (values it cannot finish stay dirty).
+   */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.usage.stop();
+    await this.circuit.stop();
+    const closing = this.worker.close();
+    let timer: NodeJS.Timeout | undefined;
+    const handBack = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.deps.settings.tuning.handBackAfterMs);
+    });
+    const first = await Promise.race([closing.then(() => 'closed' as const), handBack]);
+    clearTimeout(timer);
+    if (first === 'timeout') {
+      this.log.info({}, 'handing in-flight jobs back to the queue');
+      this.worker.cancelAllJobs('shutdown');
+      await closing;
+    }
+    await this.stopDrainer();
+    await this.moving.catch(() => undefined);
+    await this.queues.close();
+    this.workerConnection.disconnect();
+    this.client.close();
+  }
+
+  /** Reconcile totals and gauges (tests read them; /metrics shows them). */
+  async refreshGauges(): Promise<void> {
+    try {
+      const st = await this.reconciler.stats();
+      this.metrics.dirty.set(st.dirty);
+      this.metrics.dirtyDue.set(st.due);
+      const totals: Record<string, number> = {
+        created: st.reconcile.creates,
+        edited: st.reconcile.edits,
+        revoked: st.reconcile.revokes,
+        searched: st.reconcile.searches,
+        rejected: st.reconcile.rejected,
+      };
+      for (const [action, n] of Object.entries(totals)) {
+        const delta = n - (this.lastTotals[action] ?? 0);
+        if (delta > 0) this.metrics.values.inc({ action }, delta);
+      }
+      this.lastTotals = totals;
+      this.metrics.budgetPausedSeconds.set((await this.budget.pausedForMs()) / 1000);
+    } catch {
+      // Redis unreachable: gauges keep their last value.
+    }
+  }
+
+  private onSekoiaError(err: unknown): void {
+    if (err instanceof RateLimitedError) this.metrics.budgetPauses.inc({ source: err.source });
+    else if (err instanceof QuotaFullError) this.usage.quotaFull(err.count, err.max);
+    else this.circuit.trip(err);
+  }
+
+  private pauseWork(st: CircuitStatus): Promise<void> {
+    this.metrics.circuitOpen.reset();
+    this.metrics.circuitOpen.set({ reason: st.reason }, 1);
+    this.log.error({ reason: st.reason }, `circuit open: ${st.message}`);
+    // No job is taken while open (in-flight ones end: their values stay dirty); the drainer stops.
+    void this.worker.pause(true);
+    return this.stopDrainer();
+  }
+
+  private resumeWork(st: CircuitStatus): void {
+    this.metrics.circuitOpen.reset();
+    this.metrics.circuitOpen.set({ reason: '' }, 0);
+    this.log.info({ since: st.since }, 'circuit closed: Sekoia.io answers again, resuming');
+    if (this.stopping) return;
+    this.resumeQueue();
+    this.startDrainer();
+  }
+
+  private resumeQueue(): void {
+    if (this.stopping) return;
+    void this.worker.resume();
+  }
+
+  private startDrainer(): void {
+    if (this.draining || this.stopping) return;
+    this.draining = true;
+    const t = this.deps.settings.tuning;
+    this.reconciler.start({ concurrency: t.drainConcurrency, batch: t.drainBatch, idleMs: t.drainIdleMs });
+  }
+
+  private async stopDrainer(): Promise<void> {
+    if (!this.draining) return;
+    this.draining = false;
+    await this.reconciler.stop();
+  }
+
+  private moveFailed(): void {
+    this.moving = this.moving
+      .then(() => moveFailedJobs(this.dlq))
+      .catch((err) =>
+        this.log.warn(
+          { err: this.deps.redact(String((err as Error)?.message ?? err)) },
+          'moving failed jobs',
+        ),
+      );
+  }
+
+  private every(ms: number, fn: () => unknown): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+}
+
+/** The sync engine's create switch (collection full), when this version of it has one. */
+function setCreatesBlocked(reconciler: Reconciler, blocked: boolean): void {
+  const r = reconciler as Reconciler & { setCreatesBlocked?: (b: boolean) => void };
+  r.setCreatesBlocked?.(blocked);
+}

@@ -1,0 +1,274 @@
+import { join } from 'node:path';
+import { createLogger } from '@octi-sekoia/logger';
+import {
+  DEFAULT_DESCRIPTION_TEMPLATE,
+  type IndicatorJob,
+  type Job,
+  jobId,
+  normalizeMessage,
+  type ValidUntilRounding,
+} from '@octi-sekoia/model';
+import { Registry } from '@octi-sekoia/ops';
+import { type ConnectorQueues, createQueues, listDeadLetters } from '@octi-sekoia/queue';
+import {
+  applyScenario,
+  computeExpectedCollection,
+  controlTarget,
+  diffCollections,
+  type GenerateOptions,
+  generateScenario,
+  messagesFromLog,
+  type OracleMessage,
+  type SekoiaBehavior,
+  type SekoiaFaults,
+  type SekoiaSimulator,
+  startOpenCtiSimulator,
+  startSekoiaSimulator,
+} from '@octi-sekoia/simulators';
+import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
+import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
+import { WorkerService } from '../src/worker-service.ts';
+
+export const appDir = join(import.meta.dirname, '..');
+export const CONNECTOR_ID = '4a0d6a3e-5c1b-4f7e-8d2a-9b3c1e5f7a90';
+export const OPENCTI_URL = 'http://opencti.test';
+
+/** Tuning that makes crashes, retries and probes show up within a test's time. */
+export const FAST_TUNING: Partial<Tuning> = {
+  lockDurationMs: 3_000,
+  stalledIntervalMs: 1_000,
+  valueLockMs: 3_000,
+  writeHorizonMs: 4_000,
+  probeIntervalMs: 500,
+  usageIntervalMs: 2_000,
+  usageFullIntervalMs: 500,
+  sweepRecheckMs: 200,
+  drainIdleMs: 100,
+  handBackAfterMs: 2_000,
+  shutdownGraceMs: 10_000,
+  defaultRetryAfterMs: 500,
+  lostAnswerSearchDelayMs: 100,
+  configurationRetryMs: 300,
+  failedSweepIntervalMs: 1_000,
+  gaugeIntervalMs: 500,
+};
+
+export interface NormalizeOptions {
+  descriptionTemplate?: string;
+  validUntilRounding?: ValidUntilRounding;
+  generation?: number;
+}
+
+/** Jobs of stream messages, in stream order, as ingest would enqueue them. */
+export function jobsOf(messages: OracleMessage[], opts: NormalizeOptions = {}): IndicatorJob[] {
+  const jobs: IndicatorJob[] = [];
+  for (const m of messages) {
+    const r = normalizeMessage(m, {
+      openctiUrl: OPENCTI_URL,
+      descriptionTemplate: opts.descriptionTemplate ?? DEFAULT_DESCRIPTION_TEMPLATE,
+      validUntilRounding: opts.validUntilRounding ?? 'none',
+      extractionMode: 'strict',
+      generation: opts.generation ?? 1,
+      maxEventBytes: 1 << 20,
+    });
+    if (r.outcome === 'jobs') jobs.push(...r.jobs);
+  }
+  return jobs;
+}
+
+/** A generated scenario run through the OpenCTI simulator's World: the stream messages it produced. */
+export async function scenarioMessages(opts: GenerateOptions): Promise<OracleMessage[]> {
+  const octi = await startOpenCtiSimulator({ seed: opts.seed });
+  try {
+    applyScenario(controlTarget(octi.control), generateScenario(opts));
+    return messagesFromLog(octi.control.entries());
+  } finally {
+    await octi.close();
+  }
+}
+
+export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {}) {
+  return computeExpectedCollection(messages, {
+    openctiUrl: OPENCTI_URL,
+    descriptionTemplate: opts.descriptionTemplate ?? DEFAULT_DESCRIPTION_TEMPLATE,
+    validUntilRounding: opts.validUntilRounding ?? 'none',
+    extractionMode: 'strict',
+  });
+}
+
+export interface StackOptions {
+  behavior?: Partial<SekoiaBehavior>;
+  faults?: Partial<SekoiaFaults>;
+  seed?: number;
+}
+
+/** Redis under a test prefix, the Sekoia simulator over HTTP, the connector's queues, and worker starters. */
+export class Stack {
+  readonly services: WorkerService[] = [];
+  readonly processes: ManagedProcess[] = [];
+  queues!: ConnectorQueues;
+
+  private constructor(
+    readonly r: TestRedis,
+    readonly sim: SekoiaSimulator,
+  ) {
+    this.queues = createQueues(r.client, r.prefix, CONNECTOR_ID);
+  }
+
+  static async start(opts: StackOptions = {}): Promise<Stack> {
+    const r = await testRedis('worker');
+    const sim = await startSekoiaSimulator({
+      seed: opts.seed ?? 1,
+      ...(opts.behavior ? { behavior: opts.behavior } : {}),
+      ...(opts.faults ? { faults: opts.faults } : {}),
+    });
+    return new Stack(r, sim);
+  }
+
+  get keys() {
+    return this.queues.keys;
+  }
+
+  settings(over: Partial<WorkerSettings> = {}, tuning: Partial<Tuning> = {}): WorkerSettings {
+    return {
+      keyPrefix: this.r.prefix,
+      connectorId: CONNECTOR_ID,
+      sekoia: {
+        url: this.sim.url,
+        apiKey: this.sim.apiKey,
+        collectionId: this.sim.collectionId,
+        timeoutMs: 2_000,
+        requestsPerSecond: 500,
+        requestBurst: 50,
+        batchSize: 100,
+        batchLingerMs: 50,
+      },
+      concurrency: 50,
+      retryAttempts: 5,
+      backoffMs: 50,
+      backoffMaxMs: 1_000,
+      transientRetryWindowMs: 60_000,
+      tuning: { ...readTuning({}, 2_000), ...FAST_TUNING, ...tuning },
+      ...over,
+    };
+  }
+
+  /** A worker in this process (its metrics on a registry of its own). */
+  async startService(
+    over: Partial<WorkerSettings> = {},
+    tuning: Partial<Tuning> = {},
+  ): Promise<WorkerService> {
+    const service = new WorkerService({
+      redis: this.r.connect(),
+      connect: () => this.r.connect(),
+      settings: this.settings(over, tuning),
+      log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'worker' }),
+      registry: new Registry(),
+      redact: (text) => text.split(this.sim.apiKey).join('[REDACTED]'),
+    });
+    this.services.push(service);
+    await service.start();
+    return service;
+  }
+
+  /** The real entry point as a child process, configured for this stack (plus `env`). */
+  spawnWorker(env: Record<string, string> = {}, tuning: Partial<Tuning> = FAST_TUNING): ManagedProcess {
+    const tuningEnv = Object.fromEntries(
+      Object.entries(tuning).map(([k, v]) => [
+        `TUNING_${k.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`,
+        String(v),
+      ]),
+    );
+    const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: appDir,
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: this.r.url,
+        REDIS_KEY_PREFIX: this.r.prefix,
+        WORKER_HTTP_PORT: '0',
+        CONNECTOR_ID,
+        SEKOIA_INTEL_URL: this.sim.url,
+        SEKOIA_INTEL_APIKEY: this.sim.apiKey,
+        SEKOIA_INTEL_IOC_COLLECTION_UUID: this.sim.collectionId,
+        SEKOIA_INTEL_TIMEOUT_MS: '2000',
+        SEKOIA_INTEL_REQUESTS_PER_SECOND: '500',
+        SEKOIA_INTEL_REQUEST_BURST: '50',
+        SEKOIA_INTEL_BATCH_LINGER_MS: '50',
+        WORKER_BACKOFF_MS: '50',
+        WORKER_BACKOFF_MAX_MS: '1000',
+        CONNECTOR_LOG_LEVEL: 'info',
+        ...tuningEnv,
+        ...env,
+      },
+    });
+    this.processes.push(proc);
+    return proc;
+  }
+
+  async enqueue(jobs: Job[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 500) {
+      await this.queues.indicators.addBulk(
+        jobs.slice(i, i + 500).map((job) => ({
+          name: job.kind === 'indicator' ? job.op : 'sweep',
+          data: job,
+          opts: { jobId: jobId(job) },
+        })),
+      );
+    }
+  }
+
+  async pending(): Promise<number> {
+    const c = await this.queues.indicators.getJobCounts(
+      'waiting',
+      'active',
+      'delayed',
+      'prioritized',
+      'paused',
+    );
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  dirty(): Promise<number> {
+    return this.r.client.zcard(this.keys.sync.dirty);
+  }
+
+  /** The queue drained and the dirty set empty. */
+  async waitIdle(timeoutMs: number, what = 'the queue and the dirty set to drain'): Promise<void> {
+    await waitFor(async () => (await this.pending()) === 0 && (await this.dirty()) === 0, {
+      timeoutMs,
+      intervalMs: 100,
+      what,
+    });
+  }
+
+  deadLetters() {
+    return listDeadLetters(this.queues, { limit: 1000 });
+  }
+
+  /** The simulator's collection against the oracle. */
+  diff(expected: ReturnType<typeof expectedOf>) {
+    return diffCollections(
+      expected,
+      this.sim.control.indicators().map((i) => ({ ...i, value: i.canonical })),
+    );
+  }
+
+  async close(): Promise<void> {
+    for (const p of this.processes) p.kill('SIGKILL');
+    await Promise.all(this.processes.map((p) => p.exited));
+    await Promise.all(this.services.map((s) => s.stop().catch(() => undefined)));
+    await this.queues.close();
+    await this.sim.close();
+    await this.r.cleanup();
+  }
+}
+
+/** The ops port a spawned worker logged in its `started` line. */
+export async function httpPortOf(proc: ManagedProcess): Promise<number> {
+  await proc.waitForOutput(/"msg":"started"/, 30_000);
+  const line = proc
+    .output()
+    .split('\n')
+    .find((l) => l.includes('"msg":"started"'));
+  return (JSON.parse(line ?? '{}') as { httpPort: number }).httpPort;
+}
