@@ -218,13 +218,7 @@ export class Stack {
   }
 
   async pending(): Promise<number> {
-    const c = await this.queues.indicators.getJobCounts(
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'paused',
-    );
+    const c = await this.queues.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
     return Object.values(c).reduce((a, b) => a + b, 0);
   }
 
