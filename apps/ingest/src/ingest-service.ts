@@ -61,6 +61,7 @@ export interface IngestDeps {
   metrics: IngestMetrics;
   redact: (text: string) => string;
   log: {
+    debug?(obj: object, msg: string): void;
     info(obj: object, msg: string): void;
     warn(obj: object, msg: string): void;
     error(obj: object, msg: string): void;
@@ -95,6 +96,13 @@ export class IngestService {
   private readonly now: () => number;
   /** A new generation is queued: further triggers (a second reset, a trimmed gap seen again) join it. */
   private generationQueued = false;
+  /** OpenCTI refuses our token (stream 401 / GraphQL AUTH_REQUIRED or FORBIDDEN_ACCESS), by channel. */
+  private readonly authFailing = new Map<'stream' | 'graphql', string>();
+  /** Last ping failure logged (repeats of the same failure are not logged again). */
+  private pingFailure: string | undefined;
+  /** Consecutive enqueue failures: the reconnect after one waits longer each time. */
+  private enqueueFailures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now ?? Date.now;
@@ -112,7 +120,6 @@ export class IngestService {
       .hset(`${this.deps.queues.keys.base}:info`, { name: s.connectorName, streamId: s.streamId })
       .exec()
       .catch(() => undefined);
-    this.publishStatus('standby', 'waiting for the reader lease');
     this.lease.start();
     this.log.info({}, 'waiting for the reader lease (one ingest replica reads the stream)');
   }
@@ -124,7 +131,12 @@ export class IngestService {
     this.closeStream();
     this.clearTimers();
     if (this.lease.isHeld()) {
+      const pending = this.buffer.length;
       await this.flush();
+      this.log.info(
+        { pending, checkpoint: this.stored?.start_from ?? null },
+        'stopped reading: pending batch enqueued and checkpoint committed',
+      );
       await this.ping().catch(() => undefined);
     }
     await this.lease.stop();
@@ -132,6 +144,8 @@ export class IngestService {
 
   readiness(): { ready: boolean; reason?: string } {
     if (!this.lease.isHeld()) return { ready: true, reason: 'standby: another replica reads the stream' };
+    const auth = this.authFailing.values().next();
+    if (!auth.done) return { ready: false, reason: auth.value };
     if (this.paused) return { ready: true, reason: 'paused: backlog above the high-water mark' };
     if (this.status.state === 'open') return { ready: true };
     return { ready: false, reason: this.status.message };
@@ -174,6 +188,8 @@ export class IngestService {
     }
     await this.register();
     this.stored = await this.loadCheckpoint();
+    // A reset consumed by a ping of a replica that died before starting the generation: act on it now.
+    const resetSeen = await this.deps.redis.get(this.deps.queues.keys.resetSeen);
     await this.ping().catch((err: unknown) => this.pingFailed(err));
     this.pingTimer = setInterval(() => {
       void this.ping().catch((err: unknown) => this.pingFailed(err));
@@ -182,6 +198,10 @@ export class IngestService {
     this.pollTimer = setInterval(() => void this.poll(), this.deps.settings.pollMs);
     this.pollTimer.unref();
     this.openStream();
+    if (resetSeen) {
+      this.log.warn({ seenAt: resetSeen }, 'an OpenCTI reset was seen but not acted on: starting it now');
+      this.requestGeneration('reset');
+    }
   }
 
   private async loseLeadership(): Promise<void> {
@@ -189,7 +209,15 @@ export class IngestService {
     this.deps.metrics.leader.set(0);
     this.closeStream();
     this.clearTimers();
+    this.supersedeReading();
+    this.paused = false;
+    this.deps.metrics.paused.set(0);
+  }
+
+  /** Abandons what was read but not enqueued: flushes already queued for it do nothing; reading resumes from the checkpoint. */
+  private supersedeReading(): void {
     this.buffer = [];
+    this.tracker = new CheckpointTracker(this.stored?.start_from ?? '0-0');
   }
 
   private async register(): Promise<void> {
@@ -212,12 +240,43 @@ export class IngestService {
 
   private pingFailed(err: unknown): void {
     const e = err as Error & { code?: string };
+    this.deps.metrics.pings.inc({ outcome: 'failed' });
     if (e.name === 'ConnectorNotFoundError' || /No connector found/.test(e.message)) {
       this.log.warn({}, 'OpenCTI no longer knows this connector (deleted in the UI?): registering again');
       void this.register();
       return;
     }
-    this.log.warn({ err: this.deps.redact(e.message) }, 'ping to OpenCTI failed');
+    const message = this.deps.redact(e.message);
+    if (e.name === 'OpenCtiAuthError') {
+      this.authProblem('graphql', `OpenCTI refused the connector's GraphQL calls (${message}); retrying`);
+      return;
+    }
+    // One line per kind of failure, not one per ping: the operator saw it.
+    if (message !== this.pingFailure) this.log.warn({ err: message }, 'ping to OpenCTI failed; retrying');
+    this.pingFailure = message;
+  }
+
+  private pingSucceeded(): void {
+    this.deps.metrics.pings.inc({ outcome: 'ok' });
+    this.authOk('graphql');
+    if (this.pingFailure !== undefined) this.log.info({}, 'ping to OpenCTI works again');
+    this.pingFailure = undefined;
+  }
+
+  /**
+   * OpenCTI refuses our token: one error line for the whole episode, whichever channel (stream or GraphQL) sees
+   * it first; `/readyz` fails with that message until both channels work again.
+   */
+  private authProblem(channel: 'stream' | 'graphql', message: string): void {
+    const first = this.authFailing.size === 0;
+    this.authFailing.set(channel, message);
+    if (first) this.log.error({ channel }, message);
+    else this.log.debug?.({ channel }, message);
+  }
+
+  private authOk(channel: 'stream' | 'graphql'): void {
+    if (!this.authFailing.delete(channel)) return;
+    if (this.authFailing.size === 0) this.log.info({ channel }, 'OpenCTI accepts the token again');
   }
 
   private async loadCheckpoint(): Promise<StoredCheckpoint> {
@@ -233,7 +292,9 @@ export class IngestService {
       start_from: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
       recover_until: recover,
       generation,
-      sweep: null,
+      // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
+      // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
+      sweep: recover ? { generation, afterId: `${Date.parse(recover)}-0` } : null,
     };
     this.log.info(
       { start_from: first.start_from, recover_until: first.recover_until, generation },
@@ -260,8 +321,12 @@ export class IngestService {
   }
 
   private openStream(): void {
-    if (this.stopping || !this.stored || !this.lease.isHeld()) return;
+    if (this.stopping || this.paused || !this.stored || !this.lease.isHeld()) return;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.closeStream();
     const cp = this.stored;
+    this.buffer = [];
     this.tracker = new CheckpointTracker(cp.start_from);
     this.reading = true;
     this.progress = { events: 0, since: this.now(), lastLog: this.now() };
@@ -284,97 +349,132 @@ export class IngestService {
   }
 
   private clearTimers(): void {
-    for (const t of [this.lingerTimer, this.pingTimer, this.pollTimer]) if (t) clearTimeout(t);
-    this.lingerTimer = this.pingTimer = this.pollTimer = undefined;
+    for (const t of [this.lingerTimer, this.pingTimer, this.pollTimer, this.retryTimer])
+      if (t) clearTimeout(t);
+    this.lingerTimer = this.pingTimer = this.pollTimer = this.retryTimer = undefined;
   }
 
   /** The reader's state for `cli status` (and operators reading Redis). */
   private publishStatus(state: string, message: string): void {
+    // Only the reader publishes: a standby starting up must not overwrite the leader's state.
+    if (!this.lease.isHeld()) return;
     const body = JSON.stringify({ state, message, at: new Date(this.now()).toISOString(), host: hostname() });
     void this.deps.redis
       .set(`${this.deps.queues.keys.base}:ingest-status`, body, 'EX', 3600)
       .catch(() => undefined);
   }
 
+  /**
+   * Every status change of the stream reader. Ingest logs the ones an operator must act on (the adapter keeps
+   * the reader from logging them a second time); reconnects are logged by the reader itself.
+   */
   private onStatus(st: StreamStatus): void {
-    const changed = st.state !== this.status.state;
+    const changed = st.state !== this.status.state || st.httpStatus !== this.status.httpStatus;
     this.status = st;
     if (changed && this.lease.isHeld()) this.publishStatus(st.state, st.message);
     if (st.state === 'open') {
       if (changed) this.log.info({}, 'stream open');
+      this.authOk('stream');
     } else if (st.state === 'retrying' || st.state === 'connecting') {
       this.deps.metrics.reconnects.inc();
     }
-    if (changed && (st.state === 'unauthorized' || st.state === 'stopped' || st.state === 'error')) {
+    if (st.state === 'unauthorized') this.authProblem('stream', st.message);
+    else if (changed && (st.state === 'stopped' || st.state === 'error')) {
       this.log.error({ httpStatus: st.httpStatus }, st.message);
     }
   }
 
+  /**
+   * One message, in stream order (the reader awaits the returned promise before the next one). Never throws: a
+   * failure to enqueue abandons what was read since the checkpoint and reads it again (flushFailed).
+   */
   private async onMessage(msg: StreamMessage): Promise<void> {
     if (!this.reading || !this.stored) return;
-    const m = this.deps.metrics;
-    m.events.inc({ type: msg.event });
-    if (msg.event === 'connected') return this.onConnected(msg);
-    if (msg.event === 'heartbeat') {
-      if (msg.id) {
-        await this.maybeEndRecovery(msg.id);
-        await this.flush();
-        this.tracker.heartbeat(msg.id);
-        await this.flush();
+    const tracker = this.tracker;
+    const current = () => this.reading && tracker === this.tracker;
+    try {
+      const m = this.deps.metrics;
+      m.events.inc({ type: msg.event });
+      if (msg.event === 'connected') return this.onConnected(msg);
+      if (msg.event === 'heartbeat') {
+        if (msg.id) {
+          await this.maybeEndRecovery(msg.id);
+          await this.flush();
+          if (!current()) return;
+          tracker.heartbeat(msg.id);
+          await this.flush();
+        }
+        return;
       }
-      return;
-    }
-    if (msg.event === 'no-recover') {
-      // [7.x] recovery skipped (origin filters): a sweep would revoke everything not replayed, so none runs.
-      if (this.stored.sweep) {
-        this.log.warn({}, 'OpenCTI skipped the recovery of this generation (no-recover): no sweep will run');
-        await this.storeCheckpoint({ ...this.stored, sweep: null });
+      if (msg.event === 'no-recover') {
+        // [7.x] recovery skipped (origin filters): a sweep would revoke everything not replayed, so none runs.
+        if (this.stored.sweep) {
+          this.log.warn(
+            {},
+            'OpenCTI skipped the recovery of this generation (no-recover): no sweep will run',
+          );
+          await this.storeCheckpoint({ ...this.stored, sweep: null });
+        }
       }
-    }
-    if (!msg.id) return;
-    await this.maybeEndRecovery(msg.id);
-    const seq = this.tracker.received(msg.id);
-    this.bufferSeq = seq;
-    this.trackProgress(msg.id);
-    const result = normalizeMessage(msg, {
-      ...this.deps.settings.normalize,
-      generation: this.stored.generation,
-    });
-    if (result.outcome === 'skipped') {
-      m.skipped.inc({ reason: result.reason });
-    } else if (result.outcome === 'malformed') {
-      m.skipped.inc({ reason: 'malformed' });
-      this.log.warn({ eventId: msg.id, reason: result.reason }, 'malformed event kept as a dead letter');
-      this.buffer.push({ deadEvent: { ...msg, id: msg.id }, reason: result.reason });
-    } else {
-      for (const f of result.findings) m.findings.inc({ kind: f.kind });
-      for (const job of result.jobs) this.buffer.push({ job });
-    }
-    if (this.buffer.length >= this.deps.settings.batchSize) {
-      await this.flush();
-      await this.checkBackpressure();
-    } else if (!this.lingerTimer) {
-      // Also with an empty buffer: skipped messages count as flushed only once the batches before them landed.
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = undefined;
-        void this.flush()
-          .then(() => this.checkBackpressure())
-          .catch((err: unknown) => this.flushFailed(err));
-      }, this.deps.settings.lingerMs);
+      if (!msg.id) return;
+      await this.maybeEndRecovery(msg.id);
+      // The reading this message belongs to may have been abandoned meanwhile (pause, failure, new generation).
+      if (!current()) return;
+      const seq = tracker.received(msg.id);
+      this.bufferSeq = seq;
+      this.trackProgress(msg.id);
+      const result = normalizeMessage(msg, {
+        ...this.deps.settings.normalize,
+        generation: this.stored.generation,
+      });
+      if (result.outcome === 'skipped') {
+        m.skipped.inc({ reason: result.reason });
+      } else if (result.outcome === 'malformed') {
+        m.skipped.inc({ reason: 'malformed' });
+        this.log.warn({ eventId: msg.id, reason: result.reason }, 'malformed event kept as a dead letter');
+        this.buffer.push({ deadEvent: { ...msg, id: msg.id }, reason: result.reason });
+      } else {
+        for (const f of result.findings) m.findings.inc({ kind: f.kind });
+        for (const job of result.jobs) this.buffer.push({ job });
+      }
+      if (this.buffer.length >= this.deps.settings.batchSize) {
+        await this.flush();
+      } else if (!this.lingerTimer) {
+        // Also with an empty buffer: skipped messages count as flushed only once the batches before them landed.
+        this.lingerTimer = setTimeout(() => {
+          this.lingerTimer = undefined;
+          void this.flush();
+        }, this.deps.settings.lingerMs);
+      }
+    } catch (err) {
+      if (current()) this.flushFailed(err);
     }
   }
 
+  /**
+   * Enqueueing failed (Redis down, a script error…): what was read since the checkpoint is abandoned and read
+   * again from the checkpoint after a growing delay. Nothing is committed past what is in Redis, so nothing is lost.
+   */
   private flushFailed(err: unknown): void {
+    if (this.stopping) return;
+    this.enqueueFailures += 1;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.enqueueFailures - 1, 6));
     this.log.error(
-      { err: this.deps.redact((err as Error).message) },
-      'enqueue failed: reconnecting from the checkpoint',
+      { err: this.deps.redact(String((err as Error)?.message ?? err)), retryInMs: delay },
+      'enqueue failed: reading again from the checkpoint',
     );
-    this.enqueueControl(async () => {
-      this.closeStream();
-      this.buffer = [];
-      this.flushing = Promise.resolve();
-      this.openStream();
-    });
+    this.closeStream();
+    this.supersedeReading();
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.enqueueControl(async () => {
+        if (!this.reading) this.openStream();
+      });
+    }, delay);
+    this.retryTimer.unref();
   }
 
   private async onConnected(msg: StreamMessage): Promise<void> {
@@ -403,12 +503,16 @@ export class IngestService {
   private async maybeEndRecovery(id: string): Promise<void> {
     const sweep = this.stored?.sweep;
     if (!sweep || compareEventIds(id, sweep.afterId) <= 0) return;
+    const tracker = this.tracker;
     await this.flush();
+    // Only once every recovery message before this one is in Redis (not after an abandoned reading).
+    if (!this.reading || tracker !== this.tracker || tracker.pending() > 0) return;
+    if (this.stored?.sweep !== sweep) return;
     const marker: SweepMarkerJob = { kind: 'sweep', generation: sweep.generation, eventId: sweep.afterId };
     await this.deps.queues.indicators.add('sweep', marker, { jobId: jobId(marker) });
     this.deps.metrics.jobs.inc({ op: 'sweep' });
     this.log.info({ generation: sweep.generation }, 'recovery enqueued; sweep marker enqueued after it');
-    await this.storeCheckpoint({ ...this.stored!, sweep: null });
+    await this.storeCheckpoint({ ...this.stored, sweep: null });
   }
 
   private trackProgress(id: string): void {
@@ -430,8 +534,11 @@ export class IngestService {
   }
 
   /**
-   * Writes the buffered jobs and dead letters, then commits what the tracker allows. Serialised on one promise
-   * chain so batches land in stream order and checkpoints never go backwards.
+   * Writes the buffered jobs and dead letters, commits what the tracker allows, then checks the backlog. Serialised
+   * on one promise chain so batches land in stream order, checkpoints never go backwards, and no batch lands
+   * between a batch that crossed the high-water mark and the pause (backlog ≤ high-water mark + one batch).
+   * Never rejects: a failure goes to flushFailed. A batch of an abandoned reading (paused, failed, lease lost,
+   * new generation) is dropped: it is read again from the checkpoint.
    */
   private flush(): Promise<void> {
     if (this.lingerTimer) {
@@ -440,9 +547,11 @@ export class IngestService {
     }
     const batch = this.buffer;
     const upTo = this.bufferSeq;
+    const tracker = this.tracker;
     this.buffer = [];
     this.flushing = this.flushing.then(async () => {
-      if (batch.length > 0) {
+      if (this.paused || tracker !== this.tracker) return;
+      try {
         const jobs = batch.filter((p): p is { job: Job } => 'job' in p).map((p) => p.job);
         const dead = batch.filter((p): p is Exclude<Pending, { job: Job }> => 'deadEvent' in p);
         for (const d of dead) {
@@ -464,33 +573,41 @@ export class IngestService {
             this.deps.metrics.jobs.inc({ op: job.kind === 'indicator' ? job.op : 'sweep' });
           this.deps.metrics.batchSize.observe(jobs.length);
         }
+        tracker.flushed(upTo);
+        await this.commit(tracker);
+        this.enqueueFailures = 0;
+        if (jobs.length > 0) await this.checkBackpressure();
+      } catch (err) {
+        if (tracker === this.tracker) this.flushFailed(err);
       }
-      this.tracker.flushed(upTo);
-      await this.commit();
     });
     return this.flushing;
   }
 
-  private async commit(): Promise<void> {
-    if (!this.stored || !this.lease.isHeld()) return;
-    const id = this.tracker.checkpoint();
+  private async commit(tracker: CheckpointTracker): Promise<void> {
+    if (!this.stored || !this.lease.isHeld() || tracker !== this.tracker) return;
+    const id = tracker.checkpoint();
     if (id === this.stored.start_from || compareEventIds(id, this.stored.start_from) < 0) return;
     await this.storeCheckpoint({ ...this.stored, start_from: id });
   }
 
+  /** Runs inside the flush chain, right after a batch landed. */
   private async checkBackpressure(): Promise<void> {
     if (this.paused || !this.reading) return;
     const waiting = await this.backlog();
     this.deps.metrics.backlog.set(waiting);
-    if (waiting < this.deps.settings.highWatermark) return;
+    if (waiting < this.deps.settings.highWatermark || this.paused || !this.reading) return;
     this.paused = true;
     this.deps.metrics.paused.set(1);
     this.publishStatus(
       'paused',
       `backlog ${waiting} above the high-water mark ${this.deps.settings.highWatermark}`,
     );
+    // What was read after this batch is dropped (not committed): it is read again when reading resumes.
     this.closeStream();
-    await this.flush();
+    this.supersedeReading();
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
     this.log.warn(
       { backlog: waiting, highWatermark: this.deps.settings.highWatermark },
       'backlog above the high-water mark: stream paused until workers catch up',
@@ -529,7 +646,8 @@ export class IngestService {
   private async replayEvents(): Promise<void> {
     const k = this.deps.queues.keys;
     for (let i = 0; i < 100; i++) {
-      const raw = await this.deps.redis.lpop(k.replayedEvents);
+      // Peek, enqueue, then pop: a failure in between leaves the event in the list (only the leader pops).
+      const raw = await this.deps.redis.lindex(k.replayedEvents, 0);
       if (!raw) return;
       const msg = JSON.parse(raw) as StreamMessage & { id: string };
       const result = normalizeMessage(msg, {
@@ -547,6 +665,7 @@ export class IngestService {
           { redact: this.deps.redact },
         );
       }
+      await this.deps.redis.lpop(k.replayedEvents);
       this.log.info({ eventId: msg.id, outcome: result.outcome }, 'dead-lettered event sent back');
     }
   }
@@ -557,7 +676,13 @@ export class IngestService {
       start_from: this.stored.start_from,
       recover_until: this.stored.recover_until,
     };
+    // Refreshed on every ping so `cli status` never reads an expired state from a healthy reader.
+    this.publishStatus(
+      this.paused ? 'paused' : this.status.state,
+      this.paused ? 'backlog above the high-water mark' : this.status.message,
+    );
     const res = await this.deps.opencti.pingConnector(this.deps.settings.connectorId, sent);
+    this.pingSucceeded();
     if (res.reset) {
       // Recorded before acting: the flag is consumed by this ping, so a crash now must not lose the reset.
       await this.deps.redis.set(`${this.deps.queues.keys.resetSeen}`, new Date(this.now()).toISOString());
@@ -589,7 +714,7 @@ export class IngestService {
       generation,
       sweep: { generation, afterId: `${recoverMs}-0` },
     };
-    await this.storeCheckpoint(next);
+    if (!(await this.storeCheckpoint(next))) return; // lease lost: the replica that holds it acts on the reset
     await this.deps.redis.del(this.deps.queues.keys.resetSeen);
     this.log.warn({ generation, why }, 'generation started: full recovery from OpenCTI, then sweep');
     this.openStream();
