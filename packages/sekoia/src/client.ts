@@ -235,7 +235,9 @@ export class SekoiaClient {
   async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
     const want = this.canonical(value);
     const out: Array<{ id: string; value: string; revoked: boolean }> = [];
-    await this.pages('searchExact', value, (items) => {
+    // `term` is matched against the pattern, where Sekoia escapes `'` and `\`: search the longest part without them.
+    const term = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+    await this.pages('searchExact', term, (items) => {
       for (const i of items) {
         if (want !== undefined && this.canonical(i.name) === want)
           out.push({ id: i.id, value: i.name, revoked: i.revoked });
