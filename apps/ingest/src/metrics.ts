@@ -59,6 +59,12 @@ export function ingestMetrics(registry: Registry) {
       help: '1 while reading is paused by backpressure',
       registers: r,
     }),
+    pings: new Counter({
+      name: 'ingest_pings_total',
+      help: 'pingConnector calls to OpenCTI (only the lease holder pings), by outcome',
+      labelNames: ['outcome'],
+      registers: r,
+    }),
     leader: new Gauge({
       name: 'ingest_leader',
       help: '1 on the replica that holds the reader lease',

@@ -9,7 +9,14 @@ export interface OpenCtiSettings {
   noDependencies: boolean;
   withInferences: boolean;
   heartbeatTimeoutMs: number;
+  /** Reconnect backoff (exponential with jitter). Default 1 s doubling up to 60 s. */
+  backoff?: { baseMs: number; maxMs: number };
 }
+
+type StreamLogger = NonNullable<Parameters<typeof openStream>[0]['logger']>;
+
+/** Stream states IngestService logs itself (once per episode): the reader's own line for them goes to debug. */
+const REPORTED_BY_INGEST = new Set(['unauthorized', 'stopped', 'error']);
 
 /** The connector lifecycle calls, in the shape ingest uses. */
 export function connectorApi(client: OpenCtiClient): ConnectorApi {
@@ -35,12 +42,18 @@ export function openCtiClient(s: OpenCtiSettings): OpenCtiClient {
 }
 
 /** The live stream reader with the configured headers; `connected` is handed to onMessage like any message. */
-export function streamOpener(
-  s: OpenCtiSettings,
-  logger?: Parameters<typeof openStream>[0]['logger'],
-): OpenStream {
-  return (o) =>
-    openStream({
+export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStream {
+  return (o) => {
+    // The reader reports a status (onStatus) and then logs the same message: for the states ingest reports,
+    // that second line is demoted so a 401 gives one line, not two.
+    let reported: string | undefined;
+    const demoting: StreamLogger | undefined = logger && {
+      debug: (obj, msg) => logger.debug(obj, msg),
+      info: (obj, msg) => logger.info(obj, msg),
+      warn: (obj, msg) => (msg === reported ? logger.debug(obj, msg) : logger.warn(obj, msg)),
+      error: (obj, msg) => (msg === reported ? logger.debug(obj, msg) : logger.error(obj, msg)),
+    };
+    return openStream({
       url: s.url,
       token: s.token,
       streamId: s.streamId,
@@ -50,10 +63,14 @@ export function streamOpener(
       noDependencies: s.noDependencies,
       withInferences: s.withInferences,
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
-      backoff: { baseMs: 1000, maxMs: 60_000 },
+      backoff: s.backoff ?? { baseMs: 1000, maxMs: 60_000 },
       onMessage: o.onMessage,
       onConnected: (info) => o.onMessage({ event: 'connected', data: JSON.stringify(info) }),
-      onStatus: o.onStatus,
-      ...(logger ? { logger } : {}),
+      onStatus: (st) => {
+        reported = REPORTED_BY_INGEST.has(st.state) ? st.message : undefined;
+        o.onStatus(st);
+      },
+      ...(demoting ? { logger: demoting } : {}),
     });
+  };
 }
