@@ -38,7 +38,7 @@ export const FAST_TUNING: Partial<Tuning> = {
   lockDurationMs: 3_000,
   stalledIntervalMs: 1_000,
   valueLockMs: 3_000,
-  writeHorizonMs: 4_000,
+  writeHorizonMs: 3_200,
   probeIntervalMs: 500,
   usageIntervalMs: 2_000,
   usageFullIntervalMs: 500,
@@ -137,7 +137,7 @@ export class Stack {
         url: this.sim.url,
         apiKey: this.sim.apiKey,
         collectionId: this.sim.collectionId,
-        timeoutMs: 2_000,
+        timeoutMs: 1_500,
         requestsPerSecond: 500,
         requestBurst: 50,
         batchSize: 100,
@@ -148,7 +148,7 @@ export class Stack {
       backoffMs: 50,
       backoffMaxMs: 1_000,
       transientRetryWindowMs: 60_000,
-      tuning: { ...readTuning({}, 2_000), ...FAST_TUNING, ...tuning },
+      tuning: { ...readTuning({}, 1_500), ...FAST_TUNING, ...tuning },
       ...over,
     };
   }
@@ -190,7 +190,7 @@ export class Stack {
         SEKOIA_INTEL_URL: this.sim.url,
         SEKOIA_INTEL_APIKEY: this.sim.apiKey,
         SEKOIA_INTEL_IOC_COLLECTION_UUID: this.sim.collectionId,
-        SEKOIA_INTEL_TIMEOUT_MS: '2000',
+        SEKOIA_INTEL_TIMEOUT_MS: '1500',
         SEKOIA_INTEL_REQUESTS_PER_SECOND: '500',
         SEKOIA_INTEL_REQUEST_BURST: '50',
         SEKOIA_INTEL_BATCH_LINGER_MS: '50',
@@ -265,4 +265,34 @@ export async function httpPortOf(proc: ManagedProcess): Promise<number> {
     .split('\n')
     .find((l) => l.includes('"msg":"started"'));
   return (JSON.parse(line ?? '{}') as { httpPort: number }).httpPort;
+}
+
+/** An OpenCTI simulator to write a story on; `take()` returns the stream messages written since the last call. */
+export class Story {
+  private seen = 0;
+  private constructor(readonly octi: Awaited<ReturnType<typeof startOpenCtiSimulator>>) {}
+
+  static async start(): Promise<Story> {
+    return new Story(await startOpenCtiSimulator({ seed: 5 }));
+  }
+
+  get control() {
+    return this.octi.control;
+  }
+
+  /** Every message so far (for the oracle). */
+  all(): OracleMessage[] {
+    return messagesFromLog(this.octi.control.entries());
+  }
+
+  take(): OracleMessage[] {
+    const all = this.all();
+    const out = all.slice(this.seen);
+    this.seen = all.length;
+    return out;
+  }
+
+  close(): Promise<void> {
+    return this.octi.close();
+  }
 }
