@@ -287,7 +287,7 @@ export class IngestService {
     const s = this.deps.settings;
     const generation =
       Number((await this.deps.redis.get(k.generation)) ?? 0) || (await this.deps.redis.incr(k.generation));
-    const recover = s.recoverIsoDate === false ? null : (s.recoverIsoDate ?? isoSeconds(this.now()));
+    const recover = s.recoverIsoDate === false ? null : (s.recoverIsoDate ?? isoMs(this.now()));
     const first: StoredCheckpoint = {
       start_from: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
       recover_until: recover,
@@ -707,10 +707,12 @@ export class IngestService {
     this.closeStream();
     await this.flush();
     const generation = await this.deps.redis.incr(this.deps.queues.keys.generation);
-    const recoverMs = Math.floor(this.now() / 1000) * 1000;
+    // Millisecond precision (pycti uses seconds): with `<second>-0` as the end of the recovery, an object changed
+    // later in that second is in neither the snapshot nor, if OpenCTI trimmed its event, the live part.
+    const recoverMs = this.now();
     const next: StoredCheckpoint = {
       start_from: '0-0',
-      recover_until: isoSeconds(recoverMs),
+      recover_until: isoMs(recoverMs),
       generation,
       sweep: { generation, afterId: `${recoverMs}-0` },
     };
@@ -722,8 +724,8 @@ export class IngestService {
   }
 }
 
-function isoSeconds(ms: number): string {
-  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+function isoMs(ms: number): string {
+  return new Date(ms).toISOString();
 }
 
 function olderThan(version: string, [major, minor]: [number, number]): boolean {
