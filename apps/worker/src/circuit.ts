@@ -61,7 +61,9 @@ export class Circuit {
     const cause = configurationCause(err);
     if (!cause) return;
     if (this.isOpen) {
-      // Keep the most recent cause (e.g. the key was fixed but the collection is now gone).
+      // Keep the most recent precise cause (e.g. the key was fixed but the collection is now gone); a generic
+      // one (the sync engine reports only a message) never replaces a precise one.
+      if (cause.reason === 'configuration') return;
       if (cause.reason !== this.status.reason || cause.message !== this.status.message) {
         this.status = { ...this.status, ...cause };
         this.publish();

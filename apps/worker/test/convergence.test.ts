@@ -52,20 +52,16 @@ describe('convergence: the collection equals the oracle after the queue drains',
     const rng = new Rng(seed);
     let kills = 0;
     let enqueued = false;
-    const pause = async (ms: number) => {
-      const until = Date.now() + ms;
-      await waitFor(() => Date.now() >= until, { timeoutMs: ms + 1000, intervalMs: 20 });
-    };
     const feeding = (async () => {
       for (let i = 0; i < jobs.length; i += 100) {
         await s.enqueue(jobs.slice(i, i + 100));
-        await pause(150);
+        await pace(150);
       }
       enqueued = true;
     })();
     const busy = async () => !enqueued || (await s.pending()) > 0 || (await s.dirty()) > 0;
     while (await busy()) {
-      await pause(rng.int(2000, 4000));
+      await pace(rng.int(2000, 4000));
       const i = rng.int(0, workers.length - 1);
       workers[i]!.kill('SIGKILL');
       await workers[i]!.exited;

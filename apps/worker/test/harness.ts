@@ -296,3 +296,9 @@ export class Story {
     return this.octi.close();
   }
 }
+
+/** Paces a polling loop or a feeder (never used to wait for an outcome: that is waitFor's job). */
+export async function pace(ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  await waitFor(() => Date.now() >= until, { timeoutMs: ms + 1_000, intervalMs: Math.min(20, ms) });
+}

@@ -1,0 +1,137 @@
+import { waitFor } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expectedOf, httpPortOf, jobsOf, pace, Stack, Story } from './harness.ts';
+
+const CONVERGED = { missing: [], unexpected: [], wrongAttributes: [], duplicates: [] };
+/** The 401 lasts this long (the issue's figure). */
+const OUTAGE_MS = 30_000;
+
+let stack: Stack;
+let story: Story;
+beforeEach(async () => {
+  stack = await Stack.start();
+  story = await Story.start();
+});
+afterEach(async () => {
+  await stack.close();
+  await story.close();
+});
+
+async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+async function circuit(): Promise<Record<string, unknown>> {
+  return JSON.parse((await stack.r.client.get(`${stack.keys.base}:circuit`)) ?? '{}');
+}
+
+function createSome(n: number, tag: string) {
+  const refs = [];
+  for (let i = 0; i < n; i++)
+    refs.push(story.control.createIndicator({ pattern: `[domain-name:value = '${tag}-${i}.example']` }));
+  return refs;
+}
+
+describe('configuration circuit', () => {
+  it('401 for 30 s: /readyz fails all along (healthz stays up), no job taken, nothing dead-lettered, all applied after', async () => {
+    const s = stack;
+    const worker = s.spawnWorker();
+    const base = `http://127.0.0.1:${await httpPortOf(worker)}`;
+    const before = createSome(20, 'before');
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    expect((await get(`${base}/readyz`)).status).toBe(200);
+
+    // The key is rejected from now on; the stream goes on: creates, edits, revokes.
+    s.sim.control.setFaults({ unauthorized: true });
+    const outageStart = Date.now();
+    createSome(20, 'during');
+    for (const r of before.slice(0, 5)) story.control.deleteIndicator({ internalId: r.internalId });
+    for (const r of before.slice(5, 10))
+      story.control.updateIndicator({ internalId: r.internalId, set: { valid_until: '2027-06-01T00:00:00.000Z' } });
+    const jobs = jobsOf(story.take());
+    await s.enqueue(jobs.slice(0, 10));
+    await waitFor(async () => (await get(`${base}/readyz`)).status === 503, {
+      timeoutMs: 10_000,
+      what: '/readyz to fail',
+    });
+    await s.enqueue(jobs.slice(10));
+
+    // Poll for the rest of the outage: never ready, always alive, the circuit published, jobs left waiting.
+    let polls = 0;
+    while (Date.now() - outageStart < OUTAGE_MS) {
+      const ready = await get(`${base}/readyz`);
+      expect(ready).toEqual({
+        status: 503,
+        body: {
+          ready: false,
+          reason: 'Sekoia.io rejected the API key (HTTP 401): set a valid SEKOIA_INTEL_APIKEY (it may be expired or revoked)',
+        },
+      });
+      expect((await get(`${base}/healthz`)).status).toBe(200);
+      polls++;
+      await pace(250);
+    }
+    expect(await circuit()).toMatchObject({ state: 'open', reason: 'unauthorized' });
+    expect(await s.queues.indicators.getWaitingCount()).toBeGreaterThan(0);
+    expect(await s.deadLetters()).toEqual([]);
+    const refused = s.sim.control.requestCount(undefined, 401);
+
+    s.sim.control.setFaults({ unauthorized: false });
+    await waitFor(async () => (await get(`${base}/readyz`)).status === 200, {
+      timeoutMs: 10_000,
+      what: '/readyz to recover',
+    });
+    await s.waitIdle(30_000);
+    expect(await circuit()).toMatchObject({ state: 'closed' });
+    expect(s.diff(expectedOf(story.all()))).toEqual(CONVERGED);
+    expect(await s.deadLetters()).toEqual([]);
+    console.log(
+      `[401 for ${OUTAGE_MS / 1000} s] ${polls} /readyz polls all 503; ${refused} requests refused (self-probe every 500 ms here, 5 s by default); ${jobs.length} jobs applied after recovery`,
+    );
+  }, 90_000);
+
+  it('collection deleted (404): the circuit opens with the plain message; a missing single indicator is not mistaken for it', async () => {
+    const s = stack;
+    const service = await s.startService();
+    const [a, b] = createSome(2, 'single');
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+
+    // Both indicators vanish from Sekoia behind our back (the collection stays).
+    s.sim.control.clearIndicators();
+    story.control.deleteIndicator({ internalId: a!.internalId }); // revoke → 404 for that indicator
+    story.control.updateIndicator({ internalId: b!.internalId, set: { valid_until: '2027-06-01T00:00:00.000Z' } }); // edit → 404
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    expect(service.readiness()).toEqual({ ready: true });
+    expect(await circuit()).toMatchObject({ state: 'closed' });
+    expect(s.sim.control.requestCount('revoke-indicator', 404)).toBe(1);
+    expect(s.sim.control.requestCount('edit-indicator', 404)).toBe(1);
+    // The edited one was created again; the oracle agrees on the whole collection.
+    expect(s.diff(expectedOf(story.all()))).toEqual(CONVERGED);
+
+    // Now the collection itself is gone.
+    s.sim.control.setFaults({ collectionGone: true });
+    createSome(3, 'gone');
+    await s.enqueue(jobsOf(story.take()));
+    await waitFor(() => !service.readiness().ready, { timeoutMs: 10_000, what: 'the circuit to open' });
+    expect(service.readiness()).toEqual({
+      ready: false,
+      reason: 'IOC collection not found: create it in Sekoia.io first',
+    });
+    expect(await circuit()).toMatchObject({
+      state: 'open',
+      reason: 'collection-not-found',
+      message: 'IOC collection not found: create it in Sekoia.io first',
+    });
+    expect(await s.deadLetters()).toEqual([]);
+
+    s.sim.control.setFaults({ collectionGone: false });
+    await s.waitIdle(20_000);
+    expect(service.readiness()).toEqual({ ready: true });
+    expect(s.diff(expectedOf(story.all()))).toEqual(CONVERGED);
+    expect(await s.deadLetters()).toEqual([]);
+  });
+});
