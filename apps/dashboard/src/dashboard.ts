@@ -1,7 +1,7 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { replayDeadLetter } from '@octi-sekoia/queue';
+import { replayDeadLetter, startDeadLetterParker } from '@octi-sekoia/queue';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
@@ -51,6 +51,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
     options: { uiConfig: { boardTitle: 'OpenCTI → Sekoia.io' } },
   });
   const views = new Map<string, ConnectorView>();
+  const parkers: Array<{ close(): Promise<void> }> = [];
   const byQueueName = new Map<string, ConnectorView>();
 
   const refresh = async () => {
@@ -58,6 +59,12 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
       if (views.has(id)) continue;
       const view = openConnector(opts.redis, opts.keyPrefix, id);
       views.set(id, view);
+      // Parks new dead letters in "failed", where Bull Board shows the reason and a Retry button.
+      parkers.push(
+        startDeadLetterParker(view.queues, opts.redis.duplicate({ maxRetriesPerRequest: null }), {
+          markValueDirty: (value) => opts.markValueDirty(id, value),
+        }),
+      );
       for (const [queue, description] of [
         [view.queues.indicators, 'Indicator jobs from the OpenCTI stream'],
         [
@@ -103,7 +110,12 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
     registers: [registry],
     async collect() {
       for (const view of views.values()) {
-        this.set({ connector: view.connectorId }, await view.queues.deadLetters.count());
+        // Parked dead letters are in "failed": count every state an entry can be in.
+        const c = await view.queues.deadLetters.getJobCounts('waiting', 'failed', 'delayed', 'active');
+        this.set(
+          { connector: view.connectorId },
+          Object.values(c).reduce((a, b) => a + b, 0),
+        );
       }
     },
   });
@@ -154,6 +166,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
     refresh,
     async close() {
       clearInterval(timer);
+      await Promise.all(parkers.map((p) => p.close()));
       await Promise.all([...views.values()].map((v) => v.queues.close()));
     },
   };

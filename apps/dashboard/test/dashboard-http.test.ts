@@ -1,5 +1,5 @@
 import { addDeadLetter } from '@octi-sekoia/queue';
-import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { API_KEY, basic, dlqName, mainName, startDashboard } from './helpers.ts';
 
@@ -135,5 +135,67 @@ describe('sending back', () => {
   it('refuses Retry on the main queue (only dead letters are sent back)', async () => {
     d = await startDashboard(r);
     expect((await d.get(`/board/api/queues/${mainName}/some-job/retry`, { method: 'PUT' })).status).toBe(403);
+  });
+});
+
+describe('failed jobs of the main queue', () => {
+  it('shows a job that failed on a Sekoia 401 with its reason, the API key redacted', async () => {
+    d = await startDashboard(r);
+    const { Worker } = await import('bullmq');
+    await d.queues.indicators.add(
+      'upsert',
+      { kind: 'sweep', generation: 1, eventId: '1-0' },
+      { jobId: 'g1-1-0-sweep', attempts: 1 },
+    );
+    const worker = new Worker(
+      d.queues.indicators.name,
+      async () => {
+        throw new Error(`Sekoia.io answered 401 to Authorization: Bearer ${API_KEY}`);
+      },
+      { connection: r.connect(), prefix: d.queues.keys.bullPrefix },
+    );
+    await waitFor(async () => (await d.queues.indicators.getJobCounts('failed')).failed === 1, {
+      what: 'the failed job',
+    });
+    await worker.close();
+    const res = await d.get(`/board/api/queues?activeQueue=${mainName}&status=failed&page=1`);
+    const text = await res.text();
+    expect(text).toContain('answered 401');
+    expect(text).not.toContain(API_KEY);
+  });
+});
+
+describe('several connectors on one Redis', () => {
+  it('shows each registered connector as separate, clearly named queues', async () => {
+    const other = '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b';
+    await r.client.sadd(`${r.prefix}:connectors`, other);
+    d = await startDashboard(r);
+    const body = (await (await d.get('/board/api/queues')).json()) as { queues: Array<{ name: string }> };
+    expect(body.queues.map((q) => q.name).sort()).toEqual(
+      [
+        decodeURIComponent(dlqName),
+        decodeURIComponent(mainName),
+        `${other} · dead-letters`,
+        `${other} · indicators`,
+      ].sort(),
+    );
+  });
+});
+
+describe('operations', () => {
+  it('serves Prometheus metrics with the dead-letter count per connector', async () => {
+    d = await startDashboard(r);
+    await addDeadLetter(d.queues, {
+      kind: 'value',
+      payload: { value: '203.0.113.9', reason: 'x' },
+      error: 'x',
+    });
+    await waitFor(
+      async () =>
+        /dashboard_dead_letters\{connector="[^"]+"\} 1/.test(await (await fetch(`${d.url}/metrics`)).text()),
+      {
+        what: 'the dead-letter gauge',
+      },
+    );
   });
 });
