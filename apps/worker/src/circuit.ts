@@ -102,11 +102,11 @@ export class Circuit {
     return this.transitions;
   }
 
-  stop(): Promise<void> {
+  /** Stops probing (pending callbacks are not waited for: see settled()). */
+  stop(): void {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    return this.transitions;
   }
 
   private close(): void {

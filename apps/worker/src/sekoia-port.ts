@@ -3,6 +3,8 @@ import type { IocAttributes } from '@octi-sekoia/model';
 import {
   type DefaultFields,
   type IndicatorFields,
+  QuotaFullError,
+  RejectedError,
   RetryableError,
   type SekoiaClient,
   SekoiaError,
@@ -106,15 +108,28 @@ export function mapError(err: unknown): unknown {
   if (err instanceof RetryableError && err.status !== undefined && err.status !== 502 && err.status !== 504) {
     return new SekoiaPolicyError(err.message, 'retryable', undefined, true);
   }
+  // The sync contract has no 'quota-full' policy yet: the refused create is answered and did nothing, and the
+  // worker's quota watch blocks creates in the engine at once (setCreatesBlocked) while edits and revokes go on.
+  if (err instanceof QuotaFullError) return new SekoiaPolicyError(err.message, 'retryable', undefined, true);
   return err;
+}
+
+export interface PortOptions {
+  observer?: CallObserver;
+  /**
+   * Asked when Sekoia refuses a create of a single value: is the IOC quota (nearly) used up? The client tells a
+   * quota refusal from a rejected value by reading count-total-iocs after the refusal, which races with revokes
+   * freeing space meanwhile; a value refused then is not dead-lettered but retried later.
+   */
+  quotaPressure?: () => Promise<boolean>;
 }
 
 /**
  * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
- * through with their policy (QuotaFullError keeps `quota-full`), the search's hits reported under the value
- * asked for (the client already matched them canonically).
+ * through with their policy (see mapError), the search's hits reported under the value asked for (the client
+ * already matched them canonically).
  */
-export function sekoiaPort(client: SekoiaClient, gate: RequestGate, observer: CallObserver = {}): SekoiaPort {
+export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
   const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
     try {
       return await gate.run(endpoint, 1, fn);
@@ -123,14 +138,30 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, observer: Ca
     }
   };
   return {
-    createBatch(defaultFields, values) {
-      observer.batch?.(values.length);
-      return call('createBatch', () =>
-        client.createBatch(
-          toDefaultFields(defaultFields),
-          values.map((value) => ({ value })),
-        ),
-      );
+    async createBatch(defaultFields, values) {
+      opts.observer?.batch?.(values.length);
+      try {
+        return await call('createBatch', () =>
+          client.createBatch(
+            toDefaultFields(defaultFields),
+            values.map((value) => ({ value })),
+          ),
+        );
+      } catch (err) {
+        if (
+          err instanceof RejectedError &&
+          values.length === 1 &&
+          (await opts.quotaPressure?.().catch(() => true))
+        ) {
+          throw new SekoiaPolicyError(
+            `${err.message} (the IOC quota is nearly used up: taken for a quota refusal, retried later)`,
+            'retryable',
+            undefined,
+            true,
+          );
+        }
+        throw err;
+      }
     },
     async edit(id, fields) {
       await call('edit', () => client.edit(id, toEditFields(fields)));

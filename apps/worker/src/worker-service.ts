@@ -15,6 +15,9 @@ import { createProcessor } from './process-job.ts';
 import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
 import type { WorkerSettings } from './settings.ts';
 
+/** Within this many IOCs of the quota, a refused single create is taken for a quota refusal (see PortOptions). */
+const QUOTA_MARGIN = 100;
+
 export interface WorkerServiceDeps {
   /** Commands: sync state, queues, dead letters, budget, published status. */
   redis: Redis;
@@ -97,7 +100,14 @@ export class WorkerService {
 
     this.reconciler = createSyncEngine({
       redis: deps.redis,
-      port: sekoiaPort(this.client, gate, observer),
+      port: sekoiaPort(this.client, gate, {
+        observer,
+        quotaPressure: async () => {
+          await this.usage.check();
+          const u = this.usage.current();
+          return u !== undefined && u.count + QUOTA_MARGIN >= u.max;
+        },
+      }),
       budget,
       keyPrefix: s.keyPrefix,
       connectorId: s.connectorId,
@@ -214,23 +224,25 @@ export class WorkerService {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    const grace = this.deps.settings.tuning.handBackAfterMs;
     for (const t of this.timers) clearInterval(t);
     this.usage.stop();
-    await this.circuit.stop();
+    this.circuit.stop();
     const closing = this.worker.close();
-    let timer: NodeJS.Timeout | undefined;
-    const handBack = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), this.deps.settings.tuning.handBackAfterMs);
-    });
-    const first = await Promise.race([closing.then(() => 'closed' as const), handBack]);
-    clearTimeout(timer);
-    if (first === 'timeout') {
+    if ((await within(grace, closing)) === 'timeout') {
       this.log.info({}, 'handing in-flight jobs back to the queue');
       this.worker.cancelAllJobs('shutdown');
       await closing;
     }
-    await this.stopDrainer();
-    await this.moving.catch(() => undefined);
+    // The drainer's claims get the same grace; past it they are abandoned like a crash would (their values
+    // stay dirty, their locks expire, write intents make the next worker search before writing again).
+    this.draining = false;
+    if ((await within(grace, this.reconciler.stop())) === 'timeout')
+      this.log.info({}, 'abandoning reconcile claims still waiting (their values stay dirty)');
+    await within(
+      grace,
+      this.moving.catch(() => undefined),
+    );
     await this.queues.close();
     this.workerConnection.disconnect();
     this.client.close();
@@ -320,8 +332,20 @@ export class WorkerService {
   }
 }
 
-/** The sync engine's create switch (collection full), when this version of it has one. */
+/** Waits for `p` at most `ms`. */
+async function within(ms: number, p: Promise<unknown>): Promise<'done' | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => 'done' as const), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The sync engine's create switch (collection full). */
 function setCreatesBlocked(reconciler: Reconciler, blocked: boolean): void {
-  const r = reconciler as Reconciler & { setCreatesBlocked?: (b: boolean) => void };
-  r.setCreatesBlocked?.(blocked);
+  reconciler.setCreatesBlocked(blocked);
 }

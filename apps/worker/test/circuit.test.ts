@@ -49,7 +49,10 @@ describe('configuration circuit', () => {
     createSome(20, 'during');
     for (const r of before.slice(0, 5)) story.control.deleteIndicator({ internalId: r.internalId });
     for (const r of before.slice(5, 10))
-      story.control.updateIndicator({ internalId: r.internalId, set: { valid_until: '2027-06-01T00:00:00.000Z' } });
+      story.control.updateIndicator({
+        internalId: r.internalId,
+        set: { valid_until: '2027-06-01T00:00:00.000Z' },
+      });
     const jobs = jobsOf(story.take());
     await s.enqueue(jobs.slice(0, 10));
     await waitFor(async () => (await get(`${base}/readyz`)).status === 503, {
@@ -66,7 +69,8 @@ describe('configuration circuit', () => {
         status: 503,
         body: {
           ready: false,
-          reason: 'Sekoia.io rejected the API key (HTTP 401): set a valid SEKOIA_INTEL_APIKEY (it may be expired or revoked)',
+          reason:
+            'Sekoia.io rejected the API key (HTTP 401): set a valid SEKOIA_INTEL_APIKEY (it may be expired or revoked)',
         },
       });
       expect((await get(`${base}/healthz`)).status).toBe(200);
@@ -102,7 +106,10 @@ describe('configuration circuit', () => {
     // Both indicators vanish from Sekoia behind our back (the collection stays).
     s.sim.control.clearIndicators();
     story.control.deleteIndicator({ internalId: a!.internalId }); // revoke → 404 for that indicator
-    story.control.updateIndicator({ internalId: b!.internalId, set: { valid_until: '2027-06-01T00:00:00.000Z' } }); // edit → 404
+    story.control.updateIndicator({
+      internalId: b!.internalId,
+      set: { valid_until: '2027-06-01T00:00:00.000Z' },
+    }); // edit → 404
     await s.enqueue(jobsOf(story.take()));
     await s.waitIdle(20_000);
     expect(service.readiness()).toEqual({ ready: true });

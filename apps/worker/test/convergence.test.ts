@@ -1,8 +1,8 @@
 import type { SekoiaBehavior, SekoiaFaults } from '@octi-sekoia/simulators';
 import { Rng } from '@octi-sekoia/simulators';
-import { type ManagedProcess, waitFor } from '@octi-sekoia/testkit';
+import type { ManagedProcess } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { expectedOf, jobsOf, Stack, scenarioMessages } from './harness.ts';
+import { expectedOf, jobsOf, pace, Stack, scenarioMessages } from './harness.ts';
 
 /** Latency, 10 % 5xx, dropped connections before and after applying, two bursts of 429 (with and without Retry-After). */
 const CHAOS: Partial<SekoiaFaults> = {

@@ -302,3 +302,26 @@ export async function pace(ms: number): Promise<void> {
   const until = Date.now() + ms;
   await waitFor(() => Date.now() >= until, { timeoutMs: ms + 1_000, intervalMs: Math.min(20, ms) });
 }
+
+/** A hand-made upsert job (attributes shared unless `description` differs). */
+export function upsert(
+  indicatorId: string,
+  eventId: string,
+  values: string[],
+  opts: { generation?: number; description?: string } = {},
+): IndicatorJob {
+  return {
+    kind: 'indicator',
+    generation: opts.generation ?? 1,
+    eventId,
+    op: 'upsert',
+    indicatorId,
+    stixId: `indicator--${indicatorId}`,
+    attributes: {
+      validFrom: '2026-01-01T00:00:00.000Z',
+      killChainPhases: [],
+      description: opts.description ?? 'shared',
+    },
+    values,
+  };
+}

@@ -1,27 +1,6 @@
-import type { IndicatorJob } from '@octi-sekoia/model';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Stack } from './harness.ts';
-
-const ATTRS = { validFrom: '2026-01-01T00:00:00.000Z', killChainPhases: [], description: 'shared' };
-
-function upsert(
-  indicatorId: string,
-  eventId: string,
-  values: string[],
-  description = 'shared',
-): IndicatorJob {
-  return {
-    kind: 'indicator',
-    generation: 1,
-    eventId,
-    op: 'upsert',
-    indicatorId,
-    stixId: `indicator--${indicatorId}`,
-    attributes: { ...ATTRS, description },
-    values,
-  };
-}
+import { Stack, upsert } from './harness.ts';
 
 // Sekoia cannot tell what type this is: POST …/indicators answers 400 naming it (simulator `invalidValue`).
 const BAD = 'not-an-ioc';
@@ -70,7 +49,7 @@ describe('a value Sekoia rejects', () => {
     expect(s.sim.control.requestCount()).toBe(0);
 
     // The indicator changes (a later event): the value is tried again, and rejected again.
-    await s.enqueue([upsert('i2', '2000-0', [BAD, good[2]!], 'changed')]);
+    await s.enqueue([upsert('i2', '2000-0', [BAD, good[2]!], { description: 'changed' })]);
     await s.waitIdle(20_000);
     await waitFor(async () => (await s.deadLetters())[0]?.attempts === 2, {
       timeoutMs: 10_000,

@@ -1,0 +1,74 @@
+import type { SweepMarkerJob } from '@octi-sekoia/model';
+import { jobId } from '@octi-sekoia/model';
+import { waitFor } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Stack, upsert } from './harness.ts';
+
+let stack: Stack;
+beforeEach(async () => {
+  stack = await Stack.start();
+});
+afterEach(async () => {
+  await stack.close();
+});
+
+const live = () => stack.sim.control.liveValues().sort();
+
+describe('sweep marker of a generation', () => {
+  it('sweeps only once every job of its generation enqueued before it is applied; later jobs do not hold it', async () => {
+    const s = stack;
+    const service = await s.startService();
+    await s.enqueue([
+      upsert('a', '100-0', ['a.example']),
+      upsert('b', '101-0', ['b.example']),
+      upsert('c', '102-0', ['c.example']),
+    ]);
+    await s.waitIdle(20_000);
+    expect(live()).toEqual(['a.example', 'b.example', 'c.example']);
+    const idsBefore = new Map(s.sim.control.indicators().map((i) => [i.canonical, i.id]));
+
+    // Generation 2 (a full re-read): a and b are still in OpenCTI, c is not. Their jobs are delayed (a retry
+    // backoff, say) when the marker comes: the marker must wait for them, or a and b would be swept.
+    await s.r.client.set(s.keys.generation, '2');
+    const g2 = [
+      upsert('a', '100-0', ['a.example'], { generation: 2 }),
+      upsert('b', '101-0', ['b.example'], { generation: 2 }),
+    ];
+    await s.queues.indicators.addBulk(
+      g2.map((job) => ({ name: 'upsert', data: job, opts: { jobId: jobId(job), delay: 1_500 } })),
+    );
+    const marker: SweepMarkerJob = { kind: 'sweep', generation: 2, eventId: '200-0' };
+    await s.enqueue([marker]);
+    // A job of generation 2 enqueued after the marker (the live stream goes on) does not hold it back.
+    const late = upsert('d', '300-0', ['d.example'], { generation: 2 });
+    await s.queues.indicators.add('upsert', late, { jobId: jobId(late), delay: 600_000 });
+
+    await waitFor(async () => (await s.queues.indicators.getJob(jobId(marker)))?.finishedOn, {
+      timeoutMs: 20_000,
+      what: 'the sweep marker to complete',
+    });
+    expect(await s.queues.indicators.getJobState(jobId(late))).toBe('delayed');
+    const metrics = await service.metrics.jobs.get();
+    const deferred = metrics.values.find((v) => v.labels.outcome === 'sweep-deferred')?.value ?? 0;
+    expect(deferred).toBeGreaterThan(0);
+
+    await waitFor(async () => (await s.dirty()) === 0 && live().length === 2, {
+      timeoutMs: 20_000,
+      what: 'c to be revoked',
+    });
+    expect(live()).toEqual(['a.example', 'b.example']);
+    // a and b were never revoked: same Sekoia indicators as before.
+    for (const v of ['a.example', 'b.example'])
+      expect(
+        s.sim.control
+          .indicators()
+          .filter((i) => i.canonical === v)
+          .map((i) => i.id),
+      ).toEqual([idsBefore.get(v)]);
+
+    await (await s.queues.indicators.getJob(jobId(late)))!.promote();
+    await s.waitIdle(20_000);
+    expect(live()).toEqual(['a.example', 'b.example', 'd.example']);
+    expect(await s.deadLetters()).toEqual([]);
+  });
+});
