@@ -153,6 +153,14 @@ export async function metric(
   return sum;
 }
 
+/** A metric of an in-process service (sum over the label sets matching `labels`). */
+export async function localMetric(registry: Registry, name: string, labels: Record<string, string> = {}) {
+  const values = (await registry.getSingleMetric(name)?.get())?.values ?? [];
+  return values
+    .filter((v) => Object.entries(labels).every(([k, want]) => String(v.labels[k]) === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
+
 /** Ids of every indicator job in the queue, whatever its state. */
 export async function jobIds(queues: ConnectorQueues): Promise<string[]> {
   return queues.indicators.getRanges(
