@@ -46,6 +46,21 @@ async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
+/** The demo's keys on a Redis it did not start (its prefix is unique to this run). */
+async function removeKeys(url: string, prefix: string): Promise<void> {
+  const c = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await c.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    c.disconnect();
+  }
+}
+
 async function redisUrl(): Promise<string> {
   const wanted = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   if (await redisAnswers(wanted)) {
@@ -94,15 +109,21 @@ function startApp(name: string, app: string, env: Record<string, string>): void 
   children.push({ name, proc });
 }
 
-async function metric(url: string, name: string): Promise<number> {
-  try {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    let sum = 0;
-    for (const line of text.split('\n')) if (line.startsWith(name)) sum += Number(line.split(' ').at(-1));
-    return sum;
-  } catch {
-    return Number.NaN;
+/** Sum of a Prometheus counter over the given apps, skipping series whose labels match `exclude`. */
+async function metric(urls: string[], name: string, exclude?: RegExp): Promise<number> {
+  let sum = 0;
+  for (const url of urls) {
+    try {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      for (const line of text.split('\n')) {
+        if (!line.startsWith(name) || (exclude && exclude.test(line))) continue;
+        sum += Number(line.split(' ').at(-1));
+      }
+    } catch {
+      // Not up yet (or stopping): counted as nothing.
+    }
   }
+  return sum;
 }
 
 async function main(): Promise<void> {
@@ -170,11 +191,17 @@ Press Ctrl-C to stop.
     const expected = computeExpectedCollection(messagesFromLog(opencti.control.entries()), config);
     const actual = sekoia.control.indicators().map((i) => ({ ...i, value: i.canonical }));
     const converged = isConverged(diffCollections(expected, actual));
-    const events = await metric(`http://127.0.0.1:${ingestPort}`, 'ingest_stream_events_total');
-    const jobs = await metric(`http://127.0.0.1:${ingestPort}`, 'ingest_jobs_enqueued_total');
-    const dead = await metric(`http://127.0.0.1:${dashboardPort}`, 'dashboard_dead_letters');
+    const local = (port: number) => `http://127.0.0.1:${port}`;
+    const events = await metric(
+      [local(ingestPort)],
+      'ingest_stream_events_total',
+      /type="(heartbeat|connected)"/,
+    );
+    const done = await metric([local(worker1Port), local(worker2Port)], 'worker_jobs_total');
+    const dead = await metric([local(dashboardPort)], 'dashboard_dead_letters');
     const live = sekoia.control.liveValues().length;
-    const line = `events read ${events} · jobs ${jobs} · values live ${live}/${expected.size} · dead letters ${dead} · ${converged ? 'converged: the collection equals OpenCTI' : 'syncing…'}`;
+    const state = converged ? 'converged: the collection equals OpenCTI' : 'syncing…';
+    const line = `events read ${events} · jobs done ${done} · values live ${live} (OpenCTI: ${expected.size}) · dead letters ${dead} · ${state}`;
     if (tty) process.stdout.write(`\r${line.padEnd(120)}`);
     else if (line !== lastPrinted) console.log(line);
     lastPrinted = line;
@@ -200,7 +227,8 @@ Press Ctrl-C to stop.
       ),
     );
     await Promise.all([opencti.close(), sekoia.close()]);
-    ownRedis?.kill('SIGTERM');
+    if (ownRedis) ownRedis.kill('SIGTERM');
+    else await removeKeys(redis, env.REDIS_KEY_PREFIX!);
     console.log('stopped');
     process.exit(0);
   };

@@ -24,11 +24,14 @@ export function startProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
+  // Decoded as streams: a multi-byte character may straddle two chunks.
+  child.stdout?.setEncoding('utf8');
+  child.stderr?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => {
+    out += d;
   });
-  child.stderr?.on('data', (d: Buffer) => {
-    out += d.toString();
+  child.stderr?.on('data', (d: string) => {
+    out += d;
   });
   const exited = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
