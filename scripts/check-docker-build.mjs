@@ -94,7 +94,11 @@ const composeCommands = (() => {
       df ?? Object.values(compose.services).find((s) => s.image === img && s.build)?.build?.dockerfile;
     if (key && svc.command) {
       byDockerfile[key] ??= [];
-      byDockerfile[key].push({ service: name, command: svc.command });
+      byDockerfile[key].push({
+        service: name,
+        command: svc.command,
+        simulator: (svc.profiles ?? []).includes('demo'),
+      });
     }
   }
   return byDockerfile;
@@ -182,6 +186,15 @@ for (const file of dockerfiles) {
           if (argv[0] !== 'node') fail(`${name}: ${c.service}: expected a node command, got ${argv[0]}`);
           const script = argv.find((a, i) => i > 0 && !a.startsWith('-'));
           if (!script || !existsSync(script)) fail(`${name}: ${c.service}: ${script} is not in the image`);
+          for (const a of argv) if (a.startsWith(sroot) && !existsSync(a)) fail(`${name}: ${c.service}: ${a.slice(sroot.length)} is not in the image`);
+          // A simulator takes no configuration and would serve forever: it must at least load and answer --help.
+          if (c.simulator) {
+            const h = spawnSync('node', [script, '--help'], { encoding: 'utf8', timeout: 30_000 });
+            if (h.status !== 0 || !/Usage/.test(h.stdout))
+              fail(`${name}: ${c.service}: --help failed\n${h.stdout}\n${h.stderr}`);
+            console.log(`[${name}] ${c.service}: loads with production dependencies only (answers --help)`);
+            continue;
+          }
           const r = spawnSync('node', argv.slice(1), {
             cwd: join(sroot, cmd.workdir),
             env: { PATH: process.env.PATH, NODE_ENV: 'production' },

@@ -1,6 +1,6 @@
 import { configTable } from '@octi-sekoia/config';
 import { describe, expect, it } from 'vitest';
-import { envKeys, loadCompose } from './files.ts';
+import { envKeys, loadCompose, readRepoFile } from './files.ts';
 
 const compose = loadCompose();
 const apps = ['ingest', 'worker', 'dashboard'];
@@ -63,5 +63,42 @@ describe('docker-compose.yml', () => {
   it('publishes the dashboard on loopback only by default', () => {
     for (const p of compose.services.dashboard!.ports as string[])
       expect(p.startsWith('127.0.0.1:')).toBe(true);
+  });
+});
+
+describe('the demo profile', () => {
+  const sims = ['opencti-sim', 'sekoia-sim'];
+
+  it.each(sims)('%s runs only with --profile demo, from the worker image, on loopback', (name) => {
+    const svc = compose.services[name]!;
+    expect(svc.profiles).toEqual(['demo']);
+    expect(svc.build).toBeUndefined();
+    expect(svc.image).toBe(compose.services.worker!.image);
+    expect((svc.command as string[]).join(' ')).toMatch(/\/app\/simulators\/dist\/(opencti|sekoia)\/cli\.js/);
+    for (const p of svc.ports as string[]) expect(p.startsWith('127.0.0.1:')).toBe(true);
+    expect(svc.restart).toBe('unless-stopped');
+  });
+
+  it('keeps the product services out of the demo profile', () => {
+    for (const name of ['redis', ...apps]) expect(compose.services[name]!.profiles).toBeUndefined();
+  });
+
+  it('demo.env points the apps at the simulators with configuration variables only', () => {
+    const known = new Set(configTable().map((row) => row.env));
+    const env = Object.fromEntries(
+      readRepoFile('demo.env')
+        .split('\n')
+        .filter((l) => l.trim() && !l.startsWith('#'))
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
+    for (const key of Object.keys(env)) expect(known.has(key), key).toBe(true);
+    const sekoia = (compose.services['sekoia-sim']!.command as string[]).join(' ');
+    const opencti = (compose.services['opencti-sim']!.command as string[]).join(' ');
+    expect(env.OPENCTI_URL).toBe('http://opencti-sim:4000');
+    expect(env.SEKOIA_INTEL_URL).toBe('http://sekoia-sim:8080');
+    expect(opencti).toContain(`--token ${env.OPENCTI_TOKEN}`);
+    expect(opencti).toContain(`--stream-id ${env.CONNECTOR_LIVE_STREAM_ID}`);
+    expect(sekoia).toContain(`--api-key ${env.SEKOIA_INTEL_APIKEY}`);
+    expect(sekoia).toContain(`--collection ${env.SEKOIA_INTEL_IOC_COLLECTION_UUID}`);
   });
 });
