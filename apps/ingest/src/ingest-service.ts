@@ -103,6 +103,8 @@ export class IngestService {
   /** Consecutive enqueue failures: the reconnect after one waits longer each time. */
   private enqueueFailures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  /** The last full batch handed to the flush chain (the reader waits for it before handing over the next). */
+  private batchInFlight: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now ?? Date.now;
@@ -394,7 +396,7 @@ export class IngestService {
     const current = () => this.reading && tracker === this.tracker;
     try {
       const m = this.deps.metrics;
-      m.events.inc({ type: msg.event });
+      this.countEvent(msg.event);
       if (msg.event === 'connected') return this.onConnected(msg);
       if (msg.event === 'heartbeat') {
         if (msg.id) {
@@ -417,16 +419,13 @@ export class IngestService {
         }
       }
       if (!msg.id) return;
-      await this.maybeEndRecovery(msg.id);
+      if (this.stored.sweep) await this.maybeEndRecovery(msg.id);
       // The reading this message belongs to may have been abandoned meanwhile (pause, failure, new generation).
       if (!current()) return;
       const seq = tracker.received(msg.id);
       this.bufferSeq = seq;
       this.trackProgress(msg.id);
-      const result = normalizeMessage(msg, {
-        ...this.deps.settings.normalize,
-        generation: this.stored.generation,
-      });
+      const result = normalizeMessage(msg, this.normalizeConfig(this.stored.generation));
       if (result.outcome === 'skipped') {
         m.skipped.inc({ reason: result.reason });
       } else if (result.outcome === 'malformed') {
@@ -438,7 +437,11 @@ export class IngestService {
         for (const job of result.jobs) this.buffer.push({ job });
       }
       if (this.buffer.length >= this.deps.settings.batchSize) {
-        await this.flush();
+        // Read and normalize the next batch while this one is written: wait only for the one before it, so at
+        // most one batch is queued behind the one in flight (memory stays bounded, the stream waits on Redis).
+        const previous = this.batchInFlight;
+        this.batchInFlight = this.flush();
+        await previous;
       } else if (!this.lingerTimer) {
         // Also with an empty buffer: skipped messages count as flushed only once the batches before them landed.
         this.lingerTimer = setTimeout(() => {
@@ -513,6 +516,25 @@ export class IngestService {
     this.deps.metrics.jobs.inc({ op: 'sweep' });
     this.log.info({ generation: sweep.generation }, 'recovery enqueued; sweep marker enqueued after it');
     await this.storeCheckpoint({ ...this.stored, sweep: null });
+  }
+
+  /** Counter children by label, so the per-message path does not hash label objects. */
+  private readonly eventCounters = new Map<string, { inc(): void }>();
+  private countEvent(type: string): void {
+    let c = this.eventCounters.get(type);
+    if (!c) {
+      c = this.deps.metrics.events.labels({ type });
+      if (this.eventCounters.size < 100) this.eventCounters.set(type, c);
+    }
+    c.inc();
+  }
+
+  private normalizeCache: NormalizeConfig | undefined;
+  private normalizeConfig(generation: number): NormalizeConfig {
+    if (this.normalizeCache?.generation !== generation) {
+      this.normalizeCache = { ...this.deps.settings.normalize, generation };
+    }
+    return this.normalizeCache;
   }
 
   private trackProgress(id: string): void {
