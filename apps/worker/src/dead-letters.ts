@@ -27,6 +27,19 @@ export async function deadLetterRejectedValue(deps: DeadLetterDeps, r: RejectedV
   deps.onDeadLetter?.('value', r.value, r.reason);
 }
 
+/** A JSON value with every secret cut out of its strings (the redactor works on text; JSON keeps it valid). */
+function redactJson<T>(redact: (text: string) => string, value: T): T {
+  const text = JSON.stringify(value);
+  if (text === undefined) return value;
+  const out = redact(text);
+  if (out === text) return value;
+  try {
+    return JSON.parse(out) as T;
+  } catch {
+    return out as T; // still readable, still without the secret
+  }
+}
+
 /**
  * Moves every failed indicator job to the dead letters (kind `job`, redacted reason) and removes it from the
  * queue. Crash-safe and idempotent: the dead letter id is derived from the job, and a crash between the two
@@ -44,7 +57,7 @@ export async function moveFailedJobs(deps: DeadLetterDeps, batch = 100): Promise
         deps.queues,
         {
           kind: 'job',
-          payload: job.data as Job,
+          payload: redactJson(deps.redact, job.data) as Job,
           subject: job.id,
           error,
           attempts: Math.max(1, job.attemptsMade),

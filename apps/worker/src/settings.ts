@@ -61,7 +61,7 @@ const DEFAULTS: Tuning = {
   drainConcurrency: 2,
   drainBatch: 500,
   drainIdleMs: 250,
-  handBackAfterMs: 10_000,
+  handBackAfterMs: 8_000,
   shutdownGraceMs: 25_000,
   defaultRetryAfterMs: 30_000,
   lostAnswerSearchDelayMs: 5_000,

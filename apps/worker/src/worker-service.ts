@@ -184,6 +184,10 @@ export class WorkerService {
       maxStalledCount: t.maxStalledCount,
     });
     this.worker.on('failed', () => this.moveFailed());
+    for (const q of [this.queues.indicators, this.queues.deadLetters])
+      q.on('error', (err) =>
+        this.log.debug({ err: deps.redact(String(err?.message ?? err)) }, 'queue error'),
+      );
     this.worker.on('error', (err) =>
       this.log.warn({ err: deps.redact(String(err?.message ?? err)) }, 'queue worker error'),
     );
@@ -246,6 +250,11 @@ export class WorkerService {
     await this.queues.close();
     this.workerConnection.disconnect();
     this.client.close();
+  }
+
+  /** The registry the metrics are on (the ops server's). */
+  get registry(): Registry {
+    return this.deps.registry;
   }
 
   /** Reconcile totals and gauges (tests read them; /metrics shows them). */

@@ -91,6 +91,8 @@ describe('configuration circuit', () => {
     expect(await circuit()).toMatchObject({ state: 'closed' });
     expect(s.diff(expectedOf(story.all()))).toEqual(CONVERGED);
     expect(await s.deadLetters()).toEqual([]);
+    expect(worker.output()).toContain('circuit open: Sekoia.io rejected the API key');
+    expect(worker.output()).not.toContain(s.sim.apiKey);
     console.log(
       `[401 for ${OUTAGE_MS / 1000} s] ${polls} /readyz polls all 503; ${refused} requests refused (self-probe every 500 ms here, 5 s by default); ${jobs.length} jobs applied after recovery`,
     );

@@ -76,6 +76,7 @@ describe('convergence: the collection equals the oracle after the queue drains',
     const expected = expectedOf(messages);
     expect(s.diff(expected)).toEqual(CONVERGED);
     expect(await s.deadLetters()).toEqual([]);
+    for (const p of s.processes) expect(p.output()).not.toContain(s.sim.apiKey);
     console.log(
       `[convergence seed ${seed}] ${jobs.length} jobs, ${expected.size} values expected, ${kills} SIGKILLs, ` +
         `${requestsOf(s)} Sekoia requests (${(requestsOf(s) / expected.size).toFixed(2)} per value, faults included), ${seconds.toFixed(1)} s`,
@@ -91,7 +92,7 @@ describe('convergence: the collection equals the oracle after the queue drains',
     async (reimport, seed) => {
       stack = await Stack.start({ seed, behavior: { reimport }, faults: CHAOS });
       const s = stack;
-      const messages = await scenarioMessages({ seed, indicators: 600 });
+      const messages = await scenarioMessages({ seed, indicators: 500 });
       const jobs = jobsOf(messages);
       await s.startService({ concurrency: 100 });
       const t0 = Date.now();

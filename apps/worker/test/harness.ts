@@ -26,6 +26,7 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
+import { Redis } from 'ioredis';
 import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
 import { WorkerService } from '../src/worker-service.ts';
 
@@ -97,6 +98,8 @@ export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {
 }
 
 export interface StackOptions {
+  /** A private Redis (a test that kills Redis); default: the machine's, under a test prefix. */
+  redisUrl?: string;
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
@@ -113,10 +116,11 @@ export class Stack {
     readonly sim: SekoiaSimulator,
   ) {
     this.queues = createQueues(r.client, r.prefix, CONNECTOR_ID);
+    for (const q of [this.queues.indicators, this.queues.deadLetters]) q.on('error', () => undefined);
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r = await testRedis('worker');
+    const r = opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker');
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
@@ -323,5 +327,27 @@ export function upsert(
       description: opts.description ?? 'shared',
     },
     values,
+  };
+}
+
+/** TestRedis on a private server (its own URL, a fixed prefix). */
+async function privateRedis(url: string): Promise<TestRedis> {
+  const clients: Redis[] = [];
+  const connect = () => {
+    const c = new Redis(url, { maxRetriesPerRequest: null, retryStrategy: () => 100 });
+    c.on('error', () => undefined);
+    clients.push(c);
+    return c;
+  };
+  const client = connect();
+  await client.ping();
+  return {
+    prefix: 'test:private',
+    url,
+    client,
+    connect,
+    async cleanup() {
+      await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+    },
   };
 }

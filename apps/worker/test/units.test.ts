@@ -1,0 +1,190 @@
+import { ConfigurationError, QuotaFullError, RejectedError, RetryableError } from '@octi-sekoia/sekoia';
+import { policyOf } from '@octi-sekoia/sync';
+import { describe, expect, it } from 'vitest';
+import { BudgetQueue } from '../src/budget-queue.ts';
+import { configurationCause } from '../src/circuit.ts';
+import { InvalidJobError, isTransient, validateJob } from '../src/process-job.ts';
+import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
+import { readTuning, tuningEnvName } from '../src/settings.ts';
+import { upsert } from './harness.ts';
+
+describe('validateJob', () => {
+  const ok = upsert('i', '1-0', ['a.example']);
+  it.each([
+    ['an upsert', ok, undefined],
+    ['a remove', { ...ok, op: 'remove', values: [] }, undefined],
+    ['a sweep marker', { kind: 'sweep', generation: 2, eventId: '5-0' }, undefined],
+    ['not an object', 'x', 'not an object'],
+    ['an unknown kind', { ...ok, kind: 'other' }, 'unknown kind'],
+    ['a bad event id', { ...ok, eventId: '1:0' }, 'bad eventId'],
+    ['a float generation', { ...ok, generation: 1.5 }, 'bad generation'],
+    ['a bad op', { ...ok, op: 'merge' }, 'bad op'],
+    ['no indicator id', { ...ok, indicatorId: '' }, 'missing indicatorId'],
+    ['an empty value', { ...ok, values: [''] }, 'values'],
+    ['no attributes on an upsert', { ...ok, attributes: undefined }, 'missing attributes'],
+    ['a numeric validUntil', { ...ok, attributes: { ...ok.attributes, validUntil: 5 } }, 'validUntil'],
+  ])('%s', (_, data, error) => {
+    if (error === undefined) expect(validateJob(data)).toBe(data);
+    else {
+      expect(() => validateJob(data)).toThrow(InvalidJobError);
+      expect(() => validateJob(data)).toThrow(error);
+    }
+  });
+});
+
+describe('isTransient (job-level errors worth the retry window)', () => {
+  it.each([
+    [new Error('connect ECONNREFUSED 127.0.0.1:6379'), true],
+    [new Error('Connection is closed.'), true],
+    [new Error("OOM command not allowed when used memory > 'maxmemory'."), true],
+    [new Error('LOADING Redis is loading the dataset in memory'), true],
+    [Object.assign(new Error('x'), { policy: 'retryable' }), true],
+    [new TypeError('Cannot read properties of undefined'), false],
+    [new Error('ERR Error running script'), false],
+  ])('%s → %s', (err, transient) => {
+    expect(isTransient(err)).toBe(transient);
+  });
+});
+
+describe('Sekoia port mapping', () => {
+  const attrs = {
+    validFrom: '2026-01-01T00:00:00.000Z',
+    killChainPhases: [{ kill_chain_name: 'k', phase_name: 'p' }],
+    description: '',
+  };
+  it('create: absent fields left out; edit: absent fields cleared', () => {
+    expect(toDefaultFields(attrs)).toEqual({
+      valid_from: attrs.validFrom,
+      kill_chain_phases: attrs.killChainPhases,
+    });
+    expect(toDefaultFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
+      valid_from: attrs.validFrom,
+      valid_until: '2027-01-01T00:00:00.000Z',
+      kill_chain_phases: attrs.killChainPhases,
+      description: 'd',
+    });
+    expect(toEditFields(attrs)).toEqual({
+      valid_from: attrs.validFrom,
+      valid_until: null,
+      kill_chain_phases: attrs.killChainPhases,
+      description: null,
+    });
+  });
+
+  it.each([
+    [
+      '500 from Sekoia: answered',
+      new RetryableError('x', { operation: 'edit', status: 500 }),
+      'retryable',
+      true,
+    ],
+    [
+      '502 from a gateway: maybe in flight',
+      new RetryableError('x', { operation: 'edit', status: 502 }),
+      'retryable',
+      false,
+    ],
+    [
+      'timeout: maybe in flight',
+      new RetryableError('x', { operation: 'edit', code: 'timeout' }),
+      'retryable',
+      false,
+    ],
+    [
+      'quota full: answered, nothing done',
+      new QuotaFullError(10, 10, { operation: 'createBatch', status: 400 }),
+      'retryable',
+      true,
+    ],
+    ['rejected', new RejectedError('x', { operation: 'createBatch', status: 400 }), 'rejected', false],
+    [
+      '401',
+      new ConfigurationError('unauthorized', 'x', { operation: 'edit', status: 401 }),
+      'configuration',
+      false,
+    ],
+  ])('%s', (_, err, policy, answered) => {
+    expect(policyOf(mapError(err))).toMatchObject({ policy, answered });
+  });
+
+  it('only configuration errors open the circuit, with their reason', () => {
+    expect(
+      configurationCause(new ConfigurationError('collection-not-found', 'gone', { operation: 'edit' })),
+    ).toEqual({
+      reason: 'collection-not-found',
+      message: 'gone',
+    });
+    expect(configurationCause({ policy: 'configuration', message: 'm' })).toEqual({
+      reason: 'configuration',
+      message: 'm',
+    });
+    expect(configurationCause(new RetryableError('x', { operation: 'edit', status: 503 }))).toBeUndefined();
+    expect(configurationCause(new RejectedError('x', { operation: 'edit', status: 400 }))).toBeUndefined();
+  });
+});
+
+describe('BudgetQueue', () => {
+  it('lets at most N callers wait on the shared budget, the others in FIFO order', async () => {
+    let inside = 0;
+    let most = 0;
+    const order: number[] = [];
+    const releases: Array<() => void> = [];
+    const shared = {
+      take: () =>
+        new Promise<void>((resolve) => {
+          inside++;
+          most = Math.max(most, inside);
+          releases.push(() => {
+            inside--;
+            resolve();
+          });
+        }),
+      pause: async () => {},
+    };
+    const q = new BudgetQueue(shared, 2);
+    const takers = Array.from({ length: 6 }, (_, i) => q.take().then(() => order.push(i)));
+    for (let granted = 0; granted < 6; granted++) {
+      await Promise.resolve();
+      releases.shift()?.();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(takers);
+    expect(most).toBe(2);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(q.queued).toBe(0);
+  });
+
+  it('an aborted waiter leaves the line without taking a slot', async () => {
+    const gate: Array<() => void> = [];
+    const q = new BudgetQueue(
+      { take: () => new Promise<void>((r) => gate.push(r)), pause: async () => {} },
+      1,
+    );
+    const first = q.take();
+    const ac = new AbortController();
+    const second = q.take(ac.signal);
+    const third = q.take();
+    ac.abort(new Error('stop'));
+    await expect(second).rejects.toThrow('stop');
+    gate.shift()?.();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    gate.shift()?.();
+    await third;
+    expect(q.queued).toBe(0);
+  });
+});
+
+describe('tuning', () => {
+  it('reads TUNING_* overrides and keeps the write horizon above twice the request timeout', () => {
+    expect(tuningEnvName('lockDurationMs')).toBe('TUNING_LOCK_DURATION_MS');
+    expect(readTuning({ TUNING_LOCK_DURATION_MS: '5000' }, 30_000)).toMatchObject({
+      lockDurationMs: 5000,
+      writeHorizonMs: 120_000,
+    });
+    expect(readTuning({}, 90_000).writeHorizonMs).toBe(190_000);
+    expect(() => readTuning({ TUNING_MAX_STALLED_COUNT: '0' }, 30_000)).toThrow(
+      "TUNING_MAX_STALLED_COUNT = '0' is invalid: expected an integer ≥ 1",
+    );
+  });
+});
