@@ -1,8 +1,36 @@
 export {
+  CollectionReads,
+  type CollectionReadsOptions,
+  type CollectionSource,
+  type ConfigIdentity,
+  type ListedIndicator,
+  LockLostError,
+  listedAttributes,
+  type ObservedItem,
+  observeIndicator,
+  ReadAbortedError,
+  type ReadInfo,
+  type ReadOptions,
+  type ReadProgress,
+  type ReadResult,
+  type RecordCounts,
+  readKeys,
+} from './adopt.ts';
+export {
   RequestBudget,
   type RequestBudgetOptions,
   type TakeResult,
 } from './budget.ts';
+export {
+  type CollectionPlan,
+  CollectionPlanner,
+  DesiredCollection,
+  type DesiredIoc,
+  type PlannedCreate,
+  type PlannedEdit,
+  type PlannedRevoke,
+  type PlanProgress,
+} from './collection-plan.ts';
 export { type CollectorOptions, CreateCollector, type CreateOutcome } from './collector.ts';
 export { type Action, type DecideContext, type Decision, decide } from './decide.ts';
 export { createSyncEngine, type SyncEngineOptions } from './engine.ts';

@@ -1,0 +1,450 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type IocAttributes, normalizeKillChainPhases } from '@octi-sekoia/model';
+import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
+import { canonicalValue } from '@octi-sekoia/stix';
+import type { Redis } from 'ioredis';
+import { defaultFingerprint } from './state.ts';
+
+const recordObservedLua = new LuaScript(
+  'record-observed',
+  readFileSync(new URL('./lua/record-observed.lua', import.meta.url), 'utf8'),
+);
+const dirtyObservedLua = new LuaScript(
+  'dirty-observed',
+  readFileSync(new URL('./lua/dirty-observed.lua', import.meta.url), 'utf8'),
+);
+const readLockLua = new LuaScript(
+  'read-lock',
+  readFileSync(new URL('./lua/read-lock.lua', import.meta.url), 'utf8'),
+);
+const finishReadLua = new LuaScript(
+  'finish-read',
+  readFileSync(new URL('./lua/finish-read.lua', import.meta.url), 'utf8'),
+);
+
+/** An indicator as Sekoia lists it (the fields a collection read looks at; SekoiaClient's SekoiaIndicator fits). */
+export interface ListedIndicator {
+  id: string;
+  name: string;
+  revoked?: boolean;
+  valid_from?: string;
+  valid_until?: string | null;
+  kill_chain_phases?: unknown;
+  description?: string | null;
+}
+
+/** What a collection read learns about one Sekoia indicator. */
+export interface ObservedItem {
+  /** Canonical value (the trimmed name when it is not a recognisable value: it is then never desired). */
+  value: string;
+  id: string;
+  revoked: boolean;
+  /** Fingerprint of the attributes it carries ('' when Sekoia gave no valid_from). */
+  fp: string;
+  /** The same without valid_until: Sekoia gives one by default when none was sent. */
+  fpNoUntil: string;
+  attributes?: IocAttributes;
+}
+
+/** The attributes a listed indicator carries, in the model's shape (undefined without a valid_from). */
+export function listedAttributes(i: ListedIndicator): IocAttributes | undefined {
+  if (typeof i.valid_from !== 'string' || i.valid_from === '') return undefined;
+  const a: IocAttributes = {
+    validFrom: i.valid_from,
+    killChainPhases: normalizeKillChainPhases(i.kill_chain_phases),
+    description: typeof i.description === 'string' ? i.description : '',
+  };
+  if (typeof i.valid_until === 'string' && i.valid_until !== '') a.validUntil = i.valid_until;
+  return a;
+}
+
+/** One listed indicator as the applied state sees it. */
+export function observeIndicator(
+  i: ListedIndicator,
+  fingerprint: (a: IocAttributes) => string = defaultFingerprint,
+): ObservedItem {
+  const value = canonicalValue(i.name) ?? i.name.trim();
+  const attributes = listedAttributes(i);
+  if (!attributes) return { value, id: i.id, revoked: i.revoked === true, fp: '', fpNoUntil: '' };
+  const { validUntil: _, ...noUntil } = attributes;
+  return {
+    value,
+    id: i.id,
+    revoked: i.revoked === true,
+    fp: fingerprint(attributes),
+    fpNoUntil: fingerprint(noUntil),
+    attributes,
+  };
+}
+
+/** Counts of what record-observed.lua did with the values of a page (see that script). */
+export interface RecordCounts {
+  /** Values with no applied record: their live ids recorded as observed. */
+  trusted: number;
+  /** Values whose record matched what Sekoia holds: confirmed in the generation (no verify search). */
+  confirmed: number;
+  /** Ids whose attributes differ from what we last wrote (an edit follows if they are not the desired ones). */
+  refreshed: number;
+  /** Values whose record disagrees with Sekoia (or a write was in flight): searched before anything is done. */
+  unsure: number;
+}
+
+export interface ReadInfo extends RecordCounts {
+  generation: number;
+  /** ISO time the read ended. */
+  at: string;
+  /** Indicators listed (revoked included). */
+  indicators: number;
+  /** Live indicators listed. */
+  live: number;
+  /** Distinct values among them. */
+  values: number;
+  /** Live ids beyond one per value. */
+  duplicates: number;
+  /** Who read (worker host, cli). */
+  by: string;
+}
+
+export interface CollectionSource {
+  /** Every indicator of the collection, page by page (SekoiaClient.listAll); returns how many were listed. */
+  listAll(onPage: (items: ListedIndicator[]) => void | Promise<void>): Promise<number>;
+}
+
+export interface ReadProgress {
+  generation: number;
+  indicators: number;
+  live: number;
+  values: number;
+  counts: RecordCounts;
+}
+
+export interface ReadOptions {
+  /** Called with the lock held, before the first page (the worker pauses its queue). */
+  beforeRead?: () => Promise<void>;
+  /** Called after the read (success or not) while the lock is still held (the worker resumes its queue). */
+  afterRead?: () => Promise<void>;
+  onProgress?: (p: ReadProgress) => void;
+  /** Who reads, for the read's summary. */
+  by?: string;
+  signal?: AbortSignal;
+  /** How often a reader waiting for another one's lock looks again. Default 500 ms. */
+  waitPollMs?: number;
+}
+
+export type ReadResult =
+  | { kind: 'read'; info: ReadInfo }
+  /** Another reader recorded this generation (or a newer one) meanwhile. */
+  | { kind: 'already-read'; readGeneration: number };
+
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+}
+
+export class ReadAbortedError extends Error {
+  override name = 'ReadAbortedError';
+}
+
+export interface CollectionReadsOptions {
+  keyPrefix: string;
+  connectorId: string;
+  /** Lock TTL (renewed every third). Default 30 s. */
+  lockTtlMs?: number;
+  fingerprint?: (a: IocAttributes) => string;
+  now?: () => number;
+}
+
+/** Redis names of collection reads and the config identity (under `<keyPrefix>:<connectorId>`). */
+export function readKeys(k: ConnectorKeys) {
+  const s = `${k.base}:sync`;
+  return {
+    /** Highest generation whose collection read is recorded. */
+    readGeneration: `${s}:read-gen`,
+    /** JSON ReadInfo of the last read. */
+    readInfo: `${s}:read-info`,
+    /** Token of the reader holding the lock (PX). */
+    readLock: `${s}:read-lock`,
+    /** Prefix: `<p><G>` set of values observed by the read of G (dirtied once G is swept). */
+    observedPrefix: `${s}:observed:`,
+    observed: (generation: number) => `${s}:observed:${generation}`,
+    /** `<G>` hash value → ids observed by the reads of G (space-separated). */
+    observedIds: (generation: number) => `${s}:observed-ids:${generation}`,
+    /** Zset of generations with an observed set still to dirty. */
+    observedGenerations: `${s}:observed-gens`,
+    /** ISO time of the first adoption (a worker's first start with no sync state, or `cli adopt`). */
+    adoptedAt: `${s}:adopted-at`,
+    /** JSON ConfigIdentity: what the sync state was built with. */
+    identity: `${k.base}:identity`,
+  };
+}
+
+/** What the sync state is built with: changing any of these makes the state wrong (see README). */
+export interface ConfigIdentity {
+  streamId?: string;
+  collectionId?: string;
+  extractionMode?: string;
+  descriptionTemplate?: string;
+  /** ISO time of the last change of this record. */
+  updatedAt?: string;
+}
+
+/**
+ * Reads of the whole Sekoia collection into the applied state: adoption (a first start on a collection someone
+ * else filled, or a new collection) and the read at the start of every generation, which confirms in one pass
+ * what each value's verify search would (a re-sync of N unchanged values costs N/100 list requests instead of N
+ * searches) and finds what the collection holds that the sync state never knew (revoked by the sweep).
+ *
+ * One reader at a time (a Redis lock); every page is recorded by record-observed.lua, which never makes the
+ * applied state describe Sekoia wrongly even while workers write. The values observed in G are dirtied once G is
+ * swept (`dirtySwept`), so leftovers are revoked only after every job of G's recovery is applied.
+ */
+export class CollectionReads {
+  readonly keys: ConnectorKeys;
+  readonly rk: ReturnType<typeof readKeys>;
+  readonly lockTtlMs: number;
+  readonly fingerprint: (a: IocAttributes) => string;
+  private readonly now: () => number;
+
+  constructor(
+    readonly redis: Redis,
+    opts: CollectionReadsOptions,
+  ) {
+    this.keys = connectorKeys(opts.keyPrefix, opts.connectorId);
+    this.rk = readKeys(this.keys);
+    this.lockTtlMs = opts.lockTtlMs ?? 30_000;
+    this.fingerprint = opts.fingerprint ?? defaultFingerprint;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Current generation (ingest's), highest generation read, highest swept. */
+  async generations(): Promise<{ current: number; read: number; swept: number }> {
+    const [current, read, swept] = await this.redis.mget(
+      this.keys.generation,
+      this.rk.readGeneration,
+      this.keys.sync.swept,
+    );
+    return { current: Number(current ?? 0), read: Number(read ?? 0), swept: Number(swept ?? 0) };
+  }
+
+  async readInfo(): Promise<ReadInfo | undefined> {
+    const raw = await this.redis.get(this.rk.readInfo);
+    return raw ? (JSON.parse(raw) as ReadInfo) : undefined;
+  }
+
+  /**
+   * Whether this connector has any sync state: desired or applied records, counters, a sweep or a read. A
+   * first start has none (the worker then adopts the collection before taking jobs).
+   */
+  async stateExists(): Promise<boolean> {
+    const s = this.keys.sync;
+    const n = await this.redis.exists(
+      s.versionSeq,
+      s.claimSeq,
+      s.stats,
+      s.live,
+      s.dirty,
+      s.swept,
+      s.adopted,
+      this.rk.readGeneration,
+    );
+    return n > 0;
+  }
+
+  /** Records one page (see record-observed.lua). Revoked items are skipped. */
+  async recordPage(generation: number, items: ObservedItem[]): Promise<RecordCounts> {
+    const byValue = new Map<string, ObservedItem[]>();
+    for (const it of items) {
+      if (it.revoked) continue;
+      const list = byValue.get(it.value);
+      if (list) list.push(it);
+      else byValue.set(it.value, [it]);
+    }
+    const counts: RecordCounts = { trusted: 0, confirmed: 0, refreshed: 0, unsure: 0 };
+    if (byValue.size === 0) return counts;
+    const args: (string | number)[] = [String(generation), this.keys.sync.valuePrefix];
+    for (const [value, list] of byValue) {
+      args.push(value, list.length);
+      for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
+    }
+    const [t, c, r, u] = (await recordObservedLua.run(
+      this.redis,
+      [this.rk.observed(generation), this.rk.observedGenerations, this.rk.observedIds(generation)],
+      args,
+    )) as number[];
+    counts.trusted = Number(t);
+    counts.confirmed = Number(c);
+    counts.refreshed = Number(r);
+    counts.unsure = Number(u);
+    return counts;
+  }
+
+  /**
+   * Dirties the values observed by the reads of every generation already swept: the sweep of G runs once every
+   * job of G's recovery is applied, so a leftover no live indicator wants is revoked then, never before an
+   * indicator of G claimed it. Returns how many values were dirtied.
+   */
+  async dirtySwept(chunk = 500): Promise<number> {
+    const { swept } = await this.generations();
+    const gens = (await this.redis.zrangebyscore(this.rk.observedGenerations, '-inf', swept)).map(Number);
+    let n = 0;
+    for (const g of gens) {
+      for (;;) {
+        const moved = Number(
+          await dirtyObservedLua.run(
+            this.redis,
+            [this.rk.observed(g), this.keys.sync.dirty, this.rk.observedGenerations, this.rk.observedIds(g)],
+            [this.now(), chunk, String(g)],
+          ),
+        );
+        n += moved;
+        if (moved === 0) break;
+      }
+    }
+    return n;
+  }
+
+  /** Generations with observed values waiting for their sweep (tests, CLI). */
+  async pendingObserved(): Promise<number[]> {
+    return (await this.redis.zrange(this.rk.observedGenerations, '0', '-1')).map(Number);
+  }
+
+  async tryLock(): Promise<string | undefined> {
+    const token = randomBytes(12).toString('base64url');
+    const ok = await this.redis.set(this.rk.readLock, token, 'PX', this.lockTtlMs, 'NX');
+    return ok === 'OK' ? token : undefined;
+  }
+
+  async renewLock(token: string): Promise<boolean> {
+    return (
+      Number(await readLockLua.run(this.redis, [this.rk.readLock], ['renew', token, this.lockTtlMs])) === 1
+    );
+  }
+
+  async releaseLock(token: string): Promise<boolean> {
+    return Number(await readLockLua.run(this.redis, [this.rk.readLock], ['release', token, 0])) === 1;
+  }
+
+  async lockHeld(): Promise<boolean> {
+    return (await this.redis.exists(this.rk.readLock)) === 1;
+  }
+
+  /** Records that generation G needs no read (state built before collection reads existed, an empty collection). */
+  async markRead(generation: number, info: ReadInfo): Promise<number> {
+    return Number(
+      await finishReadLua.run(
+        this.redis,
+        [this.rk.readGeneration, this.rk.readInfo, this.rk.readLock],
+        [String(generation), JSON.stringify(info), ''],
+      ),
+    );
+  }
+
+  /**
+   * Reads the whole collection for generation G (unless G or a newer one is already read): takes the lock
+   * (waiting while another reader holds it), lists every page, records each, then marks G read. Throws when
+   * the listing fails (nothing is lost: what was recorded stays valid, and the read is retried by the caller).
+   */
+  async read(generation: number, source: CollectionSource, opts: ReadOptions = {}): Promise<ReadResult> {
+    for (;;) {
+      if (opts.signal?.aborted) throw new ReadAbortedError('collection read aborted');
+      const before = await this.generations();
+      if (before.read >= generation) return { kind: 'already-read', readGeneration: before.read };
+      const token = await this.tryLock();
+      if (!token) {
+        await sleep(opts.waitPollMs ?? 500, opts.signal);
+        continue;
+      }
+      return await this.readLocked(generation, source, token, opts);
+    }
+  }
+
+  private async readLocked(
+    generation: number,
+    source: CollectionSource,
+    token: string,
+    opts: ReadOptions,
+  ): Promise<ReadResult> {
+    let lost = false;
+    const timer = setInterval(
+      () => {
+        this.renewLock(token)
+          .then((ok) => {
+            if (!ok) lost = true;
+          })
+          .catch(() => undefined);
+      },
+      Math.max(100, Math.floor(this.lockTtlMs / 3)),
+    );
+    let paused = false;
+    try {
+      const current = await this.generations();
+      if (current.read >= generation) return { kind: 'already-read', readGeneration: current.read };
+      if (opts.beforeRead) {
+        paused = true;
+        await opts.beforeRead();
+      }
+      const counts: RecordCounts = { trusted: 0, confirmed: 0, refreshed: 0, unsure: 0 };
+      const values = new Set<string>();
+      let live = 0;
+      let indicators = 0;
+      await source.listAll(async (page) => {
+        if (opts.signal?.aborted) throw new ReadAbortedError('collection read aborted');
+        if (lost) throw new LockLostError('collection read lock lost');
+        const items = page.map((i) => observeIndicator(i, this.fingerprint));
+        indicators += items.length;
+        for (const it of items) {
+          if (it.revoked) continue;
+          live += 1;
+          values.add(it.value);
+        }
+        const c = await this.recordPage(generation, items);
+        counts.trusted += c.trusted;
+        counts.confirmed += c.confirmed;
+        counts.refreshed += c.refreshed;
+        counts.unsure += c.unsure;
+        opts.onProgress?.({ generation, indicators, live, values: values.size, counts: { ...counts } });
+      });
+      const info: ReadInfo = {
+        generation,
+        at: new Date(this.now()).toISOString(),
+        indicators,
+        live,
+        values: values.size,
+        duplicates: live - values.size,
+        ...counts,
+        by: opts.by ?? 'unknown',
+      };
+      await finishReadLua.run(
+        this.redis,
+        [this.rk.readGeneration, this.rk.readInfo, this.rk.readLock],
+        [String(generation), JSON.stringify(info), ''],
+      );
+      // G may already be swept (the read came late): its observed values are then due now.
+      await this.dirtySwept();
+      return { kind: 'read', info };
+    } finally {
+      clearInterval(timer);
+      // Resumed before the lock goes: a reader taking it next pauses again, and nothing undoes that.
+      try {
+        if (paused) await opts.afterRead?.();
+      } finally {
+        await this.releaseLock(token).catch(() => undefined);
+      }
+    }
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new ReadAbortedError('collection read aborted'));
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new ReadAbortedError('collection read aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
