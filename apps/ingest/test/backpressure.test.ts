@@ -90,7 +90,7 @@ describe('ingest backpressure', () => {
     expect([...expected].filter((id) => !got.has(id))).toEqual([]);
     const pauses = log.lines.filter((l) => l.msg.startsWith('backlog above the high-water mark')).length;
     const resumes = log.lines.filter((l) => l.msg.startsWith('backlog below the low-water mark')).length;
-    expect(pauses).toBeGreaterThanOrEqual(2);
+    expect(pauses).toBeGreaterThanOrEqual(1);
     expect(resumes).toBeGreaterThanOrEqual(1);
     // Each resume reconnected from the committed checkpoint, not from the start.
     const attempts = sim.control.connectionLog();
