@@ -1,0 +1,101 @@
+import type { Redis } from 'ioredis';
+
+/** Deletes every key under `<prefix>:` (SCAN + UNLINK, bounded by the key count). */
+export async function cleanupPrefix(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) n += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return n;
+}
+
+/** One INFO section as a map. */
+export async function info(redis: Redis, section: string): Promise<Record<string, string>> {
+  const text = await redis.info(section);
+  const out: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const i = line.indexOf(':');
+    if (i > 0 && !line.startsWith('#')) out[line.slice(0, i)] = line.slice(i + 1);
+  }
+  return out;
+}
+
+/** Which part of the layout a key belongs to (packages/queue/src/keys.ts, BullMQ's own keys). */
+function category(key: string, base: string): string {
+  if (!key.startsWith(`${base}:`)) return key.includes(':budget:') ? 'budget' : 'other';
+  const rest = key.slice(base.length + 1);
+  if (rest.startsWith('sync:ind:')) return 'sync indicator hashes (ind:)';
+  if (rest.startsWith('sync:idx:')) return 'sync value index sets (idx:)';
+  if (rest.startsWith('sync:val:')) return 'sync value hashes (val:)';
+  if (rest.startsWith('sync:lock:')) return 'sync locks';
+  if (rest.startsWith('sync:seen:')) return 'sync seen sets';
+  if (rest.startsWith('sync:')) return `sync ${rest.slice(5).split(':')[0]}`;
+  if (rest.startsWith('indicators:')) {
+    const tail = rest.slice('indicators:'.length);
+    // BullMQ: a job is a hash `<queue>:<id>` (+ `:logs`, `:lock`…); the lists/zsets have fixed names.
+    const fixed = [
+      'wait',
+      'active',
+      'paused',
+      'delayed',
+      'prioritized',
+      'completed',
+      'failed',
+      'events',
+      'meta',
+      'id',
+      'stalled',
+      'stalled-check',
+      'marker',
+      'pc',
+      'de',
+      'limiter',
+      'repeat',
+    ];
+    const head = tail.split(':')[0]!;
+    if (fixed.includes(head)) return `queue ${head}`;
+    return 'queue job hashes';
+  }
+  if (rest.startsWith('dead-letters')) return 'dead letters';
+  return rest.split(':')[0]!;
+}
+
+/**
+ * Exact memory of every key under the prefix (MEMORY USAGE … SAMPLES 0), by category. Independent of what
+ * other users of the same Redis do meanwhile (unlike INFO used_memory).
+ */
+export async function memoryByCategory(
+  redis: Redis,
+  prefix: string,
+  base: string,
+): Promise<{
+  totalBytes: number;
+  keys: number;
+  byCategory: Record<string, { keys: number; bytes: number }>;
+}> {
+  const byCategory: Record<string, { keys: number; bytes: number }> = {};
+  let cursor = '0';
+  let totalBytes = 0;
+  let keys = 0;
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (batch.length === 0) continue;
+    const m = redis.multi();
+    for (const k of batch) m.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+    const res = (await m.exec()) ?? [];
+    batch.forEach((k, i) => {
+      const bytes = Number(res[i]?.[1] ?? 0);
+      const c = category(k, base);
+      byCategory[c] ??= { keys: 0, bytes: 0 };
+      byCategory[c].keys += 1;
+      byCategory[c].bytes += bytes;
+      totalBytes += bytes;
+      keys += 1;
+    });
+  } while (cursor !== '0');
+  return { totalBytes, keys, byCategory };
+}

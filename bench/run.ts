@@ -1,0 +1,354 @@
+// `pnpm bench`: the benchmark suites on the simulators and a real Redis (issue 10). Prints a markdown table with
+// the aims next to the figures and writes every figure, the machine and the conditions to
+// bench-results/<timestamp>.json (+ .md). Benchmarks, not tests: nothing here asserts a timing.
+//
+//   pnpm bench                                  every default suite (under 15 minutes on 2 cores)
+//   pnpm bench --suite initial-sync             one suite or group (repeatable, or comma-separated)
+//   pnpm bench --suite memory --size 100000     size in values (events for live-latency), at most 500,000
+//   pnpm bench --size initial-sync-a=50000      size of one suite only
+//   pnpm bench --soak [--soak-minutes 60]       adds the soak suite (not in the default run)
+//   pnpm bench --list                           suites and default sizes
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { killAllChildren, ROOT, round } from './lib/children.ts';
+import { info } from './lib/redis.ts';
+import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
+import { closeAllStacks } from './lib/stack.ts';
+import { runInitialSync } from './suites/initial-sync.ts';
+import { runLiveLatency } from './suites/live-latency.ts';
+import { runMemory } from './suites/memory.ts';
+import { runParser } from './suites/parser.ts';
+import { runPythonBaseline } from './suites/python-baseline.ts';
+import { runResync } from './suites/resync.ts';
+import { runScaling } from './suites/scaling.ts';
+import { runSoak } from './suites/soak.ts';
+
+interface SuiteDef {
+  name: string;
+  /** Default size (values; events for live-latency; minutes for soak); undefined = no size. */
+  size?: number;
+  unit?: string;
+  inDefault: boolean;
+  run: (ctx: SuiteContext, size: number) => Promise<SuiteResult>;
+}
+
+const MAX_SIZE = 500_000;
+
+// Order of the default run. Default sizes keep the whole default run under 15 minutes on the 2-core machine.
+const SUITES: SuiteDef[] = [
+  { name: 'parser', inDefault: true, run: (ctx) => runParser(ctx) },
+  {
+    name: 'initial-sync-a',
+    size: 20_000,
+    unit: 'values',
+    inDefault: true,
+    run: (ctx, n) => runInitialSync(ctx, 'shared', n),
+  },
+  { name: 'baseline', size: 1_000, unit: 'values', inDefault: true, run: runPythonBaseline },
+  {
+    name: 'initial-sync-b',
+    size: 600,
+    unit: 'values',
+    inDefault: true,
+    run: (ctx, n) => runInitialSync(ctx, 'realistic', n),
+  },
+  { name: 'live-latency', size: 100, unit: 'events', inDefault: true, run: runLiveLatency },
+  { name: 'resync', size: 20_000, unit: 'values', inDefault: true, run: runResync },
+  { name: 'scaling', size: 20_000, unit: 'values', inDefault: true, run: (ctx, n) => runScaling(ctx, n) },
+  { name: 'memory', size: 100_000, unit: 'values', inDefault: true, run: runMemory },
+  { name: 'soak', size: 60, unit: 'minutes', inDefault: false, run: runSoak },
+];
+
+const GROUPS: Record<string, string[]> = {
+  'initial-sync': ['initial-sync-a', 'baseline', 'initial-sync-b'],
+};
+
+function usage(exit: number): never {
+  const lines = [
+    'usage: pnpm bench [--suite NAME[,NAME]]... [--size N | --size SUITE=N]... [--soak] [--soak-minutes M] [--list]',
+    '',
+    'suites (default size):',
+    ...SUITES.map(
+      (s) =>
+        `  ${s.name.padEnd(16)} ${s.size !== undefined ? `${s.size.toLocaleString('en-US')} ${s.unit}` : '-'}${s.inDefault ? '' : '  (only with --soak or --suite soak)'}`,
+    ),
+    ...Object.entries(GROUPS).map(([g, members]) => `  ${g.padEnd(16)} = ${members.join(' + ')}`),
+  ];
+  (exit === 0 ? console.log : console.error)(lines.join('\n'));
+  process.exit(exit);
+}
+
+function parseArgs(argv: string[]) {
+  const selected: string[] = [];
+  const sizes = new Map<string, number>();
+  let sizeAll: number | undefined;
+  let soak = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) usage(2);
+      return v;
+    };
+    const [flag, inline] =
+      a.includes('=') && a.startsWith('--')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
+    if (flag === '--') continue;
+    if (flag === '--list' || flag === '--help' || flag === '-h') usage(0);
+    else if (flag === '--soak') soak = true;
+    else if (flag === '--suite') {
+      for (const name of (inline ?? next()).split(',')) {
+        if (GROUPS[name]) selected.push(...GROUPS[name]);
+        else if (SUITES.some((s) => s.name === name)) selected.push(name);
+        else {
+          console.error(`unknown suite '${name}'`);
+          usage(2);
+        }
+      }
+    } else if (flag === '--size') {
+      const v = inline ?? next();
+      const m = /^(?:([a-z-]+)=)?(\d+)$/.exec(v.replace(/_/g, ''));
+      if (!m) {
+        console.error(`--size ${v}: expected N or SUITE=N`);
+        usage(2);
+      }
+      const n = Number(m[2]);
+      if (n < 1 || n > MAX_SIZE) {
+        console.error(`--size ${v}: expected 1 to ${MAX_SIZE}`);
+        usage(2);
+      }
+      if (m[1]) {
+        for (const name of GROUPS[m[1]] ?? [m[1]]) sizes.set(name, n);
+      } else sizeAll = n;
+    } else if (flag === '--soak-minutes') {
+      const n = Number(inline ?? next());
+      if (!Number.isFinite(n) || n <= 0 || n > 24 * 60) usage(2);
+      sizes.set('soak', n);
+      soak = true;
+    } else {
+      console.error(`unknown argument '${a}'`);
+      usage(2);
+    }
+  }
+  let names = selected.length > 0 ? selected : SUITES.filter((s) => s.inDefault).map((s) => s.name);
+  if (soak && !names.includes('soak')) names = [...names, 'soak'];
+  const plan = SUITES.filter((s) => names.includes(s.name)).map((s) => ({
+    def: s,
+    size:
+      sizes.get(s.name) ?? (s.name !== 'soak' && s.size !== undefined ? sizeAll : undefined) ?? s.size ?? 0,
+  }));
+  return { plan, explicit: selected.length > 0 };
+}
+
+function git(args: string[]): string {
+  try {
+    return execFileSync('git', args, { cwd: ROOT }).toString().trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function machine(redisUrl: string) {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    const server = await info(redis, 'server');
+    const policy = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    return {
+      cores: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memoryGb: round(os.totalmem() / 2 ** 30, 1),
+      node: process.version,
+      platform: `${os.type()} ${os.release()} ${os.arch()}`,
+      loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
+      redis: {
+        url: redisUrl.replace(/\/\/[^@]*@/, '//***@'),
+        version: server.redis_version,
+        mode: server.redis_mode,
+        os: server.os,
+        maxmemoryPolicy: policy[1],
+      },
+      git: { commit: git(['rev-parse', 'HEAD']), dirty: git(['status', '--porcelain']).length > 0 },
+    };
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** ours (a) vs the baseline, when both ran. */
+function comparison(results: SuiteResult[]): SuiteResult | undefined {
+  const a = results.find((r) => r.suite === 'initial-sync-a' && !r.error);
+  const b = results.find((r) => r.suite === 'baseline' && !r.error);
+  if (!a || !b) return undefined;
+  const ours = Number(a.figures.valuesPerSecond);
+  const baseValues = Number(b.figures.valuesDeliveredPerSecond);
+  const baseEvents = Number(b.figures.indicatorEventsPerSecond);
+  const ratio = ours / baseValues;
+  const rows: Row[] = [
+    {
+      figure: '(a) values/s ÷ baseline values delivered/s',
+      value: `${fmt(ratio, 1)}× (${fmt(ours)} ÷ ${fmt(baseValues, 3)})`,
+      aim: '≥ 90× the baseline',
+      met: ratio >= 90,
+    },
+    {
+      figure: '(a) values/s ÷ baseline indicator events processed/s (lost ones included)',
+      value: `${fmt(ours / baseEvents, 1)}× (${fmt(ours)} ÷ ${fmt(baseEvents)})`,
+    },
+  ];
+  return {
+    suite: 'comparison',
+    title: 'Initial sync (a) against the Python-connector baseline',
+    conditions: {
+      note: 'both at 20 ms latency; ours within a 5 req/s budget, the baseline against a 5 req/s rate limit',
+    },
+    figures: {
+      ratioToBaselineDelivered: round(ratio, 2),
+      ratioToBaselineProcessed: round(ours / baseEvents, 2),
+    },
+    rows,
+    notes: [],
+  };
+}
+
+function markdown(
+  results: SuiteResult[],
+  meta: { machine: unknown; started: string; seconds: number },
+): string {
+  const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const m = meta.machine as {
+    cores: number;
+    node: string;
+    redis: { version: string };
+    loadAverageAtStart: number[];
+  };
+  const out = [
+    `## pnpm bench — ${meta.started} (${fmt(meta.seconds / 60, 1)} min; ${m.cores} cores, Node ${m.node}, Redis ${m.redis.version}, load average at start ${m.loadAverageAtStart.join(' / ')})`,
+    '',
+    '| suite | figure | value | aim | met |',
+    '|---|---|---|---|---|',
+  ];
+  for (const r of results) {
+    if (r.error) {
+      out.push(`| ${r.suite} | error | ${esc(r.error)} | | |`);
+      continue;
+    }
+    for (const row of r.rows) {
+      const met = row.met === undefined ? '' : row.met === null ? 'n/a' : row.met ? 'yes' : '**no**';
+      out.push(`| ${r.suite} | ${esc(row.figure)} | ${esc(row.value)} | ${esc(row.aim ?? '')} | ${met} |`);
+    }
+  }
+  out.push('', 'Conditions:');
+  for (const r of results) {
+    const c = Object.entries(r.conditions)
+      .map(([k, v]) => `${k} ${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join('; ');
+    out.push(`- **${r.suite}** (${fmt(r.wallSeconds ?? 0, 0)} s): ${c}`);
+    for (const n of r.notes) out.push(`  - ${n}`);
+  }
+  return out.join('\n');
+}
+
+async function main(): Promise<void> {
+  const { plan } = parseArgs(process.argv.slice(2));
+  // Large sizes need a larger heap for the in-process simulators, scenario and oracle: re-run with one.
+  const biggest = Math.max(0, ...plan.filter((p) => p.def.unit === 'values').map((p) => p.size));
+  if (biggest > 150_000 && !process.env.OCTI_BENCH_BIG_HEAP) {
+    const r = spawnSync(
+      process.execPath,
+      [...process.execArgv, '--max-old-space-size=16384', ...process.argv.slice(1)],
+      { stdio: 'inherit', env: { ...process.env, OCTI_BENCH_BIG_HEAP: '1' } },
+    );
+    process.exit(r.status ?? 1);
+  }
+
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const started = new Date();
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const outDir = join(ROOT, 'bench-results');
+  const logDir = join(outDir, `logs-${stamp}`);
+  mkdirSync(logDir, { recursive: true });
+  const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+  const ctx: SuiteContext = { redisUrl, logDir, log };
+
+  let interrupted = false;
+  const onSignal = (sig: string) => {
+    if (interrupted) {
+      killAllChildren();
+      process.exit(130);
+    }
+    interrupted = true;
+    log(`${sig}: stopping the apps and cleaning up Redis (again to force)…`);
+    const force = setTimeout(() => {
+      killAllChildren();
+      process.exit(130);
+    }, 30_000);
+    force.unref();
+    void closeAllStacks().finally(() => {
+      killAllChildren();
+      process.exit(130);
+    });
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('exit', killAllChildren);
+
+  const machineInfo = await machine(redisUrl);
+  log(
+    `bench: ${plan.map((p) => `${p.def.name}${p.def.size !== undefined ? ` (${p.size.toLocaleString('en-US')} ${p.def.unit})` : ''}`).join(', ')}`,
+  );
+  log(`logs of the apps: ${logDir}`);
+  const results: SuiteResult[] = [];
+  for (const { def, size } of plan) {
+    if (interrupted) break;
+    const t = performance.now();
+    const loadBefore = os.loadavg()[0]!;
+    log(`── ${def.name} ──`);
+    let r: SuiteResult;
+    try {
+      r = await def.run(ctx, size);
+    } catch (err) {
+      r = {
+        suite: def.name,
+        title: def.name,
+        conditions: { size },
+        figures: {},
+        rows: [],
+        notes: [],
+        error: (err as Error).message,
+      };
+      log(`${def.name} failed: ${(err as Error).stack ?? err}`);
+      await closeAllStacks();
+    }
+    r.wallSeconds = round((performance.now() - t) / 1000, 1);
+    r.conditions.loadAverage1mBeforeAfter = [round(loadBefore, 2), round(os.loadavg()[0]!, 2)];
+    results.push(r);
+    log(`${def.name}: done in ${fmt(r.wallSeconds, 0)} s`);
+  }
+  const cmp = comparison(results);
+  if (cmp) results.push(cmp);
+
+  const seconds = (Date.now() - started.getTime()) / 1000;
+  const md = markdown(results, { machine: machineInfo, started: started.toISOString(), seconds });
+  const report = {
+    started: started.toISOString(),
+    seconds: round(seconds, 1),
+    argv: process.argv.slice(2),
+    machine: { ...machineInfo, loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)) },
+    results,
+    markdown: md,
+  };
+  const file = join(outDir, `${stamp}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(join(outDir, `${stamp}.md`), `${md}\n`);
+  console.log(`\n${md}\n`);
+  log(`written ${file}`);
+  process.exit(results.some((r) => r.error) ? 1 : 0);
+}
+
+await main();

@@ -1,0 +1,156 @@
+// Initial sync: ingest + 2 workers (child processes) from a pre-loaded OpenCTI simulator into an empty Sekoia
+// collection, 20 ms API latency, our budget of 5 requests/s (burst 5), the simulator's own rate limit off.
+// Timed from the moment the apps are spawned to the moment the collection equals the oracle.
+import { round } from '../lib/children.ts';
+import { fmt, loadScenario, pct, type SuiteContext, type SuiteResult } from '../lib/result.ts';
+import { createGroups, type DataShape, Stack } from '../lib/stack.ts';
+
+export const BUDGET = { rps: 5, burst: 5 };
+export const LATENCY_MS = 20;
+
+export async function runInitialSync(
+  ctx: SuiteContext,
+  shape: DataShape,
+  size: number,
+): Promise<SuiteResult> {
+  const tag = shape === 'shared' ? 'a' : 'b';
+  const stack = await Stack.start({
+    label: `sync-${tag}`,
+    redisUrl: ctx.redisUrl,
+    logDir: ctx.logDir,
+    latencyMs: LATENCY_MS,
+    budget: BUDGET,
+    data: shape,
+  });
+  try {
+    const scenario = loadScenario(stack.opencti, { values: size, seed: 1, sharedFields: shape === 'shared' });
+    const expected = stack.expected();
+    const values = expected.size;
+    const { groups, minRequests } = createGroups(expected);
+    // The fewest seconds the budget allows for this data (burst first, then the rate).
+    const idealSeconds = Math.max(0, minRequests - BUDGET.burst) / BUDGET.rps;
+    const idealDataValuesPerSecond = (values / minRequests) * BUDGET.rps;
+    const nominalIdeal = shape === 'shared' ? BUDGET.rps * 100 : idealDataValuesPerSecond;
+    ctx.log(
+      `initial-sync (${tag}): ${scenario.indicators} indicators, ${values} values, ${groups} field groups → at least ${minRequests} create requests (${fmt(idealSeconds, 0)} s at the budget)`,
+    );
+
+    const t0 = Date.now();
+    const apps = [await stack.startIngest(), await stack.startWorker(), await stack.startWorker()];
+    const started = Math.max(...(await Promise.all(apps.map((a) => a.waitStarted(120_000)))));
+    const cpuAtStart = apps.map((a) => a.cpuSeconds());
+    const conv = await stack.waitConverged(expected, {
+      timeoutMs: 120_000 + idealSeconds * 3000,
+      onProgress: (live) => ctx.log(`initial-sync (${tag}): ${live}/${values} live in Sekoia`),
+    });
+    const requestsAtConvergence = stack.sekoia.control.requestCount();
+    const countersAtConvergence = stack.sekoia.control.counters();
+    const cpuAtConvergence = apps.map((a) => a.cpuSeconds());
+    const writes = await stack.workerStats();
+    const idle = await stack.waitIdle({ timeoutMs: 60_000, swept: 1 });
+    const requestsWhenIdle = stack.sekoia.control.requestCount();
+    const memory = apps.map((a) => ({ app: a.name, ...a.memory() }));
+    if (!conv.converged) {
+      return {
+        suite: `initial-sync-${tag}`,
+        title: `Initial sync (${tag})`,
+        conditions: { values, indicators: scenario.indicators },
+        figures: { converged: false, diff: conv.diff, requests: requestsAtConvergence },
+        rows: [{ figure: 'converged', value: `NO within the time limit: ${JSON.stringify(conv.diff)}` }],
+        notes: [`logs: ${stack.logDir}`],
+      };
+    }
+    const seconds = (conv.convergedAt - t0) / 1000;
+    const secondsFromStarted = (conv.convergedAt - started) / 1000;
+    const valuesPerSecond = values / seconds;
+    const budgetShare = requestsAtConvergence / (BUDGET.rps * seconds);
+    const ratioToIdeal = valuesPerSecond / nominalIdeal;
+    const cpu = apps.map((a, i) => ({
+      app: a.name,
+      cpuSecondsSyncing: round(cpuAtConvergence[i]! - cpuAtStart[i]!, 2),
+      cpuSecondsTotal: round(cpuAtConvergence[i]!, 2),
+    }));
+    const figures = {
+      values,
+      indicators: scenario.indicators,
+      streamEvents: scenario.events,
+      fieldGroups: groups,
+      minCreateRequests: minRequests,
+      valuesPerRequestPossible: round(values / minRequests, 2),
+      idealValuesPerSecond: round(nominalIdeal, 2),
+      idealValuesPerSecondForThisData: round(idealDataValuesPerSecond, 2),
+      appsStartupSeconds: round((started - t0) / 1000, 2),
+      secondsToConvergence: round(seconds, 2),
+      secondsToConvergenceAfterStartup: round(secondsFromStarted, 2),
+      noticedAfterMs: conv.noticedAt - conv.convergedAt,
+      valuesPerSecond: round(valuesPerSecond, 2),
+      valuesPerSecondAfterStartup: round(values / secondsFromStarted, 2),
+      requestsAtConvergence,
+      requestsPerValue: round(requestsAtConvergence / values, 4),
+      budgetShare: round(budgetShare, 4),
+      budgetShareAfterStartup: round(requestsAtConvergence / (BUDGET.rps * secondsFromStarted), 4),
+      ratioToIdeal: round(ratioToIdeal, 4),
+      ratioToIdealForThisData: round(valuesPerSecond / idealDataValuesPerSecond, 4),
+      ratioToIdealAfterStartup: round(values / secondsFromStarted / nominalIdeal, 4),
+      countersAtConvergence,
+      workerWrites: writes,
+      idle: idle.idle,
+      secondsToIdle: round((idle.at - t0) / 1000, 2),
+      requestsWhenIdle,
+      cpu,
+      cpuSecondsPer1000Values: round((cpu.reduce((s, c) => s + c.cpuSecondsSyncing, 0) / values) * 1000, 3),
+      memory,
+    };
+    const aim = 0.9;
+    return {
+      suite: `initial-sync-${tag}`,
+      title:
+        shape === 'shared'
+          ? 'Initial sync (a): shared fields (template without placeholders, valid_until rounded to the day)'
+          : 'Initial sync (b): realistic per-indicator fields (default template, no rounding)',
+      conditions: {
+        values,
+        indicators: scenario.indicators,
+        streamEvents: scenario.events,
+        workers: 2,
+        sekoiaLatencyMs: LATENCY_MS,
+        budget: `${BUDGET.rps} req/s, burst ${BUDGET.burst} (SEKOIA_INTEL_REQUESTS_PER_SECOND / _BURST)`,
+        simulatorRateLimit: 'off',
+        data:
+          shape === 'shared'
+            ? 'generateScenario({sharedFields: true}), SEKOIA_INTEL_DESCRIPTION_TEMPLATE without placeholders, SEKOIA_INTEL_VALID_UNTIL_ROUNDING=day'
+            : 'generateScenario({sharedFields: false}), default description template (OpenCTI link per indicator), no rounding',
+        timing:
+          'from spawning ingest + workers to the last change of the collection that made it equal the oracle',
+      },
+      figures,
+      rows: [
+        {
+          figure: 'values/s (spawn → converged)',
+          value: `${fmt(valuesPerSecond)} (${values} values in ${fmt(seconds, 1)} s; ${fmt(values / secondsFromStarted)} after the ${fmt((started - t0) / 1000, 1)} s start-up)`,
+        },
+        {
+          figure: 'requests per value',
+          value: `${fmt(requestsAtConvergence / values, 4)} (${requestsAtConvergence} requests)`,
+        },
+        {
+          figure: 'how the requests were spent',
+          value: `${writes.createRequests} creates of ${fmt(writes.valuesPerCreateRequest, 1)} values on average, ${countersAtConvergence['edit-indicator']?.['200'] ?? 0} edits, ${requestsAtConvergence - writes.createRequests - (countersAtConvergence['edit-indicator']?.['200'] ?? 0)} other (minimum for this data: ${minRequests} creates)`,
+        },
+        { figure: 'share of the budget used', value: pct(budgetShare) },
+        {
+          figure:
+            shape === 'shared'
+              ? 'ratio to the ideal (5 req/s × 100 values = 500 values/s)'
+              : `ratio to the ideal (${groups} field groups for ${values} values → ${fmt(idealDataValuesPerSecond)} values/s)`,
+          value: `${pct(ratioToIdeal)}${shape === 'shared' ? ` (${pct(valuesPerSecond / idealDataValuesPerSecond)} of this data's ${fmt(idealDataValuesPerSecond)} values/s)` : ''}`,
+          aim: '≥ 90 % of the budget ideal',
+          met: ratioToIdeal >= aim,
+        },
+      ],
+      notes: [`logs: ${stack.logDir}`],
+    };
+  } finally {
+    await stack.close();
+  }
+}

@@ -1,0 +1,124 @@
+// Memory at size: RSS of ingest and of each worker (/proc VmRSS at the end, VmHWM = peak) and Redis memory per
+// synced value, after an initial sync of `size` values with realistic per-indicator fields (the default
+// description template: what a deployment keeps), no latency, no budget, 2 workers. Redis is measured twice:
+// the exact memory of every key under the run's prefix (MEMORY USAGE, by category — unaffected by other users of
+// the shared Redis) and the INFO used_memory delta (includes allocator overhead, but also whatever other users
+// of the same Redis did meanwhile).
+import { round } from '../lib/children.ts';
+import { info, memoryByCategory } from '../lib/redis.ts';
+import { fmt, loadScenario, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
+import { Stack } from '../lib/stack.ts';
+import { NO_BUDGET } from './scaling.ts';
+
+export async function runMemory(ctx: SuiteContext, size: number): Promise<SuiteResult> {
+  const stack = await Stack.start({
+    label: 'memory',
+    redisUrl: ctx.redisUrl,
+    logDir: ctx.logDir,
+    latencyMs: 0,
+    budget: NO_BUDGET,
+    data: 'realistic',
+  });
+  try {
+    const sc = loadScenario(stack.opencti, { values: size, seed: 1, sharedFields: false });
+    const expected = stack.expected();
+    const values = expected.size;
+    ctx.log(`memory: ${sc.indicators} indicators, ${values} values loaded`);
+    const before = Number((await info(stack.redis, 'memory')).used_memory);
+    const t0 = Date.now();
+    const apps = [await stack.startIngest(), await stack.startWorker(), await stack.startWorker()];
+    await Promise.all(apps.map((a) => a.waitStarted(120_000)));
+    const timeoutMs = 600_000 + size * 30;
+    const conv = await stack.waitConverged(expected, {
+      timeoutMs,
+      onProgress: (live) => ctx.log(`memory: ${live}/${values} live in Sekoia`),
+    });
+    if (!conv.converged) throw new Error(`memory: no convergence: ${JSON.stringify(conv.diff)}`);
+    const idle = await stack.waitIdle({ timeoutMs: 120_000, swept: 1 });
+    const rss = apps.map((a) => ({ app: a.name, ...a.memory() }));
+    const after = Number((await info(stack.redis, 'memory')).used_memory);
+    const keys = await memoryByCategory(stack.redis, stack.keyPrefix, stack.base);
+    const perValue = keys.totalBytes / values;
+    const perValueWithoutCompleted =
+      (keys.totalBytes -
+        (keys.byCategory['queue job hashes']?.bytes ?? 0) -
+        (keys.byCategory['queue completed']?.bytes ?? 0) -
+        (keys.byCategory['queue events']?.bytes ?? 0)) /
+      values;
+    const usedDeltaPerValue = (after - before) / values;
+    const byCategory = Object.fromEntries(
+      Object.entries(keys.byCategory)
+        .sort((a, b) => b[1].bytes - a[1].bytes)
+        .map(([k, v]) => [k, { ...v, bytesPerValue: round(v.bytes / values, 1) }]),
+    );
+    const worker = rss.filter((r) => r.app.startsWith('worker'));
+    const maxWorkerRss = Math.max(...worker.map((w) => w.rssMb));
+    const ingest = rss.find((r) => r.app === 'ingest')!;
+    const rows: Row[] = [
+      {
+        figure: 'Redis bytes per synced value (keys under the prefix)',
+        value: `${fmt(perValue, 0)} B (${fmt(keys.totalBytes / 1e6, 1)} MB for ${values} values, ${keys.keys} keys); without the kept completed jobs ${fmt(perValueWithoutCompleted, 0)} B`,
+        aim: '≤ 300 B per synced value',
+        met: perValue <= 300,
+      },
+      {
+        figure: 'Redis INFO used_memory delta per value',
+        value: `${fmt(usedDeltaPerValue, 0)} B (shared Redis: includes other users' changes)`,
+      },
+      {
+        figure: 'largest key categories (bytes per value)',
+        value: Object.entries(byCategory)
+          .slice(0, 5)
+          .map(([k, v]) => `${k} ${fmt(v.bytesPerValue, 0)}`)
+          .join('; '),
+      },
+      {
+        figure: `worker RSS at the end (${values} values)`,
+        value: worker.map((w) => `${w.app} ${fmt(w.rssMb, 0)} MB (peak ${fmt(w.peakRssMb, 0)})`).join('; '),
+        aim: '≤ 150 MB at 100,000 values',
+        met: values >= 95_000 ? maxWorkerRss <= 150 : null,
+      },
+      {
+        figure: 'ingest RSS at the end',
+        value: `${fmt(ingest.rssMb, 0)} MB (peak ${fmt(ingest.peakRssMb, 0)})`,
+      },
+    ];
+    return {
+      suite: 'memory',
+      title: 'Memory (RSS, Redis per synced value)',
+      conditions: {
+        values,
+        indicators: sc.indicators,
+        streamEvents: sc.events,
+        data: 'realistic per-indicator fields (default description template, no rounding)',
+        workers: 2,
+        sekoiaLatencyMs: 0,
+        budget: `${NO_BUDGET.rps} req/s (no limit in practice)`,
+        measuredAt: 'after convergence, queue drained, dirty set empty and generation 1 swept',
+      },
+      figures: {
+        values,
+        secondsToConvergence: round((conv.convergedAt - t0) / 1000, 1),
+        idle: idle.idle,
+        rss,
+        redisUsedMemoryBefore: before,
+        redisUsedMemoryAfter: after,
+        redisUsedMemoryDeltaPerValue: round(usedDeltaPerValue, 1),
+        redisKeysTotalBytes: keys.totalBytes,
+        redisKeys: keys.keys,
+        redisBytesPerValue: round(perValue, 1),
+        redisBytesPerValueWithoutCompletedJobs: round(perValueWithoutCompleted, 1),
+        byCategory,
+      },
+      rows,
+      notes: [
+        ...(values < 95_000
+          ? [`worker RSS aim is stated at 100,000 values; this run had ${values} (run with --size 100000)`]
+          : []),
+        `logs: ${stack.logDir}`,
+      ],
+    };
+  } finally {
+    await stack.close();
+  }
+}
