@@ -186,7 +186,9 @@ for (const file of dockerfiles) {
           if (argv[0] !== 'node') fail(`${name}: ${c.service}: expected a node command, got ${argv[0]}`);
           const script = argv.find((a, i) => i > 0 && !a.startsWith('-'));
           if (!script || !existsSync(script)) fail(`${name}: ${c.service}: ${script} is not in the image`);
-          for (const a of argv) if (a.startsWith(sroot) && !existsSync(a)) fail(`${name}: ${c.service}: ${a.slice(sroot.length)} is not in the image`);
+          for (const a of argv)
+            if (a.startsWith(sroot) && !existsSync(a))
+              fail(`${name}: ${c.service}: ${a.slice(sroot.length)} is not in the image`);
           // A simulator takes no configuration and would serve forever: it must at least load and answer --help.
           if (c.simulator) {
             const h = spawnSync('node', [script, '--help'], { encoding: 'utf8', timeout: 30_000 });

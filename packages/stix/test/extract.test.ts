@@ -28,7 +28,10 @@ const CASES: [string, string[], string[]?][] = [
   ['[ipv4-addr:value = 1]', []],
   ["[ipv4-addr:value = h'c6336401']", []],
   ['[EXISTS ipv4-addr:value]', []],
-  ["[constructor:value = '198.51.100.1' OR __proto__:value = 'a.example' OR toString:value = 'b.example']", []],
+  [
+    "[constructor:value = '198.51.100.1' OR __proto__:value = 'a.example' OR toString:value = 'b.example']",
+    [],
+  ],
   ["[file:hashes.constructor = 'x' OR file:hashes.__proto__ = 'y']", []],
   // IN sets.
   [
