@@ -127,7 +127,9 @@ describe('ingest killed with SIGKILL during a 10,000-event stream', () => {
       proc = start();
     }
     await appender;
-    // Connections of the ingest processes (the oracle's own connection comes next).
+    // Connections of the ingest processes (the oracle's own connection comes next): the last restart's included.
+    const opened = () => sim.control.connectionLog().filter((a) => a.status === 200).length;
+    await waitFor(() => opened() >= kills.length + 1, { what: 'the last restart connected' });
     const log = sim.control.connectionLog();
     const attempts = log.filter((a) => a.status === 200);
 
