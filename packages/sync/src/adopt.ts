@@ -18,6 +18,14 @@ const readLockLua = new LuaScript(
   'read-lock',
   readFileSync(new URL('./lua/read-lock.lua', import.meta.url), 'utf8'),
 );
+const dropAppliedLua = new LuaScript(
+  'drop-applied',
+  readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
+);
+const supersedeLua = new LuaScript(
+  'supersede-generations',
+  readFileSync(new URL('./lua/supersede-generations.lua', import.meta.url), 'utf8'),
+);
 const finishReadLua = new LuaScript(
   'finish-read',
   readFileSync(new URL('./lua/finish-read.lua', import.meta.url), 'utf8'),
@@ -167,7 +175,8 @@ export function readKeys(k: ConnectorKeys) {
     /** Prefix: `<p><G>` set of values observed by the read of G (dirtied once G is swept). */
     observedPrefix: `${s}:observed:`,
     observed: (generation: number) => `${s}:observed:${generation}`,
-    /** `<G>` hash value → ids observed by the reads of G (space-separated). */
+    /** Prefix: `<p><G>` hash value → ids observed by the reads of G (space-separated). */
+    observedIdsPrefix: `${s}:observed-ids:`,
     observedIds: (generation: number) => `${s}:observed-ids:${generation}`,
     /** Zset of generations with an observed set still to dirty. */
     observedGenerations: `${s}:observed-gens`,
@@ -186,6 +195,24 @@ export interface ConfigIdentity {
   descriptionTemplate?: string;
   /** ISO time of the last change of this record. */
   updatedAt?: string;
+}
+
+export type CollectionCheck =
+  /** No collection recorded yet: this one is now. */
+  | { kind: 'recorded' }
+  | { kind: 'same' }
+  /** The sync state was built for another collection. */
+  | { kind: 'changed'; recorded: string };
+
+/** The plain message a worker refuses to start with when the collection changed (see README). */
+export function collectionChangedMessage(recorded: string, configured: string): string {
+  return (
+    `SEKOIA_INTEL_IOC_COLLECTION_UUID changed: the sync state in Redis was built for ${recorded}, the configuration ` +
+    `names ${configured}. Switching collections forgets what was written to ${recorded} (left as it is) and adopts ` +
+    `${configured} (its indicators no live OpenCTI indicator exports are revoked). To switch, stop every worker and ` +
+    `run \`pnpm cli adopt\` with this configuration (\`pnpm cli adopt --dry-run\` first shows what will change); ` +
+    `to keep ${recorded}, set SEKOIA_INTEL_IOC_COLLECTION_UUID back to it.`
+  );
 }
 
 /**
@@ -250,6 +277,81 @@ export class CollectionReads {
     return n > 0;
   }
 
+  async identity(): Promise<ConfigIdentity> {
+    const raw = await this.redis.get(this.rk.identity);
+    return raw ? (JSON.parse(raw) as ConfigIdentity) : {};
+  }
+
+  /**
+   * Merges `patch` into the config identity (`<base>:identity`) when `when(current)` holds, atomically (WATCH on a
+   * connection of its own). Returns the identity as it was.
+   */
+  async updateIdentity(
+    patch: ConfigIdentity,
+    when: (current: ConfigIdentity) => boolean = () => true,
+  ): Promise<ConfigIdentity> {
+    const conn = this.redis.duplicate();
+    try {
+      for (let attempt = 0; attempt < 20; attempt++) {
+        await conn.watch(this.rk.identity);
+        const raw = await conn.get(this.rk.identity);
+        const current = raw ? (JSON.parse(raw) as ConfigIdentity) : {};
+        if (!when(current)) {
+          await conn.unwatch();
+          return current;
+        }
+        const next = { ...current, ...patch, updatedAt: new Date(this.now()).toISOString() };
+        if ((await conn.multi().set(this.rk.identity, JSON.stringify(next)).exec()) !== null) return current;
+      }
+      throw new Error('config identity: too many concurrent updates');
+    } finally {
+      conn.disconnect();
+    }
+  }
+
+  /** The worker's start check: the collection the sync state was built for (recorded if none yet). */
+  async checkCollection(collectionId: string): Promise<CollectionCheck> {
+    const before = await this.updateIdentity({ collectionId }, (cur) => cur.collectionId === undefined);
+    if (before.collectionId === undefined) return { kind: 'recorded' };
+    if (before.collectionId === collectionId) return { kind: 'same' };
+    return { kind: 'changed', recorded: before.collectionId };
+  }
+
+  /**
+   * Another collection is adopted: forgets what was known of the old one (applied state of every value, the
+   * observed sets and reads), keeping the desired state. Workers must be stopped. Returns how many value
+   * records held applied state.
+   */
+  async dropAppliedState(chunk = 500): Promise<number> {
+    let n = 0;
+    let cursor = '0';
+    do {
+      const [next, names] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.keys.sync.valuePrefix}*`,
+        'COUNT',
+        chunk,
+      );
+      cursor = next;
+      if (names.length > 0) n += Number(await dropAppliedLua.run(this.redis, names, []));
+    } while (cursor !== '0');
+    const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
+    await this.redis.del(
+      this.keys.sync.adopted,
+      this.rk.observedGenerations,
+      this.rk.readGeneration,
+      this.rk.readInfo,
+      ...gens.flatMap((g) => [this.rk.observed(Number(g)), this.rk.observedIds(Number(g))]),
+    );
+    return n;
+  }
+
+  /** Marks the first adoption (kept; shown by the CLI). */
+  async markAdopted(): Promise<void> {
+    await this.redis.set(this.rk.adoptedAt, new Date(this.now()).toISOString(), 'NX');
+  }
+
   /** Records one page (see record-observed.lua). Revoked items are skipped. */
   async recordPage(generation: number, items: ObservedItem[]): Promise<RecordCounts> {
     const byValue = new Map<string, ObservedItem[]>();
@@ -301,6 +403,24 @@ export class CollectionReads {
       }
     }
     return n;
+  }
+
+  /**
+   * Once generation C (the current one) has started, the sweeps of older generations must not run: their jobs
+   * still queued are refused, so their seen sets may miss live indicators. Raises `swept` to C - 1 (their
+   * markers are then skipped; C's sweep removes what they would have) and moves older observed values to C's
+   * set. Returns the generation superseded, if any. (A sweep that already started while its generation was
+   * current is right: every job before its marker had been applied.)
+   */
+  async supersede(): Promise<number | undefined> {
+    const { current, swept } = await this.generations();
+    if (current < 2 || swept >= current - 1) return undefined;
+    await supersedeLua.run(
+      this.redis,
+      [this.keys.sync.swept, this.rk.observedGenerations],
+      [String(current), this.rk.observedPrefix, this.rk.observedIdsPrefix],
+    );
+    return current - 1;
   }
 
   /** Generations with observed values waiting for their sweep (tests, CLI). */
@@ -379,6 +499,7 @@ export class CollectionReads {
     try {
       const current = await this.generations();
       if (current.read >= generation) return { kind: 'already-read', readGeneration: current.read };
+      await this.supersede();
       if (opts.beforeRead) {
         paused = true;
         await opts.beforeRead();
@@ -424,8 +545,11 @@ export class CollectionReads {
       return { kind: 'read', info };
     } finally {
       clearInterval(timer);
-      // Resumed before the lock goes: a reader taking it next pauses again, and nothing undoes that.
+      // A newer generation may have started during the read: older sweeps are skipped before the queue resumes
+      // (their markers would otherwise run with jobs refused). Resumed before the lock goes: a reader taking it
+      // next pauses again, and nothing undoes that.
       try {
+        await this.supersede().catch(() => undefined);
         if (paused) await opts.afterRead?.();
       } finally {
         await this.releaseLock(token).catch(() => undefined);

@@ -1,8 +1,10 @@
 export {
+  type CollectionCheck,
   CollectionReads,
   type CollectionReadsOptions,
   type CollectionSource,
   type ConfigIdentity,
+  collectionChangedMessage,
   type ListedIndicator,
   LockLostError,
   listedAttributes,

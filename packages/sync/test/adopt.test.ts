@@ -229,4 +229,28 @@ describe('collection reads (adoption, and the read at the start of a generation)
     expect(fast.pages).toBe(0);
     expect(await reads.lockHeld()).toBe(false);
   });
+
+  it('a newer generation supersedes the sweeps of older ones; their observed values wait for its sweep', async () => {
+    await fake.createBatch(attrs('x'), ['left.example']);
+    await r.client.set(rec.state.keys.generation, '1');
+    await reads.read(
+      1,
+      source(() => listed(fake)),
+    );
+    await rec.applyJob(upsert('a', '1-0', ['a.example'], { description: 'a' }));
+    expect(await reads.supersede()).toBeUndefined();
+    // Generation 2 started, then 3 before 2 was swept: 2's queued jobs are refused, its seen set is partial.
+    await r.client.set(rec.state.keys.generation, '3');
+    expect(await reads.supersede()).toBe(2);
+    expect(await reads.supersede()).toBeUndefined();
+    expect(await rec.sweep(2)).toMatchObject({ skipped: true });
+    // Observed values moved to 3: not dirtied before 3 is swept.
+    expect(await reads.pendingObserved()).toEqual([3]);
+    expect(await reads.dirtySwept()).toBe(0);
+    await rec.applyJob(upsert('a', '3-0', ['a.example'], { generation: 3, description: 'a' }));
+    await rec.sweep(3);
+    expect(await reads.dirtySwept()).toBe(1);
+    await drain();
+    expect(live()).toEqual([['a.example', ['a']]]);
+  });
 });
