@@ -7,15 +7,18 @@
 //   pnpm bench --suite memory --size 100000     size in values (events for live-latency), at most 500,000
 //   pnpm bench --size initial-sync-a=50000      size of one suite only
 //   pnpm bench --soak [--soak-minutes 60]       adds the soak suite (not in the default run)
+//   pnpm bench --suite memory --memory-data realistic   per-indicator fields (one create per value: slow)
+//   pnpm bench --code HEAD                      apps run from a snapshot of that commit, not the working tree
 //   pnpm bench --list                           suites and default sizes
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { killAllChildren, ROOT, round } from './lib/children.ts';
+import { killAllChildren, ROOT, round, setAppRoot } from './lib/children.ts';
 import { info } from './lib/redis.ts';
 import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
+import { prepareSnapshot } from './lib/snapshot.ts';
 import { closeAllStacks } from './lib/stack.ts';
 import { runInitialSync } from './suites/initial-sync.ts';
 import { runLiveLatency } from './suites/live-latency.ts';
@@ -36,6 +39,9 @@ interface SuiteDef {
 }
 
 const MAX_SIZE = 500_000;
+let memoryData: 'shared' | 'realistic' = 'shared';
+/** Git ref whose snapshot the apps run from; undefined = the working tree. */
+let code: string | undefined;
 
 // Order of the default run. Default sizes keep the whole default run under 15 minutes on the 2-core machine.
 const SUITES: SuiteDef[] = [
@@ -56,9 +62,15 @@ const SUITES: SuiteDef[] = [
     run: (ctx, n) => runInitialSync(ctx, 'realistic', n),
   },
   { name: 'live-latency', size: 100, unit: 'events', inDefault: true, run: runLiveLatency },
-  { name: 'resync', size: 20_000, unit: 'values', inDefault: true, run: runResync },
+  { name: 'resync', size: 10_000, unit: 'values', inDefault: true, run: runResync },
   { name: 'scaling', size: 20_000, unit: 'values', inDefault: true, run: (ctx, n) => runScaling(ctx, n) },
-  { name: 'memory', size: 100_000, unit: 'values', inDefault: true, run: runMemory },
+  {
+    name: 'memory',
+    size: 100_000,
+    unit: 'values',
+    inDefault: true,
+    run: (ctx, n) => runMemory(ctx, n, memoryData),
+  },
   { name: 'soak', size: 60, unit: 'minutes', inDefault: false, run: runSoak },
 ];
 
@@ -68,7 +80,8 @@ const GROUPS: Record<string, string[]> = {
 
 function usage(exit: number): never {
   const lines = [
-    'usage: pnpm bench [--suite NAME[,NAME]]... [--size N | --size SUITE=N]... [--soak] [--soak-minutes M] [--list]',
+    'usage: pnpm bench [--suite NAME[,NAME]]... [--size N | --size SUITE=N]... [--soak] [--soak-minutes M]',
+    '                  [--memory-data shared|realistic] [--code GIT_REF] [--list]',
     '',
     'suites (default size):',
     ...SUITES.map(
@@ -100,7 +113,12 @@ function parseArgs(argv: string[]) {
     if (flag === '--') continue;
     if (flag === '--list' || flag === '--help' || flag === '-h') usage(0);
     else if (flag === '--soak') soak = true;
-    else if (flag === '--suite') {
+    else if (flag === '--code') code = inline ?? next();
+    else if (flag === '--memory-data') {
+      const v = inline ?? next();
+      if (v !== 'shared' && v !== 'realistic') usage(2);
+      memoryData = v;
+    } else if (flag === '--suite') {
       for (const name of (inline ?? next()).split(',')) {
         if (GROUPS[name]) selected.push(...GROUPS[name]);
         else if (SUITES.some((s) => s.name === name)) selected.push(name);
@@ -173,7 +191,6 @@ async function machine(redisUrl: string) {
         os: server.os,
         maxmemoryPolicy: policy[1],
       },
-      git: { commit: git(['rev-parse', 'HEAD']), dirty: git(['status', '--porcelain']).length > 0 },
     };
   } finally {
     redis.disconnect();
@@ -298,7 +315,20 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('exit', killAllChildren);
 
-  const machineInfo = await machine(redisUrl);
+  let codeInfo: Record<string, unknown> = {
+    source: 'working tree',
+    commit: git(['rev-parse', 'HEAD']),
+    uncommittedFiles: git(['status', '--porcelain', '--', 'apps', 'packages'])
+      .split('\n')
+      .filter((l) => l !== ''),
+  };
+  if (code) {
+    const snap = prepareSnapshot(code);
+    setAppRoot(snap.root);
+    codeInfo = { source: `snapshot of ${code}`, commit: snap.commit, root: snap.root };
+    log(`code under test: ${code} = ${snap.commit} (snapshot in ${snap.root})`);
+  }
+  const machineInfo = { ...(await machine(redisUrl)), code: codeInfo };
   log(
     `bench: ${plan.map((p) => `${p.def.name}${p.def.size !== undefined ? ` (${p.size.toLocaleString('en-US')} ${p.def.unit})` : ''}`).join(', ')}`,
   );
@@ -348,6 +378,7 @@ async function main(): Promise<void> {
   writeFileSync(join(outDir, `${stamp}.md`), `${md}\n`);
   console.log(`\n${md}\n`);
   log(`written ${file}`);
+  if (typeof codeInfo.root === 'string') rmSync(codeInfo.root, { recursive: true, force: true });
   process.exit(results.some((r) => r.error) ? 1 : 0);
 }
 

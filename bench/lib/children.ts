@@ -7,6 +7,15 @@ import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
+/** Where the apps are started from: the working tree, or a snapshot of a commit (`--code`). */
+let appRoot = ROOT;
+export function setAppRoot(root: string): void {
+  appRoot = root;
+}
+export function getAppRoot(): string {
+  return appRoot;
+}
+
 const alive = new Set<ChildProcess>();
 
 /** SIGKILL every child still running (synchronous: usable from an 'exit' handler). */
@@ -79,8 +88,8 @@ export class App {
     private readonly keep: (line: LogLine) => boolean,
   ) {
     this.out = createWriteStream(logFile);
-    this.proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts')], {
-      cwd: join(ROOT, 'apps', app),
+    this.proc = spawn(process.execPath, ['--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')], {
+      cwd: join(appRoot, 'apps', app),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -66,6 +66,7 @@ export class Stack {
   readonly oracle: OracleConfig;
   private readonly dir: string;
   private closed = false;
+  private workerCount = 0;
 
   private constructor(
     readonly config: StackConfig,
@@ -150,7 +151,7 @@ export class Stack {
     extraEnv: Record<string, string> = {},
   ): Promise<App> {
     const port = await freePort();
-    const n = this.apps.filter((a) => a.app === 'worker').length + 1;
+    const n = ++this.workerCount;
     const app = new App(
       `worker-${n}`,
       'worker',
@@ -181,6 +182,22 @@ export class Stack {
       expected,
       this.sekoia.control.indicators().map((i) => ({ ...i, value: i.canonical })),
     );
+  }
+
+  /**
+   * Indicators edited (modified after created, and after `sinceMs`) and how many of their values are held by more
+   * than one live indicator (a shared value's winner can change while a snapshot is being recorded).
+   */
+  editedValues(expected: Map<string, ExpectedIoc>, sinceMs = 0): { edited: number; shared: number } {
+    let edited = 0;
+    let shared = 0;
+    for (const i of this.sekoia.control.indicators()) {
+      const m = Date.parse(i.modified);
+      if (m <= Date.parse(i.created) || m < sinceMs) continue;
+      edited++;
+      if ((expected.get(i.canonical)?.indicatorIds.length ?? 0) > 1) shared++;
+    }
+    return { edited, shared };
   }
 
   /** When Sekoia last changed: the latest created / modified / revoked_at of the collection (simulator clock). */
@@ -261,6 +278,41 @@ export class Stack {
       createRequests,
       valuesPerCreateRequest: round(sum('worker_create_batch_size_sum') / Math.max(1, createRequests), 2),
       values,
+    };
+  }
+
+  /**
+   * Samples the simulator's request counter every 250 ms until `stop()`: the busiest 1 s and 10 s windows show
+   * whether the budget held (requests/s), and the samples give the request timeline.
+   */
+  sampleRequests(): {
+    stop: () => { peak1s: number; peak10sPerSecond: number; samples: Array<[number, number]> };
+  } {
+    const begin = Date.now();
+    const samples: Array<[number, number]> = [[0, this.sekoia.control.requestCount()]];
+    const timer = setInterval(() => {
+      samples.push([Date.now() - begin, this.sekoia.control.requestCount()]);
+    }, 250);
+    timer.unref();
+    return {
+      stop: () => {
+        clearInterval(timer);
+        samples.push([Date.now() - begin, this.sekoia.control.requestCount()]);
+        const peak = (windowMs: number) => {
+          let best = 0;
+          let j = 0;
+          for (let i = 0; i < samples.length; i++) {
+            while (samples[i]![0] - samples[j]![0] > windowMs) j++;
+            best = Math.max(best, samples[i]![1] - samples[j]![1]);
+          }
+          return best;
+        };
+        return {
+          peak1s: peak(1000),
+          peak10sPerSecond: round(peak(10_000) / 10, 2),
+          samples: samples.filter((_, i) => i % 4 === 0).map(([t, n]) => [round(t / 1000, 1), n]),
+        };
+      },
     };
   }
 

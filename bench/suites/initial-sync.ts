@@ -35,6 +35,7 @@ export async function runInitialSync(
       `initial-sync (${tag}): ${scenario.indicators} indicators, ${values} values, ${groups} field groups → at least ${minRequests} create requests (${fmt(idealSeconds, 0)} s at the budget)`,
     );
 
+    const sampler = stack.sampleRequests();
     const t0 = Date.now();
     const apps = [await stack.startIngest(), await stack.startWorker(), await stack.startWorker()];
     const started = Math.max(...(await Promise.all(apps.map((a) => a.waitStarted(120_000)))));
@@ -47,6 +48,8 @@ export async function runInitialSync(
     const countersAtConvergence = stack.sekoia.control.counters();
     const cpuAtConvergence = apps.map((a) => a.cpuSeconds());
     const writes = await stack.workerStats();
+    const edited = stack.editedValues(expected);
+    const rate = sampler.stop();
     const idle = await stack.waitIdle({ timeoutMs: 60_000, swept: 1 });
     const requestsWhenIdle = stack.sekoia.control.requestCount();
     const memory = apps.map((a) => ({ app: a.name, ...a.memory() }));
@@ -94,6 +97,12 @@ export async function runInitialSync(
       ratioToIdealAfterStartup: round(values / secondsFromStarted / nominalIdeal, 4),
       countersAtConvergence,
       workerWrites: writes,
+      editedIndicators: edited.edited,
+      editedIndicatorsWithASharedValue: edited.shared,
+      peakRequestsIn1s: rate.peak1s,
+      peakRequestsPerSecondOver10s: rate.peak10sPerSecond,
+      requestTimeline: rate.samples,
+      liveTimeline: conv.timeline,
       idle: idle.idle,
       secondsToIdle: round((idle.at - t0) / 1000, 2),
       requestsWhenIdle,
@@ -137,7 +146,14 @@ export async function runInitialSync(
           figure: 'how the requests were spent',
           value: `${writes.createRequests} creates of ${fmt(writes.valuesPerCreateRequest, 1)} values on average, ${countersAtConvergence['edit-indicator']?.['200'] ?? 0} edits, ${requestsAtConvergence - writes.createRequests - (countersAtConvergence['edit-indicator']?.['200'] ?? 0)} other (minimum for this data: ${minRequests} creates)`,
         },
-        { figure: 'share of the budget used', value: pct(budgetShare) },
+        {
+          figure: 'edits during the initial sync',
+          value: `${edited.edited} indicators edited, ${edited.shared} of them hold a value shared by several live indicators`,
+        },
+        {
+          figure: 'share of the budget used (busiest 1 s / 10 s)',
+          value: `${pct(budgetShare)} (${rate.peak1s} requests / ${fmt(rate.peak10sPerSecond, 1)} req/s)`,
+        },
         {
           figure:
             shape === 'shared'

@@ -1,26 +1,31 @@
 // Memory at size: RSS of ingest and of each worker (/proc VmRSS at the end, VmHWM = peak) and Redis memory per
-// synced value, after an initial sync of `size` values with realistic per-indicator fields (the default
-// description template: what a deployment keeps), no latency, no budget, 2 workers. Redis is measured twice:
+// synced value, after an initial sync of `size` values (shared fields by default so that 100,000 values fit in the
+// default run; `--memory-data realistic` for per-indicator fields: one create per value, much slower), no
+// latency, no budget, 2 workers. Redis is measured twice:
 // the exact memory of every key under the run's prefix (MEMORY USAGE, by category — unaffected by other users of
 // the shared Redis) and the INFO used_memory delta (includes allocator overhead, but also whatever other users
 // of the same Redis did meanwhile).
 import { round } from '../lib/children.ts';
 import { info, memoryByCategory } from '../lib/redis.ts';
 import { fmt, loadScenario, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
-import { Stack } from '../lib/stack.ts';
+import { type DataShape, Stack } from '../lib/stack.ts';
 import { NO_BUDGET } from './scaling.ts';
 
-export async function runMemory(ctx: SuiteContext, size: number): Promise<SuiteResult> {
+export async function runMemory(
+  ctx: SuiteContext,
+  size: number,
+  data: DataShape = 'shared',
+): Promise<SuiteResult> {
   const stack = await Stack.start({
     label: 'memory',
     redisUrl: ctx.redisUrl,
     logDir: ctx.logDir,
     latencyMs: 0,
     budget: NO_BUDGET,
-    data: 'realistic',
+    data,
   });
   try {
-    const sc = loadScenario(stack.opencti, { values: size, seed: 1, sharedFields: false });
+    const sc = loadScenario(stack.opencti, { values: size, seed: 1, sharedFields: data === 'shared' });
     const expected = stack.expected();
     const values = expected.size;
     ctx.log(`memory: ${sc.indicators} indicators, ${values} values loaded`);
@@ -90,7 +95,10 @@ export async function runMemory(ctx: SuiteContext, size: number): Promise<SuiteR
         values,
         indicators: sc.indicators,
         streamEvents: sc.events,
-        data: 'realistic per-indicator fields (default description template, no rounding)',
+        data:
+          data === 'shared'
+            ? 'shared fields (as initial-sync (a); --memory-data realistic for per-indicator fields)'
+            : 'realistic per-indicator fields (default description template, no rounding)',
         workers: 2,
         sekoiaLatencyMs: 0,
         budget: `${NO_BUDGET.rps} req/s (no limit in practice)`,

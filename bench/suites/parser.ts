@@ -1,10 +1,17 @@
 // STIX pattern parser throughput: runParserBench of packages/stix/bench/parser.bench.ts (one core, in this
-// process). Imported by relative path: the bench is not a dependency of @octi-sekoia/stix.
-import { runParserBench } from '../../packages/stix/bench/parser.bench.ts';
+// process). Imported by path: the bench is not a dependency of @octi-sekoia/stix.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { runParserBench } from '../../packages/stix/bench/parser.bench.ts';
+import { getAppRoot } from '../lib/children.ts';
 import { fmt, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 
 export async function runParser(_ctx: SuiteContext): Promise<SuiteResult> {
-  const r = runParserBench({ durationMs: 1000, repeat: 3 });
+  // From the code under test (the working tree, or the `--code` snapshot).
+  const mod = (await import(
+    pathToFileURL(join(getAppRoot(), 'packages', 'stix', 'bench', 'parser.bench.ts')).href
+  )) as { runParserBench: typeof runParserBench };
+  const r = mod.runParserBench({ durationMs: 1000, repeat: 3 });
   const worst = r.large.reduce((a, b) => (b.extractMs > a.extractMs ? b : a));
   return {
     suite: 'parser',

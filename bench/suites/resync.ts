@@ -31,12 +31,30 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
     const g1 = await stack.generation();
     await stack.waitIdle({ timeoutMs: 120_000, swept: g1 });
     const initialRequests = stack.sekoia.control.requestCount();
+    // The re-sync runs under the real conditions: 20 ms latency, workers with the 5 req/s budget.
+    stack.sekoia.control.setFaults({ latencyMs: LATENCY_MS });
+    for (const w of stack.workers) {
+      await w.stop();
+      stack.apps.splice(stack.apps.indexOf(w), 1);
+    }
+    const budgetEnv = {
+      SEKOIA_INTEL_REQUESTS_PER_SECOND: String(BUDGET.rps),
+      SEKOIA_INTEL_REQUEST_BURST: String(BUDGET.burst),
+    };
+    const workers = [
+      await stack.startWorker(undefined, budgetEnv),
+      await stack.startWorker(undefined, budgetEnv),
+    ];
+    await Promise.all(workers.map((w) => w.waitStarted(120_000)));
+    // Let the restarted workers settle (their start-up reads) before the re-sync is requested.
+    await new Promise((r) => setTimeout(r, 2000));
     ctx.log(
       `resync: initial sync of ${values} values done (${initialRequests} requests); requesting a re-sync`,
     );
 
     const before = stack.sekoia.control.counters();
     const requestsBefore = stack.sekoia.control.requestCount();
+    const sampler = stack.sampleRequests();
     const t0 = Date.now();
     await stack.redis.set(`${stack.base}:resync-requested`, new Date(t0).toISOString());
     // Generous bound: one request per value at the budget, three times over, plus two minutes.
@@ -65,6 +83,17 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
       .map((l) => l.time)
       .sort((a, b) => a - b)[0];
     const requests = stack.sekoia.control.requestCount() - requestsBefore;
+    const rate = sampler.stop();
+    const perWorker: Record<string, Record<string, number>> = {};
+    for (const w of stack.workers) {
+      const text = await w.metricsText();
+      const m: Record<string, number> = {};
+      for (const line of text.split('\n')) {
+        const hit = /^worker_sekoia_http_requests_total\{endpoint="([^"]+)"\} (\d+)/.exec(line);
+        if (hit) m[hit[1]!] = Number(hit[2]);
+      }
+      perWorker[`${w.name} (pid ${w.pid})`] = m;
+    }
     const after = stack.sekoia.control.counters();
     const delta: Record<string, Record<string, number>> = {};
     for (const [route, byStatus] of Object.entries(after)) {
@@ -74,6 +103,7 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
       }
     }
     const still = await stack.waitConverged(expected, { timeoutMs: 10_000 });
+    const edited = stack.editedValues(expected, t0);
     const seconds = (idle.at - t0) / 1000;
     const figures = {
       values,
@@ -88,6 +118,12 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
       requestsByRoute: delta,
       initialSyncRequests: initialRequests,
       stillConverged: still.converged,
+      peakRequestsIn1s: rate.peak1s,
+      peakRequestsPerSecondOver10s: rate.peak10sPerSecond,
+      requestTimeline: rate.samples,
+      httpRequestsPerWorker: perWorker,
+      editedIndicators: edited.edited,
+      editedIndicatorsWithASharedValue: edited.shared,
       secondsPerValueAtBudget: round(seconds / values, 4),
     };
     return {
@@ -116,6 +152,14 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
         {
           figure: 'time until swept and idle',
           value: `${fmt(seconds, 1)} s for ${values} values (${fmt((seconds / values) * 1000, 0)} ms per value at 5 req/s)${idle.idle ? '' : ' — NOT done within the time limit'}`,
+        },
+        {
+          figure: 'edits of the unchanged collection',
+          value: `${edited.edited} indicators edited, ${edited.shared} of them hold a value shared by several live indicators`,
+        },
+        {
+          figure: 'budget held (busiest 1 s / 10 s)',
+          value: `${rate.peak1s} requests / ${fmt(rate.peak10sPerSecond, 1)} req/s`,
         },
         { figure: 'collection still equals the oracle', value: still.converged ? 'yes' : 'NO' },
       ],
