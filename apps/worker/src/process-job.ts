@@ -31,6 +31,13 @@ export interface ProcessJobDeps {
      */
     inlineMaxActive: number;
   };
+  /**
+   * Jobs waiting in the queue (a cached reading): with a backlog, jobs only record their desired state, however
+   * few run at once (fetching can be what limits them), so the drainer batches the creates.
+   */
+  backlog?: () => number;
+  /** A backlog above this is a burst. */
+  burstBacklog?: number;
   redact: (text: string) => string;
   onOutcome?: (kind: Job['kind'] | 'invalid', outcome: string) => void;
   log: {
@@ -106,7 +113,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     let r: ApplyJobResult | RecordDesiredResult;
     try {
       r =
-        active <= s.inlineMaxActive
+        active <= s.inlineMaxActive && (deps.backlog?.() ?? 0) <= (deps.burstBacklog ?? 20)
           ? await deps.reconciler.applyJob(job)
           : await deps.reconciler.state.recordDesired(job);
     } finally {

@@ -30,6 +30,8 @@ export interface Tuning {
   drainConcurrency: number;
   drainBatch: number;
   drainIdleMs: number;
+  /** During a burst, due values wait up to this long for a full claim (see Drainer). */
+  drainSettleMs: number;
   /** SIGTERM: in-flight jobs may finish within this; after it they are handed back to the queue. */
   handBackAfterMs: number;
   /** SIGTERM: hard deadline of the whole shutdown (exit 1 past it). */
@@ -61,6 +63,7 @@ const DEFAULTS: Tuning = {
   drainConcurrency: 2,
   drainBatch: 500,
   drainIdleMs: 250,
+  drainSettleMs: 1_000,
   handBackAfterMs: 8_000,
   shutdownGraceMs: 25_000,
   defaultRetryAfterMs: 30_000,

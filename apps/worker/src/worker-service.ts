@@ -10,6 +10,7 @@ import { BudgetQueue } from './budget-queue.ts';
 import { Circuit, type CircuitStatus } from './circuit.ts';
 import { quotaMessage, UsageWatch } from './collection-usage.ts';
 import { type DeadLetterDeps, deadLetterRejectedValue, moveFailedJobs } from './dead-letters.ts';
+import { Drainer } from './drainer.ts';
 import { type WorkerMetrics, workerMetrics } from './metrics.ts';
 import { createProcessor } from './process-job.ts';
 import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
@@ -51,9 +52,12 @@ export class WorkerService {
   private readonly timers: NodeJS.Timeout[] = [];
   private started = false;
   private stopping = false;
-  private draining = false;
+  private readonly drainer: Drainer;
   private moving: Promise<unknown> = Promise.resolve();
   private lastTotals: Record<string, number> = {};
+  /** Jobs waiting in the indicators queue, read every 250 ms while jobs run (see process-job's backlog). */
+  private backlog = 0;
+  private backlogTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: WorkerServiceDeps) {
     const s = deps.settings;
@@ -157,6 +161,17 @@ export class WorkerService {
         this.log.debug({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'quota reading failed'),
     });
 
+    this.drainer = new Drainer(this.reconciler, {
+      batch: t.drainBatch,
+      concurrency: t.drainConcurrency,
+      idleMs: t.drainIdleMs,
+      settleMs: t.drainSettleMs,
+      burst: () => this.backlog > 0,
+      configurationRetryMs: t.configurationRetryMs,
+      onError: (err) =>
+        this.log.warn({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'drainer error'),
+    });
+
     const processor = createProcessor({
       reconciler: this.reconciler,
       queue: this.queues.indicators,
@@ -170,6 +185,7 @@ export class WorkerService {
         inlineMaxActive: t.inlineMaxActive,
       },
       redact: deps.redact,
+      backlog: () => this.backlog,
       onOutcome: (kind, outcome) => this.metrics.jobs.inc({ kind, outcome }),
       log: this.log,
     });
@@ -184,6 +200,7 @@ export class WorkerService {
       maxStalledCount: t.maxStalledCount,
     });
     this.worker.on('failed', () => this.moveFailed());
+    this.worker.on('active', () => this.watchBacklog());
     for (const q of [this.queues.indicators, this.queues.deadLetters])
       q.on('error', (err) =>
         this.log.debug({ err: deps.redact(String(err?.message ?? err)) }, 'queue error'),
@@ -230,6 +247,7 @@ export class WorkerService {
     this.stopping = true;
     const grace = this.deps.settings.tuning.handBackAfterMs;
     for (const t of this.timers) clearInterval(t);
+    if (this.backlogTimer) clearInterval(this.backlogTimer);
     this.usage.stop();
     this.circuit.stop();
     const closing = this.worker.close();
@@ -240,8 +258,7 @@ export class WorkerService {
     }
     // The drainer's claims get the same grace; past it they are abandoned like a crash would (their values
     // stay dirty, their locks expire, write intents make the next worker search before writing again).
-    this.draining = false;
-    if ((await within(grace, this.reconciler.stop())) === 'timeout')
+    if ((await within(grace, this.drainer.stop())) === 'timeout')
       this.log.info({}, 'abandoning reconcile claims still waiting (their values stay dirty)');
     await within(
       grace,
@@ -281,6 +298,26 @@ export class WorkerService {
     }
   }
 
+  /** Keeps `backlog` fresh while jobs arrive; stops reading when the queue has been idle for a second. */
+  private watchBacklog(): void {
+    if (this.backlogTimer || this.stopping) return;
+    let idle = 0;
+    this.backlogTimer = setInterval(() => {
+      this.queues.indicators
+        .getWaitingCount()
+        .then((n) => {
+          this.backlog = n;
+          idle = n === 0 ? idle + 1 : 0;
+          if (idle >= 4 || this.stopping) {
+            clearInterval(this.backlogTimer);
+            this.backlogTimer = undefined;
+          }
+        })
+        .catch(() => undefined);
+    }, 250);
+    this.backlogTimer.unref();
+  }
+
   private onSekoiaError(err: unknown): void {
     if (err instanceof RateLimitedError) this.metrics.budgetPauses.inc({ source: err.source });
     else if (err instanceof QuotaFullError) this.usage.quotaFull(err.count, err.max);
@@ -311,16 +348,12 @@ export class WorkerService {
   }
 
   private startDrainer(): void {
-    if (this.draining || this.stopping) return;
-    this.draining = true;
-    const t = this.deps.settings.tuning;
-    this.reconciler.start({ concurrency: t.drainConcurrency, batch: t.drainBatch, idleMs: t.drainIdleMs });
+    if (this.stopping) return;
+    this.drainer.start();
   }
 
   private async stopDrainer(): Promise<void> {
-    if (!this.draining) return;
-    this.draining = false;
-    await this.reconciler.stop();
+    if (this.drainer.isRunning) await this.drainer.stop();
   }
 
   private moveFailed(): void {

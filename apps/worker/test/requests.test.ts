@@ -71,12 +71,17 @@ describe('Sekoia requests', () => {
       mix: { ...CREATES_ONLY, sharedValue },
     });
     const jobs = jobsOf(messages, shared);
-    // Production defaults for batching (linger 200 ms, 100 per request, concurrency 50, drainer).
+    // Production defaults (linger 200 ms, 100 per request, concurrency 50, timeout 30 s, drainer), so that a
+    // loaded test machine does not turn slow answers into timeouts and searches.
+    const prod = readTuning({}, 30_000);
     await s.startService(
-      { sekoia: { ...s.settings().sekoia, batchLingerMs: 200 } },
+      { sekoia: { ...s.settings().sekoia, batchLingerMs: 200, timeoutMs: 30_000 } },
       {
-        drainBatch: readTuning({}, 30_000).drainBatch,
-        drainConcurrency: readTuning({}, 30_000).drainConcurrency,
+        writeHorizonMs: prod.writeHorizonMs,
+        drainBatch: prod.drainBatch,
+        drainConcurrency: prod.drainConcurrency,
+        drainSettleMs: prod.drainSettleMs,
+        inlineMaxActive: prod.inlineMaxActive,
       },
     );
     const t0 = Date.now();
