@@ -18,10 +18,6 @@ const readLockLua = new LuaScript(
   'read-lock',
   readFileSync(new URL('./lua/read-lock.lua', import.meta.url), 'utf8'),
 );
-const dropAppliedLua = new LuaScript(
-  'drop-applied',
-  readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
-);
 const supersedeLua = new LuaScript(
   'supersede-generations',
   readFileSync(new URL('./lua/supersede-generations.lua', import.meta.url), 'utf8'),
@@ -318,9 +314,11 @@ export class CollectionReads {
   }
 
   /**
-   * Another collection is adopted: forgets what was known of the old one (applied state of every value, the
-   * observed sets and reads), keeping the desired state. Workers must be stopped. Returns how many value
-   * records held applied state.
+   * Another collection is adopted: forgets everything known of the old one — the value records (applied state
+   * and desired versions: a value no job touched since reads version 0, which record-applied expects; versions
+   * come from a global counter, so none is ever reused), the observed sets and reads — keeping the desired
+   * state (indicators, index, dirty set). The new collection's values then have no record, so its read adopts
+   * them as they are. Workers must be stopped. Returns how many value records were dropped.
    */
   async dropAppliedState(chunk = 500): Promise<number> {
     let n = 0;
@@ -334,7 +332,7 @@ export class CollectionReads {
         chunk,
       );
       cursor = next;
-      if (names.length > 0) n += Number(await dropAppliedLua.run(this.redis, names, []));
+      if (names.length > 0) n += await this.redis.unlink(...names);
     } while (cursor !== '0');
     const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
     await this.redis.del(
