@@ -12,6 +12,7 @@ import {
 import { addDeadLetter, type ConnectorQueues, LuaScript } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
+import { checkConfigIdentity } from './config-identity.ts';
 import { ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
@@ -189,6 +190,7 @@ export class IngestService {
       );
     }
     await this.register();
+    await checkConfigIdentity(this.deps.redis, this.deps.queues.keys.base, this.deps.settings, this.log);
     this.stored = await this.loadCheckpoint();
     // A reset consumed by a ping of a replica that died before starting the generation: act on it now.
     const resetSeen = await this.deps.redis.get(this.deps.queues.keys.resetSeen);
