@@ -3,6 +3,7 @@ import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
 import { connectRedis, onShutdown, startOpsServer } from '@octi-sekoia/ops';
 import { assertNoEviction } from '@octi-sekoia/queue';
+import { prepareCollection } from './adopt-on-start.ts';
 import { type WorkerSettings, workerSettings } from './settings.ts';
 import { WorkerService } from './worker-service.ts';
 
@@ -57,6 +58,7 @@ onShutdown({
     redis.disconnect();
   },
 });
+await prepareCollection({ redis, settings, log, service }); // config identity, adoption, collection reads
 await service.start();
 log.info(
   { httpPort: ops.port, collection: config.sekoiaIntel.iocCollectionUuid, concurrency: settings.concurrency },
