@@ -1,4 +1,4 @@
-import { type AppConfig, ConfigError, loadConfig, secretsOf } from '@octi-sekoia/config';
+import { type AppConfig, type AppName, ConfigError, loadConfig, secretsOf } from '@octi-sekoia/config';
 import type { Job } from '@octi-sekoia/model';
 import { connectRedis } from '@octi-sekoia/ops';
 import {
@@ -20,8 +20,16 @@ const CONNECT_TIMEOUT_MS = 5_000;
 
 /** The CLI's configuration (CONNECTOR_ID and the Redis settings), or `config error:` lines and exit 2. */
 export function cliConfig(io: Io): AppConfig {
+  return appConfig(io, 'cli');
+}
+
+/**
+ * An app's configuration, for the commands that act as that app (`adopt` reads Sekoia as the worker does and,
+ * with `--dry-run`, the stream as ingest does), or `config error:` lines and exit 2.
+ */
+export function appConfig(io: Io, app: AppName): AppConfig {
   try {
-    const { config, warnings } = loadConfig('cli', { env: io.env });
+    const { config, warnings } = loadConfig(app, { env: io.env });
     io.addSecrets(secretsOf(config));
     for (const w of warnings) io.err(`config warning: ${w}`);
     return config;
@@ -95,8 +103,11 @@ export async function connect(config: AppConfig): Promise<Connection> {
 }
 
 /** Runs `fn` with a connection and always closes it; Redis errors become one line (exit 1). */
-export async function withConnection<T>(io: Io, fn: (c: Connection) => Promise<T>): Promise<T> {
-  const config = cliConfig(io);
+export async function withConnection<T>(
+  io: Io,
+  fn: (c: Connection) => Promise<T>,
+  config: AppConfig = cliConfig(io),
+): Promise<T> {
   const c = await connect(config);
   try {
     return await fn(c);

@@ -1,3 +1,4 @@
+import { adoptCommand } from './adopt.ts';
 import { checkConfigCommand } from './check-config.ts';
 import { deadLettersCommand } from './dead-letters.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io, UsageError } from './io.ts';
@@ -10,6 +11,7 @@ const COMMANDS: Record<string, (io: Io, args: readonly string[]) => Promise<numb
   status: statusCommand,
   'dead-letters': deadLettersCommand,
   resync: resyncCommand,
+  adopt: adoptCommand,
   'check-config': checkConfigCommand,
   'stix-extract': (_io, args) => stixExtractCommand(args),
 };

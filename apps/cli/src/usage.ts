@@ -12,9 +12,16 @@ commands:
   dead-letters replay <id|subject> | --all [--kind event|job|value] [--json]
       send back and remove: a job is re-enqueued, a value marked dirty (rejection forgotten), an event
       re-read by ingest
-  resync [--json]
-      ask ingest for a full re-sync: a new generation reads everything from OpenCTI again, then indicators
-      not seen are revoked
+  resync [--json] [--wait [--timeout S]]
+      ask ingest for a full re-sync: a new generation reads everything from OpenCTI again, a worker reads the
+      collection once, then indicators not seen are revoked (--wait: follow it until the sweep is done)
+  adopt --dry-run [--json]
+      what adopting the configured collection would revoke, create and edit, read from OpenCTI and Sekoia.io;
+      writes nothing (needs the ingest and worker settings)
+  adopt [--json] [--wait [--timeout S]]
+      adopt the configured collection (first start, migration from the Python connector, or a new
+      SEKOIA_INTEL_IOC_COLLECTION_UUID: stop the workers first): read it into the sync state and start a
+      re-sync that keeps what OpenCTI says is live and revokes the rest
   check-config [--app ingest|worker|dashboard|cli] [--json]
       validate each app's configuration and print it with secrets masked
   stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns
