@@ -138,10 +138,11 @@ describe('adoption', () => {
     );
     expect(s.requests()).toMatchObject({ create: 0, edit: 0, revoke: 0, text: 0 });
 
-    // The worker's first start adopts the collection, then generation 1 applies the plan.
+    // The workers' first start adopts the collection (two start at once: one reads, the other waits for it),
+    // then generation 1 applies the plan.
     s.sim.control.resetCounters();
     s.spawnIngest();
-    s.spawnWorker();
+    const workers = [s.spawnWorker(), s.spawnWorker()];
     await s.waitGeneration(1);
     expect(s.diff()).toEqual(CONVERGED);
     const done = s.requests();
@@ -151,6 +152,8 @@ describe('adoption', () => {
     expect(read).toMatchObject({ generation: 1, trusted: read.values, unsure: 0 });
     // No value was searched: the collection read in pages is all the adoption asked of Sekoia.
     expect(done.list).toBe(pagesFor(read.indicators));
+    const adoptedBy = workers.filter((w) => w.output().includes('collection adopted for generation 1'));
+    expect(adoptedBy).toHaveLength(1);
   });
 
   it('a changed collection id: the worker refuses to start until `cli adopt` confirms it, then adopts the new one', async () => {
