@@ -1,4 +1,5 @@
 import { readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
 import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
 import {
@@ -68,6 +69,15 @@ export interface StatusReport {
   redis: { url: string; maxmemoryPolicy: string | null };
   /** Keys present but not readable as expected. */
   unreadable: string[];
+  /** The last collection read (adoption, or the read at the start of a generation), and whether one runs now. */
+  collectionRead: {
+    generation: number;
+    at: string | null;
+    indicators: number | null;
+    values: number | null;
+    by: string | null;
+    inProgress: boolean;
+  } | null;
   verdict: { ok: boolean; attention: string[]; notes: string[] };
 }
 
@@ -180,6 +190,15 @@ export async function gatherStatus(
       opts.scanValues ? countValues(c) : Promise.resolve(null),
     ]);
 
+    const reads = new CollectionReads(c.redis, {
+      keyPrefix: c.config.redis.keyPrefix,
+      connectorId: c.config.connector.id,
+    });
+    const [readInfo, readGen, reading] = await Promise.all([
+      reads.readInfo().catch(() => undefined),
+      reads.generations().then((g) => g.read),
+      reads.lockHeld(),
+    ]);
     const st = json(a.ingestStatus, rawStatus);
     const cp = json(k.checkpoint, rawCheckpoint);
     const circuit = json(a.circuit, rawCircuit);
@@ -216,6 +235,17 @@ export async function gatherStatus(
             }
           : null,
       generation: { current: num(rawGeneration), swept: num(rawSwept) },
+      collectionRead:
+        readGen > 0 || reading
+          ? {
+              generation: readGen,
+              at: readInfo?.at ?? null,
+              indicators: readInfo?.indicators ?? null,
+              values: readInfo?.values ?? null,
+              by: readInfo?.by ?? null,
+              inProgress: reading,
+            }
+          : null,
       resyncRequested: resync,
       queue: {
         name: k.queues.indicators,
@@ -312,7 +342,11 @@ export function verdictOf(r: StatusReport): StatusReport['verdict'] {
   } else if (r.collection && r.collection.max > 0 && r.collection.count / r.collection.max >= 0.9) {
     notes.push(`the IOC collection is ${Math.floor((100 * r.collection.count) / r.collection.max)}% full`);
   }
-  if (r.queue.paused) notes.push(`the ${r.queue.name} queue is paused`);
+  if (r.queue.paused && r.collectionRead?.inProgress) {
+    notes.push(
+      `the ${r.queue.name} queue is paused while a worker reads the collection (it resumes by itself)`,
+    );
+  } else if (r.queue.paused) notes.push(`the ${r.queue.name} queue is paused`);
   if (r.resyncRequested) notes.push(`a re-sync was requested at ${r.resyncRequested}: waiting for ingest`);
   if (r.replayedEventsPending > 0) {
     notes.push(`${plural(r.replayedEventsPending, 'replayed event')} waiting for ingest to read again`);
@@ -372,6 +406,16 @@ export function renderStatus(r: StatusReport): string {
     `${g.current ?? 'unknown'}${g.swept !== null ? ` (last swept: ${g.swept})` : ' (never swept)'}`,
   ]);
   if (r.resyncRequested) rows.push(['resync', `requested at ${r.resyncRequested} (waiting for ingest)`]);
+  const cr = r.collectionRead;
+  if (cr) {
+    const last =
+      cr.generation > 0
+        ? `generation ${cr.generation}${cr.indicators !== null ? `: ${cr.indicators} indicators, ${cr.values} values` : ''}${
+            cr.at ? `; ${when(cr.at, now)}` : ''
+          }${cr.by ? ` by ${cr.by}` : ''}`
+        : 'never';
+    rows.push(['collection read', `${last}${cr.inProgress ? ' (a read is in progress)' : ''}`]);
+  }
   const qu = r.queue;
   rows.push([
     `queue ${qu.name}`,

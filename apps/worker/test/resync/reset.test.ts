@@ -89,5 +89,7 @@ describe('a generation re-verifies, sweeps and reconciles', () => {
         `${read3.indicators} indicators, ${searches} searches, 0 writes)`,
     );
     expect(searches).toBeGreaterThanOrEqual(0);
+    const status = await s.cli(['status', '--no-scan']);
+    expect(status.output).toMatch(/^collection read: +generation 3: \d+ indicators, 120 values; /m);
   });
 });
