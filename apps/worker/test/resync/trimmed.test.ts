@@ -21,6 +21,10 @@ describe('generations end to end', () => {
     const refs = Array.from({ length: 40 }, (_, i) =>
       s.octi.control.createIndicator({ pattern: domain('kept', i) }),
     );
+    // kept-0.example is also exported by another indicator: it must survive the deletion of its own.
+    s.octi.control.createIndicator({
+      pattern: "[domain-name:value = 'kept-0.example' OR domain-name:value = 'extra.example']",
+    });
     let ingest = s.spawnIngest();
     s.spawnWorker();
     await s.waitGeneration(1);
@@ -43,7 +47,8 @@ describe('generations end to end', () => {
     await s.waitGeneration(2);
     expect(s.diff()).toEqual(CONVERGED);
     const live = new Set(s.sim.control.liveValues());
-    for (let i = 0; i < 6; i++) expect(live.has(`kept-${i}.example`)).toBe(false);
+    for (let i = 1; i < 6; i++) expect(live.has(`kept-${i}.example`)).toBe(false);
+    expect(live.has('kept-0.example')).toBe(true);
     for (let i = 0; i < 3; i++) expect(live.has(`gap-${i}.example`)).toBe(true);
   });
 
