@@ -62,7 +62,7 @@ const SUITES: SuiteDef[] = [
     run: (ctx, n) => runInitialSync(ctx, 'realistic', n),
   },
   { name: 'live-latency', size: 100, unit: 'events', inDefault: true, run: runLiveLatency },
-  { name: 'resync', size: 10_000, unit: 'values', inDefault: true, run: runResync },
+  { name: 'resync', size: 5_000, unit: 'values', inDefault: true, run: runResync },
   { name: 'scaling', size: 20_000, unit: 'values', inDefault: true, run: (ctx, n) => runScaling(ctx, n) },
   {
     name: 'memory',
@@ -294,6 +294,7 @@ async function main(): Promise<void> {
   const ctx: SuiteContext = { redisUrl, logDir, log };
 
   let interrupted = false;
+  let save: () => void = () => undefined;
   const onSignal = (sig: string) => {
     if (interrupted) {
       killAllChildren();
@@ -308,6 +309,7 @@ async function main(): Promise<void> {
     force.unref();
     void closeAllStacks().finally(() => {
       killAllChildren();
+      save();
       process.exit(130);
     });
   };
@@ -334,6 +336,27 @@ async function main(): Promise<void> {
   );
   log(`logs of the apps: ${logDir}`);
   const results: SuiteResult[] = [];
+  const file = join(outDir, `${stamp}.json`);
+  // Written after every suite (and on Ctrl-C), so an interrupted run keeps what it measured.
+  save = () => {
+    const all = [...results];
+    const cmp = comparison(all);
+    if (cmp) all.push(cmp);
+    const seconds = (Date.now() - started.getTime()) / 1000;
+    const md = markdown(all, { machine: machineInfo, started: started.toISOString(), seconds });
+    const report = {
+      started: started.toISOString(),
+      seconds: round(seconds, 1),
+      complete: all.length > 0 && results.length === plan.length,
+      argv: process.argv.slice(2),
+      machine: { ...machineInfo, loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)) },
+      results: all,
+      markdown: md,
+    };
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(join(outDir, `${stamp}.md`), `${md}\n`);
+    return md;
+  };
   for (const { def, size } of plan) {
     if (interrupted) break;
     const t = performance.now();
@@ -357,25 +380,16 @@ async function main(): Promise<void> {
     }
     r.wallSeconds = round((performance.now() - t) / 1000, 1);
     r.conditions.loadAverage1mBeforeAfter = [round(loadBefore, 2), round(os.loadavg()[0]!, 2)];
+    if (interrupted) break;
     results.push(r);
+    save();
     log(`${def.name}: done in ${fmt(r.wallSeconds, 0)} s`);
   }
-  const cmp = comparison(results);
-  if (cmp) results.push(cmp);
-
-  const seconds = (Date.now() - started.getTime()) / 1000;
-  const md = markdown(results, { machine: machineInfo, started: started.toISOString(), seconds });
-  const report = {
-    started: started.toISOString(),
-    seconds: round(seconds, 1),
-    argv: process.argv.slice(2),
-    machine: { ...machineInfo, loadAverageAtEnd: os.loadavg().map((x) => round(x, 2)) },
-    results,
-    markdown: md,
-  };
-  const file = join(outDir, `${stamp}.json`);
-  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  writeFileSync(join(outDir, `${stamp}.md`), `${md}\n`);
+  if (interrupted) {
+    // The signal handler cleans up, saves and exits.
+    await new Promise(() => undefined);
+  }
+  const md = save();
   console.log(`\n${md}\n`);
   log(`written ${file}`);
   if (typeof codeInfo.root === 'string') rmSync(codeInfo.root, { recursive: true, force: true });

@@ -65,7 +65,7 @@ export class Stack {
   readonly redis: Redis;
   readonly oracle: OracleConfig;
   private readonly dir: string;
-  private closed = false;
+  private closing: Promise<void> | undefined;
   private workerCount = 0;
 
   private constructor(
@@ -359,9 +359,13 @@ export class Stack {
     }
   }
 
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  /** Idempotent: every caller waits for the same clean-up. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
     await Promise.allSettled(this.apps.map((a) => a.stop()));
     await Promise.allSettled([
       this.config.opencti ? Promise.resolve() : this.opencti.close(),
