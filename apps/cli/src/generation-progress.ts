@@ -63,9 +63,16 @@ export async function followGeneration(c: Connection, opts: FollowOptions): Prom
         waitingJobs,
         seconds: Math.round((now() - t0) / 1000),
       });
-      if (target === undefined) {
-        say('waiting', `waiting for ingest to start generation ${(opts.after ?? g.current) + 1}…`);
+      if (target === undefined || g.current < target) {
+        say('waiting', `waiting for ingest to start generation ${target ?? (opts.after ?? g.current) + 1}…`);
       } else {
+        if (g.current > target) {
+          opts.line(`generation ${g.current} started meanwhile and supersedes ${target}: following it`);
+          target = g.current;
+          said.clear();
+          said.add('waiting');
+          continue;
+        }
         say('started', `generation ${target} started: ingest reads every live indicator from OpenCTI again`);
         if (g.read >= target) {
           say(
@@ -80,13 +87,6 @@ export async function followGeneration(c: Connection, opts: FollowOptions): Prom
         if (g.swept >= target)
           say('swept', `sweep of generation ${target} done: indicators not seen in it removed`);
         const observedDone = !observed.some((o) => o <= target!);
-        if (g.current > target) {
-          opts.line(`generation ${g.current} started meanwhile and supersedes ${target}: following it`);
-          target = g.current;
-          said.clear();
-          said.add('waiting');
-          continue;
-        }
         if (g.swept >= target && g.read >= target && observedDone && dirty === 0) {
           opts.line(
             `re-sync done in ${duration(now() - t0)}: generation ${target} swept, dirty set empty, ` +
