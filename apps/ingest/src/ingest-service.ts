@@ -202,9 +202,18 @@ export class IngestService {
     this.pollTimer = setInterval(() => void this.poll(), this.deps.settings.pollMs);
     this.pollTimer.unref();
     this.openStream();
+    // A generation counted but never stored (the process died or lost the lease between the two writes): jobs
+    // stamped with the stored one would all be refused as stale, so start the generation over.
+    const counted = Number((await this.deps.redis.get(this.deps.queues.keys.generation)) ?? 0);
     if (resetSeen) {
       this.log.warn({ seenAt: resetSeen }, 'an OpenCTI reset was seen but not acted on: starting it now');
       this.requestGeneration('reset');
+    } else if (this.stored && counted > this.stored.generation) {
+      this.log.warn(
+        { stored: this.stored.generation, counted },
+        'a generation was started but not stored: starting it now',
+      );
+      this.requestGeneration('requested');
     }
   }
 

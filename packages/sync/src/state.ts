@@ -547,6 +547,9 @@ export class SyncState {
     const s = this.keys.sync;
     const swept = Number((await this.redis.get(s.swept)) ?? -1);
     if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true };
+    // A newer generation has started: its jobs refuse G's, so sweeping G now would remove live indicators.
+    const current = Number((await this.redis.get(this.keys.generation)) ?? 0);
+    if (current > generation) return { removed: 0, dirtied: 0, skipped: true };
     let removed = 0;
     let dirtied = 0;
     let cursor = '0';
