@@ -9,6 +9,7 @@
 //   pnpm bench --soak [--soak-minutes 60]       adds the soak suite (not in the default run)
 //   pnpm bench --suite memory --memory-data realistic   per-indicator fields (one create per value: slow)
 //   pnpm bench --code HEAD                      apps run from a snapshot of that commit, not the working tree
+//   pnpm bench --code HEAD --bundled            … from its esbuild bundles, as the containers run them
 //   pnpm bench --list                           suites and default sizes
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { Redis } from 'ioredis';
 import { killAllChildren, ROOT, round, setAppRoot } from './lib/children.ts';
 import { info } from './lib/redis.ts';
 import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
-import { prepareSnapshot } from './lib/snapshot.ts';
+import { bundleApps, prepareSnapshot } from './lib/snapshot.ts';
 import { closeAllStacks } from './lib/stack.ts';
 import { runInitialSync } from './suites/initial-sync.ts';
 import { runLiveLatency } from './suites/live-latency.ts';
@@ -42,6 +43,8 @@ const MAX_SIZE = 500_000;
 let memoryData: 'shared' | 'realistic' = 'shared';
 /** Git ref whose snapshot the apps run from; undefined = the working tree. */
 let code: string | undefined;
+/** With --code: run the apps' esbuild bundles (like the containers) instead of tsx. */
+let bundled = false;
 
 // Order of the default run. Default sizes keep the whole default run under 15 minutes on the 2-core machine.
 const SUITES: SuiteDef[] = [
@@ -81,7 +84,7 @@ const GROUPS: Record<string, string[]> = {
 function usage(exit: number): never {
   const lines = [
     'usage: pnpm bench [--suite NAME[,NAME]]... [--size N | --size SUITE=N]... [--soak] [--soak-minutes M]',
-    '                  [--memory-data shared|realistic] [--code GIT_REF] [--list]',
+    '                  [--memory-data shared|realistic] [--code GIT_REF [--bundled]] [--list]',
     '',
     'suites (default size):',
     ...SUITES.map(
@@ -114,6 +117,7 @@ function parseArgs(argv: string[]) {
     if (flag === '--list' || flag === '--help' || flag === '-h') usage(0);
     else if (flag === '--soak') soak = true;
     else if (flag === '--code') code = inline ?? next();
+    else if (flag === '--bundled') bundled = true;
     else if (flag === '--memory-data') {
       const v = inline ?? next();
       if (v !== 'shared' && v !== 'realistic') usage(2);
@@ -295,6 +299,7 @@ async function main(): Promise<void> {
 
   let interrupted = false;
   let save: () => void = () => undefined;
+  let removeSnapshot: () => void = () => undefined;
   const onSignal = (sig: string) => {
     if (interrupted) {
       killAllChildren();
@@ -310,6 +315,7 @@ async function main(): Promise<void> {
     void closeAllStacks().finally(() => {
       killAllChildren();
       save();
+      removeSnapshot();
       process.exit(130);
     });
   };
@@ -324,10 +330,23 @@ async function main(): Promise<void> {
       .split('\n')
       .filter((l) => l !== ''),
   };
+  if (bundled && !code) {
+    console.error('--bundled needs --code (the bundles are built inside the snapshot)');
+    process.exit(2);
+  }
   if (code) {
     const snap = prepareSnapshot(code);
-    setAppRoot(snap.root);
-    codeInfo = { source: `snapshot of ${code}`, commit: snap.commit, root: snap.root };
+    removeSnapshot = () => rmSync(snap.root, { recursive: true, force: true });
+    if (bundled) bundleApps(snap.root);
+    setAppRoot(snap.root, bundled);
+    codeInfo = {
+      source: `snapshot of ${code}`,
+      commit: snap.commit,
+      root: snap.root,
+      run: bundled
+        ? 'node --enable-source-maps dist/main.js (esbuild bundles)'
+        : 'node --import tsx src/main.ts',
+    };
     log(`code under test: ${code} = ${snap.commit} (snapshot in ${snap.root})`);
   }
   const machineInfo = { ...(await machine(redisUrl)), code: codeInfo };
@@ -392,7 +411,7 @@ async function main(): Promise<void> {
   const md = save();
   console.log(`\n${md}\n`);
   log(`written ${file}`);
-  if (typeof codeInfo.root === 'string') rmSync(codeInfo.root, { recursive: true, force: true });
+  removeSnapshot();
   process.exit(results.some((r) => r.error) ? 1 : 0);
 }
 

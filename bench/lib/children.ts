@@ -9,8 +9,11 @@ export const ROOT = join(import.meta.dirname, '..', '..');
 
 /** Where the apps are started from: the working tree, or a snapshot of a commit (`--code`). */
 let appRoot = ROOT;
-export function setAppRoot(root: string): void {
+/** Run the esbuild bundles (`node --enable-source-maps dist/main.js`, as the containers do) instead of tsx. */
+let bundled = false;
+export function setAppRoot(root: string, useBundles = false): void {
   appRoot = root;
+  bundled = useBundles;
 }
 export function getAppRoot(): string {
   return appRoot;
@@ -54,6 +57,15 @@ export function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   return { rssMb: round(kb('VmRSS') / 1024, 1), peakRssMb: round(kb('VmHWM') / 1024, 1) };
 }
 
+/** Busy and total CPU time of the whole machine (all cores), in seconds, from /proc/stat. */
+export function machineCpu(): { busy: number; total: number } {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal …
+  const idle = (line[3] ?? 0) + (line[4] ?? 0);
+  const total = line.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) / ticksPerSecond(), total: total / ticksPerSecond() };
+}
+
 export function round(n: number, digits = 2): number {
   if (!Number.isFinite(n)) return n;
   const f = 10 ** digits;
@@ -88,7 +100,10 @@ export class App {
     private readonly keep: (line: LogLine) => boolean,
   ) {
     this.out = createWriteStream(logFile);
-    this.proc = spawn(process.execPath, ['--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')], {
+    const args = bundled
+      ? ['--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
+      : ['--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
+    this.proc = spawn(process.execPath, args, {
       cwd: join(appRoot, 'apps', app),
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

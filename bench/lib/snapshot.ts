@@ -36,6 +36,16 @@ function linkEntries(fromDir: string, toDir: string, snapshot: string): void {
   }
 }
 
+/** Bundles ingest and worker inside the snapshot with the repository's own script (as the Dockerfiles do). */
+export function bundleApps(root: string): void {
+  for (const app of ['ingest', 'worker']) {
+    execFileSync(process.execPath, [join(root, 'scripts', 'bundle-app.mjs')], {
+      cwd: join(root, 'apps', app),
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+}
+
 /** Extracts `ref` (once per commit) and returns the snapshot's root and commit. */
 export function prepareSnapshot(ref: string): { root: string; commit: string } {
   const commit = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })

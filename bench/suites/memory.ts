@@ -33,6 +33,7 @@ export async function runMemory(
     const t0 = Date.now();
     const apps = [await stack.startIngest(), await stack.startWorker(), await stack.startWorker()];
     await Promise.all(apps.map((a) => a.waitStarted(120_000)));
+    const rssAtStart = apps.map((a) => ({ app: a.name, ...a.memory() }));
     const timeoutMs = 600_000 + size * 30;
     const conv = await stack.waitConverged(expected, {
       timeoutMs,
@@ -79,7 +80,10 @@ export async function runMemory(
       },
       {
         figure: `worker RSS at the end (${values} values)`,
-        value: worker.map((w) => `${w.app} ${fmt(w.rssMb, 0)} MB (peak ${fmt(w.peakRssMb, 0)})`).join('; '),
+        value: `${worker.map((w) => `${w.app} ${fmt(w.rssMb, 0)} MB (peak ${fmt(w.peakRssMb, 0)})`).join('; ')}; just after start ${rssAtStart
+          .filter((r) => r.app.startsWith('worker'))
+          .map((r) => `${fmt(r.rssMb, 0)} MB`)
+          .join(', ')}`,
         aim: '≤ 150 MB at 100,000 values',
         met: values >= 95_000 ? maxWorkerRss <= 150 : null,
       },
@@ -109,6 +113,7 @@ export async function runMemory(
         secondsToConvergence: round((conv.convergedAt - t0) / 1000, 1),
         idle: idle.idle,
         rss,
+        rssAtStart,
         redisUsedMemoryBefore: before,
         redisUsedMemoryAfter: after,
         redisUsedMemoryDeltaPerValue: round(usedDeltaPerValue, 1),

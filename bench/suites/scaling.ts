@@ -3,13 +3,19 @@
 // equals the oracle. CPU seconds from /proc/<pid>/stat (utime + stime) of each child, start-up excluded.
 
 import { type ExpectedIoc, startOpenCtiSimulator } from '@octi-sekoia/simulators';
-import { type App, metricSum, round } from '../lib/children.ts';
+import { type App, machineCpu, metricSum, round } from '../lib/children.ts';
+import { info } from '../lib/redis.ts';
 import { fmt, loadScenario, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 import { Stack } from '../lib/stack.ts';
 
 // The configuration caps SEKOIA_INTEL_REQUESTS_PER_SECOND at 1000: with batches of up to 100 values that is far
 // above what the processes reach here, so it is no limit in practice.
 export const NO_BUDGET = { rps: 1000, burst: 1000 };
+
+async function redisCpuSeconds(stack: Stack): Promise<number> {
+  const c = await info(stack.redis, 'cpu');
+  return Number(c.used_cpu_user ?? 0) + Number(c.used_cpu_sys ?? 0);
+}
 
 async function waitForLog(app: App, msg: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
@@ -73,6 +79,17 @@ export interface Drain {
   requestsPerValue: number;
   rssMb: number[];
   peakRssMb: number[];
+  /**
+   * Where the CPU went while draining: the machine's busy share (all users), cores used by the workers, by Redis
+   * (INFO cpu: includes other users of a shared Redis) and by the bench process (simulators, polling).
+   */
+  cpuWindow: {
+    seconds: number;
+    machineBusyShare: number;
+    workersCores: number;
+    redisCores: number;
+    benchProcessCores: number;
+  };
   /** [seconds since the workers were spawned, live values in Sekoia]. */
   timeline: Array<[number, number]>;
   workerWrites: Awaited<ReturnType<Stack['workerStats']>>;
@@ -90,10 +107,17 @@ export async function drainQueue(
   for (let i = 0; i < n; i++) workers.push(await stack.startWorker());
   const started = Math.max(...(await Promise.all(workers.map((w) => w.waitStarted(120_000)))));
   const cpu0 = workers.map((w) => w.cpuSeconds());
+  const machine0 = machineCpu();
+  const redis0 = await redisCpuSeconds(stack);
+  const bench0 = process.cpuUsage();
   const conv = await stack.waitConverged(expected, { timeoutMs });
   if (!conv.converged)
     throw new Error(`scaling: ${n} worker(s) did not converge: ${JSON.stringify(conv.diff)}`);
   const cpu = workers.map((w, i) => round(w.cpuSeconds() - cpu0[i]!, 2));
+  const machine1 = machineCpu();
+  const redisCpu = (await redisCpuSeconds(stack)) - redis0;
+  const benchCpu = process.cpuUsage(bench0);
+  const windowSeconds = (Date.now() - started) / 1000;
   const mem = workers.map((w) => w.memory());
   const seconds = (conv.convergedAt - started) / 1000;
   const requests = stack.sekoia.control.requestCount();
@@ -109,6 +133,13 @@ export async function drainQueue(
     requestsPerValue: round(requests / expected.size, 4),
     rssMb: mem.map((m) => m.rssMb),
     peakRssMb: mem.map((m) => m.peakRssMb),
+    cpuWindow: {
+      seconds: round(windowSeconds, 2),
+      machineBusyShare: round((machine1.busy - machine0.busy) / (machine1.total - machine0.total), 3),
+      workersCores: round(cpu.reduce((a, b) => a + b, 0) / windowSeconds, 2),
+      redisCores: round(redisCpu / windowSeconds, 2),
+      benchProcessCores: round((benchCpu.user + benchCpu.system) / 1e6 / windowSeconds, 2),
+    },
     timeline: conv.timeline.map(([t, v]) => [round(t + (started - t0) / 1000, 1), v] as [number, number]),
     workerWrites,
   };
@@ -191,6 +222,15 @@ export async function runScaling(ctx: SuiteContext, size: number, repeat = 2): P
     {
       figure: '2 workers: values/s, best of runs',
       value: `${fmt(two.valuesPerSecond, 0)} (${fmt(two.seconds, 1)} s; CPU ${fmt(two.cpuSecondsPer1000Values, 3)} s per 1,000 values); runs: ${runs(2)}`,
+    },
+    {
+      figure: 'CPU while draining (best runs: 1 worker / 2 workers)',
+      value: [one, two]
+        .map(
+          (d) =>
+            `machine ${fmt(d.cpuWindow.machineBusyShare * 100, 0)} % busy, workers ${fmt(d.cpuWindow.workersCores, 2)} cores, Redis ${fmt(d.cpuWindow.redisCores, 2)}, bench+simulators ${fmt(d.cpuWindow.benchProcessCores, 2)}`,
+        )
+        .join(' / '),
     },
     {
       figure: '2 workers ÷ 1 worker (best runs)',
