@@ -394,7 +394,7 @@ async function main(): Promise<void> {
         notes: [],
         error: (err as Error).message,
       };
-      log(`${def.name} failed: ${(err as Error).stack ?? err}`);
+      if (!interrupted) log(`${def.name} failed: ${(err as Error).stack ?? err}`);
       await closeAllStacks();
     }
     r.wallSeconds = round((performance.now() - t) / 1000, 1);

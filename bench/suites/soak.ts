@@ -61,8 +61,8 @@ export async function runSoak(ctx: SuiteContext, minutes: number): Promise<Suite
     const samples: Sample[] = [];
     const sample = async (minute: number) => {
       const rssMb: Record<string, number> = {};
-      stack.apps.forEach((a, i) => {
-        if (a.running) rssMb[`${a.name}#${i}`] = a.memory().rssMb;
+      stack.apps.forEach((a) => {
+        if (a.running) rssMb[a.name] = a.memory().rssMb;
       });
       const keys = await memoryByCategory(stack.redis, stack.keyPrefix, stack.base);
       samples.push({
