@@ -23,7 +23,7 @@ describe('sweep marker of a generation', () => {
       upsert('b', '101-0', ['b.example']),
       upsert('c', '102-0', ['c.example']),
     ]);
-    await s.waitIdle(20_000);
+    await s.waitIdle(60_000);
     expect(live()).toEqual(['a.example', 'b.example', 'c.example']);
     const idsBefore = new Map(s.sim.control.indicators().map((i) => [i.canonical, i.id]));
 
@@ -44,7 +44,7 @@ describe('sweep marker of a generation', () => {
     await s.queues.indicators.add('upsert', late, { jobId: jobId(late), delay: 600_000 });
 
     await waitFor(async () => (await s.queues.indicators.getJob(jobId(marker)))?.finishedOn, {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       what: 'the sweep marker to complete',
     });
     expect(await s.queues.indicators.getJobState(jobId(late))).toBe('delayed');
@@ -53,7 +53,7 @@ describe('sweep marker of a generation', () => {
     expect(deferred).toBeGreaterThan(0);
 
     await waitFor(async () => (await s.dirty()) === 0 && live().length === 2, {
-      timeoutMs: 20_000,
+      timeoutMs: 60_000,
       what: 'c to be revoked',
     });
     expect(live()).toEqual(['a.example', 'b.example']);
@@ -67,7 +67,7 @@ describe('sweep marker of a generation', () => {
       ).toEqual([idsBefore.get(v)]);
 
     await (await s.queues.indicators.getJob(jobId(late)))!.promote();
-    await s.waitIdle(20_000);
+    await s.waitIdle(60_000);
     expect(live()).toEqual(['a.example', 'b.example', 'd.example']);
     expect(await s.deadLetters()).toEqual([]);
   });
