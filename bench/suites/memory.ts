@@ -5,7 +5,7 @@
 // the exact memory of every key under the run's prefix (MEMORY USAGE, by category — unaffected by other users of
 // the shared Redis) and the INFO used_memory delta (includes allocator overhead, but also whatever other users
 // of the same Redis did meanwhile).
-import { round } from '../lib/children.ts';
+import { metricSum, round } from '../lib/children.ts';
 import { info, memoryByCategory } from '../lib/redis.ts';
 import { fmt, loadScenario, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 import { type DataShape, Stack } from '../lib/stack.ts';
@@ -41,7 +41,20 @@ export async function runMemory(
     });
     if (!conv.converged) throw new Error(`memory: no convergence: ${JSON.stringify(conv.diff)}`);
     const idle = await stack.waitIdle({ timeoutMs: 120_000, swept: 1 });
-    const rss = apps.map((a) => ({ app: a.name, ...a.memory() }));
+    const rss = await Promise.all(
+      apps.map(async (a) => {
+        // prom-client's default metrics: is the RSS live heap, or pages the process keeps after a peak?
+        const text = await a.metricsText();
+        const mb = (name: string) => round(metricSum(text, name) / 2 ** 20, 1);
+        return {
+          app: a.name,
+          ...a.memory(),
+          heapUsedMb: mb('nodejs_heap_size_used_bytes'),
+          heapTotalMb: mb('nodejs_heap_size_total_bytes'),
+          externalMb: mb('nodejs_external_memory_bytes'),
+        };
+      }),
+    );
     const after = Number((await info(stack.redis, 'memory')).used_memory);
     const keys = await memoryByCategory(stack.redis, stack.keyPrefix, stack.base);
     const perValue = keys.totalBytes / values;
@@ -80,7 +93,7 @@ export async function runMemory(
       },
       {
         figure: `worker RSS at the end (${values} values)`,
-        value: `${worker.map((w) => `${w.app} ${fmt(w.rssMb, 0)} MB (peak ${fmt(w.peakRssMb, 0)})`).join('; ')}; just after start ${rssAtStart
+        value: `${worker.map((w) => `${w.app} ${fmt(w.rssMb, 0)} MB (peak ${fmt(w.peakRssMb, 0)}, V8 heap used ${fmt(w.heapUsedMb, 0)} of ${fmt(w.heapTotalMb, 0)} MB)`).join('; ')}; just after start ${rssAtStart
           .filter((r) => r.app.startsWith('worker'))
           .map((r) => `${fmt(r.rssMb, 0)} MB`)
           .join(', ')}`,
