@@ -21,6 +21,7 @@ import { info } from './lib/redis.ts';
 import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
 import { bundleApps, prepareSnapshot } from './lib/snapshot.ts';
 import { closeAllStacks } from './lib/stack.ts';
+import { runIngest } from './suites/ingest.ts';
 import { runInitialSync } from './suites/initial-sync.ts';
 import { runLiveLatency } from './suites/live-latency.ts';
 import { runMemory } from './suites/memory.ts';
@@ -66,6 +67,7 @@ const SUITES: SuiteDef[] = [
   },
   { name: 'live-latency', size: 100, unit: 'events', inDefault: true, run: runLiveLatency },
   { name: 'resync', size: 5_000, unit: 'values', inDefault: true, run: runResync },
+  { name: 'ingest', size: 50_000, unit: 'events', inDefault: true, run: runIngest },
   { name: 'scaling', size: 20_000, unit: 'values', inDefault: true, run: (ctx, n) => runScaling(ctx, n) },
   {
     name: 'memory',
