@@ -1,7 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProcess, type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import {
+  jsonLogEntries,
+  startEntryPoint,
+  type TestRedis,
+  tempConfigFile,
+  testRedis,
+} from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const appDir = join(import.meta.dirname, '..');
@@ -16,33 +20,16 @@ afterEach(async () => {
 });
 
 /** The real entry point, with only the given environment (nothing inherited but PATH and the test's Redis). */
-function start(env: Record<string, string>) {
-  const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: appDir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      REDIS_URL: r.url,
-      REDIS_KEY_PREFIX: r.prefix,
-      DASHBOARD_PORT: '0',
-      DASHBOARD_HOST: '127.0.0.1',
-      ...env,
-    },
+const start = (env: Record<string, string>) =>
+  startEntryPoint(appDir, {
+    REDIS_URL: r.url,
+    REDIS_KEY_PREFIX: r.prefix,
+    DASHBOARD_PORT: '0',
+    DASHBOARD_HOST: '127.0.0.1',
+    ...env,
   });
-  let stderr = '';
-  proc.child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  return { proc, stderr: () => stderr };
-}
-
-function configFile(content: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'dashboard-startup-')), 'config.yml');
-  writeFileSync(path, content);
-  return path;
-}
-
-const lines = (output: string) => output.split('\n').filter((l) => l.startsWith('{'));
-const entries = (output: string) => lines(output).map((l) => JSON.parse(l) as Record<string, unknown>);
+const configFile = tempConfigFile;
+const entries = jsonLogEntries;
 
 describe('dashboard start-up', () => {
   it('a broken configuration: one stderr line per problem and exit code 2', async () => {

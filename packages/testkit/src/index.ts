@@ -1,3 +1,4 @@
+export { jsonLogEntries, startEntryPoint, tempConfigFile } from './entry-point.ts';
 export { freePort } from './ports.ts';
 export { type ManagedProcess, startProcess } from './process.ts';
 export { REDIS_TEST_URL, type TestRedis, testRedis } from './redis.ts';
