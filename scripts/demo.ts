@@ -93,11 +93,18 @@ async function redisUrl(): Promise<string> {
   return url;
 }
 
+function withoutInitCwd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { INIT_CWD: _typedIn, ...rest } = env;
+  return rest;
+}
+
 function startApp(name: string, app: string, env: Record<string, string>): void {
   const out = createWriteStream(join(logDir, `${name}.log`));
   const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')], {
     cwd: join(root, 'apps', app),
-    env: { ...process.env, ...env },
+    // INIT_CWD dropped: the demo is configured by its environment alone, never by a config.yml where
+    // `pnpm demo` was typed (the apps read config.yml from there, see packages/config configFilePath).
+    env: { ...withoutInitCwd(process.env), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout?.pipe(out);
