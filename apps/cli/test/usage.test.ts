@@ -29,7 +29,17 @@ function stixCli(
 }
 
 describe('usage', () => {
-  it.each([[[]], [['help']], [['--help']], [['bogus']]])(
+  it.each([[['help']], [['--help']], [['-h']], [['status', '--help']]])(
+    '%j → usage on stdout, nothing on stderr, exit 0',
+    async (args) => {
+      const res = await cli(args, {});
+      expect(res.code).toBe(0);
+      expect(res.stderr).toBe('');
+      expect(res.stdout).toContain('usage: pnpm cli <command> [options]');
+    },
+  );
+
+  it.each([[[]], [['bogus']]])(
     '%j → usage on stderr, nothing on stdout, exit 2',
     async (args) => {
       const res = await cli(args, {});
