@@ -39,17 +39,14 @@ describe('usage', () => {
     },
   );
 
-  it.each([[[]], [['bogus']]])(
-    '%j → usage on stderr, nothing on stdout, exit 2',
-    async (args) => {
-      const res = await cli(args, {});
-      expect(res.code).toBe(2);
-      expect(res.stdout).toBe('');
-      expect(res.stderr).toContain('usage: pnpm cli <command> [options]');
-      expect(res.stderr).toContain('exit codes: 0 all good; 1 attention needed');
-      if (args[0] === 'bogus') expect(res.stderr.split('\n')[0]).toBe('unknown command "bogus"');
-    },
-  );
+  it.each([[[]], [['bogus']]])('%j → usage on stderr, nothing on stdout, exit 2', async (args) => {
+    const res = await cli(args, {});
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toContain('usage: pnpm cli <command> [options]');
+    expect(res.stderr).toContain('exit codes: 0 all good; 1 attention needed');
+    if (args[0] === 'bogus') expect(res.stderr.split('\n')[0]).toBe('unknown command "bogus"');
+  });
 
   it('an unknown option is a usage error naming the command', async () => {
     const res = await cli(['status', '--verbose'], {});
