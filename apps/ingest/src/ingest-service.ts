@@ -12,6 +12,7 @@ import {
 import { addDeadLetter, type ConnectorQueues, LuaScript } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
+import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import { checkConfigIdentity } from './config-identity.ts';
 import { ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
@@ -408,6 +409,8 @@ export class IngestService {
     try {
       const m = this.deps.metrics;
       this.countEvent(msg.event);
+      const frame = checkFrame(msg.event, msg.id, tracker.lastReceived());
+      if (frame && (await this.frameProblem(frame, msg)) !== 'continue') return;
       if (msg.event === 'connected') return this.onConnected(msg);
       if (msg.event === 'heartbeat') {
         if (msg.id) {
@@ -429,7 +432,10 @@ export class IngestService {
           await this.storeCheckpoint({ ...this.stored, sweep: null });
         }
       }
-      if (!msg.id) return;
+      if (!msg.id) {
+        this.noteSkipped(msg, normalizeMessage(msg, this.normalizeConfig(this.stored.generation)));
+        return;
+      }
       if (this.stored.sweep) await this.maybeEndRecovery(msg.id);
       // The reading this message belongs to may have been abandoned meanwhile (pause, failure, new generation).
       if (!current()) return;
@@ -438,13 +444,19 @@ export class IngestService {
       this.trackProgress(msg.id);
       const result = normalizeMessage(msg, this.normalizeConfig(this.stored.generation));
       if (result.outcome === 'skipped') {
-        m.skipped.inc({ reason: result.reason });
+        this.noteSkipped(msg, result);
       } else if (result.outcome === 'malformed') {
         m.skipped.inc({ reason: 'malformed' });
         this.log.warn({ eventId: msg.id, reason: result.reason }, 'malformed event kept as a dead letter');
         this.buffer.push({ deadEvent: { ...msg, id: msg.id }, reason: result.reason });
       } else {
-        for (const f of result.findings) m.findings.inc({ kind: f.kind });
+        for (const f of result.findings) {
+          m.findings.inc({ kind: f.kind });
+          this.log.debug?.(
+            { eventId: msg.id, indicatorId: f.indicatorId, kind: f.kind, note: f.message },
+            'indicator note',
+          );
+        }
         for (const job of result.jobs) this.buffer.push({ job });
       }
       if (this.buffer.length >= this.deps.settings.batchSize) {
@@ -463,6 +475,31 @@ export class IngestService {
     } catch (err) {
       if (current()) this.flushFailed(err);
     }
+  }
+
+  /** A skipped message: counted by reason and one debug line (unknown event types, non-indicators…). */
+  private noteSkipped(msg: StreamMessage, result: ReturnType<typeof normalizeMessage>): void {
+    if (result.outcome !== 'skipped') return;
+    this.deps.metrics.skipped.inc({ reason: result.reason });
+    this.log.debug?.(
+      { eventId: msg.id ?? null, event: msg.event, reason: result.reason, detail: result.detail ?? null },
+      'message skipped',
+    );
+  }
+
+  /**
+   * A frame whose id cannot be tracked: counted, one warning, and (data frames) kept as a dead letter of kind
+   * `event`, then skipped: the checkpoint tracker never sees it, so a server that keeps sending it cannot make
+   * ingest reconnect and re-read forever.
+   */
+  private async frameProblem(frame: FrameVerdict, msg: StreamMessage): Promise<FrameVerdict['action']> {
+    this.deps.metrics.frameProblems.inc({ problem: frame.problem });
+    this.log.warn({ eventId: msg.id ?? null, event: msg.event, problem: frame.problem }, frame.message);
+    if (frame.action === 'dead-letter') {
+      this.buffer.push({ deadEvent: { ...msg, id: msg.id ?? '' }, reason: frame.message });
+      await this.flush();
+    }
+    return frame.action;
   }
 
   /**

@@ -15,6 +15,12 @@ export function ingestMetrics(registry: Registry) {
       labelNames: ['reason'],
       registers: r,
     }),
+    frameProblems: new Counter({
+      name: 'ingest_frame_problems_total',
+      help: 'Frames whose SSE id is missing, not a <ms>-<seq> id, or below the previous one, by problem',
+      labelNames: ['problem'],
+      registers: r,
+    }),
     findings: new Counter({
       name: 'ingest_findings_total',
       help: 'Indicator notes (invalid pattern, non-STIX pattern, value skipped)',

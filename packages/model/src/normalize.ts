@@ -45,8 +45,10 @@ export type SkipReason =
 export type FindingKind =
   /** pattern_type is not `stix` (yara, sigma, …): the indicator exports nothing. */
   | 'non-stix-pattern'
-  /** A `stix` pattern that is absent or does not parse: exports nothing. */
+  /** A `stix` pattern that does not parse: exports nothing. */
   | 'invalid-pattern'
+  /** A `stix` indicator without a pattern: exports nothing. */
+  | 'missing-pattern'
   /** One comparison of a valid pattern that yields no value (operator, path, hash algorithm…). */
   | 'value-skipped'
   /** A valid stix pattern with no exportable value at all (e.g. a pure AND in strict mode). */
@@ -76,6 +78,11 @@ export type NormalizeResult =
 
 /** Redis stream id; fencing compares these numerically, so anything else must not reach a job. */
 const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
+
+/** A Redis stream id (`<ms>-<seq>`): the only ids that may be compared, fenced or committed as a checkpoint. */
+export function isEventId(id: string): boolean {
+  return EVENT_ID_RE.test(id);
+}
 
 /**
  * `data.type` of an indicator as JSON.stringify writes it. The pattern `"type":"indicator"` cannot occur inside a
@@ -124,7 +131,7 @@ export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): N
   }
 
   if (msg.id === undefined || msg.id === '') return malformed(`\`${msg.event}\` event without an id`);
-  if (!EVENT_ID_RE.test(msg.id))
+  if (!isEventId(msg.id))
     return malformed(`event id ${JSON.stringify(msg.id)} is not a <ms>-<seq> id`);
 
   if (typeof msg.data !== 'string') return malformed(`\`${msg.event}\` event without data`);
@@ -220,7 +227,7 @@ function exportOf(p: PatternFields, mode: ExtractionMode): Export {
   if (typeof p.pattern !== 'string') {
     return {
       values: [],
-      findings: [{ kind: 'invalid-pattern', patternType, message: 'stix indicator without a pattern' }],
+      findings: [{ kind: 'missing-pattern', patternType, message: 'stix indicator without a pattern' }],
     };
   }
   const stixVersion = p.patternVersion === '2.0' || p.patternVersion === '2.1' ? p.patternVersion : undefined;

@@ -288,7 +288,7 @@ const rows: { name: string; msg: StreamMessage; cfg?: Partial<NormalizeConfig>; 
   {
     name: 'stix indicator without pattern → upsert []',
     msg: message('create', indicator({ pattern: undefined }, A)),
-    want: { outcome: 'jobs', jobs: [upsert(A, [])], findings: ['invalid-pattern'] },
+    want: { outcome: 'jobs', jobs: [upsert(A, [])], findings: ['missing-pattern'] },
   },
   {
     name: '!= → upsert [] in strict mode',

@@ -167,8 +167,13 @@ export class OpenCtiSimControl {
   loadBundleFile(input: { path: string; at?: string }): { indicators: IndicatorRef[]; objects: number } {
     return this.sim.world.loadBundle({ bundle: JSON.parse(readFileSync(input.path, 'utf8')), at: input.at });
   }
-  /** Appends a raw event, delivered verbatim to every connection (no filters). `data` may be a string. */
-  appendEvent(input: { event: string; data: unknown; id?: string; noId?: boolean }): { id: string } {
+  /**
+   * Appends a raw event, delivered verbatim to every connection (no filters). `data` may be a string. `noId`: no
+   * `id:` line; `wireId`: this `id:` line instead of the entry's own (any text: unparsable, backwards…).
+   */
+  appendEvent(input: { event: string; data: unknown; id?: string; noId?: boolean; wireId?: string }): {
+    id: string;
+  } {
     return { id: this.sim.world.appendRaw(input).id };
   }
   getObject(input: { internalId: string }): StixObject | undefined {

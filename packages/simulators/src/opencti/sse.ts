@@ -386,7 +386,7 @@ export class SseConnection {
   private process(e: LogEntry): void {
     const env = e.envelope;
     if (!env) {
-      this.emit(e.noId ? undefined : e.id, e.event, e.payload, 'data');
+      this.emit(e.noId ? undefined : (e.wireId ?? e.id), e.event, e.payload, 'data');
       return;
     }
     const p = this.params;

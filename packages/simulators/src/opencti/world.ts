@@ -65,6 +65,8 @@ export interface LogEntry {
   previous?: StixObject;
   /** Raw events without an id line. */
   noId?: boolean;
+  /** Raw events sent with this id line instead of their own (a hostile server: unparsable or backwards ids). */
+  wireId?: string;
 }
 
 export interface Entity {
@@ -228,14 +230,19 @@ export class World {
   }
 
   /** Appends an event as given (not filtered per stream; delivered to every connection). */
-  appendRaw(input: { event: string; data: unknown; id?: string; noId?: boolean }): LogEntry {
+  appendRaw(input: { event: string; data: unknown; id?: string; noId?: boolean; wireId?: string }): LogEntry {
     const payload = typeof input.data === 'string' ? input.data : JSON.stringify(input.data);
     let explicit: StreamId | undefined;
     if (input.id !== undefined) {
       explicit = parseStreamId(input.id);
       if (!explicit) throw new Error(`not a stream id: ${input.id}`);
     }
-    return this.append(input.event, payload, input.noId ? { noId: true } : {}, explicit);
+    const extra: Partial<LogEntry> = input.noId
+      ? { noId: true }
+      : input.wireId !== undefined
+        ? { wireId: input.wireId }
+        : {};
+    return this.append(input.event, payload, extra, explicit);
   }
 
   /** XTRIM: keep the last `maxLength` entries and/or drop entries with an id below `minId`. */

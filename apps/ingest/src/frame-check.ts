@@ -1,0 +1,56 @@
+import { compareEventIds, isEventId } from '@octi-sekoia/model';
+
+/** Problems with a frame's SSE id, counted by `ingest_frame_problems_total{problem}`. */
+export type FrameProblem = 'no-id' | 'unparsable-id' | 'id-backwards';
+
+export interface FrameVerdict {
+  problem: FrameProblem;
+  /**
+   * dead-letter: a data frame that cannot be placed in the stream (kept whole as a dead letter of kind `event`,
+   * never tracked for the checkpoint); skip: a control frame with nothing to keep; continue: processed as usual.
+   */
+  action: 'dead-letter' | 'skip' | 'continue';
+  message: string;
+}
+
+const DATA_EVENTS = new Set(['create', 'update', 'delete', 'merge']);
+
+/**
+ * Pure: what to do with a frame's id before it reaches the checkpoint tracker, which can only order
+ * `<ms>-<seq>` ids. OpenCTI sends data frames with increasing ids, recovery ones ascending by `updated_at` and
+ * dependencies with the id of the object they precede (opencti-stream.md §2–3): an
+ * id below the previous one is an anomaly worth a warning, though the fence keeps it harmless.
+ * `undefined`: nothing wrong (or a control frame without id, which normally has none).
+ */
+export function checkFrame(
+  event: string,
+  id: string | undefined,
+  previousId: string | undefined,
+): FrameVerdict | undefined {
+  const data = DATA_EVENTS.has(event);
+  if (!id) {
+    if (!data) return undefined;
+    return {
+      problem: 'no-id',
+      action: 'dead-letter',
+      message: `\`${event}\` frame without an id: kept as a dead letter, not read`,
+    };
+  }
+  if (!isEventId(id)) {
+    return {
+      problem: 'unparsable-id',
+      action: data ? 'dead-letter' : 'skip',
+      message: `\`${event}\` frame id ${JSON.stringify(id.slice(0, 80))} is not a <ms>-<seq> id: ${
+        data ? 'kept as a dead letter and skipped' : 'skipped'
+      }`,
+    };
+  }
+  if (previousId !== undefined && compareEventIds(id, previousId) < 0) {
+    return {
+      problem: 'id-backwards',
+      action: 'continue',
+      message: `frame id ${id} is before the previous one ${previousId}: read anyway (stale changes are fenced)`,
+    };
+  }
+  return undefined;
+}
