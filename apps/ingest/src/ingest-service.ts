@@ -221,6 +221,7 @@ export class IngestService {
   private async loseLeadership(): Promise<void> {
     this.log.warn({}, 'reader lease lost: another replica took over; stopping reading without committing');
     this.deps.metrics.leader.set(0);
+    this.deps.metrics.streamRead(undefined);
     this.closeStream();
     this.clearTimers();
     this.supersedeReading();
@@ -414,6 +415,7 @@ export class IngestService {
       if (msg.event === 'connected') return this.onConnected(msg);
       if (msg.event === 'heartbeat') {
         if (msg.id) {
+          this.deps.metrics.streamRead(Number(msg.id.split('-')[0]));
           await this.maybeEndRecovery(msg.id);
           await this.flush();
           if (!current()) return;
@@ -588,7 +590,7 @@ export class IngestService {
   private trackProgress(id: string): void {
     this.progress.events += 1;
     const now = this.now();
-    this.deps.metrics.lagSeconds.set(Math.max(0, (now - Number(id.split('-')[0])) / 1000));
+    this.deps.metrics.streamRead(Number(id.split('-')[0]));
     if (now - this.progress.lastLog >= 10_000) {
       const secs = (now - this.progress.since) / 1000;
       this.log.info(
@@ -693,9 +695,10 @@ export class IngestService {
   private async poll(): Promise<void> {
     if (!this.lease.isHeld() || this.stopping) return;
     try {
+      // Every poll, not only while paused: the gauge must come back down as workers finish the work.
+      const waiting = await this.backlog();
+      this.deps.metrics.backlog.set(waiting);
       if (this.paused) {
-        const waiting = await this.backlog();
-        this.deps.metrics.backlog.set(waiting);
         if (waiting <= this.deps.settings.lowWatermark) {
           this.paused = false;
           this.deps.metrics.paused.set(0);

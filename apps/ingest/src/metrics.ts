@@ -1,8 +1,18 @@
 import { Counter, Gauge, Histogram, type Registry } from '@octi-sekoia/ops';
 
-export function ingestMetrics(registry: Registry) {
+export function ingestMetrics(registry: Registry, now: () => number = Date.now) {
   const r = [registry];
+  /** Millisecond part of the last id read (data or heartbeat); undefined when this replica does not read. */
+  let lastReadMs: number | undefined;
   return {
+    /**
+     * The stream position this replica has read up to. Heartbeats count: an idle OpenCTI sends ids that keep
+     * advancing (`<now>-0`, opencti-stream.md §1), so a reader that is caught up shows a lag of seconds, and one
+     * that reads nothing (stalled, disconnected) shows a lag that grows at every scrape.
+     */
+    streamRead(idMs: number | undefined): void {
+      lastReadMs = idMs;
+    },
     events: new Counter({
       name: 'ingest_stream_events_total',
       help: 'Stream messages read, by SSE event type',
@@ -41,8 +51,11 @@ export function ingestMetrics(registry: Registry) {
     }),
     lagSeconds: new Gauge({
       name: 'ingest_stream_lag_seconds',
-      help: 'Now minus the time of the last event id read',
+      help: 'Now minus the time of the last stream id read (heartbeats included); 0 on a standby replica',
       registers: r,
+      collect() {
+        this.set(lastReadMs === undefined ? 0 : Math.max(0, (now() - lastReadMs) / 1000));
+      },
     }),
     reconnects: new Counter({
       name: 'ingest_stream_reconnects_total',
