@@ -9,7 +9,7 @@ import {
   normalizeMessage,
   type SweepMarkerJob,
 } from '@octi-sekoia/model';
-import { addDeadLetter, type ConnectorQueues, LuaScript } from '@octi-sekoia/queue';
+import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions, LuaScript } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
 import { checkFrame, type FrameVerdict } from './frame-check.ts';
@@ -52,6 +52,8 @@ export interface IngestSettings {
   normalize: Omit<NormalizeConfig, 'generation'>;
   /** How often the backlog is polled while paused, and the CLI's resync request and replayed events. */
   pollMs: number;
+  /** REDIS_DEAD_LETTERS_MAX_BYTES (0 or absent: no cap). */
+  deadLettersMaxBytes?: number;
 }
 
 export interface IngestDeps {
@@ -479,6 +481,22 @@ export class IngestService {
     }
   }
 
+  /** Dead letters: secrets redacted; at the cap on their total size, counted and logged instead of stored. */
+  private deadLetterOptions(): DeadLetterOptions {
+    const max = this.deps.settings.deadLettersMaxBytes;
+    return {
+      redact: this.deps.redact,
+      ...(max !== undefined ? { maxTotalBytes: max } : {}),
+      onRefused: ({ kind, subject, bytes, error }) => {
+        this.deps.metrics.deadLettersRefused.inc({ kind });
+        this.log.warn(
+          { kind, subject, bytes, error, maxTotalBytes: max },
+          'dead letters at their cap (REDIS_DEAD_LETTERS_MAX_BYTES): this one is counted and logged, not stored',
+        );
+      },
+    };
+  }
+
   /** A skipped message: counted by reason and one debug line (unknown event types, non-indicators…). */
   private noteSkipped(msg: StreamMessage, result: ReturnType<typeof normalizeMessage>): void {
     if (result.outcome !== 'skipped') return;
@@ -630,7 +648,7 @@ export class IngestService {
           await addDeadLetter(
             this.deps.queues,
             { kind: 'event', payload: d.deadEvent, error: d.reason },
-            { redact: this.deps.redact },
+            this.deadLetterOptions(),
           );
         }
         if (jobs.length > 0) {
@@ -735,7 +753,7 @@ export class IngestService {
         await addDeadLetter(
           this.deps.queues,
           { kind: 'event', payload: msg, error: result.reason },
-          { redact: this.deps.redact },
+          this.deadLetterOptions(),
         );
       }
       await this.deps.redis.lpop(k.replayedEvents);

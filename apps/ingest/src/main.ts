@@ -65,6 +65,7 @@ const service = new IngestService({
     pingIntervalMs: config.ingest.pingIntervalS * 1000,
     leaseTtlMs: 15_000,
     pollMs: 1000,
+    deadLettersMaxBytes: config.redis.deadLettersMaxBytes,
     ...(config.connector.liveStreamStartTimestamp
       ? { startTimestamp: config.connector.liveStreamStartTimestamp }
       : {}),

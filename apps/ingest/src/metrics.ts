@@ -25,6 +25,12 @@ export function ingestMetrics(registry: Registry, now: () => number = Date.now) 
       labelNames: ['reason'],
       registers: r,
     }),
+    deadLettersRefused: new Counter({
+      name: 'ingest_dead_letters_refused_total',
+      help: 'Dead letters not stored because their total reached REDIS_DEAD_LETTERS_MAX_BYTES, by kind',
+      labelNames: ['kind'],
+      registers: r,
+    }),
     frameProblems: new Counter({
       name: 'ingest_frame_problems_total',
       help: 'Frames whose SSE id is missing, not a <ms>-<seq> id, or below the previous one, by problem',

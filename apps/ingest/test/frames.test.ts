@@ -3,12 +3,13 @@
  * parsed is dead-lettered and skipped (no reconnect loop); frames with no id, an id going backwards, an unknown
  * event type, a non-stix pattern or no pattern each leave a log line and a labelled counter.
  */
-import { listDeadLetters } from '@octi-sekoia/queue';
+import { createHash } from 'node:crypto';
+import { type DeadEventPayload, listDeadLetters } from '@octi-sekoia/queue';
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { IngestService } from '../src/ingest-service.ts';
-import { compare, inProcessIngest, jobIds, localMetric, memoryLog } from './helpers.ts';
+import { compare, inProcessIngest, jobIds, localMetric, memoryLog, normalizeSettings } from './helpers.ts';
 
 let r: TestRedis;
 let sim: OpenCtiSimulator | undefined;
@@ -120,5 +121,50 @@ describe('frames that cannot be placed in the stream', () => {
     expect(letters).toEqual([
       expect.objectContaining({ payload: expect.objectContaining({ id: '', event: 'update' }) }),
     ]);
+  });
+});
+
+describe('oversize events and the cap on dead letters', () => {
+  it('an oversize indicator event: an excerpt + size + SHA-256; past the cap: counted and logged, the stream goes on', async () => {
+    const s = await startOpenCtiSimulator({ heartbeatMs: 100 });
+    sim = s;
+    const log = memoryLog();
+    const { service, queues, registry } = inProcessIngest(
+      r,
+      s,
+      { normalize: { ...normalizeSettings(s.url), maxEventBytes: 2048 }, deadLettersMaxBytes: 12_000 },
+      { log },
+    );
+    services.push(service);
+    const huge = (n: number) => `{"data":{"type":"indicator","description":"${String(n).repeat(200_000)}"}}`;
+    const first = s.control.appendEvent({ event: 'create', data: huge(1) });
+    const second = s.control.appendEvent({ event: 'create', data: huge(2) });
+    const third = s.control.appendEvent({ event: 'create', data: huge(3) });
+    const after = s.control.createIndicator({ pattern: "[ipv4-addr:value = '198.51.100.3']" });
+    service.start();
+
+    await waitFor(async () => (await jobIds(queues)).some((id) => id.endsWith(after.internalId)), {
+      what: 'the job of the indicator after the oversize events',
+    });
+    await waitFor(() => compare(service.checkpoint?.start_from ?? '0-0', after.eventId) >= 0, {
+      what: 'the checkpoint past the oversize events',
+    });
+    const letters = await listDeadLetters(queues, { kind: 'event' });
+    // Two excerpts (about 4 KB each) fit under 12 000 bytes, the third does not.
+    expect(letters.map((l) => l.subject).sort()).toEqual([first.id, second.id].sort());
+    const kept = letters.find((l) => l.subject === first.id)!.payload as DeadEventPayload;
+    expect(kept.truncated).toEqual({
+      bytes: Buffer.byteLength(huge(1)),
+      sha256: createHash('sha256').update(huge(1)).digest('hex'),
+    });
+    expect(kept.data.length).toBeLessThan(5000);
+    expect(await localMetric(registry, 'ingest_dead_letters_refused_total', { kind: 'event' })).toBe(1);
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: expect.stringMatching(/dead letters at their cap/),
+        obj: expect.objectContaining({ subject: third.id }),
+      }),
+    );
   });
 });

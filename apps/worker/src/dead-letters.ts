@@ -1,5 +1,5 @@
 import type { Job } from '@octi-sekoia/model';
-import { addDeadLetter, type ConnectorQueues } from '@octi-sekoia/queue';
+import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions } from '@octi-sekoia/queue';
 import type { RejectedValue } from '@octi-sekoia/sync';
 
 export interface DeadLetterDeps {
@@ -7,6 +7,8 @@ export interface DeadLetterDeps {
   /** Removes secrets from error text before it reaches Redis. */
   redact: (text: string) => string;
   onDeadLetter?: (kind: 'job' | 'value', subject: string, error: string) => void;
+  /** The cap on the total bytes of dead letters and what to do (log) when it refuses one. */
+  cap?: Pick<DeadLetterOptions, 'maxTotalBytes' | 'onRefused'>;
 }
 
 /**
@@ -15,16 +17,17 @@ export interface DeadLetterDeps {
  * value instead of recording an invisible rejection.
  */
 export async function deadLetterRejectedValue(deps: DeadLetterDeps, r: RejectedValue): Promise<void> {
-  await addDeadLetter(
+  const stored = await addDeadLetter(
     deps.queues,
     {
       kind: 'value',
       payload: { value: r.value, reason: deps.redact(r.reason), desiredVersion: r.desiredVersion },
       error: `Sekoia.io rejected the ${r.action} of ${JSON.stringify(r.value)}: ${r.reason}`,
     },
-    { redact: deps.redact },
+    { redact: deps.redact, ...deps.cap },
   );
-  deps.onDeadLetter?.('value', r.value, r.reason);
+  // At the cap the rejection is recorded all the same (not re-sent), counted and logged by onRefused.
+  if (stored !== undefined) deps.onDeadLetter?.('value', r.value, r.reason);
 }
 
 /** A JSON value with every secret cut out of its strings (the redactor works on text; JSON keeps it valid). */
@@ -53,7 +56,7 @@ export async function moveFailedJobs(deps: DeadLetterDeps, batch = 100): Promise
     if (jobs.length === 0) return moved;
     for (const job of jobs) {
       const error = deps.redact(job.failedReason || 'failed');
-      await addDeadLetter(
+      const stored = await addDeadLetter(
         deps.queues,
         {
           kind: 'job',
@@ -62,8 +65,10 @@ export async function moveFailedJobs(deps: DeadLetterDeps, batch = 100): Promise
           error,
           attempts: Math.max(1, job.attemptsMade),
         },
-        { redact: deps.redact },
+        { redact: deps.redact, ...deps.cap },
       );
+      // At the cap the failed job stays where it is (failed, in the indicators queue): nothing is lost.
+      if (stored === undefined) return moved;
       await job.remove();
       moved += 1;
       deps.onDeadLetter?.('job', job.id ?? '', error);

@@ -101,6 +101,8 @@ export function readTuning(env: Record<string, string | undefined>, timeoutMs: n
 export interface WorkerSettings {
   keyPrefix: string;
   connectorId: string;
+  /** REDIS_DEAD_LETTERS_MAX_BYTES (0 or absent: no cap). */
+  deadLettersMaxBytes?: number;
   sekoia: {
     url: string;
     apiKey: string;
@@ -123,6 +125,7 @@ export function workerSettings(config: AppConfig, env: Record<string, string | u
   const s = config.sekoiaIntel;
   return {
     keyPrefix: config.redis.keyPrefix,
+    deadLettersMaxBytes: config.redis.deadLettersMaxBytes,
     connectorId: config.connector.id,
     sekoia: {
       url: s.url,

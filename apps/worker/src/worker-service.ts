@@ -73,6 +73,14 @@ export class WorkerService {
         this.metrics.deadLetters.inc({ kind });
         this.log.warn({ kind, subject: kind === 'value' ? subject : subject, error }, 'dead letter written');
       },
+      cap: {
+        ...(s.deadLettersMaxBytes !== undefined ? { maxTotalBytes: s.deadLettersMaxBytes } : {}),
+        onRefused: ({ kind, subject, bytes, error }) =>
+          this.log.warn(
+            { kind, subject, bytes, error, maxTotalBytes: s.deadLettersMaxBytes },
+            'dead letters at their cap (REDIS_DEAD_LETTERS_MAX_BYTES): this one is counted and logged, not stored',
+          ),
+      },
     };
 
     this.budget = new RequestBudget(deps.redis, {

@@ -55,6 +55,8 @@ export interface AppConfig {
     tls: boolean;
     tlsCaFile?: string;
     keyPrefix: string;
+    /** Cap on the total bytes of the connector's dead letters (0 = none). */
+    deadLettersMaxBytes: number;
   };
   worker: {
     concurrency: number;
@@ -449,6 +451,17 @@ export const VARS: readonly VarSpec[] = [
     expected: 'letters, digits, `_`, `.`, `-`, segments joined by `:`',
     parse: v.keyPrefix,
   },
+  {
+    env: 'REDIS_DEAD_LETTERS_MAX_BYTES',
+    yml: 'redis.dead_letters_max_bytes',
+    path: 'redis.deadLettersMaxBytes',
+    default: 67108864,
+    requiredFor: [],
+    usedBy: [...INGEST, ...WORKER],
+    doc: "Cap on the total size of the connector's dead letters in Redis (0 = no cap). At the cap a new dead letter is counted and logged (warn) instead of stored; the stream and the workers go on.",
+    expected: intExpected(0),
+    parse: v.int(0),
+  },
   // --- Worker ---
   {
     env: 'WORKER_CONCURRENCY',
@@ -557,7 +570,7 @@ export const VARS: readonly VarSpec[] = [
     default: 5242880,
     requiredFor: [],
     usedBy: INGEST,
-    doc: 'Larger stream events are kept as dead letters instead of being processed.',
+    doc: 'Larger stream events are not processed: their dead letter keeps a 4 KiB excerpt, the size and the SHA-256.',
     expected: intExpected(1024),
     parse: v.int(1024),
   },

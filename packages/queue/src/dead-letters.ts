@@ -6,6 +6,21 @@ import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.ts';
 import type { ConnectorQueues } from './queues.ts';
 
+const reserveBytesLua = new LuaScript(
+  'reserve-dead-letter-bytes',
+  readFileSync(new URL('./lua/reserve-dead-letter-bytes.lua', import.meta.url), 'utf8'),
+);
+const releaseBytesLua = new LuaScript(
+  'release-dead-letter-bytes',
+  readFileSync(new URL('./lua/release-dead-letter-bytes.lua', import.meta.url), 'utf8'),
+);
+
+/**
+ * The part of an event's data a dead letter keeps: an oversize event (a 10 MB report) must not be copied whole
+ * into a Redis that may not evict, nor sent whole to a browser. Its size and SHA-256 identify it in OpenCTI.
+ */
+export const EVENT_EXCERPT_BYTES = 4096;
+
 const updateDeadLetterLua = new LuaScript(
   'update-dead-letter',
   readFileSync(new URL('./lua/update-dead-letter.lua', import.meta.url), 'utf8'),
@@ -17,7 +32,23 @@ export type DeadLetterKind = 'event' | 'job' | 'value';
 export interface DeadEventPayload {
   id: string;
   event: string;
+  /** The whole data, or its first EVENT_EXCERPT_BYTES bytes when `truncated`. */
   data: string;
+  /** Set when `data` is an excerpt: the size in bytes and the SHA-256 (hex) of the whole data. */
+  truncated?: { bytes: number; sha256: string };
+}
+
+/** An event payload as a dead letter keeps it: whole up to EVENT_EXCERPT_BYTES, else an excerpt + size + hash. */
+export function boundedEventPayload(p: DeadEventPayload): DeadEventPayload {
+  const whole = Buffer.from(p.data, 'utf8');
+  if (p.truncated || whole.length <= EVENT_EXCERPT_BYTES) return p;
+  return {
+    id: p.id,
+    event: p.event,
+    // A multi-byte character cut in two decodes as U+FFFD: the excerpt is for reading, the hash identifies.
+    data: whole.subarray(0, EVENT_EXCERPT_BYTES).toString('utf8'),
+    truncated: { bytes: whole.length, sha256: createHash('sha256').update(whole).digest('hex') },
+  };
 }
 
 /** A value Sekoia rejected: not re-sent until its desired version changes. */
@@ -70,6 +101,13 @@ export interface DeadLetterOptions {
   /** Removes secrets from the error text (the logger's redactor). Applied before anything is stored. */
   redact?: (text: string) => string;
   now?: () => Date;
+  /**
+   * Cap on the total bytes of the connector's dead letters (0 or absent: none). A dead letter that would go
+   * past it is not stored: addDeadLetter returns undefined, counts it (`refused:<kind>` in the meta hash) and
+   * calls `onRefused` so the caller logs it. Nothing waits for room: the stream and the workers go on.
+   */
+  maxTotalBytes?: number;
+  onRefused?: (refused: { kind: DeadLetterKind; subject: string; bytes: number; error: string }) => void;
 }
 
 /** Deterministic id per (kind, subject): re-adding updates the same entry. No `:` (BullMQ forbids it). */
@@ -97,19 +135,44 @@ function jobKey(q: ConnectorQueues, id: string): string {
 /**
  * Adds a dead letter, or updates the one already kept for that subject (attempts, lastSeen, latest error and
  * payload). Safe under concurrency: the sighting count is an atomic counter and the stored data is the one of
- * the highest count. Returns the dead letter id.
+ * the highest count. An event's data is kept bounded (boundedEventPayload). Returns the dead letter id, or
+ * undefined when the cap on the total bytes of dead letters refused it (see DeadLetterOptions.maxTotalBytes).
  */
 export async function addDeadLetter(
   q: ConnectorQueues,
   input: AddDeadLetterInput,
+  opts?: Omit<DeadLetterOptions, 'maxTotalBytes'>,
+): Promise<string>;
+export async function addDeadLetter(
+  q: ConnectorQueues,
+  input: AddDeadLetterInput,
+  opts: DeadLetterOptions,
+): Promise<string | undefined>;
+export async function addDeadLetter(
+  q: ConnectorQueues,
+  input: AddDeadLetterInput,
   opts: DeadLetterOptions = {},
-): Promise<string> {
+): Promise<string | undefined> {
   const subject = defaultSubject(input);
   const id = deadLetterId(input.kind, subject);
   const now = (opts.now?.() ?? new Date()).toISOString();
   const raw = input.error instanceof Error ? input.error.message : String(input.error);
   const error = opts.redact ? opts.redact(raw) : raw;
   const meta = q.keys.deadLetterMeta;
+  const payload =
+    input.kind === 'event' ? boundedEventPayload(input.payload as DeadEventPayload) : input.payload;
+  // What the entry weighs (its data without the few bytes of counters and dates).
+  const bytes =
+    Buffer.byteLength(JSON.stringify(payload)) + Buffer.byteLength(error) + Buffer.byteLength(subject);
+  const reserved = await reserveBytesLua.run(
+    q.redis,
+    [meta],
+    [id, bytes, opts.maxTotalBytes ?? 0, input.kind],
+  );
+  if (reserved !== 1) {
+    opts.onRefused?.({ kind: input.kind, subject, bytes, error });
+    return undefined;
+  }
   const [[, n], , [, first]] = (await q.redis
     .multi()
     .hincrby(meta, `${id}:n`, input.attempts ?? 1)
@@ -119,7 +182,7 @@ export async function addDeadLetter(
   const data: DeadLetter = {
     kind: input.kind,
     subject,
-    payload: input.payload,
+    payload,
     error,
     attempts: n,
     firstSeen: first,
@@ -222,7 +285,7 @@ export async function replayDeadLetter(
 
 export async function removeDeadLetter(q: ConnectorQueues, id: string): Promise<boolean> {
   const job = await q.deadLetters.getJob(id);
-  await q.redis.hdel(q.keys.deadLetterMeta, `${id}:n`, `${id}:first`);
+  await releaseBytesLua.run(q.redis, [q.keys.deadLetterMeta], [id]);
   if (!job) return false;
   await job.remove();
   return true;
@@ -245,7 +308,7 @@ export function startDeadLetterParker(
         throw new UnrecoverableError(`${job.data.kind} ${job.data.subject}: ${job.data.error}`);
       }
       await sendBack(q, job.data, handlers);
-      if (job.id) await q.redis.hdel(q.keys.deadLetterMeta, `${job.id}:n`, `${job.id}:first`);
+      if (job.id) await releaseBytesLua.run(q.redis, [q.keys.deadLetterMeta], [job.id]);
     },
     { connection, prefix: q.keys.bullPrefix, concurrency: 1 },
   );

@@ -1,6 +1,7 @@
 export {
   type AddDeadLetterInput,
   addDeadLetter,
+  boundedEventPayload,
   type DeadEventPayload,
   type DeadLetter,
   type DeadLetterEntry,
@@ -9,6 +10,7 @@ export {
   type DeadLetterPayload,
   type DeadValuePayload,
   deadLetterId,
+  EVENT_EXCERPT_BYTES,
   getDeadLetter,
   listDeadLetters,
   type ReplayHandlers,
