@@ -8,6 +8,8 @@
  * Hand-written scanners, no regular expressions with backtracking: values can be as long as a pattern.
  */
 
+import { idnToAscii } from './idna.ts';
+
 export type ObservableType =
   | 'ipv4-addr'
   | 'ipv6-addr'
@@ -339,7 +341,7 @@ function canonicalIPv6(s: string): CanonicalResult {
 
 // --- domain, e-mail, URL ---------------------------------------------------------------------------------
 
-/** Letters, digits, `-`, `_` (seen in real hostnames) and non-ASCII (IDN, kept as Unicode). */
+/** Letters, digits, `-`, `_` (seen in real hostnames) and non-ASCII (IDN: checked and converted by idna.ts). */
 function isDomainChar(c: number): boolean {
   return (
     (c >= 97 && c <= 122) ||
@@ -354,6 +356,10 @@ function canonicalDomain(s: string): CanonicalResult {
   let d = s.toLowerCase();
   if (d.endsWith('.')) d = d.slice(0, -1);
   if (d.length === 0) return bad('empty domain name');
+  // IDNs go out in their `xn--` form; labels that are not valid IDNA 2008 are refused (idna.ts).
+  const idn = idnToAscii(d);
+  if (!idn.ok) return bad(`${idn.reason}: ${clip(s)}`);
+  d = idn.ascii;
   if (d.length > 253) return bad('domain name longer than 253 characters');
   const labels = d.split('.');
   if (labels.length < 2) return bad(`a domain name needs at least two labels: ${clip(s)}`);
@@ -446,7 +452,12 @@ function canonicalUrl(s: string): CanonicalResult {
       if (!isDigit(port.charCodeAt(i))) return bad(`invalid URL port: ${clip(s)}`);
     }
   }
-  return ok(`${s.slice(0, sl).toLowerCase()}://${userinfo}${host.toLowerCase()}${port}${s.slice(authEnd)}`);
+  // An internationalised host goes out in its `xn--` form like a domain (an IP literal never has non-ASCII).
+  let hostOut = host.toLowerCase();
+  const idn = idnToAscii(hostOut);
+  if (!idn.ok) return bad(`${idn.reason}: ${clip(s)}`);
+  hostOut = idn.ascii;
+  return ok(`${s.slice(0, sl).toLowerCase()}://${userinfo}${hostOut}${port}${s.slice(authEnd)}`);
 }
 
 // --- hashes ----------------------------------------------------------------------------------------------

@@ -104,4 +104,27 @@ describe('stix-extract CLI', () => {
         .map((l) => JSON.parse(l)),
     ).toEqual([{ valid: true, observables: [{ type: 'url', value: 'http://evil.example/x' }] }]);
   });
+
+  it('`pnpm stix-extract`: IDNs come out in xn-- form, labels that are not IDNA 2008 are refused with the reason', async () => {
+    const input = [
+      "[domain-name:value = 'münchen.de']",
+      "[domain-name:value = '\u202egoogle.com']",
+      "[domain-name:value = '😀.example']",
+    ].join('\n');
+    const { code, stdout } = await run('pnpm', ['stix-extract'], repoRoot, `${input}\n`);
+    expect(code).toBe(0);
+    const [idn, bidi, emoji] = stdout
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(idn).toEqual({ valid: true, observables: [{ type: 'domain-name', value: 'xn--mnchen-3ya.de' }] });
+    expect(bidi).toMatchObject({
+      observables: [],
+      skipped: [{ reason: expect.stringContaining('U+202E is not allowed in a domain name (IDNA 2008)') }],
+    });
+    expect(emoji).toMatchObject({
+      observables: [],
+      skipped: [{ reason: expect.stringContaining('U+1F600 is not allowed in a domain name (IDNA 2008)') }],
+    });
+  });
 });
