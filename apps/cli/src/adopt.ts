@@ -9,10 +9,13 @@ import {
   type CollectionPlan,
   CollectionPlanner,
   CollectionReads,
+  collectionOwnerKey,
   DesiredCollection,
+  handOverCollection,
   observeIndicator,
   type ReadInfo,
   RequestBudget,
+  sameConnector,
 } from '@octi-sekoia/sync';
 // The CLI reads Sekoia and OpenCTI with the apps' own adapters (same client, budget and stream reader).
 import { streamOpener } from '../../ingest/src/opencti-adapter.ts';
@@ -253,6 +256,8 @@ async function readOpenCti(
 interface AdoptReport {
   collection: string;
   collectionChanged: { from: string; droppedValueRecords: number } | null;
+  /** The connector that owned the collection before this adoption handed it over, if another. */
+  previousOwner: { connectorId: string; keyPrefix: string } | null;
   generation: number;
   resyncRequested: boolean;
   read: ReadInfo | null;
@@ -304,6 +309,25 @@ async function adopt(
           changed = { from: identity.collectionId, droppedValueRecords: dropped };
         }
         await reads.updateIdentity({ collectionId: configured });
+        // The explicit handover: this connector becomes the collection's one owner (workers of the previous
+        // owner refuse to start from now on; stop them first).
+        const me = { connectorId: config.connector.id, keyPrefix: config.redis.keyPrefix };
+        const previous = await handOverCollection(
+          c.redis,
+          collectionOwnerKey(config.sekoiaIntel.url, configured),
+          me,
+          'pnpm cli adopt',
+        );
+        const previousOwner =
+          previous && !sameConnector(previous, me)
+            ? { connectorId: previous.connectorId, keyPrefix: previous.keyPrefix }
+            : null;
+        if (previousOwner) {
+          line(
+            `collection owner: connector ${previousOwner.connectorId} (REDIS_KEY_PREFIX ${previousOwner.keyPrefix}) → ` +
+              `connector ${me.connectorId} (REDIS_KEY_PREFIX ${me.keyPrefix})`,
+          );
+        }
 
         // The generation the read is for: the re-sync's (ingest's first run is one already).
         const k = appKeys(c.keys, config.redis.keyPrefix);
@@ -371,6 +395,7 @@ async function adopt(
         const out: AdoptReport = {
           collection: configured,
           collectionChanged: changed,
+          previousOwner,
           generation,
           resyncRequested,
           read,

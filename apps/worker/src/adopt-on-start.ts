@@ -7,7 +7,10 @@ import { RateLimitedError, SekoiaClient, SekoiaError } from '@octi-sekoia/sekoia
 import {
   type Budget,
   CollectionReads,
+  claimCollection,
   collectionChangedMessage,
+  collectionOwnerKey,
+  ownerConflictMessage,
   type ReadInfo,
   type ReadOptions,
   type ReadProgress,
@@ -111,6 +114,21 @@ export async function prepareCollection(deps: CollectionHookDeps): Promise<Colle
     exit(2);
   }
   if (check.kind === 'recorded') log.info({ collection }, 'collection recorded in the config identity');
+  const me = { connectorId: settings.connectorId, keyPrefix: settings.keyPrefix };
+  const claim = await claimCollection(
+    deps.redis,
+    collectionOwnerKey(settings.sekoia.url, collection),
+    me,
+    `worker ${hostname()} pid ${process.pid}`,
+  );
+  if (claim.kind === 'other') {
+    const message = ownerConflictMessage(collection, claim.owner, me);
+    log.fatal({ owner: claim.owner, collection }, message);
+    process.stderr.write(`refusing to start: ${message}\n`);
+    exit(2);
+  }
+  if (claim.kind === 'claimed')
+    log.info({ collection }, 'this connector is recorded as the collection owner');
   const watcher = new CollectionWatcher(reads, deps, pollMsOf(deps.env ?? process.env));
   await watcher.adoptOnStart();
   watcher.start();

@@ -75,3 +75,13 @@ export {
   type ValueState,
   type Winner,
 } from './state.ts';
+export {
+  type ClaimResult,
+  type CollectionOwner,
+  type ConnectorRef,
+  claimCollection,
+  collectionOwnerKey,
+  handOverCollection,
+  ownerConflictMessage,
+  sameConnector,
+} from './collection-owner.ts';
