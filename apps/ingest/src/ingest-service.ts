@@ -14,7 +14,7 @@ import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
 import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import { checkConfigIdentity } from './config-identity.ts';
-import { ReaderLease } from './lease.ts';
+import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
 
@@ -114,7 +114,7 @@ export class IngestService {
     this.now = deps.now ?? Date.now;
     this.lease = new ReaderLease(deps.redis, deps.queues.keys.lease, deps.settings.leaseTtlMs, {
       onAcquired: () => this.enqueueControl(() => this.becomeLeader()),
-      onLost: () => this.enqueueControl(() => this.loseLeadership()),
+      onLost: (why) => this.enqueueControl(() => this.loseLeadership(why)),
     });
   }
 
@@ -220,8 +220,14 @@ export class IngestService {
     }
   }
 
-  private async loseLeadership(): Promise<void> {
-    this.log.warn({}, 'reader lease lost: another replica took over; stopping reading without committing');
+  private async loseLeadership(why: LeaseLoss): Promise<void> {
+    this.log.warn(
+      { why },
+      why === 'taken'
+        ? 'reader lease lost: another replica took over; stopping reading without committing'
+        : 'reader lease expired (Redis was unreachable, or this process paused, for longer than its TTL) and ' +
+            'no other replica holds it: stopping reading without committing, then taking it again',
+    );
     this.deps.metrics.leader.set(0);
     this.deps.metrics.streamRead(undefined);
     this.closeStream();

@@ -5,10 +5,15 @@ import type { Redis } from 'ioredis';
 const renewScript = readFileSync(new URL('./lua/renew-lease.lua', import.meta.url), 'utf8');
 const releaseScript = readFileSync(new URL('./lua/release-lease.lua', import.meta.url), 'utf8');
 
+export type LeaseLoss = 'expired' | 'taken';
+
 export interface LeaseEvents {
   onAcquired(): void;
-  /** The lease was lost (expired while we were paused, or taken): stop reading at once. */
-  onLost(): void;
+  /**
+   * The lease was lost: stop reading at once. `expired`: nobody holds it (Redis was unreachable, or this process
+   * paused, for longer than the TTL); `taken`: another replica holds it.
+   */
+  onLost(why: LeaseLoss): void;
 }
 
 /**
@@ -57,7 +62,8 @@ export class ReaderLease {
         const renewed = await this.redis.eval(renewScript, 1, this.key, this.token, String(this.ttlMs));
         if (renewed !== 1) {
           this.held = false;
-          this.events.onLost();
+          const holder = await this.redis.get(this.key).catch(() => undefined);
+          this.events.onLost(holder === null ? 'expired' : 'taken');
         }
       } else {
         const ok = await this.redis.set(this.key, this.token, 'PX', this.ttlMs, 'NX');

@@ -51,4 +51,26 @@ describe('ReaderLease', () => {
     await a.stop();
     expect(await r.client.get(`${r.prefix}:lease`)).toBe('someone-else');
   });
+
+  it('says why it was lost: expired (nobody holds it, e.g. after a Redis outage) or taken by another replica', async () => {
+    const r = await testRedis('lease');
+    cleanups.push(r.cleanup);
+    const why: string[] = [];
+    const a = new ReaderLease(r.connect(), `${r.prefix}:lease`, 400, {
+      onAcquired: () => {},
+      onLost: (w) => why.push(w),
+    });
+    a.start();
+    await waitFor(() => a.isHeld(), { what: 'a holds the lease' });
+    // The TTL ran out while Redis was unreachable: the key is gone, nobody else took it.
+    await r.client.del(`${r.prefix}:lease`);
+    await waitFor(() => why.length === 1, { what: 'a notices the expiry' });
+    expect(why).toEqual(['expired']);
+    // It takes it again; then another replica takes it.
+    await waitFor(() => a.isHeld(), { what: 'a holds the lease again' });
+    await r.client.set(`${r.prefix}:lease`, 'someone-else');
+    await waitFor(() => why.length === 2, { what: 'a notices the takeover' });
+    expect(why).toEqual(['expired', 'taken']);
+    await a.stop();
+  });
 });
