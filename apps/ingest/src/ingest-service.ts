@@ -12,8 +12,8 @@ import {
 import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions, LuaScript } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
-import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import { checkConfigIdentity } from './config-identity.ts';
+import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';

@@ -49,7 +49,11 @@ it('a second connector on the same collection is refused (other id, other prefix
     keyPrefix: s.r.prefix,
   });
 
-  for (const env of [{ CONNECTOR_ID: OTHER_ID }, { REDIS_KEY_PREFIX: `${s.r.prefix}:other` }]) {
+  const others: Array<Record<string, string>> = [
+    { CONNECTOR_ID: OTHER_ID },
+    { REDIS_KEY_PREFIX: `${s.r.prefix}:other` },
+  ];
+  for (const env of others) {
     const second = s.spawnWorker(env);
     expect(await second.exited).toBe(2);
     const refusals = second

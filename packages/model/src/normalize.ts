@@ -131,8 +131,7 @@ export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): N
   }
 
   if (msg.id === undefined || msg.id === '') return malformed(`\`${msg.event}\` event without an id`);
-  if (!isEventId(msg.id))
-    return malformed(`event id ${JSON.stringify(msg.id)} is not a <ms>-<seq> id`);
+  if (!isEventId(msg.id)) return malformed(`event id ${JSON.stringify(msg.id)} is not a <ms>-<seq> id`);
 
   if (typeof msg.data !== 'string') return malformed(`\`${msg.event}\` event without data`);
   const bytes = Buffer.byteLength(msg.data, 'utf8');

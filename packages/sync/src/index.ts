@@ -24,6 +24,16 @@ export {
   type TakeResult,
 } from './budget.ts';
 export {
+  type ClaimResult,
+  type CollectionOwner,
+  type ConnectorRef,
+  claimCollection,
+  collectionOwnerKey,
+  handOverCollection,
+  ownerConflictMessage,
+  sameConnector,
+} from './collection-owner.ts';
+export {
   type CollectionPlan,
   CollectionPlanner,
   DesiredCollection,
@@ -75,13 +85,3 @@ export {
   type ValueState,
   type Winner,
 } from './state.ts';
-export {
-  type ClaimResult,
-  type CollectionOwner,
-  type ConnectorRef,
-  claimCollection,
-  collectionOwnerKey,
-  handOverCollection,
-  ownerConflictMessage,
-  sameConnector,
-} from './collection-owner.ts';
