@@ -24,11 +24,6 @@ export class CheckpointTracker {
     this.committed = start;
   }
 
-  /** The highest id received so far (undefined before the first). */
-  lastReceived(): EventId | undefined {
-    return this.lastId;
-  }
-
   /** Registers a data message; returns its sequence number (pass the highest one to `flushed`). */
   received(id: EventId): number {
     this.seq += 1;

@@ -15,12 +15,18 @@ export interface FrameVerdict {
 
 const DATA_EVENTS = new Set(['create', 'update', 'delete', 'merge']);
 
+/** Events that carry an object change (the others are control frames: heartbeat, connected, no-recover…). */
+export function isDataEvent(event: string): boolean {
+  return DATA_EVENTS.has(event);
+}
+
 /**
  * Pure: what to do with a frame's id before it reaches the checkpoint tracker, which can only order
  * `<ms>-<seq>` ids. OpenCTI sends data frames with increasing ids, recovery ones ascending by `updated_at` and
  * dependencies with the id of the object they precede (opencti-stream.md §2–3): an
  * id below the previous one is an anomaly worth a warning, though the fence keeps it harmless.
- * `undefined`: nothing wrong (or a control frame without id, which normally has none).
+ * `previousId`: the id of the previous data frame of this reading. `undefined`: nothing wrong (or a control
+ * frame without id, which normally has none).
  */
 export function checkFrame(
   event: string,
@@ -45,7 +51,8 @@ export function checkFrame(
       }`,
     };
   }
-  if (previousId !== undefined && compareEventIds(id, previousId) < 0) {
+  // Compared with the previous data frame only: control frames carry the channel's or a synthetic id.
+  if (data && previousId !== undefined && compareEventIds(id, previousId) < 0) {
     return {
       problem: 'id-backwards',
       action: 'continue',

@@ -13,7 +13,7 @@ import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions, LuaScript 
 import type { Redis } from 'ioredis';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
 import { checkConfigIdentity } from './config-identity.ts';
-import { checkFrame, type FrameVerdict } from './frame-check.ts';
+import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
 import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
@@ -418,8 +418,9 @@ export class IngestService {
     try {
       const m = this.deps.metrics;
       this.countEvent(msg.event);
-      const frame = checkFrame(msg.event, msg.id, tracker.lastReceived());
+      const frame = checkFrame(msg.event, msg.id, this.lastDataId.get(tracker));
       if (frame && (await this.frameProblem(frame, msg)) !== 'continue') return;
+      if (msg.id && isDataEvent(msg.event)) this.lastDataId.set(tracker, msg.id);
       if (msg.event === 'connected') return this.onConnected(msg);
       if (msg.event === 'heartbeat') {
         if (msg.id) {
@@ -502,6 +503,9 @@ export class IngestService {
       },
     };
   }
+
+  /** The last data frame id of each reading (a new reading, a new tracker: no stale comparison). */
+  private readonly lastDataId = new WeakMap<CheckpointTracker, string>();
 
   /** A skipped message: counted by reason and one debug line (unknown event types, non-indicators…). */
   private noteSkipped(msg: StreamMessage, result: ReturnType<typeof normalizeMessage>): void {

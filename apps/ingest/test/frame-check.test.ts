@@ -15,6 +15,8 @@ describe('checkFrame', () => {
     ['heartbeat', 'garbage', undefined, { problem: 'unparsable-id', action: 'skip' }],
     ['create', '1000-0', '1700000000000-0', { problem: 'id-backwards', action: 'continue' }],
     ['create', '1700000000000-0', '1700000000000-1', { problem: 'id-backwards', action: 'continue' }],
+    ['heartbeat', '1000-0', '1700000000000-0', undefined],
+    ['no-recover', '1000-0', '1700000000000-0', undefined],
   ] as const)('%s id=%j after %j → %j', (event, id, previous, want) => {
     const verdict = checkFrame(event, id, previous);
     if (want === undefined) expect(verdict).toBeUndefined();
