@@ -91,7 +91,14 @@ class ProbeHttp {
     private readonly timeoutMs: number,
   ) {}
 
-  async call(method: string, path: string, body?: unknown, key = this.apiKey): Promise<Answer> {
+  /** One request; a 429 pauses the shared budget and is retried, unless `take429` (the answer is wanted). */
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    key = this.apiKey,
+    take429 = false,
+  ): Promise<Answer> {
     for (let attempt = 1; ; attempt++) {
       await this.budget.take();
       this.requests++;
@@ -118,12 +125,12 @@ class ProbeHttp {
         );
       }
       const text = await res.text().catch(() => '');
-      if (res.status === 429 && attempt < MAX_RATE_LIMITED) {
+      if (res.status === 429 && !take429 && attempt < MAX_RATE_LIMITED) {
         // Everyone sharing the budget waits, the probe too (Sekoia's Retry-After, else 5 s).
         await this.budget.pause(parseRetryAfter(res.headers.get('retry-after')) ?? 5000);
         continue;
       }
-      if (res.status === 429)
+      if (res.status === 429 && !take429)
         throw new ProbeStop('Sekoia.io keeps answering 429: try again later', EXIT_ATTENTION);
       let json: unknown;
       try {
@@ -304,7 +311,12 @@ class Tracker {
   ) {}
 
   /** POST …/indicators with the main key (or `key`); items made live are tracked. */
-  async create(values: string[], defaults: Record<string, unknown> = {}, key?: string): Promise<Answer> {
+  async create(
+    values: string[],
+    defaults: Record<string, unknown> = {},
+    key?: string,
+    take429 = false,
+  ): Promise<Answer> {
     for (const v of values) if (!this.report.written.includes(v)) this.report.written.push(v);
     const a = await this.http.call(
       'POST',
@@ -314,6 +326,7 @@ class Tracker {
         indicators: values.map((value) => ({ value })),
       },
       key,
+      take429,
     );
     if (a.status === 200) {
       for (const item of itemsOf(a)) {
@@ -439,7 +452,9 @@ async function probeSekoia(
     line(
       `the community IOC quota is used up (${count.json.count} of ${count.json.max}): only that answer is observed`,
     );
-    const a = await t.create([v.quota]);
+    // A 429 here is taken as the answer: the quota may well be refused with it (then the product cannot tell
+    // it from rate limiting, which the report shows as that variant).
+    const a = await t.create([v.quota], {}, undefined, true);
     b.quotaFull = a.status === 200 ? 'unknown' : classifyQuotaFull(a.status, a.contentType, a.text);
     report.notes.push(
       'the quota is full: rows 1-6, 8 and 10 could not be observed (no value can be created)',

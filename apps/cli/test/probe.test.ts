@@ -2,7 +2,7 @@
 // every behaviour switch (issue 14), the OpenCTI simulator and a real Redis. The probe must report exactly the
 // variant the simulator was started with, write only documentation-range values, revoke all of them, and record
 // the profile.
-import { keys } from '@octi-sekoia/queue';
+import { budgetKeys, keys } from '@octi-sekoia/queue';
 import { isVariant, readProfile } from '@octi-sekoia/sekoia';
 import {
   type OpenCtiSimulator,
@@ -151,6 +151,9 @@ describe('pnpm cli probe against the Sekoia.io simulator', () => {
       expect(stored.profile.behaviours).toEqual(DEFAULTS);
       expect(stored.profile).toMatchObject({ collectionId: scratch, sekoiaHost: new URL(s.url).host });
     }
+    // Every request went through the shared budget of this host + key (the workers' GCRA record).
+    expect(s.control.requestCount()).toBe(res.report!.sekoiaRequests);
+    expect(await r.client.exists(budgetKeys(r.prefix, new URL(s.url).host, s.apiKey).tat)).toBe(1);
     expect(res.stdout + res.stderr).not.toContain(s.apiKey);
     expect(res.stdout + res.stderr).not.toContain(VIEW_ONLY);
   });
