@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { AppConfig } from '@octi-sekoia/config';
 import {
   createOpenCtiClient,
+  isVersionBelow,
   OpenCtiAuthError,
   TESTED_OPENCTI_VERSION,
-  isVersionBelow,
 } from '@octi-sekoia/opencti';
 import {
   BEHAVIOUR_NOTES,
@@ -40,8 +40,8 @@ import {
   classifyPutNull,
   classifyPutOmitted,
   classifyQuotaFull,
-  classifyRepeatRevoke,
   classifyReimportRevoked,
+  classifyRepeatRevoke,
   classifyTermSearch,
   expandIpv6,
   type FieldState,

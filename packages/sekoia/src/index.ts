@@ -20,7 +20,6 @@ export {
   type SekoiaErrorPolicy,
   type SekoiaOperation,
 } from './errors.ts';
-export { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
 export {
   BEHAVIOUR_NOTES,
   BEHAVIOUR_VARIANTS,
@@ -44,3 +43,4 @@ export {
   unknownBehaviours,
   writeProfile,
 } from './profile.ts';
+export { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
