@@ -189,7 +189,7 @@ export async function probeCommand(io: Io, args: readonly string[]): Promise<num
   const raw = options.get('--collection');
   if (raw === undefined)
     throw new UsageError('probe: --collection <ioc-collection--uuid> (a scratch collection) is required');
-  const collection = normaliseCollectionId(raw);
+  const collection = normaliseCollectionId(raw).toLowerCase();
   if (!/^ioc-collection--[0-9a-f-]{36}$/.test(collection)) {
     throw new UsageError(
       `probe: --collection must be ioc-collection--<uuid> or a bare UUID, got ${JSON.stringify(raw)}`,
@@ -631,11 +631,11 @@ function printReport(io: Io, r: ProbeReport): void {
   for (const n of r.notes) io.out(`note: ${n}`);
   for (const d of r.degraded) io.out(`degraded: ${d.mode} — ${d.why}`);
   for (const p of r.problems) io.out(`problem: ${p.what}`);
-  io.out(
-    r.exitCode === EXIT_OK
-      ? 'verdict: everything the product needs works'
-      : r.exitCode === EXIT_ATTENTION
-        ? `verdict: attention — ${[...r.degraded.map((d) => d.mode), ...r.problems.filter((p) => p.exitCode === EXIT_ATTENTION).map(() => 'see problems')].filter((x, i, a) => a.indexOf(x) === i).join(', ')}`
-        : 'verdict: configuration error (see problems)',
-  );
+  const attention = [
+    ...r.degraded.map((d) => d.mode),
+    ...(r.problems.some((p) => p.exitCode === EXIT_ATTENTION) ? ['see the problems above'] : []),
+  ];
+  if (r.exitCode === EXIT_OK) io.out('verdict: everything the product needs works');
+  else if (r.exitCode === EXIT_ATTENTION) io.out(`verdict: attention — ${attention.join(', ')}`);
+  else io.out('verdict: configuration error (see the problems above)');
 }

@@ -96,23 +96,36 @@ const DEFAULTS = {
   termSearch: 'substring',
 };
 
-/** One simulator start per variant that is not a default: the switch, then the variant the probe must see. */
-const VARIANTS: Array<[string, Partial<SekoiaBehavior>, Partial<typeof DEFAULTS>]> = [
+/**
+ * One simulator start per variant that is not a default: the switch, the variant the probe must see, and the
+ * degraded modes it forces (exit 1; none: exit 0).
+ */
+const VARIANTS: Array<[string, Partial<SekoiaBehavior>, Partial<typeof DEFAULTS>, string[]?]> = [
   ['row 1 canonical', { itemName: 'canonical' }, { createName: 'canonical' }],
   ['row 1 upper-hashes', { itemName: 'upper-hashes' }, { createName: 'upper-hashes' }],
   ['row 1 ipv6-expanded', { itemName: 'ipv6-expanded' }, { createName: 'ipv6-expanded' }],
   ['row 1 file-hashes', { itemName: 'file-hashes' }, { createName: 'file-hashes' }],
-  ['row 2 reject', { putNull: 'reject' }, { putNull: 'reject' }],
-  ['row 2 keep', { putNull: 'keep' }, { putNull: 'keep' }],
+  ['row 2 reject', { putNull: 'reject' }, { putNull: 'reject' }, ['fields-not-clearable']],
+  ['row 2 keep', { putNull: 'keep' }, { putNull: 'keep' }, ['fields-not-clearable']],
   ['row 3 replace', { putMode: 'replace' }, { putOmitted: 'replace' }],
   ['row 4 absent', { hasMore: 'absent' }, { hasMore: 'absent' }],
   ['row 5 reactivate', { reimportRevoked: 'reactivate' }, { reimportRevoked: 'reactivate' }],
-  ['row 5 ignore', { reimportRevoked: 'ignore' }, { reimportRevoked: 'ignore' }],
+  [
+    'row 5 ignore',
+    { reimportRevoked: 'ignore' },
+    { reimportRevoked: 'ignore' },
+    ['revoked-values-not-recreatable'],
+  ],
   ['row 6 404', { repeatRevoke: 404 }, { repeatRevoke: '404' }],
   ['row 6 400', { repeatRevoke: 400 }, { repeatRevoke: '400' }],
   ['row 7 text', { forbiddenBody: 'text' }, { forbiddenBody: 'text' }],
-  ['row 7 html', { forbiddenBody: 'html' }, { forbiddenBody: 'html' }],
-  ['row 8 mitre-lockheed', { killChainPhases: 'mitre-lockheed' }, { killChainPhases: 'mitre-lockheed' }],
+  ['row 7 html', { forbiddenBody: 'html' }, { forbiddenBody: 'html' }, ['permission-403-looks-like-waf']],
+  [
+    'row 8 mitre-lockheed',
+    { killChainPhases: 'mitre-lockheed' },
+    { killChainPhases: 'mitre-lockheed' },
+    ['custom-kill-chains-dropped'],
+  ],
   ['row 10 case-insensitive', { termSearch: 'case-insensitive' }, { termSearch: 'case-insensitive' }],
   ['row 10 tokenised', { termSearch: 'tokenised' }, { termSearch: 'tokenised' }],
 ];
@@ -160,13 +173,14 @@ describe('pnpm cli probe against the Sekoia.io simulator', () => {
 
   it.each(VARIANTS)(
     '%s: reported exactly, every other row at its default',
-    async (_name, behavior, expected) => {
+    async (_name, behavior, expected, modes = []) => {
       const { sim: s, scratch } = await startSim(behavior);
       const res = await probe(s, scratch);
       expect(observed(res.report!)).toEqual({ ...DEFAULTS, ...expected });
       expectCleanCollection(s, scratch);
-      const degraded = res.report!.degraded.map((d) => d.mode);
-      expect(res.code).toBe(degraded.length > 0 ? 1 : 0);
+      expect(res.report!.degraded.map((d) => d.mode)).toEqual(modes);
+      expect(res.report!.problems).toEqual([]);
+      expect(res.code).toBe(modes.length > 0 ? 1 : 0);
       const stored = await readProfile(r.client, keys(r.prefix, CONNECTOR_ID).sekoiaProfile);
       expect(stored.state === 'recorded' && stored.profile.behaviours).toEqual({ ...DEFAULTS, ...expected });
     },
@@ -204,6 +218,26 @@ describe('pnpm cli probe against the Sekoia.io simulator', () => {
       expect(s.control.liveValues(scratch)).toEqual([]);
     },
   );
+});
+
+describe('pnpm cli probe: text output', () => {
+  it('the table names every behaviour, the variant and what the product does; a degraded mode is named, exit 1', async () => {
+    const { sim: s, scratch } = await startSim({ reimportRevoked: 'ignore' });
+    const res = await cli(['probe', '--collection', scratch], env(s));
+    expect(res.code).toBe(1);
+    const rows = res.stdout.split('\n').filter((l) => /^ ?\d{1,2} {2}/.test(l));
+    expect(rows).toHaveLength(10);
+    expect(res.stdout).toMatch(
+      /^ 5 {2}re-import of a revoked value +ignore +revoked-values-not-recreatable/m,
+    );
+    expect(res.stdout).toMatch(
+      /^ 1 {2}name of created items +as-sent +items matched back by canonical name$/m,
+    );
+    expect(res.stdout).toMatch(/^degraded: revoked-values-not-recreatable — /m);
+    expect(res.stdout).toMatch(/^verdict: attention — revoked-values-not-recreatable$/m);
+    expect(res.stdout).toMatch(/^profile recorded at .*:sekoia-profile/m);
+    expect(s.control.liveValues(scratch)).toEqual([]);
+  });
 });
 
 describe('pnpm cli probe: refusals and problems', () => {
