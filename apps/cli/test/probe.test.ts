@@ -119,7 +119,7 @@ const VARIANTS: Array<[string, Partial<SekoiaBehavior>, Partial<typeof DEFAULTS>
   ['row 6 404', { repeatRevoke: 404 }, { repeatRevoke: '404' }],
   ['row 6 400', { repeatRevoke: 400 }, { repeatRevoke: '400' }],
   ['row 7 text', { forbiddenBody: 'text' }, { forbiddenBody: 'text' }],
-  ['row 7 html', { forbiddenBody: 'html' }, { forbiddenBody: 'html' }, ['permission-403-looks-like-waf']],
+  ['row 7 html', { forbiddenBody: 'html' }, { forbiddenBody: 'html' }],
   [
     'row 8 mitre-lockheed',
     { killChainPhases: 'mitre-lockheed' },
