@@ -135,15 +135,20 @@ export async function withWritingConnection<T>(
   return withConnection(
     io,
     async (c) => {
-      try {
-        await assertNoEviction(c.redis);
-      } catch (err) {
-        throw new CommandError(`refusing to write: ${(err as Error).message}`, EXIT_USAGE);
-      }
+      await refuseEvictingRedis(c);
       return fn(c);
     },
     config,
   );
+}
+
+/** The check of withWritingConnection, for a command that manages its connection itself (probe). */
+export async function refuseEvictingRedis(c: Connection): Promise<void> {
+  try {
+    await assertNoEviction(c.redis);
+  } catch (err) {
+    throw new CommandError(`refusing to write: ${(err as Error).message}`, EXIT_USAGE);
+  }
 }
 
 /**

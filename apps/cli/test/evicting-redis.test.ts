@@ -19,10 +19,21 @@ const WORKER_ENV = {
   SEKOIA_INTEL_URL: 'https://api.sekoia.io',
   SEKOIA_INTEL_APIKEY: 'sk-live-Zq8yT3vN5pLm2WxR7cD4',
   SEKOIA_INTEL_IOC_COLLECTION_UUID: '6f1b7c2d-3e4a-4b5c-8d9e-0f1a2b3c4d5e',
+  // probe also acts as ingest (it checks OpenCTI): nothing is contacted before the Redis check refuses.
+  OPENCTI_URL: 'http://opencti.invalid:8080',
+  OPENCTI_TOKEN: '0b8f7a6e-1c2d-4e3f-9a8b-7c6d5e4f3a2b',
+  CONNECTOR_NAME: 'Sekoia',
+  CONNECTOR_SCOPE: 'Indicator',
+  CONNECTOR_LIVE_STREAM_ID: 'live',
 };
 
 describe('the CLI on a Redis that may evict keys', () => {
-  it.each([[['resync']], [['dead-letters', 'replay', '--all']], [['adopt']]])(
+  it.each([
+    [['resync']],
+    [['dead-letters', 'replay', '--all']],
+    [['adopt']],
+    [['probe', '--collection', '0d7c1e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f']],
+  ])(
     '%j (writes) is refused like the apps refuse to start: one line, exit 2, nothing written',
     async (args) => {
       const res = await cli(args, redisEnv({ url: server.url, prefix: PREFIX }, WORKER_ENV));
