@@ -21,11 +21,21 @@ const commitCheckpointLua = new LuaScript(
   'commit-checkpoint',
   readFileSync(new URL('./lua/commit-checkpoint.lua', import.meta.url), 'utf8'),
 );
+const startGenerationLua = new LuaScript(
+  'start-generation',
+  readFileSync(new URL('./lua/start-generation.lua', import.meta.url), 'utf8'),
+);
+
+type GenerationCause = 'reset' | 'requested' | 'trimmed' | 'diverged';
 
 /** What ingest keeps in Redis (authoritative) and mirrors to OpenCTI as `{start_from, recover_until}`. */
 export interface StoredCheckpoint {
   start_from: string;
   recover_until: string | null;
+  /**
+   * The generation this reading stamps on its jobs: written by start-generation.lua from the generation counter
+   * (the only source of truth) and checked against it by every commit.
+   */
   generation: number;
   /** Set while a generation's recovery is being read: the sweep marker goes after `<recover ms>-0`. */
   sweep?: { generation: number; afterId: string } | null;
@@ -68,6 +78,11 @@ export interface IngestDeps {
     error(obj: object, msg: string): void;
   };
   now?: () => number;
+  /**
+   * Test seam: awaited when a generation is about to start (the lease checked, the reading flushed), right
+   * before the start-generation script. A stall here is the GC pause / throttled CPU of ARCHITECTURE "Revision 2".
+   */
+  beforeGenerationStart?: () => Promise<void>;
 }
 
 type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }; reason: string };
@@ -202,18 +217,9 @@ export class IngestService {
     this.pollTimer = setInterval(() => void this.poll(), this.deps.settings.pollMs);
     this.pollTimer.unref();
     this.openStream();
-    // A generation counted but never stored (the process died or lost the lease between the two writes): jobs
-    // stamped with the stored one would all be refused as stale, so start the generation over.
-    const counted = Number((await this.deps.redis.get(this.deps.queues.keys.generation)) ?? 0);
     if (resetSeen) {
       this.log.warn({ seenAt: resetSeen }, 'an OpenCTI reset was seen but not acted on: starting it now');
       this.requestGeneration('reset');
-    } else if (this.stored && counted > this.stored.generation) {
-      this.log.warn(
-        { stored: this.stored.generation, counted },
-        'a generation was started but not stored: starting it now',
-      );
-      this.requestGeneration('requested');
     }
   }
 
@@ -298,37 +304,62 @@ export class IngestService {
     if (raw) return JSON.parse(raw) as StoredCheckpoint;
     // First run, as pycti: from the start timestamp or the beginning, with recovery up to now unless disabled.
     const s = this.deps.settings;
-    const generation =
-      Number((await this.deps.redis.get(k.generation)) ?? 0) || (await this.deps.redis.incr(k.generation));
     const recover = s.recoverIsoDate === false ? null : (s.recoverIsoDate ?? isoMs(this.now()));
-    const first: StoredCheckpoint = {
-      start_from: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
-      recover_until: recover,
-      generation,
-      // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
-      // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
-      sweep: recover ? { generation, afterId: `${Date.parse(recover)}-0` } : null,
-    };
+    // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
+    // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
+    const first = await this.startGenerationScript('first', {
+      startFrom: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
+      recoverUntil: recover,
+      sweepAfterId: recover ? `${Date.parse(recover)}-0` : null,
+    });
+    if (!first) throw new Error('reader lease lost before the first checkpoint was stored');
     this.log.info(
-      { start_from: first.start_from, recover_until: first.recover_until, generation },
+      { start_from: first.start_from, recover_until: first.recover_until, generation: first.generation },
       'first run',
     );
-    await this.storeCheckpoint(first);
     return first;
+  }
+
+  /** Runs start-generation.lua (lease-fenced); the checkpoint it stored, or undefined when the lease is not ours. */
+  private async startGenerationScript(
+    mode: 'first' | 'next',
+    cp: { startFrom: string; recoverUntil: string | null; sweepAfterId: string | null },
+  ): Promise<StoredCheckpoint | undefined> {
+    const k = this.deps.queues.keys;
+    const json = await startGenerationLua.run(
+      this.deps.redis,
+      [k.lease, k.generation, k.checkpoint, k.resetSeen],
+      [this.lease.token, mode, cp.startFrom, cp.recoverUntil ?? '', cp.sweepAfterId ?? ''],
+    );
+    if (typeof json !== 'string') return undefined;
+    const stored = JSON.parse(json) as StoredCheckpoint;
+    this.stored = stored;
+    this.deps.metrics.checkpointMs.set(Number(stored.start_from.split('-')[0]));
+    this.deps.metrics.generation.set(stored.generation);
+    return stored;
   }
 
   private async storeCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
     const k = this.deps.queues.keys;
     const ok = await commitCheckpointLua.run(
       this.deps.redis,
-      [k.lease, k.checkpoint],
-      [this.lease.token, JSON.stringify(cp)],
+      [k.lease, k.checkpoint, k.generation],
+      [this.lease.token, JSON.stringify(cp), String(cp.generation)],
     );
     if (ok === 1) {
       this.stored = cp;
       this.deps.metrics.checkpointMs.set(Number(cp.start_from.split('-')[0]));
       this.deps.metrics.generation.set(cp.generation);
       return true;
+    }
+    if (Array.isArray(ok) && !this.generationQueued) {
+      // The counter moved behind this reading (a replica that stalled past its lease on an older version, a
+      // hand edit): every job it stamps is refused as stale-generation, so start a generation over at once.
+      this.log.warn(
+        { reading: cp.generation, counter: Number(ok[1]) },
+        'the generation counter differs from the one this reading stamps: starting a new generation',
+      );
+      this.requestGeneration('diverged');
     }
     return false;
   }
@@ -728,30 +759,39 @@ export class IngestService {
    * Generation G+1: reconnect from `0-0` with `recover=<now>`, stamp every job with G+1, and enqueue the sweep
    * marker once the recovery has been read (see maybeEndRecovery).
    */
-  private requestGeneration(why: 'reset' | 'requested' | 'trimmed'): void {
+  private requestGeneration(why: GenerationCause): void {
     if (this.generationQueued) return;
     this.generationQueued = true;
     this.enqueueControl(() => this.startGeneration(why));
   }
 
-  private async startGeneration(why: 'reset' | 'requested' | 'trimmed'): Promise<void> {
-    this.generationQueued = false;
-    if (!this.lease.isHeld() || !this.stored || this.stopping) return;
+  private async startGeneration(why: GenerationCause): Promise<void> {
+    if (!this.lease.isHeld() || !this.stored || this.stopping) {
+      this.generationQueued = false;
+      return;
+    }
     this.closeStream();
+    // The last commits of the old reading may still see the counter differ: they join this generation.
     await this.flush();
-    const generation = await this.deps.redis.incr(this.deps.queues.keys.generation);
+    await this.deps.beforeGenerationStart?.();
+    this.generationQueued = false;
     // Millisecond precision (pycti uses seconds): with `<second>-0` as the end of the recovery, an object changed
     // later in that second is in neither the snapshot nor, if OpenCTI trimmed its event, the live part.
     const recoverMs = this.now();
-    const next: StoredCheckpoint = {
-      start_from: '0-0',
-      recover_until: isoMs(recoverMs),
-      generation,
-      sweep: { generation, afterId: `${recoverMs}-0` },
-    };
-    if (!(await this.storeCheckpoint(next))) return; // lease lost: the replica that holds it acts on the reset
-    await this.deps.redis.del(this.deps.queues.keys.resetSeen);
-    this.log.warn({ generation, why }, 'generation started: full recovery from OpenCTI, then sweep');
+    const next = await this.startGenerationScript('next', {
+      startFrom: '0-0',
+      recoverUntil: isoMs(recoverMs),
+      sweepAfterId: `${recoverMs}-0`,
+    });
+    if (!next) {
+      // The lease is not ours (any more): the replica that holds it acts on the reset; the counter is untouched.
+      this.log.warn({ why }, 'reader lease lost before the generation started: left to the new leader');
+      return;
+    }
+    this.log.warn(
+      { generation: next.generation, why },
+      'generation started: full recovery from OpenCTI, then sweep',
+    );
     this.openStream();
     await this.ping().catch((err: unknown) => this.pingFailed(err));
   }
