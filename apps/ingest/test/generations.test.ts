@@ -155,9 +155,16 @@ describe('ingest generations', () => {
     await waitFor(async () => (await checkpoint(queues)).generation === 2, { what: 'generation 2' });
     expect(await r.client.get(queues.keys.generation)).toBe('2');
     await expectFullRecovery(queues, 2);
-    // The deletes in the trimmed gap were never seen: the sweep marker is what removes them.
-    const g2 = (await queues.indicators.getRanges(['waiting'], 0, -1)).filter((id) => id.startsWith('g2-'));
-    for (const ref of before.slice(20, 30)) expect(g2.some((id) => id.endsWith(ref.internalId))).toBe(false);
+    // The deletes in the trimmed gap are not in the recovery (deleted objects are not listed): the sweep is what
+    // removes them. (Their delete events may still be read live when they share the millisecond of the stream
+    // position the recovery ends at: the live part starts after `<ms>-0`.)
+    const g2 = (await queues.indicators.getJobs(['waiting'], 0, -1)).filter((j) => j.data.generation === 2);
+    for (const ref of before.slice(20, 30)) {
+      const upserted = g2.some(
+        (j) => j.data.kind === 'indicator' && j.data.indicatorId === ref.internalId && j.data.op === 'upsert',
+      );
+      expect(upserted, ref.internalId).toBe(false);
+    }
   });
 
   it('a reset seen by a replica that died before acting on it is acted on by the next leader', async () => {
