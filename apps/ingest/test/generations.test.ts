@@ -63,6 +63,7 @@ async function expectFullRecovery(queues: ConnectorQueues, generation: number) {
   const at = order.indexOf(marker);
   const ofGen = order.map((id, i) => ({ i, ...parseJobId(id) })).filter((j) => j.generation === generation);
   const recovery = ofGen.filter((j) => j.subject !== 'sweep' && compare(j.eventId, afterId) <= 0);
+  expect(recovery.length).toBeGreaterThan(0);
   expect(recovery.every((j) => j.i < at)).toBe(true);
   expect(ofGen.filter((j) => j.i > at).every((j) => compare(j.eventId, afterId) > 0)).toBe(true);
   // Every live indicator is in the recovery (or, changed in the recovery's last second, read live after it),
