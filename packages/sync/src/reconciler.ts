@@ -18,6 +18,8 @@ export interface RejectedValue {
   reason: string;
   desiredVersion: number;
   action: Action['type'];
+  /** The Sekoia id of a refused revoke or edit. */
+  id?: string;
 }
 
 export interface ReconcilerOptions {
@@ -267,7 +269,9 @@ export class Reconciler {
       }
       // Decide again: normally nothing is left (→ done); an edit of a vanished id now becomes a create.
     }
-    return finish('retry', 0);
+    // Still not settled after MAX_ROUNDS: never straight back into the dirty set (that would be a hot loop).
+    muts.push({ op: 'failinc' });
+    return finish('retry', this.backoff(applied.failures));
   }
 
   private async execute(
@@ -293,7 +297,7 @@ export class Reconciler {
             ],
           };
         case 'rejected':
-          return this.rejected(desired, action, o.reason, report, applied.failures);
+          return this.rejected(desired, action, o.reason, report, applied);
         case 'unknown': {
           // The create may have happened: search for it before creating again. If the request may still be in
           // flight, its intent stays until the write horizon, and the search waits for that.
@@ -336,7 +340,7 @@ export class Reconciler {
     } catch (err) {
       const { policy, message } = policyOf(err);
       if (policy === 'not-found') return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
-      if (policy === 'rejected') return this.rejected(desired, action, message, report, applied.failures);
+      if (policy === 'rejected') return this.rejected(desired, action, message, report, applied);
       const step = await this.failure(err, applied, action.type);
       // An edit that may have landed leaves the id's attributes unknown: the next pass edits again.
       if (action.type === 'edit' && step.status === 'retry' && step.muts.some((m) => m.op === 'failinc'))
@@ -350,22 +354,29 @@ export class Reconciler {
     action: Action,
     reason: string,
     report: ReconcileReport,
-    failures: number,
+    applied: AppliedState,
   ): Promise<Step> {
     report.rejected++;
+    const id = action.type === 'create' ? undefined : action.id;
     try {
       await this.opts.onRejected?.({
         value: desired.value,
         reason,
         desiredVersion: desired.version,
         action: action.type,
+        ...(id ? { id } : {}),
       });
     } catch (err) {
       // The rejection is recorded only once it is reported (dead letter), or it would be invisible: retry.
       this.opts.onError?.(err);
-      return { status: 'retry', muts: [{ op: 'failinc' }], delayMs: this.backoff(failures) };
+      return { status: 'retry', muts: [{ op: 'failinc' }], delayMs: this.backoff(applied.failures) };
     }
-    return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version }] };
+    if (action.type !== 'revoke')
+      return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version }] };
+    // A refused revoke: that id is not revoked again at this desired version (the others still are).
+    const before = applied.rejected?.version === desired.version ? (applied.rejected.ids ?? []) : [];
+    const ids = [...new Set([...before, action.id])].sort();
+    return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version, ids }] };
   }
 
   /**
