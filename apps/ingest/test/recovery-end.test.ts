@@ -8,7 +8,7 @@ import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simul
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { IngestService } from '../src/ingest-service.ts';
-import { compare, inProcessIngest, parseJobId } from './helpers.ts';
+import { CONNECTOR_ID, compare, inProcessIngest, parseJobId } from './helpers.ts';
 
 let r: TestRedis | undefined;
 let sim: OpenCtiSimulator | undefined;
@@ -21,6 +21,46 @@ afterEach(async () => {
 });
 
 const SKEW_MS = 5 * 60_000;
+
+/** Every indicator of the snapshot has its job before the marker: upserts for live ones, removes for revoked. */
+async function expectSnapshotBeforeMarker(
+  q: ReturnType<typeof inProcessIngest>['queues']['indicators'],
+  marker: string,
+) {
+  const generation = parseJobId(marker).generation;
+  const order = await q.getRanges(['waiting'], 0, -1, true);
+  const at = order.indexOf(marker);
+  const position = new Map(order.map((id, i) => [id, i]));
+  const jobs = await q.getJobs(['waiting'], 0, -1);
+  const live = sim!.control.listIndicators().filter((ind) => !ind.deleted);
+  expect(live.length).toBeGreaterThan(0);
+  for (const ind of live) {
+    const before = jobs
+      .filter(
+        (j) =>
+          j.data.kind === 'indicator' &&
+          j.data.generation === generation &&
+          j.data.indicatorId === ind.internalId &&
+          (position.get(j.id ?? '') ?? Number.POSITIVE_INFINITY) < at,
+      )
+      .sort((a, b) => compare(a.data.eventId, b.data.eventId));
+    const op = before.at(-1)?.data;
+    expect(op?.kind === 'indicator' ? op.op : undefined, `${ind.internalId} before the marker`).toBe(
+      ind.revoked ? 'remove' : 'upsert',
+    );
+  }
+}
+
+/** The sweep marker of `generation`, once enqueued. */
+function markerOf(q: ReturnType<typeof inProcessIngest>['queues']['indicators'], generation: number) {
+  return waitFor(
+    async () =>
+      (await q.getRanges(['waiting'], 0, -1, true)).find(
+        (id) => id.startsWith(`g${generation}-`) && id.endsWith('-sweep'),
+      ),
+    { timeoutMs: 60_000, what: `the sweep marker of generation ${generation}` },
+  );
+}
 
 describe('case 5: end of the recovery under clock skew', () => {
   it.each([
@@ -47,24 +87,7 @@ describe('case 5: end of the recovery under clock skew', () => {
         { timeoutMs: 60_000, what: 'the sweep marker of generation 1' },
       );
       const afterId = parseJobId(marker).eventId;
-      // Every indicator of the snapshot was enqueued before the marker: upserts for live ones, removes for revoked.
-      const order = await q.getRanges(['waiting'], 0, -1, true);
-      const at = order.indexOf(marker);
-      const jobs = await q.getJobs(['waiting'], 0, -1);
-      const position = new Map(order.map((id, i) => [id, i]));
-      for (const ind of sim.control.listIndicators()) {
-        if (ind.deleted) continue;
-        const before = jobs.filter(
-          (j) =>
-            j.data.kind === 'indicator' &&
-            j.data.indicatorId === ind.internalId &&
-            (position.get(j.id ?? '') ?? Number.POSITIVE_INFINITY) < at,
-        );
-        const op = before.at(-1)?.data;
-        expect(op?.kind === 'indicator' ? op.op : undefined, `${ind.internalId} before the marker`).toBe(
-          ind.revoked ? 'remove' : 'upsert',
-        );
-      }
+      await expectSnapshotBeforeMarker(q, marker);
 
       // The recovery ran up to the platform's position (its clock), not ingest's.
       const platformNow = sim.control.streamInfo().lastEventId;
@@ -85,4 +108,47 @@ describe('case 5: end of the recovery under clock skew', () => {
       expect(cp?.recover_until).toBe(new Date(Number(afterId.split('-')[0])).toISOString());
     },
   );
+  it.each([
+    ['ahead of', SKEW_MS],
+    ['behind', -SKEW_MS],
+  ])(
+    "case 5: platform clock %s ingest by 5 min, a reset from OpenCTI: the new generation's marker follows its whole snapshot",
+    async (_label, skew) => {
+      r = await testRedis('ingest-skew');
+      sim = await startOpenCtiSimulator({ heartbeatMs: 20, clockSkewMs: skew, recoveryItemDelayMs: 10 });
+      for (let i = 0; i < 40; i++)
+        sim.control.createIndicator({ pattern: `[domain-name:value = 'r-${i}.example']` });
+      const ingest = inProcessIngest(r, sim);
+      services.push(ingest.service);
+      ingest.service.start();
+      const q = ingest.queues.indicators;
+      await waitFor(async () => (await q.count()) >= 40, { what: 'generation 1 (no recovery)' });
+      sim.control.resetConnectorState({ id: CONNECTOR_ID });
+      const marker = await markerOf(q, 2);
+      await expectSnapshotBeforeMarker(q, marker);
+      const later = sim.control.createIndicator({ pattern: "[domain-name:value = 'after-reset.example']" });
+      await waitFor(async () => (await q.getJob(`g2-${later.eventId}-${later.internalId}`)) ?? false, {
+        timeoutMs: 30_000,
+        what: 'the live job after the recovery of generation 2',
+      });
+    },
+  );
+
+  it('case 5: an empty stream has no last event id: the recovery ends at the platform time of its first heartbeat', async () => {
+    r = await testRedis('ingest-skew');
+    sim = await startOpenCtiSimulator({ heartbeatMs: 20, clockSkewMs: -SKEW_MS });
+    const ingest = inProcessIngest(r, sim, { recoverIsoDate: undefined });
+    services.push(ingest.service);
+    ingest.service.start();
+    const q = ingest.queues.indicators;
+    const marker = await markerOf(q, 1);
+    const afterMs = Number(parseJobId(marker).eventId.split('-')[0]);
+    // The platform's time (5 min behind this process), not this process's.
+    expect(Math.abs(afterMs - (Date.now() - SKEW_MS))).toBeLessThan(60_000);
+    const later = sim.control.createIndicator({ pattern: "[domain-name:value = 'first.example']" });
+    await waitFor(async () => (await q.getJob(`g1-${later.eventId}-${later.internalId}`)) ?? false, {
+      timeoutMs: 30_000,
+      what: 'the first live job',
+    });
+  });
 });
