@@ -312,7 +312,8 @@ export class IngestService {
     const k = this.deps.queues.keys;
     const raw = await this.deps.redis.get(k.checkpoint);
     if (raw) return JSON.parse(raw) as StoredCheckpoint;
-    // First run, as pycti: from the start timestamp or the beginning, with recovery up to now unless disabled.
+    // First run, as pycti: from the start timestamp or the beginning, with a recovery unless disabled — up to the
+    // configured date, else up to the platform's current stream position.
     const s = this.deps.settings;
     const startFrom = s.startTimestamp ? `${s.startTimestamp}-0` : '0-0';
     let recoverMs: number | null = null;
@@ -320,9 +321,17 @@ export class IngestService {
       if (s.recoverIsoDate !== undefined) recoverMs = Date.parse(s.recoverIsoDate);
       else {
         const position = await this.platformPosition(startFrom);
-        if (!position) return undefined;
+        if (position === undefined) return undefined;
         recoverMs = position;
       }
+    }
+    if (recoverMs !== null && recoverMs <= Number(startFrom.split('-')[0])) {
+      // OpenCTI runs no recovery unless recover-date > from-date (opencti-stream.md §1): no snapshot, so no sweep.
+      this.log.warn(
+        { start_from: startFrom, recover_until: isoMs(recoverMs) },
+        'the recovery date is not after the start of the stream: no recovery, no sweep',
+      );
+      recoverMs = null;
     }
     // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
     // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
@@ -833,8 +842,8 @@ export class IngestService {
   }
 
   /**
-   * Generation G+1: reconnect from `0-0` with `recover=<the platform's stream position>`, stamp every job with G+1, and enqueue the sweep
-   * marker once the recovery has been read (see maybeEndRecovery).
+   * Generation G+1: reconnect from `0-0` with `recover=<the platform's stream position>`, stamp every job with
+   * G+1, and enqueue the sweep marker once the recovery has been read (see maybeEndRecovery).
    */
   private requestGeneration(why: GenerationCause): void {
     if (this.generationQueued) return;

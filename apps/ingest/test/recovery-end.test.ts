@@ -151,4 +151,20 @@ describe('case 5: end of the recovery under clock skew', () => {
       what: 'the first live job',
     });
   });
+  it('a first run whose start is not before the platform position has no recovery, so no sweep', async () => {
+    r = await testRedis('ingest-skew');
+    sim = await startOpenCtiSimulator({ heartbeatMs: 20 });
+    for (let i = 0; i < 5; i++)
+      sim.control.createIndicator({ pattern: `[domain-name:value = 's-${i}.example']` });
+    // CONNECTOR_LIVE_STREAM_START_TIMESTAMP ten minutes ahead of the platform: OpenCTI runs no recovery.
+    const ingest = inProcessIngest(r, sim, {
+      recoverIsoDate: undefined,
+      startTimestamp: Date.now() + 600_000,
+    });
+    services.push(ingest.service);
+    ingest.service.start();
+    const cp = await waitFor(() => ingest.service.checkpoint, { what: 'the first checkpoint' });
+    expect(cp.recover_until).toBeNull();
+    expect(cp.sweep ?? null).toBeNull();
+  });
 });
