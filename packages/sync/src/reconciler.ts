@@ -398,6 +398,8 @@ export class Reconciler {
         await this.port.forceDelete(id); // 'deleted' or 'not-found': either way it no longer answers creates.
       } catch (err) {
         const { policy, message } = policyOf(err);
+        // Assumption (undocumented status): an early deletion for good is refused with a 400-like answer the
+        // client maps to 'rejected'; a retryable answer is retried with backoff like any other request.
         if (policy === 'rejected') {
           const reason =
             `${why}. Deleting it for good was refused (${message}); Sekoia allows that 24 h after the ` +
