@@ -137,7 +137,7 @@ export async function gatherStatus(
     .get(a.resyncRequested)
     .get(a.circuit)
     .get(a.collectionUsage)
-    .hgetall(a.info)
+    .hgetall(k.info)
     .smembers(a.connectors)
     .llen(k.replayedEvents)
     .scard(k.sync.live)

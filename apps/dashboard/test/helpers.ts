@@ -26,6 +26,7 @@ export async function startDashboard(r: TestRedis, overrides: Partial<DashboardO
   return {
     url,
     queues: createQueues(r.connect(), r.prefix, CONNECTOR_ID),
+    refresh: () => dashboard.refresh(),
     /** fetch with the operator's credentials. */
     get: (path: string, init: RequestInit = {}) =>
       fetch(`${url}${path}`, {

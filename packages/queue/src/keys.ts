@@ -31,6 +31,8 @@ export function keys(keyPrefix: string, connectorId: string) {
     generation: `${base}:generation`,
     /** "Reset seen" marker, recorded before acting on an OpenCTI reset. */
     resetSeen: `${base}:reset-seen`,
+    /** Hash `{ name, streamId }`: the connector's name and stream as ingest registered them in OpenCTI. */
+    info: `${base}:info`,
     /** List of raw stream events sent back from dead letters of kind `event` (ingest pops and normalizes them). */
     replayedEvents: `${base}:replayed-events`,
 
