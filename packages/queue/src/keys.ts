@@ -40,6 +40,12 @@ export function keys(keyPrefix: string, connectorId: string) {
     /** Hash `<id>:n` → sightings (atomic counter), `<id>:first` → first seen ISO; the data shown mirrors it. */
     deadLetterMeta: `${base}:dead-letter-meta`,
 
+    /**
+     * Hash of counters of dead letters an operator discarded (`pnpm cli dead-letters discard`): `total` and one
+     * field per kind (`event`, `job`, `value`). Never decremented; `pnpm cli status` shows it.
+     */
+    deadLettersDiscarded: `${base}:dead-letters-discarded`,
+
     // Sync state (see packages/sync/README.md).
     sync: {
       /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, attrs, fp, stix} — desired state + fence. */
