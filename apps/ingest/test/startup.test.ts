@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   jsonLogEntries,
@@ -86,4 +87,27 @@ describe('ingest start-up', () => {
       expect(proc.output()).not.toContain(TOKEN);
     },
   );
+  it('a metrics port already taken: one line naming INGEST_HTTP_PORT, exit 2', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { proc, stderr } = start({
+        OPENCTI_URL: 'http://opencti:8080',
+        OPENCTI_TOKEN: TOKEN,
+        CONNECTOR_ID,
+        CONNECTOR_NAME: 'Sekoia',
+        CONNECTOR_SCOPE: 'Indicator',
+        CONNECTOR_LIVE_STREAM_ID: 'live',
+        INGEST_HTTP_PORT: String(port),
+      });
+      expect(await proc.exited).toBe(2);
+      expect(stderr().trimEnd().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^config error: INGEST_HTTP_PORT: port ${port} is already in use`)),
+      ]);
+      expect(proc.output()).not.toMatch(/EADDRINUSE|\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
 });
