@@ -1,3 +1,4 @@
+import { hostname, userInfo } from 'node:os';
 import {
   type ConnectorQueues,
   type DeadLetterEntry,
@@ -9,7 +10,6 @@ import {
   type ReplayOutcome,
   replayDeadLetter,
 } from '@octi-sekoia/queue';
-import { hostname, userInfo } from 'node:os';
 import { parseArgs, positiveInt } from './args.ts';
 import { type Connection, readQueues, syncState, withConnection, writeQueues } from './context.ts';
 import { countByKind, DEAD_LETTER_KINDS, deadLetterIds, kindOfId } from './counts.ts';

@@ -602,7 +602,7 @@ export const VARS: readonly VarSpec[] = [
     default: '127.0.0.1',
     requiredFor: [],
     usedBy: DASHBOARD,
-    doc: 'Address the dashboard listens on: this machine only by default (put a TLS reverse proxy in front to expose it; the compose file sets 0.0.0.0 inside the container and publishes on the host\'s 127.0.0.1).',
+    doc: "Address the dashboard listens on: this machine only by default (put a TLS reverse proxy in front to expose it; the compose file sets 0.0.0.0 inside the container and publishes on the host's 127.0.0.1).",
     expected: 'a host name or IP address',
     parse: v.hostName,
   },

@@ -241,7 +241,10 @@ export interface DiscardCounts {
  * counts it by kind. The only way to drop one: the dashboard refuses every route that would. Returns the entry
  * as it was (for the operator's record), or undefined when there is no such entry.
  */
-export async function discardDeadLetter(q: ConnectorQueues, id: string): Promise<DeadLetterEntry | undefined> {
+export async function discardDeadLetter(
+  q: ConnectorQueues,
+  id: string,
+): Promise<DeadLetterEntry | undefined> {
   const entry = await getDeadLetter(q, id);
   if (!entry) return undefined;
   if (!(await removeDeadLetter(q, id))) return undefined;
