@@ -11,7 +11,14 @@ import {
   replayDeadLetter,
 } from '@octi-sekoia/queue';
 import { parseArgs, positiveInt } from './args.ts';
-import { type Connection, readQueues, syncState, withConnection, writeQueues } from './context.ts';
+import {
+  type Connection,
+  readQueues,
+  syncState,
+  withConnection,
+  withWritingConnection,
+  writeQueues,
+} from './context.ts';
 import { countByKind, DEAD_LETTER_KINDS, deadLetterIds, kindOfId } from './counts.ts';
 import { aligned, plural, short } from './format.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, type Io, UsageError } from './io.ts';
@@ -172,7 +179,7 @@ async function replay(io: Io, args: readonly string[]): Promise<number> {
     throw new UsageError('dead-letters replay: give one id, or --all');
   }
   if (kind && !all) throw new UsageError('dead-letters replay: --kind goes with --all');
-  const replayed = await withConnection(io, async (c) => {
+  const replayed = await withWritingConnection(io, async (c) => {
     const q = writeQueues(c);
     const h = handlers(c);
     try {

@@ -29,8 +29,8 @@ commands:
       validate each app's configuration and print it with secrets masked
   stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns
       one JSON line of extracted observables per STIX pattern read on stdin
-  help
-      this text
+  help, --help, -h (also after a command)
+      this text, on stdout, exit 0 (no command at all: this text on stderr, exit 2)
 
 configuration: the apps' environment variables and config.yml (CONFIG_FILE); commands that read Redis need
 CONNECTOR_ID and the REDIS_* settings.

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   jsonLogEntries,
   startEntryPoint,
@@ -109,5 +109,17 @@ describe('ingest start-up', () => {
     } finally {
       await new Promise((resolve) => taken.close(resolve));
     }
+  });
+  it('started as the README says (pnpm from the root): reads config.yml of the root, not of apps/ingest', async () => {
+    const root = dirname(
+      configFile(
+        `opencti:\n  url: http://opencti:8080\n  token: ${TOKEN}\nconnector:\n  id: ${CONNECTOR_ID}\n  name: Sekoia\n  scope: Indicator\n  live_stream_id: live\n`,
+      ),
+    );
+    // pnpm runs the app in apps/ingest and sets INIT_CWD to where the command was typed.
+    const { proc } = start({ INIT_CWD: root });
+    await proc.waitForOutput(/"msg":"started"/);
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
   });
 });
