@@ -246,7 +246,7 @@ async function discard(io: Io, args: readonly string[]): Promise<number> {
     throw new UsageError('dead-letters discard: --reason "..." is required (it is logged with your name)');
   }
   const by = operator(io);
-  const entry = await withConnection(io, async (c) => {
+  const entry = await withWritingConnection(io, async (c) => {
     const q = writeQueues(c);
     try {
       const found = await find(q, idOrSubject);

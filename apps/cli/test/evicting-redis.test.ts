@@ -22,7 +22,12 @@ const WORKER_ENV = {
 };
 
 describe('the CLI on a Redis that may evict keys', () => {
-  it.each([[['resync']], [['dead-letters', 'replay', '--all']], [['adopt']]])(
+  it.each([
+    [['resync']],
+    [['dead-letters', 'replay', '--all']],
+    [['dead-letters', 'discard', 'event-1', '--reason', 'x']],
+    [['adopt']],
+  ])(
     '%j (writes) is refused like the apps refuse to start: one line, exit 2, nothing written',
     async (args) => {
       const res = await cli(args, redisEnv({ url: server.url, prefix: PREFIX }, WORKER_ENV));
