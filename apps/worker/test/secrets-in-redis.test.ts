@@ -1,3 +1,4 @@
+import type { DeadValuePayload } from '@octi-sekoia/queue';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { Stack, upsert } from './harness.ts';
@@ -34,6 +35,7 @@ it('a rejection reason carrying the OpenCTI token reaches Redis redacted (value 
   const letter = (await s.deadLetters())[0]!;
   expect(letter).toMatchObject({ kind: 'value', subject: HOSTILE });
   expect(letter.error).not.toContain(OPENCTI_TOKEN);
-  expect(JSON.stringify(letter.payload.reason)).not.toContain(OPENCTI_TOKEN);
+  expect((letter.payload as DeadValuePayload).reason).toContain('[REDACTED]');
+  expect((letter.payload as DeadValuePayload).reason).not.toContain(OPENCTI_TOKEN);
   expect(worker.output()).not.toContain(OPENCTI_TOKEN);
 });
