@@ -79,6 +79,18 @@ describe('the demo profile', () => {
     expect(svc.restart).toBe('unless-stopped');
   });
 
+  // The worker image's HEALTHCHECK probes the worker port (9102), which a simulator does not serve: inherited, it
+  // reported both simulators unhealthy forever (found by the compose e2e, scripts/compose-e2e).
+  it.each(sims)('%s has its own healthcheck on the port it listens on', (name) => {
+    const svc = compose.services[name]!;
+    const command = svc.command as string[];
+    const port = command[command.indexOf('--port') + 1];
+    const test = (svc.healthcheck?.test ?? []) as string[];
+    expect(test[0]).toBe('CMD');
+    expect(test.join(' ')).toContain(`http://127.0.0.1:${port}/_sim/`);
+    expect(test.join(' ')).not.toContain('9102');
+  });
+
   it('keeps the product services out of the demo profile', () => {
     for (const name of ['redis', ...apps]) expect(compose.services[name]!.profiles).toBeUndefined();
   });
