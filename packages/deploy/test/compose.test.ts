@@ -40,6 +40,17 @@ describe('docker-compose.yml', () => {
     expect(compose.services.dashboard!.command.join(' ')).toMatch(/dashboard\/dist\/main\.js/);
   });
 
+  // fetch() loads undici: about three times the CPU of node:http per check; on a loaded host the check passed
+  // its 5 s timeout and running apps were reported unhealthy (seen in the compose e2e).
+  it('probes every service over node:http, not fetch', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (name === 'redis') continue;
+      const test = ((svc.healthcheck?.test ?? []) as string[]).join(' ');
+      expect(test, name).toMatch(/^CMD node -e require\('http'\)\.get\('http:\/\/127\.0\.0\.1:\d+\//);
+      expect(test, name).not.toContain('fetch(');
+    }
+  });
+
   it('sets only environment keys that exist in the configuration schema', () => {
     const known = new Set(configTable().map((row) => row.env));
     for (const name of apps) {
