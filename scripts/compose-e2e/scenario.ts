@@ -261,6 +261,9 @@ function hostUidsOf(container: string): number[] {
 
 // ---- the scenario ----
 
+/** The product containers' logs taken before `down` removes them, for the secrets check. */
+let logsBeforeDown = '';
+
 async function scenario(): Promise<void> {
   await step('preflight: published ports free, scratch copy with demo.env as .env', async () => {
     for (const port of [3000, 4000, 8080]) {
@@ -339,6 +342,7 @@ async function scenario(): Promise<void> {
     const writes = await sekoiaWrites();
     const values = cliStatus().values.total;
     // The simulators stand for OpenCTI and Sekoia.io, which outlive a redeploy: only the product goes down.
+    logsBeforeDown = compose(['logs', '--no-color', ...PRODUCT_SERVICES], { quiet: true });
     compose(['down', ...PRODUCT_SERVICES]);
     check(
       ps(true).every((e) => SIMULATORS.includes(e.Service)),
@@ -380,6 +384,15 @@ async function scenario(): Promise<void> {
         docker(['image', 'inspect', '-f', '{{ .Config.User }}', image]) === 'node',
         `${image}: USER node`,
       );
+    }
+  });
+
+  await step("no secret in the product containers' logs", () => {
+    const logs = logsBeforeDown + compose(['logs', '--no-color', ...PRODUCT_SERVICES], { quiet: true });
+    check(logs.length > 0, `${logs.split('\n').length} log lines read`);
+    for (const key of ['OPENCTI_TOKEN', 'SEKOIA_INTEL_APIKEY', 'DASHBOARD_PASSWORD']) {
+      const secret = demoEnv[key] ?? '';
+      check(secret !== '' && !logs.includes(secret), `${key}'s value appears in no log line`);
     }
   });
 
