@@ -257,7 +257,7 @@ export const VARS: readonly VarSpec[] = [
     path: 'connector.liveStreamRecoverIsoDate',
     requiredFor: [],
     usedBy: INGEST,
-    doc: 'First run only: replay the snapshot of matching objects up to this date (default: now); `no` = no replay (pycti setting).',
+    doc: "First run only: replay the snapshot of matching objects up to this date (default: OpenCTI's current stream position); `no` = no replay (pycti setting).",
     expected: 'an ISO 8601 date such as 2025-01-31T00:00:00Z, or no/none/false',
     parse: v.recoverDate,
   },
