@@ -12,6 +12,9 @@ commands:
   dead-letters replay <id|subject> | --all [--kind event|job|value] [--json]
       send back and remove: a job is re-enqueued, a value marked dirty (rejection forgotten), an event
       re-read by ingest
+  dead-letters discard <id|subject> --reason "..." [--json]
+      drop one for good (the dashboard cannot): logs who, what and why, prints its payload, and counts it
+      (shown by status)
   resync [--json] [--wait [--timeout S]]
       ask ingest for a full re-sync: a new generation reads everything from OpenCTI again, a worker reads the
       collection once, then indicators not seen are revoked (--wait: follow it until the sweep is done)

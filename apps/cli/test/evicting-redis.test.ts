@@ -31,6 +31,7 @@ describe('the CLI on a Redis that may evict keys', () => {
   it.each([
     [['resync']],
     [['dead-letters', 'replay', '--all']],
+    [['dead-letters', 'discard', 'event-1', '--reason', 'x']],
     [['adopt']],
     [['probe', '--collection', '0d7c1e2f-3a4b-4c5d-8e9f-0a1b2c3d4e5f']],
   ])(

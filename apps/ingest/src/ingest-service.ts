@@ -146,7 +146,7 @@ export class IngestService {
     void this.deps.redis
       .multi()
       .sadd(`${s.keyPrefix}:connectors`, s.connectorId)
-      .hset(`${this.deps.queues.keys.base}:info`, { name: s.connectorName, streamId: s.streamId })
+      .hset(this.deps.queues.keys.info, { name: s.connectorName, streamId: s.streamId })
       .exec()
       .catch(() => undefined);
     this.lease.start();
