@@ -186,7 +186,8 @@ export class Reconciler {
     }, renewEvery);
     try {
       const states = await this.state.readValues(claim.values);
-      await Promise.all(
+      // allSettled: one value's error must not end the claim (and its lock renewal) while the others still write.
+      const outcomes = await Promise.allSettled(
         states.map(async (st) => {
           try {
             await this.reconcileOne(claim, st, report);
@@ -195,6 +196,8 @@ export class Reconciler {
           }
         }),
       );
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       clearInterval(timer);
       this.add(report);
