@@ -284,7 +284,7 @@ export class Reconciler {
     if (action.type === 'create') {
       if (this.createsBlocked) return { status: 'retry', muts: [], delayMs: this.configurationRetryMs() };
       report.creates++;
-      const o = await this.collector.submit(value, action.attributes, action.fp, claim);
+      const o = await this.collector.submit(value, action.attributes, action.fp, claim, desired.version);
       switch (o.kind) {
         case 'created':
           // Created now: confirmed in this generation (no verify search needed).
@@ -323,7 +323,9 @@ export class Reconciler {
       return { status: 'retry', muts: [], delayMs: this.backoff(applied.failures) };
     }
     const fp = action.type === 'edit' ? action.fp : '';
-    const ok = await this.state.beginWrite([{ value, claim }], action.type, fp);
+    // Refused when the lock is lost, another write is in flight, or the desired state changed while this claim
+    // waited for its token (the value is then claimed again with the new version at once).
+    const ok = await this.state.beginWrite([{ value, claim, version: desired.version }], action.type, fp);
     if (!ok.has(value)) return { status: 'retry', muts: [], delayMs: 0 };
     try {
       if (action.type === 'edit') {

@@ -418,12 +418,12 @@ export class SyncState {
   }
 
   /**
-   * Records the write intent (create-pending, …) on each value whose lock `claim` still holds and that carries
-   * no other claim's intent. Call it right before the request, after taking the budget token. Returns the
-   * values that may be written.
+   * Records the write intent (create-pending, …) on each value whose lock `claim` still holds, whose desired
+   * version is still `version` (the one the write was decided on) and that carries no other claim's intent.
+   * Call it right before the request, after taking the budget token. Returns the values that may be written.
    */
   async beginWrite(
-    items: { value: string; claim: Claim }[],
+    items: { value: string; claim: Claim; version: number }[],
     op: Intent['op'],
     fp: string,
   ): Promise<Set<string>> {
@@ -435,7 +435,8 @@ export class SyncState {
       this.keys.sync.valuePrefix,
     ];
     args.push(op, fp);
-    for (const { value, claim } of items) args.push(value, claim.token, String(claim.seq));
+    for (const { value, claim, version } of items)
+      args.push(value, claim.token, String(claim.seq), String(version));
     return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
   }
 

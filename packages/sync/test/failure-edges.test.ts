@@ -120,4 +120,60 @@ describe('reconcile failure edges (issue 13)', () => {
     expect(lost).toEqual([]);
     expect([...fake.live().keys()].sort()).toEqual(['a.example', 'b.example']);
   });
+
+  it('case 6: a bisected half waits for its token longer than the write horizon, its lock lost: not sent', async () => {
+    const writeHorizonMs = 200;
+    const budget = new StallableBudget();
+    const rec = engine({ writeHorizonMs, lockTtlMs: 60_000 }, budget);
+    // Another worker, its clock past our intents' horizon (as if the budget had stalled us that long).
+    const other = engine({ writeHorizonMs, now: () => Date.now() + 10 * writeHorizonMs });
+    fake.refuse.add('bad.example');
+    await rec.state.recordDesired(upsert('i1', '1-0', ['a.example', 'bad.example'], { description: 'd' }));
+    fake.fault = (call) => {
+      // The first POST (both values) is rejected: then stall the budget before the halves are sent.
+      if (call.kind === 'create' && call.values.length === 2) budget.stall();
+      return undefined;
+    };
+    const claim = rec.reconcileDirty({ max: 10 });
+    await waitFor(() => budget.waiting === 1, { what: 'the first half waiting for its budget token' });
+    // Meanwhile our lock on a.example is lost (a process pause, Redis failover) and the other worker, seeing our
+    // intent expired, searches (nothing was created) and creates the value.
+    await r.client.del(rec.state.keys.sync.lock('a.example'));
+    await r.client.zadd(rec.state.keys.sync.dirty, 0, 'a.example');
+    const report = await other.reconcileValues(['a.example']);
+    expect(report).toMatchObject({ searches: 1, creates: 1, done: 1 });
+    budget.release();
+    await claim;
+    // The half holding a.example must not be sent on its stale intent: a.example exists once.
+    expect(fake.live().get('a.example')).toHaveLength(1);
+    expect(fake.calls.filter((c) => c.kind === 'create' && c.values.includes('a.example'))).toHaveLength(2);
+  });
+
+  it('case 10: a value whose desired state changes while its claim waits for a token is written once, with the new attributes', async () => {
+    const budget = new StallableBudget();
+    const rec = engine({}, budget);
+    await rec.applyJob(upsert('i1', '1-0', ['a.example'], { description: 'v1' }));
+    expect(fake.count('create')).toBe(1);
+    // v2 is claimed (an edit is decided), then the budget stalls before the edit's token.
+    budget.stall();
+    await rec.state.recordDesired(upsert('i1', '2-0', ['a.example'], { description: 'v2' }));
+    const claim = rec.reconcileDirty({ max: 10 });
+    await waitFor(() => budget.waiting === 1, { what: 'the edit waiting for its budget token' });
+    // The indicator changes again while the claim waits.
+    await rec.state.recordDesired(upsert('i1', '3-0', ['a.example'], { description: 'v3' }));
+    budget.release();
+    await claim;
+    await waitFor(
+      async () => {
+        await rec.reconcileDirty({ max: 10 });
+        return (await rec.dirtyCount()) === 0;
+      },
+      { what: 'dirty set drained', intervalMs: 5 },
+    );
+    expect(fake.live().get('a.example')?.map((a) => a.description)).toEqual(['v3']);
+    // One edit, with v3: v2's attributes never went out.
+    expect(fake.calls.filter((c) => c.kind === 'edit').map((c) => c.attributes.description)).toEqual([
+      'v3',
+    ]);
+  });
 });

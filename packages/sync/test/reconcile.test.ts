@@ -243,7 +243,11 @@ describe('reconcile', () => {
     const claim = await crashed.state.claimDirty(10);
     const [st] = await crashed.state.readValues(claim.values);
     expect(
-      await crashed.state.beginWrite([{ value: 'v.example', claim }], 'create', st!.desired.fp!),
+      await crashed.state.beginWrite(
+        [{ value: 'v.example', claim, version: st!.desired.version }],
+        'create',
+        st!.desired.fp!,
+      ),
     ).toEqual(new Set(['v.example']));
     await fake.createBatch(attrs('d'), ['v.example']); // the request lands, then the process dies
     crashed.state.redis.disconnect();
