@@ -49,7 +49,6 @@ export {
 } from './port.ts';
 export {
   type ApplyJobResult,
-  type DrainOptions,
   observation,
   type ReconcileReport,
   Reconciler,
@@ -65,7 +64,6 @@ export {
   emptyApplied,
   type Intent,
   type Mutation,
-  type ObservedIndicator,
   type RecordAppliedResult,
   type RecordDesiredOutcome,
   type RecordDesiredResult,

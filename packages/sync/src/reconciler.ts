@@ -28,7 +28,7 @@ export interface ReconcilerOptions {
   onRejected?: (r: RejectedValue) => void | Promise<void>;
   /** 401/403/collection gone: the worker opens its circuit and fails /readyz. */
   onConfigurationError?: (message: string) => void;
-  /** Unexpected errors in the background drainer (Redis down, …). */
+  /** Errors reporting a rejected value (its dead letter could not be written: the value is retried). */
   onError?: (err: unknown) => void;
   /** Backoff of a value after retryable failures: base·2^n, capped, with jitter. */
   backoffBaseMs?: number;
@@ -37,7 +37,7 @@ export interface ReconcilerOptions {
   lostAnswerSearchDelayMs?: number;
   /** 429 without Retry-After. */
   defaultRetryAfterMs?: number;
-  /** How long values wait (and the drainer pauses) after a configuration error. */
+  /** How long values wait after a configuration error. */
   configurationRetryMs?: number;
 }
 
@@ -60,15 +60,6 @@ export interface ReconcileReport {
 
 export interface ApplyJobResult extends RecordDesiredResult {
   report: ReconcileReport;
-}
-
-export interface DrainOptions {
-  /** Values per claim (default 100). */
-  batch?: number;
-  /** Parallel claims (default 1). */
-  concurrency?: number;
-  /** Longest sleep when nothing is due (default 1 s). */
-  idleMs?: number;
 }
 
 type Step =
@@ -94,17 +85,14 @@ const MAX_ROUNDS = 5;
 /**
  * The reconcile loop: drains the dirty set (never re-derives work from a job), decides per value with the
  * pure `decide`, writes through the SekoiaPort under the request budget, and records outcomes with
- * record-applied. `applyJob` is what a BullMQ processor calls; `start()` runs the background drainer.
+ * record-applied. `applyJob` is what a BullMQ processor calls; `reconcileDirty` is what a drainer loops on (the
+ * worker's Drainer).
  */
 export class Reconciler {
   readonly collector: CreateCollector;
   private readonly totals = emptyReport();
   private readonly requests = { create: 0, edit: 0, revoke: 0, search: 0 };
-  private running = false;
-  private loops: Promise<void>[] = [];
-  private readonly wakers = new Set<() => void>();
   private createsBlocked = false;
-  private pausedUntil = 0;
 
   constructor(
     readonly state: SyncState,
@@ -202,10 +190,7 @@ export class Reconciler {
       clearInterval(timer);
       this.add(report);
     }
-    if (report.configurationError) {
-      this.pausedUntil = this.state.now() + (this.opts.configurationRetryMs ?? 30_000);
-      this.opts.onConfigurationError?.(report.configurationError);
-    }
+    if (report.configurationError) this.opts.onConfigurationError?.(report.configurationError);
     return report;
   }
 
@@ -414,57 +399,6 @@ export class Reconciler {
       if (k === 'configurationError') continue;
       (this.totals[k] as number) += r[k] as number;
     }
-  }
-
-  /** Starts the background drainer of the dirty set. */
-  start(opts: DrainOptions = {}): void {
-    if (this.running) return;
-    this.running = true;
-    const n = Math.max(1, opts.concurrency ?? 1);
-    this.loops = Array.from({ length: n }, () => this.drainLoop(opts));
-  }
-
-  /** Stops taking claims and waits for the ones in progress. */
-  async stop(): Promise<void> {
-    this.running = false;
-    for (const wake of this.wakers) wake();
-    await Promise.all(this.loops);
-    this.loops = [];
-    await this.collector.drain();
-  }
-
-  private async drainLoop(opts: DrainOptions): Promise<void> {
-    const idleMs = opts.idleMs ?? 1000;
-    while (this.running) {
-      let sleepMs = 0;
-      try {
-        const now = this.state.now();
-        if (this.pausedUntil > now) sleepMs = this.pausedUntil - now;
-        else {
-          const report = await this.reconcileDirty({ max: opts.batch ?? 100 });
-          if (report.claimed === 0) {
-            const next = await this.state.nextDueAt();
-            sleepMs = next === undefined ? idleMs : Math.min(idleMs, Math.max(10, next - this.state.now()));
-          }
-        }
-      } catch (err) {
-        this.opts.onError?.(err);
-        sleepMs = idleMs;
-      }
-      if (sleepMs > 0 && this.running) await this.sleep(sleepMs);
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(t);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const t = setTimeout(wake, ms);
-      this.wakers.add(wake);
-    });
   }
 }
 

@@ -148,14 +148,6 @@ export interface RecordAppliedResult {
   reason: string;
 }
 
-export interface ObservedIndicator {
-  value: string;
-  id: string;
-  revoked: boolean;
-  /** Fingerprint of the attributes it carries, when the reader mapped them; '' or absent = unknown. */
-  fp?: string;
-}
-
 export function emptyApplied(): AppliedState {
   return { ids: {}, generation: 0, unsure: false, intents: [], failures: 0 };
 }
@@ -321,7 +313,6 @@ export class SyncState {
         s.indicator(job.indicatorId),
         s.dirty,
         s.live,
-        s.seen(job.generation),
         this.keys.generation,
         s.versionSeq,
         s.stats,
@@ -536,10 +527,9 @@ export class SyncState {
   }
 
   /**
-   * Mark and sweep of generation G: removes every live indicator not seen in G (as a remove at fence (G, 0-0),
-   * so any event of G still wins), dirties its values, then dirties the values adopted from the collection so
-   * leftovers nobody wants are revoked. Call it only once every job of G up to the sweep marker is applied.
-   * Idempotent: a generation already swept is skipped (its seen set is kept until the next sweep).
+   * Mark and sweep of generation G: removes every live indicator not seen in G — its fence generation is below
+   * G — as a remove at fence (G, 0-0), so any event of G still wins, and dirties its values. Call it only once
+   * every job of G up to the sweep marker is applied. Idempotent: a generation already swept is skipped.
    */
   async sweepUnseen(
     generation: number,
@@ -560,7 +550,7 @@ export class SyncState {
       if (ids.length > 0) {
         const [r, d] = (await sweepUnseenLua.run(
           this.redis,
-          [s.dirty, s.live, s.seen(generation), s.versionSeq, s.stats],
+          [s.dirty, s.live, s.versionSeq, s.stats],
           [
             String(generation),
             this.tombstoneTtlMs,
@@ -575,45 +565,8 @@ export class SyncState {
         dirtied += d;
       }
     } while (cursor !== '0');
-    cursor = '0';
-    do {
-      const [next, values] = await this.redis.sscan(s.adopted, cursor, 'COUNT', chunk);
-      cursor = next;
-      await this.markDirty(values);
-      dirtied += values.length;
-    } while (cursor !== '0');
-    await this.redis.del(s.adopted);
     await this.redis.set(s.swept, String(generation));
-    // Older seen sets are no longer needed; G's stays so that a re-run above stays a no-op.
-    let c = '0';
-    do {
-      const [next, names] = await this.redis.scan(c, 'MATCH', `${s.seenPrefix}*`, 'COUNT', 1000);
-      c = next;
-      const old = names.filter((n) => Number(n.slice(s.seenPrefix.length)) < generation);
-      if (old.length > 0) await this.redis.unlink(...old);
-    } while (c !== '0');
     return { removed, dirtied, skipped: false };
-  }
-
-  /**
-   * Adoption: what the collection holds (read from search pages before generation G's recovery) becomes
-   * applied state, so nothing is created twice; those values are dirtied by G's sweep, which revokes those no
-   * indicator wants. Revoked items are ignored.
-   */
-  async adoptObserved(generation: number, items: ObservedIndicator[]): Promise<number> {
-    const m = this.redis.multi();
-    let n = 0;
-    for (const it of items) {
-      if (it.revoked) continue;
-      const key = this.keys.sync.value(it.value);
-      m.hset(key, `id:${it.id}`, it.fp ?? '', 'gen', String(generation));
-      m.persist(key);
-      m.sadd(this.keys.sync.adopted, it.value);
-      n += 1;
-    }
-    if (n > 0) await m.exec();
-    else m.discard();
-    return n;
   }
 }
 
