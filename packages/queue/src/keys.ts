@@ -58,6 +58,8 @@ export function keys(keyPrefix: string, connectorId: string) {
       claimSeq: `${s}:claim-seq`,
       /** Highest generation whose sweep completed. */
       swept: `${s}:swept`,
+      /** Set of indicator ids (internal or STIX) the running sweep must keep; deleted when it ends. */
+      sweepExempt: `${s}:sweep-exempt`,
       /** Hash of counters (applied, stale, duplicate, …). */
       stats: `${s}:stats`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,

@@ -68,6 +68,7 @@ export {
   type RecordDesiredOutcome,
   type RecordDesiredResult,
   type RecordMode,
+  type SweepResult,
   SyncState,
   type SyncStateOptions,
   type ValueState,

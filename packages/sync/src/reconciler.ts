@@ -127,10 +127,10 @@ export class Reconciler {
 
   /**
    * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
-   * applied. The removed indicators' values are left to the drainer.
+   * applied. The removed indicators' values are left to the drainer. `exempt`: see SyncState.sweepUnseen.
    */
-  sweep(generation: number) {
-    return this.state.sweepUnseen(generation);
+  sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
+    return this.state.sweepUnseen(generation, opts);
   }
 
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {

@@ -142,6 +142,17 @@ export type Mutation =
 
 export type RecordMode = 'done' | 'retry' | 'observe';
 
+export interface SweepResult {
+  /** Live indicators not seen in the generation, removed. */
+  removed: number;
+  /** Values put into the dirty set. */
+  dirtied: number;
+  /** Already swept, or superseded by a newer generation. */
+  skipped: boolean;
+  /** Internal ids of indicators not seen in the generation but kept because they were exempt. */
+  kept: string[];
+}
+
 export interface RecordAppliedResult {
   outcome: 'done' | 'redirtied' | 'lost' | 'ok';
   /** Why it went back to the dirty set: lock lost, desired version changed, retry asked, unsure, intent. */
@@ -309,14 +320,7 @@ export class SyncState {
     const s = this.keys.sync;
     const reply = (await recordDesiredLua.run(
       this.redis,
-      [
-        s.indicator(job.indicatorId),
-        s.dirty,
-        s.live,
-        this.keys.generation,
-        s.versionSeq,
-        s.stats,
-      ],
+      [s.indicator(job.indicatorId), s.dirty, s.live, this.keys.generation, s.versionSeq, s.stats],
       [
         job.indicatorId,
         String(job.generation),
@@ -530,27 +534,36 @@ export class SyncState {
    * Mark and sweep of generation G: removes every live indicator not seen in G — its fence generation is below
    * G — as a remove at fence (G, 0-0), so any event of G still wins, and dirties its values. Call it only once
    * every job of G up to the sweep marker is applied. Idempotent: a generation already swept is skipped.
+   * `exempt`: internal or STIX ids of indicators whose event of G could not be applied (a dead-lettered job or
+   * event): they are kept, and returned in `kept` when they would have been removed.
    */
   async sweepUnseen(
     generation: number,
-    chunk = 500,
-  ): Promise<{ removed: number; dirtied: number; skipped: boolean }> {
+    opts: { exempt?: readonly string[]; chunk?: number } = {},
+  ): Promise<SweepResult> {
+    const chunk = opts.chunk ?? 500;
     const s = this.keys.sync;
     const swept = Number((await this.redis.get(s.swept)) ?? -1);
-    if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true };
+    if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true, kept: [] };
     // A newer generation has started: its jobs refuse G's, so sweeping G now would remove live indicators.
     const current = Number((await this.redis.get(this.keys.generation)) ?? 0);
-    if (current > generation) return { removed: 0, dirtied: 0, skipped: true };
+    if (current > generation) return { removed: 0, dirtied: 0, skipped: true, kept: [] };
+    // The exempt ids, for this sweep only (a set: the script looks each listed indicator up).
+    await this.redis.del(s.sweepExempt);
+    const exempt = [...new Set(opts.exempt ?? [])];
+    for (let i = 0; i < exempt.length; i += 1000)
+      await this.redis.sadd(s.sweepExempt, ...exempt.slice(i, i + 1000));
     let removed = 0;
     let dirtied = 0;
+    const kept: string[] = [];
     let cursor = '0';
     do {
       const [next, ids] = await this.redis.sscan(s.live, cursor, 'COUNT', chunk);
       cursor = next;
       if (ids.length > 0) {
-        const [r, d] = (await sweepUnseenLua.run(
+        const [r, d, k] = (await sweepUnseenLua.run(
           this.redis,
-          [s.dirty, s.live, s.versionSeq, s.stats],
+          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt],
           [
             String(generation),
             this.tombstoneTtlMs,
@@ -560,13 +573,15 @@ export class SyncState {
             s.valuePrefix,
             ...ids,
           ],
-        )) as [number, number];
+        )) as [number, number, string[]];
         removed += r;
         dirtied += d;
+        kept.push(...k);
       }
     } while (cursor !== '0');
     await this.redis.set(s.swept, String(generation));
-    return { removed, dirtied, skipped: false };
+    await this.redis.del(s.sweepExempt);
+    return { removed, dirtied, skipped: false, kept: kept.sort() };
   }
 }
 

@@ -170,10 +170,33 @@ describe('reconcile failure edges (issue 13)', () => {
       },
       { what: 'dirty set drained', intervalMs: 5 },
     );
-    expect(fake.live().get('a.example')?.map((a) => a.description)).toEqual(['v3']);
+    expect(
+      fake
+        .live()
+        .get('a.example')
+        ?.map((a) => a.description),
+    ).toEqual(['v3']);
     // One edit, with v3: v2's attributes never went out.
-    expect(fake.calls.filter((c) => c.kind === 'edit').map((c) => c.attributes.description)).toEqual([
-      'v3',
-    ]);
+    expect(fake.calls.filter((c) => c.kind === 'edit').map((c) => c.attributes.description)).toEqual(['v3']);
+  });
+
+  it('case 4: the sweep keeps exempt indicators (by internal or STIX id) and says which it kept', async () => {
+    const rec = engine();
+    for (const id of ['i1', 'i2', 'i3', 'i4'])
+      await rec.applyJob(upsert(id, '1-0', [`${id}.example`], { generation: 1 }));
+    await r.client.set(rec.state.keys.generation, '2');
+    await rec.applyJob(upsert('i1', '2-0', ['i1.example'], { generation: 2 }));
+    // i2 named by its internal id, i3 by its STIX id; i1 was seen in 2 (its exemption changes nothing).
+    const sweep = await rec.sweep(2, { exempt: ['i2', 'indicator--i3', 'i1'] });
+    expect(sweep).toEqual({ removed: 1, dirtied: 1, skipped: false, kept: ['i2', 'i3'] });
+    expect(await r.client.exists(rec.state.keys.sync.sweepExempt)).toBe(0);
+    await waitFor(
+      async () => {
+        await rec.reconcileDirty({ max: 10 });
+        return (await rec.dirtyCount()) === 0;
+      },
+      { what: 'dirty set drained', intervalMs: 5 },
+    );
+    expect([...fake.live().keys()].sort()).toEqual(['i1.example', 'i2.example', 'i3.example']);
   });
 });
