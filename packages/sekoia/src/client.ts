@@ -155,14 +155,15 @@ export class SekoiaClient {
 
   /**
    * POST /{id}/indicators with 1–100 values sharing `defaultFields`. Returns the live indicator Sekoia holds
-   * for each value, matched by canonical `name` (item order is not documented). A value missing from the
-   * result was not made live: Sekoia left it out (per-item rejection) or answered with a revoked indicator
-   * (re-import of a revoked value ignored). Throws QuotaFullError when a refusal comes with the quota used up.
+   * for each value, matched by canonical `name` (item order is not documented). A value Sekoia answered only
+   * with a revoked indicator (it ignores the re-import of a revoked value — one of the behaviours the reference
+   * leaves open) comes back flagged `revoked: true`. A value missing from the result was left out (per-item
+   * rejection). Throws QuotaFullError when a refusal comes with the quota used up.
    */
   async createBatch(
     defaultFields: DefaultFields,
     values: Array<{ value: string; valid_from?: string }>,
-  ): Promise<Array<{ id: string; value: string }>> {
+  ): Promise<Array<{ id: string; value: string; revoked?: true }>> {
     const op = 'createBatch';
     if (values.length < 1 || values.length > 100) {
       throw new RangeError(`createBatch takes 1 to 100 values, got ${values.length}`);
@@ -187,20 +188,25 @@ export class SekoiaClient {
     const body = this.expectJson(op, a);
     if (!isObject(body) || !Array.isArray(body.items)) throw this.unexpected(op, a);
     const idByValue = new Map<string, string>();
+    const revokedIdByValue = new Map<string, string>();
     for (const item of body.items) {
       if (!isObject(item) || typeof item.id !== 'string' || typeof item.name !== 'string') continue;
-      if (item.revoked === true) continue;
       const key = this.canonical(item.name);
-      if (key !== undefined && !idByValue.has(key)) idByValue.set(key, item.id);
+      if (key === undefined) continue;
+      const byValue = item.revoked === true ? revokedIdByValue : idByValue;
+      if (!byValue.has(key)) byValue.set(key, item.id);
     }
-    const out: Array<{ id: string; value: string }> = [];
+    const out: Array<{ id: string; value: string; revoked?: true }> = [];
     const seen = new Set<string>();
     for (const v of values) {
       const key = this.canonical(v.value);
-      const id = key === undefined ? undefined : idByValue.get(key);
-      if (id === undefined || seen.has(v.value)) continue;
+      if (key === undefined || seen.has(v.value)) continue;
+      const id = idByValue.get(key);
+      const revokedId = revokedIdByValue.get(key);
+      if (id !== undefined) out.push({ id, value: v.value });
+      else if (revokedId !== undefined) out.push({ id: revokedId, value: v.value, revoked: true });
+      else continue;
       seen.add(v.value);
-      out.push({ id, value: v.value });
     }
     return out;
   }
@@ -226,6 +232,22 @@ export class SekoiaClient {
     }
     if (a.status !== 200 && a.status !== 204) throw this.fail(op, a, 'indicator');
     return 'revoked';
+  }
+
+  /**
+   * DELETE /{id}/indicators/{indicatorId} with `{"force_deletion": true}`: deletes a revoked indicator for good.
+   * Documented as allowed only 24 h after the revocation (an earlier one is refused: RejectedError).
+   * 'not-found' when it does not exist.
+   */
+  async forceDelete(indicatorId: string): Promise<'deleted' | 'not-found'> {
+    const op = 'forceDelete';
+    const a = await this.send(op, 'DELETE', this.indicatorPath(indicatorId), { force_deletion: true });
+    if (a.status === 404) {
+      await this.indicatorNotFound(op, indicatorId, a);
+      return 'not-found';
+    }
+    if (a.status !== 200 && a.status !== 204) throw this.fail(op, a, 'indicator');
+    return 'deleted';
   }
 
   /**
