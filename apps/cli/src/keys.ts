@@ -19,8 +19,6 @@ export function appKeys(k: ConnectorKeys, keyPrefix: string) {
     lastSweep: `${k.base}:last-sweep`,
     /** ISO date of an operator's re-sync request; ingest GETDELs it and starts a new generation. */
     resyncRequested: `${k.base}:resync-requested`,
-    /** Hash `{ name, streamId }` written by ingest at start. */
-    info: `${k.base}:info`,
     /** Set of the connector ids sharing this Redis and key prefix. */
     connectors: `${keyPrefix}:connectors`,
   };

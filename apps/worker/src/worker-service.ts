@@ -107,6 +107,7 @@ export class WorkerService {
       redis: deps.redis,
       port: sekoiaPort(this.client, gate, {
         observer,
+        redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
           const u = this.usage.current();
