@@ -12,6 +12,11 @@ export function appKeys(k: ConnectorKeys, keyPrefix: string) {
     circuit: `${k.base}:circuit`,
     /** JSON `{ count, max, at }`, written by the worker from Sekoia's count-total-iocs. */
     collectionUsage: `${k.base}:collection-usage`,
+    /**
+     * JSON `{ generation, kept, at }`, written by the worker after each sweep: `kept` indicators were not seen in
+     * the generation but kept because a dead letter names them (their last event could not be applied).
+     */
+    lastSweep: `${k.base}:last-sweep`,
     /** ISO date of an operator's re-sync request; ingest GETDELs it and starts a new generation. */
     resyncRequested: `${k.base}:resync-requested`,
     /** Set of the connector ids sharing this Redis and key prefix. */

@@ -42,6 +42,8 @@ export interface StatusReport {
     sweep: { generation: number; afterId: string } | null;
   } | null;
   generation: { current: number | null; swept: number | null };
+  /** The worker's last sweep; `kept`: indicators dead letters kept from it (null when none was published). */
+  lastSweep: { generation: number; kept: number; at: string | null } | null;
   resyncRequested: string | null;
   queue: {
     name: string;
@@ -180,8 +182,8 @@ export async function gatherStatus(
   const q = readQueues(c);
   const state = syncState(c);
   try {
-    const [counts, paused, workers, ids, dirty, due, counters, policy, values, discarded] = await Promise.all(
-      [
+    const [counts, paused, workers, ids, dirty, due, counters, policy, values, discarded, rawLastSweep] =
+      await Promise.all([
         q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
         q.indicators.isPaused(),
         q.indicators.getWorkersCount().catch(() => null),
@@ -192,8 +194,8 @@ export async function gatherStatus(
         readMaxmemoryPolicy(c.redis).catch(() => undefined),
         opts.scanValues ? countValues(c) : Promise.resolve(null),
         discardCounts(q),
-      ],
-    );
+        c.redis.get(a.lastSweep),
+      ]);
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -209,6 +211,7 @@ export async function gatherStatus(
     const circuit = json(a.circuit, rawCircuit);
     const usage = json(a.collectionUsage, rawUsage);
     const sweep = cp?.sweep as Json | null | undefined;
+    const lastSweep = json(a.lastSweep, rawLastSweep);
     const report: StatusReport = {
       at: new Date(now).toISOString(),
       connector: {
@@ -240,6 +243,14 @@ export async function gatherStatus(
             }
           : null,
       generation: { current: num(rawGeneration), swept: num(rawSwept) },
+      lastSweep:
+        lastSweep && num(lastSweep.generation) !== null && num(lastSweep.kept) !== null
+          ? {
+              generation: num(lastSweep.generation) as number,
+              kept: num(lastSweep.kept) as number,
+              at: str(lastSweep.at),
+            }
+          : null,
       collectionRead:
         readGen > 0 || reading
           ? {
@@ -332,6 +343,11 @@ export function verdictOf(r: StatusReport): StatusReport['verdict'] {
   }
   if (r.deadLetters.total > 0) {
     attention.push(`${plural(r.deadLetters.total, 'dead letter')} (see: dead-letters list)`);
+  }
+  if (r.lastSweep && r.lastSweep.kept > 0) {
+    attention.push(
+      `the sweep of generation ${r.lastSweep.generation} kept ${plural(r.lastSweep.kept, 'indicator')} not seen in it because dead letters name them (their last event could not be applied): replay or discard those dead letters (see: dead-letters list)`,
+    );
   }
   if (r.queue.failed > 0) {
     attention.push(`${plural(r.queue.failed, 'failed job')} in the ${r.queue.name} queue`);

@@ -15,6 +15,7 @@ export function connectorKeys(r: TestRedis, connectorId = CONNECTOR_ID) {
     ingestStatus: `${k.base}:ingest-status`,
     circuit: `${k.base}:circuit`,
     collectionUsage: `${k.base}:collection-usage`,
+    lastSweep: `${k.base}:last-sweep`,
     resyncRequested: `${k.base}:resync-requested`,
     info: `${k.base}:info`,
     connectors: `${r.prefix}:connectors`,

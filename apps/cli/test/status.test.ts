@@ -186,6 +186,23 @@ describe('status', () => {
     expect(paused.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: OK, nothing needs attention');
   });
 
+  it('a sweep that kept indicators because dead letters name them is an attention point (issue 13 case 4)', async () => {
+    await seedHealthy(r);
+    const k = connectorKeys(r);
+    const at = new Date().toISOString();
+    await r.client.set(k.lastSweep, JSON.stringify({ generation: 4, kept: 0, at }));
+    const clean = JSON.parse((await cli(['status', '--json', '--no-scan'], redisEnv(r))).stdout);
+    expect(clean.lastSweep).toEqual({ generation: 4, kept: 0, at });
+    expect(clean.verdict.attention).toEqual([]);
+    await r.client.set(k.lastSweep, JSON.stringify({ generation: 5, kept: 2, at }));
+    const res = await cli(['status', '--json', '--no-scan'], redisEnv(r));
+    expect(res.code).toBe(1);
+    expect(JSON.parse(res.stdout).verdict.attention).toEqual([
+      'the sweep of generation 5 kept 2 indicators not seen in it because dead letters name them (their last ' +
+        'event could not be applied): replay or discard those dead letters (see: dead-letters list)',
+    ]);
+  });
+
   it('a connector id with nothing in Redis: says so, names the registered ones, writes nothing, exit 1', async () => {
     await seedHealthy(r);
     const other = '0d2b6c5e-1f3a-4c7e-9b8d-2a6f4e1c3b5a';

@@ -90,6 +90,11 @@ export function workerMetrics(registry: Registry) {
       help: '1 while creates are stopped because the IOC quota is used up',
       registers: r,
     }),
+    sweepKept: new Gauge({
+      name: 'worker_sweep_kept_indicators',
+      help: 'Indicators the last sweep kept although not seen in its generation, because a dead letter names them (replay or discard it)',
+      registers: r,
+    }),
   };
 }
 

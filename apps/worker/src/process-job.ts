@@ -9,7 +9,7 @@ import {
   WaitingError,
 } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { findSweepBlocker } from './sweep.ts';
+import { findSweepBlocker, type SweepExemption } from './sweep.ts';
 
 export interface ProcessJobDeps {
   reconciler: Reconciler;
@@ -39,6 +39,10 @@ export interface ProcessJobDeps {
   /** A backlog above this is a burst. */
   burstBacklog?: number;
   redact: (text: string) => string;
+  /** Indicators the sweep must keep: those unresolved dead letters name (see sweepExemptions). */
+  sweepExemptions?: () => Promise<SweepExemption[]>;
+  /** A sweep ran: how many indicators not seen in its generation were kept because of dead letters. */
+  onSweep?: (generation: number, kept: number) => void;
   onOutcome?: (kind: Job['kind'] | 'invalid', outcome: string) => void;
   log: {
     debug(obj: object, msg: string): void;
@@ -170,12 +174,32 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       await bull.moveToDelayed(now() + s.sweepRecheckMs, token);
       throw new DelayedError();
     }
-    const r = await deps.reconciler.sweep(marker.generation);
+    const exemptions = (await deps.sweepExemptions?.()) ?? [];
+    const r = await deps.reconciler.sweep(marker.generation, {
+      exempt: exemptions.map((e) => e.indicator),
+    });
     deps.onOutcome?.('sweep', r.skipped ? 'skipped' : 'swept');
+    const { kept, ...counts } = r;
     deps.log.info(
-      { generation: marker.generation, ...r },
+      { generation: marker.generation, ...counts, kept: kept.length },
       'generation swept: indicators not seen in it removed',
     );
+    if (!r.skipped) deps.onSweep?.(marker.generation, kept.length);
+    if (kept.length > 0) {
+      const named = new Set(kept);
+      deps.log.warn(
+        {
+          generation: marker.generation,
+          kept: kept.length,
+          indicators: kept.slice(0, 20),
+          deadLetters: [...new Set(exemptions.filter((e) => named.has(e.indicator)).map((e) => e.deadLetter))]
+            .sort()
+            .slice(0, 20),
+        },
+        'sweep kept indicators not seen in this generation because a dead letter names them (their last event ' +
+          'could not be applied): replay or discard those dead letters (pnpm cli dead-letters list)',
+      );
+    }
     return { outcome: r.skipped ? 'skipped' : 'swept', dirtied: r.dirtied };
   };
 

@@ -15,6 +15,7 @@ import { type WorkerMetrics, workerMetrics } from './metrics.ts';
 import { createProcessor } from './process-job.ts';
 import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
 import type { WorkerSettings } from './settings.ts';
+import { readSweepExemptions } from './sweep.ts';
 
 /** Within this many IOCs of the quota, a refused single create is taken for a quota refusal (see PortOptions). */
 const QUOTA_MARGIN = 100;
@@ -194,6 +195,14 @@ export class WorkerService {
         inlineMaxActive: t.inlineMaxActive,
       },
       redact: deps.redact,
+      sweepExemptions: () => readSweepExemptions(this.queues),
+      onSweep: (generation, kept) => {
+        this.metrics.sweepKept.set(kept);
+        // For `pnpm cli status`: the last sweep and how many indicators dead letters kept from it.
+        void deps.redis
+          .set(`${base}:last-sweep`, JSON.stringify({ generation, kept, at: new Date().toISOString() }))
+          .catch(() => undefined);
+      },
       backlog: () => this.backlog,
       onOutcome: (kind, outcome) => this.metrics.jobs.inc({ kind, outcome }),
       log: this.log,

@@ -1,5 +1,6 @@
 import type { SweepMarkerJob } from '@octi-sekoia/model';
-import { jobId } from '@octi-sekoia/model';
+import { jobId, OPENCTI_EXTENSION } from '@octi-sekoia/model';
+import { addDeadLetter } from '@octi-sekoia/queue';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Stack, upsert } from './harness.ts';
@@ -70,5 +71,62 @@ describe('sweep marker of a generation', () => {
     await s.waitIdle(60_000);
     expect(live()).toEqual(['a.example', 'b.example', 'd.example']);
     expect(await s.deadLetters()).toEqual([]);
+  });
+
+  it('case 4: an indicator whose job of G failed for good, or whose event was dead-lettered, is kept by the sweep of G', async () => {
+    const s = stack;
+    const service = await s.startService();
+    await s.enqueue([
+      upsert('a', '100-0', ['a.example']),
+      upsert('b', '101-0', ['b.example']),
+      upsert('c', '102-0', ['c.example']),
+      upsert('e', '103-0', ['e.example']),
+    ]);
+    await s.waitIdle(60_000);
+    const idsBefore = new Map(s.sim.control.indicators().map((i) => [i.canonical, i.id]));
+
+    // Generation 2: a, b and e are still in OpenCTI, c is not. b's job fails for good (a producer bug: no
+    // valid_from), e's recovery event was too malformed to become a job (dead-lettered by ingest).
+    await s.r.client.set(s.keys.generation, '2');
+    const bad = upsert('b', '101-0', ['b.example'], { generation: 2 });
+    const { validFrom: _, ...noValidFrom } = bad.attributes;
+    await addDeadLetter(s.queues, {
+      kind: 'event',
+      payload: {
+        id: '103-0',
+        event: 'update',
+        data: JSON.stringify({
+          data: {
+            type: 'indicator',
+            id: 'indicator--e',
+            pattern_type: 'stix',
+            extensions: { [OPENCTI_EXTENSION]: { id: 'e' } },
+          },
+        }),
+      },
+      error: 'indicator e without valid_from',
+    });
+    await s.enqueue([
+      upsert('a', '100-0', ['a.example'], { generation: 2 }),
+      { ...bad, attributes: noValidFrom } as never,
+      { kind: 'sweep', generation: 2, eventId: '200-0' } satisfies SweepMarkerJob,
+    ]);
+    await waitFor(async () => Number(await s.r.client.get(s.keys.sync.swept)) === 2, {
+      timeoutMs: 60_000,
+      what: 'the sweep of generation 2',
+    });
+    await s.waitIdle(60_000);
+    // c is swept; b and e stay live, on the same Sekoia indicators.
+    expect(live()).toEqual(['a.example', 'b.example', 'e.example']);
+    for (const v of ['b.example', 'e.example'])
+      expect(
+        s.sim.control
+          .indicators()
+          .filter((i) => i.canonical === v && !i.revoked)
+          .map((i) => i.id),
+      ).toEqual([idsBefore.get(v)]);
+    // The operator sees why: both dead letters, and the metric of what the sweep kept.
+    expect((await s.deadLetters()).map((l) => l.kind).sort()).toEqual(['event', 'job']);
+    expect((await service.metrics.sweepKept.get()).values[0]?.value).toBe(2);
   });
 });

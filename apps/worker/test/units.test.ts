@@ -1,3 +1,5 @@
+import { OPENCTI_EXTENSION } from '@octi-sekoia/model';
+import type { DeadLetter } from '@octi-sekoia/queue';
 import { ConfigurationError, QuotaFullError, RejectedError, RetryableError } from '@octi-sekoia/sekoia';
 import { policyOf } from '@octi-sekoia/sync';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +8,7 @@ import { configurationCause } from '../src/circuit.ts';
 import { InvalidJobError, isTransient, validateJob } from '../src/process-job.ts';
 import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
 import { readTuning, tuningEnvName } from '../src/settings.ts';
+import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
 
 describe('validateJob', () => {
@@ -185,6 +188,68 @@ describe('tuning', () => {
     expect(readTuning({}, 90_000).writeHorizonMs).toBe(190_000);
     expect(() => readTuning({ TUNING_MAX_STALLED_COUNT: '0' }, 30_000)).toThrow(
       "TUNING_MAX_STALLED_COUNT = '0' is invalid: expected an integer ≥ 1",
+    );
+  });
+});
+
+describe('sweepExemptions (issue 13 case 4: indicators the sweep keeps)', () => {
+  const letter = (kind: DeadLetter['kind'], payload: unknown): DeadLetter => ({
+    kind,
+    subject: 's',
+    payload: payload as DeadLetter['payload'],
+    error: 'e',
+    attempts: 1,
+    firstSeen: '',
+    lastSeen: '',
+  });
+  const event = (data: string) => letter('event', { id: '5-0', event: 'update', data });
+  const stix = (over: object) =>
+    JSON.stringify({
+      data: {
+        type: 'indicator',
+        id: 'indicator--0b4f0f8e-1f67-4f5a-9a2e-1d1c6c1c7a11',
+        extensions: { [OPENCTI_EXTENSION]: { id: 'octi-1' } },
+        ...over,
+      },
+    });
+  it.each([
+    [
+      'a failed upsert job: its internal and STIX ids',
+      letter('job', upsert('i', '1-0', ['a'])),
+      ['i', 'indicator--i'],
+    ],
+    [
+      'a failed remove job: none (the sweep does what it meant)',
+      letter('job', { ...upsert('i', '1-0', []), op: 'remove' }),
+      [],
+    ],
+    ['a malformed job without ids: none', letter('job', { kind: 'indicator' }), []],
+    ['a job payload that is not an object: none', letter('job', 'garbage'), []],
+    [
+      'a malformed indicator event: internal and STIX ids',
+      event(stix({})),
+      ['octi-1', 'indicator--0b4f0f8e-1f67-4f5a-9a2e-1d1c6c1c7a11'],
+    ],
+    [
+      'an event without the extension: its STIX id',
+      event(stix({ extensions: {} })),
+      ['indicator--0b4f0f8e-1f67-4f5a-9a2e-1d1c6c1c7a11'],
+    ],
+    [
+      'a truncated event: the STIX id in its text',
+      event(stix({}).slice(0, 90)),
+      ['indicator--0b4f0f8e-1f67-4f5a-9a2e-1d1c6c1c7a11'],
+    ],
+    [
+      'an event of another type: none',
+      event(JSON.stringify({ data: { type: 'report', id: 'report--1' } })),
+      [],
+    ],
+    ['an event that is not JSON and names nothing: none', event('{{{'), []],
+    ['a rejected value: none (not an indicator)', letter('value', { value: 'a', reason: 'r' }), []],
+  ] as const)('%s', (_, l, expected) => {
+    expect(sweepExemptions([l], ['dl-1'])).toEqual(
+      expected.map((indicator) => ({ indicator, deadLetter: 'dl-1' })),
     );
   });
 });

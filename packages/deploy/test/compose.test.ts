@@ -86,6 +86,7 @@ describe('the demo profile', () => {
     expect(svc.build).toBeUndefined();
     expect(svc.image).toBe(compose.services.worker!.image);
     expect((svc.command as string[]).join(' ')).toMatch(/\/app\/simulators\/dist\/(opencti|sekoia)\/cli\.js/);
+    expect(svc.ports).not.toHaveLength(0);
     for (const p of svc.ports as string[]) expect(p.startsWith('127.0.0.1:')).toBe(true);
     expect(svc.restart).toBe('unless-stopped');
   });

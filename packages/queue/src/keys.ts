@@ -63,23 +63,20 @@ export function keys(keyPrefix: string, connectorId: string) {
       dirty: `${s}:dirty`,
       /** Set of live indicator ids (enumerated by the sweep). */
       live: `${s}:live`,
-      /** Prefix: `<p><generation>` set of indicator ids seen in that generation. */
-      seenPrefix: `${s}:seen:`,
       /** Counter: global desired-version sequence (monotonic, so a deleted value hash never reuses a version). */
       versionSeq: `${s}:version-seq`,
       /** Counter: claim sequence (identifies the claim that wrote an intent). */
       claimSeq: `${s}:claim-seq`,
       /** Highest generation whose sweep completed. */
       swept: `${s}:swept`,
-      /** Set of values read from the collection at adoption, dirtied by the sweep. */
-      adopted: `${s}:adopted`,
+      /** Set of indicator ids (internal or STIX) the running sweep must keep; deleted when it ends. */
+      sweepExempt: `${s}:sweep-exempt`,
       /** Hash of counters (applied, stale, duplicate, …). */
       stats: `${s}:stats`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
       index: (value: string) => `${s}:idx:${value}`,
       value: (value: string) => `${s}:val:${value}`,
       lock: (value: string) => `${s}:lock:${value}`,
-      seen: (generation: number) => `${s}:seen:${generation}`,
     },
   };
 }

@@ -13,7 +13,6 @@ describe('keys', () => {
     ['dirty', k.sync.dirty, 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:dirty'],
     ['value', k.sync.value('1.2.3.4'), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:val:1.2.3.4'],
     ['index', k.sync.index('a:b'), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:idx:a:b'],
-    ['seen', k.sync.seen(3), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:seen:3'],
     ['sekoiaProfile', k.sekoiaProfile, 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sekoia-profile'],
   ])('%s', (_name, actual, expected) => {
     expect(actual).toBe(expected);
@@ -24,7 +23,6 @@ describe('keys', () => {
     expect(k.sync.index('x')).toBe(`${k.sync.indexPrefix}x`);
     expect(k.sync.lock('x')).toBe(`${k.sync.lockPrefix}x`);
     expect(k.sync.indicator('i')).toBe(`${k.sync.indicatorPrefix}i`);
-    expect(k.sync.seen(2)).toBe(`${k.sync.seenPrefix}2`);
   });
 
   it('separates connectors sharing one Redis', () => {

@@ -267,7 +267,6 @@ export class CollectionReads {
       s.live,
       s.dirty,
       s.swept,
-      s.adopted,
       this.rk.readGeneration,
     );
     return n > 0;
@@ -336,7 +335,6 @@ export class CollectionReads {
     } while (cursor !== '0');
     const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
     await this.redis.del(
-      this.keys.sync.adopted,
       this.rk.observedGenerations,
       this.rk.readGeneration,
       this.rk.readInfo,

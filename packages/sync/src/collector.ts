@@ -19,7 +19,10 @@ export type CreateOutcome =
   | { kind: 'unknown'; reason: string; answered: boolean }
   /** Certainly not applied (429, configuration problem, or a bisect that ran out of time). */
   | { kind: 'not-sent'; policy: ErrorPolicy; reason: string; retryAfterMs?: number }
-  /** beginWrite refused: the lock was lost or another claim's write is in flight. Nothing was sent. */
+  /**
+   * beginWrite refused: the lock was lost, another claim's write is in flight, or the desired version changed
+   * since the claim decided to create. Nothing was sent.
+   */
   | { kind: 'refused' };
 
 export interface CollectorOptions {
@@ -38,6 +41,8 @@ interface Pending {
   attributes: IocAttributes;
   fp: string;
   claim: Claim;
+  /** Desired version the create was decided on (beginWrite refuses it once the version changed). */
+  version: number;
   resolve: (o: CreateOutcome) => void;
 }
 
@@ -69,14 +74,20 @@ export class CreateCollector {
     this.defaultRetryAfterMs = opts.defaultRetryAfterMs ?? 30_000;
   }
 
-  submit(value: string, attributes: IocAttributes, fp: string, claim: Claim): Promise<CreateOutcome> {
+  submit(
+    value: string,
+    attributes: IocAttributes,
+    fp: string,
+    claim: Claim,
+    version: number,
+  ): Promise<CreateOutcome> {
     return new Promise((resolve) => {
       let g = this.groups.get(fp);
       if (!g) {
         g = { items: [] };
         this.groups.set(fp, g);
       }
-      g.items.push({ value, attributes, fp, claim, resolve });
+      g.items.push({ value, attributes, fp, claim, version, resolve });
       if (g.items.length >= this.maxBatch) this.flush(fp);
       else g.timer ??= setTimeout(() => this.flush(fp), this.lingerMs);
     });
@@ -106,21 +117,30 @@ export class CreateCollector {
 
   private async send(fp: string, batch: Pending[]): Promise<void> {
     await this.budget.take();
+    const accepted = await this.begin(fp, batch);
+    if (accepted.length > 0) await this.post(fp, accepted);
+  }
+
+  /**
+   * Records (or refreshes) the create-pending intents of `items` right before a POST, its token taken; the
+   * refused ones resolve `refused`. Returns those that may be sent.
+   */
+  private async begin(fp: string, items: Pending[]): Promise<Pending[]> {
     const ok = await this.state.beginWrite(
-      batch.map((it) => ({ value: it.value, claim: it.claim })),
+      items.map((it) => ({ value: it.value, claim: it.claim, version: it.version })),
       'create',
       fp,
     );
     const accepted: Pending[] = [];
-    for (const it of batch) {
+    for (const it of items) {
       if (ok.has(it.value)) accepted.push(it);
       else it.resolve({ kind: 'refused' });
     }
-    if (accepted.length > 0) await this.post(accepted, this.state.now());
+    return accepted;
   }
 
-  /** One POST (its budget token already taken); bisects on rejection. */
-  private async post(items: Pending[], intentsAt: number): Promise<void> {
+  /** One POST (its budget token taken, its intents recorded); bisects on rejection. */
+  private async post(fp: string, items: Pending[]): Promise<void> {
     let created: { id: string; value: string; revoked?: boolean }[];
     try {
       this.opts.onRequest?.('create');
@@ -135,17 +155,15 @@ export class CreateCollector {
           items[0]!.resolve({ kind: 'rejected', reason: message });
           return;
         }
-        // The rejected request changed nothing. Keep bisecting only while the intents are young enough that
-        // nobody could take them for a crashed writer's.
+        // The rejected request changed nothing. Each half waits for its own token (for as long as the budget
+        // says), then refreshes its intents: a half is sent only under an intent recorded after its token, by a
+        // claim that still holds the lock, at the desired version it was decided on — never on an intent that
+        // another worker may by now have taken for a crashed writer's.
         const mid = Math.ceil(items.length / 2);
         for (const half of [items.slice(0, mid), items.slice(mid)]) {
-          if (this.state.now() - intentsAt > this.state.writeHorizonMs / 2) {
-            for (const it of half)
-              it.resolve({ kind: 'not-sent', policy: 'retryable', reason: 'bisect timed out' });
-            continue;
-          }
           await this.budget.take();
-          await this.post(half, intentsAt);
+          const accepted = await this.begin(fp, half);
+          if (accepted.length > 0) await this.post(fp, accepted);
         }
         return;
       }

@@ -12,8 +12,8 @@ export interface SyncEngineOptions extends SyncStateOptions, ReconcilerOptions {
 }
 
 /**
- * The engine as the worker wires it: `applyJob(job)` in the BullMQ processor, `start()` for the background
- * drainer of the dirty set, `stop()` on shutdown, `dirtyCount()` / `stats()` for metrics, `sweep(G)` on a sweep
+ * The engine as the worker wires it: `applyJob(job)` in the BullMQ processor, `reconcileDirty()` in the
+ * worker's drainer of the dirty set, `dirtyCount()` / `stats()` for metrics, `sweep(G)` on a sweep
  * marker, `state.markDirty([value], { clearRejection: true })` for a dead letter of kind `value`.
  */
 export function createSyncEngine(opts: SyncEngineOptions): Reconciler {

@@ -59,7 +59,6 @@ export {
 } from './port.ts';
 export {
   type ApplyJobResult,
-  type DrainOptions,
   observation,
   type ReconcileReport,
   Reconciler,
@@ -75,11 +74,11 @@ export {
   emptyApplied,
   type Intent,
   type Mutation,
-  type ObservedIndicator,
   type RecordAppliedResult,
   type RecordDesiredOutcome,
   type RecordDesiredResult,
   type RecordMode,
+  type SweepResult,
   SyncState,
   type SyncStateOptions,
   type ValueState,

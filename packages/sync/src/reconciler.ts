@@ -30,7 +30,7 @@ export interface ReconcilerOptions {
   onRejected?: (r: RejectedValue) => void | Promise<void>;
   /** 401/403/collection gone: the worker opens its circuit and fails /readyz. */
   onConfigurationError?: (message: string) => void;
-  /** Unexpected errors in the background drainer (Redis down, …). */
+  /** Errors reporting a rejected value (its dead letter could not be written: the value is retried). */
   onError?: (err: unknown) => void;
   /** Backoff of a value after retryable failures: base·2^n, capped, with jitter. */
   backoffBaseMs?: number;
@@ -39,7 +39,7 @@ export interface ReconcilerOptions {
   lostAnswerSearchDelayMs?: number;
   /** 429 without Retry-After. */
   defaultRetryAfterMs?: number;
-  /** How long values wait (and the drainer pauses) after a configuration error. */
+  /** How long values wait after a configuration error. */
   configurationRetryMs?: number;
 }
 
@@ -64,15 +64,6 @@ export interface ReconcileReport {
 
 export interface ApplyJobResult extends RecordDesiredResult {
   report: ReconcileReport;
-}
-
-export interface DrainOptions {
-  /** Values per claim (default 100). */
-  batch?: number;
-  /** Parallel claims (default 1). */
-  concurrency?: number;
-  /** Longest sleep when nothing is due (default 1 s). */
-  idleMs?: number;
 }
 
 type Step =
@@ -105,17 +96,14 @@ interface Attempt {
 /**
  * The reconcile loop: drains the dirty set (never re-derives work from a job), decides per value with the
  * pure `decide`, writes through the SekoiaPort under the request budget, and records outcomes with
- * record-applied. `applyJob` is what a BullMQ processor calls; `start()` runs the background drainer.
+ * record-applied. `applyJob` is what a BullMQ processor calls; `reconcileDirty` is what a drainer loops on (the
+ * worker's Drainer).
  */
 export class Reconciler {
   readonly collector: CreateCollector;
   private readonly totals = emptyReport();
   private readonly requests = { create: 0, edit: 0, revoke: 0, forceDelete: 0, search: 0 };
-  private running = false;
-  private loops: Promise<void>[] = [];
-  private readonly wakers = new Set<() => void>();
   private createsBlocked = false;
-  private pausedUntil = 0;
 
   constructor(
     readonly state: SyncState,
@@ -150,10 +138,10 @@ export class Reconciler {
 
   /**
    * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
-   * applied. The removed indicators' values are left to the drainer.
+   * applied. The removed indicators' values are left to the drainer. `exempt`: see SyncState.sweepUnseen.
    */
-  sweep(generation: number) {
-    return this.state.sweepUnseen(generation);
+  sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
+    return this.state.sweepUnseen(generation, opts);
   }
 
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
@@ -197,7 +185,8 @@ export class Reconciler {
     }, renewEvery);
     try {
       const states = await this.state.readValues(claim.values);
-      await Promise.all(
+      // allSettled: one value's error must not end the claim (and its lock renewal) while the others still write.
+      const outcomes = await Promise.allSettled(
         states.map(async (st) => {
           try {
             await this.reconcileOne(claim, st, report);
@@ -206,14 +195,13 @@ export class Reconciler {
           }
         }),
       );
+      const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       clearInterval(timer);
       this.add(report);
     }
-    if (report.configurationError) {
-      this.pausedUntil = this.state.now() + (this.opts.configurationRetryMs ?? 30_000);
-      this.opts.onConfigurationError?.(report.configurationError);
-    }
+    if (report.configurationError) this.opts.onConfigurationError?.(report.configurationError);
     return report;
   }
 
@@ -296,7 +284,7 @@ export class Reconciler {
     if (action.type === 'create') {
       if (this.createsBlocked) return { status: 'retry', muts: [], delayMs: this.configurationRetryMs() };
       report.creates++;
-      const o = await this.collector.submit(value, action.attributes, action.fp, claim);
+      const o = await this.collector.submit(value, action.attributes, action.fp, claim, desired.version);
       switch (o.kind) {
         case 'created':
           // Created now: confirmed in this generation (no verify search needed).
@@ -337,7 +325,9 @@ export class Reconciler {
       return { status: 'retry', muts: [], delayMs: this.backoff(applied.failures) };
     }
     const fp = action.type === 'edit' ? action.fp : '';
-    const ok = await this.state.beginWrite([{ value, claim }], action.type, fp);
+    // Refused when the lock is lost, another write is in flight, or the desired state changed while this claim
+    // waited for its token (the value is then claimed again with the new version at once).
+    const ok = await this.state.beginWrite([{ value, claim, version: desired.version }], action.type, fp);
     if (!ok.has(value)) return { status: 'retry', muts: [], delayMs: 0 };
     try {
       if (action.type === 'edit') {
@@ -514,57 +504,6 @@ export class Reconciler {
       if (k === 'configurationError') continue;
       (this.totals[k] as number) += r[k] as number;
     }
-  }
-
-  /** Starts the background drainer of the dirty set. */
-  start(opts: DrainOptions = {}): void {
-    if (this.running) return;
-    this.running = true;
-    const n = Math.max(1, opts.concurrency ?? 1);
-    this.loops = Array.from({ length: n }, () => this.drainLoop(opts));
-  }
-
-  /** Stops taking claims and waits for the ones in progress. */
-  async stop(): Promise<void> {
-    this.running = false;
-    for (const wake of this.wakers) wake();
-    await Promise.all(this.loops);
-    this.loops = [];
-    await this.collector.drain();
-  }
-
-  private async drainLoop(opts: DrainOptions): Promise<void> {
-    const idleMs = opts.idleMs ?? 1000;
-    while (this.running) {
-      let sleepMs = 0;
-      try {
-        const now = this.state.now();
-        if (this.pausedUntil > now) sleepMs = this.pausedUntil - now;
-        else {
-          const report = await this.reconcileDirty({ max: opts.batch ?? 100 });
-          if (report.claimed === 0) {
-            const next = await this.state.nextDueAt();
-            sleepMs = next === undefined ? idleMs : Math.min(idleMs, Math.max(10, next - this.state.now()));
-          }
-        }
-      } catch (err) {
-        this.opts.onError?.(err);
-        sleepMs = idleMs;
-      }
-      if (sleepMs > 0 && this.running) await this.sleep(sleepMs);
-    }
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(t);
-        this.wakers.delete(wake);
-        resolve();
-      };
-      const t = setTimeout(wake, ms);
-      this.wakers.add(wake);
-    });
   }
 }
 

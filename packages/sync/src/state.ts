@@ -148,18 +148,21 @@ export type Mutation =
 
 export type RecordMode = 'done' | 'retry' | 'observe';
 
+export interface SweepResult {
+  /** Live indicators not seen in the generation, removed. */
+  removed: number;
+  /** Values put into the dirty set. */
+  dirtied: number;
+  /** Already swept, or superseded by a newer generation. */
+  skipped: boolean;
+  /** Internal ids of indicators not seen in the generation but kept because they were exempt. */
+  kept: string[];
+}
+
 export interface RecordAppliedResult {
   outcome: 'done' | 'redirtied' | 'lost' | 'ok';
   /** Why it went back to the dirty set: lock lost, desired version changed, retry asked, unsure, intent. */
   reason: string;
-}
-
-export interface ObservedIndicator {
-  value: string;
-  id: string;
-  revoked: boolean;
-  /** Fingerprint of the attributes it carries, when the reader mapped them; '' or absent = unknown. */
-  fp?: string;
 }
 
 export function emptyApplied(): AppliedState {
@@ -323,15 +326,7 @@ export class SyncState {
     const s = this.keys.sync;
     const reply = (await recordDesiredLua.run(
       this.redis,
-      [
-        s.indicator(job.indicatorId),
-        s.dirty,
-        s.live,
-        s.seen(job.generation),
-        this.keys.generation,
-        s.versionSeq,
-        s.stats,
-      ],
+      [s.indicator(job.indicatorId), s.dirty, s.live, this.keys.generation, s.versionSeq, s.stats],
       [
         job.indicatorId,
         String(job.generation),
@@ -425,12 +420,12 @@ export class SyncState {
   }
 
   /**
-   * Records the write intent (create-pending, …) on each value whose lock `claim` still holds and that carries
-   * no other claim's intent. Call it right before the request, after taking the budget token. Returns the
-   * values that may be written.
+   * Records the write intent (create-pending, …) on each value whose lock `claim` still holds, whose desired
+   * version is still `version` (the one the write was decided on) and that carries no other claim's intent.
+   * Call it right before the request, after taking the budget token. Returns the values that may be written.
    */
   async beginWrite(
-    items: { value: string; claim: Claim }[],
+    items: { value: string; claim: Claim; version: number }[],
     op: Intent['op'],
     fp: string,
   ): Promise<Set<string>> {
@@ -442,7 +437,8 @@ export class SyncState {
       this.keys.sync.valuePrefix,
     ];
     args.push(op, fp);
-    for (const { value, claim } of items) args.push(value, claim.token, String(claim.seq));
+    for (const { value, claim, version } of items)
+      args.push(value, claim.token, String(claim.seq), String(version));
     return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
   }
 
@@ -542,31 +538,39 @@ export class SyncState {
   }
 
   /**
-   * Mark and sweep of generation G: removes every live indicator not seen in G (as a remove at fence (G, 0-0),
-   * so any event of G still wins), dirties its values, then dirties the values adopted from the collection so
-   * leftovers nobody wants are revoked. Call it only once every job of G up to the sweep marker is applied.
-   * Idempotent: a generation already swept is skipped (its seen set is kept until the next sweep).
+   * Mark and sweep of generation G: removes every live indicator not seen in G — its fence generation is below
+   * G — as a remove at fence (G, 0-0), so any event of G still wins, and dirties its values. Call it only once
+   * every job of G up to the sweep marker is applied. Idempotent: a generation already swept is skipped.
+   * `exempt`: internal or STIX ids of indicators whose event of G could not be applied (a dead-lettered job or
+   * event): they are kept, and returned in `kept` when they would have been removed.
    */
   async sweepUnseen(
     generation: number,
-    chunk = 500,
-  ): Promise<{ removed: number; dirtied: number; skipped: boolean }> {
+    opts: { exempt?: readonly string[]; chunk?: number } = {},
+  ): Promise<SweepResult> {
+    const chunk = opts.chunk ?? 500;
     const s = this.keys.sync;
     const swept = Number((await this.redis.get(s.swept)) ?? -1);
-    if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true };
+    if (swept >= generation) return { removed: 0, dirtied: 0, skipped: true, kept: [] };
     // A newer generation has started: its jobs refuse G's, so sweeping G now would remove live indicators.
     const current = Number((await this.redis.get(this.keys.generation)) ?? 0);
-    if (current > generation) return { removed: 0, dirtied: 0, skipped: true };
+    if (current > generation) return { removed: 0, dirtied: 0, skipped: true, kept: [] };
+    // The exempt ids, for this sweep only (a set: the script looks each listed indicator up).
+    await this.redis.del(s.sweepExempt);
+    const exempt = [...new Set(opts.exempt ?? [])];
+    for (let i = 0; i < exempt.length; i += 1000)
+      await this.redis.sadd(s.sweepExempt, ...exempt.slice(i, i + 1000));
     let removed = 0;
     let dirtied = 0;
+    const kept: string[] = [];
     let cursor = '0';
     do {
       const [next, ids] = await this.redis.sscan(s.live, cursor, 'COUNT', chunk);
       cursor = next;
       if (ids.length > 0) {
-        const [r, d] = (await sweepUnseenLua.run(
+        const [r, d, k] = (await sweepUnseenLua.run(
           this.redis,
-          [s.dirty, s.live, s.seen(generation), s.versionSeq, s.stats],
+          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt],
           [
             String(generation),
             this.tombstoneTtlMs,
@@ -576,50 +580,15 @@ export class SyncState {
             s.valuePrefix,
             ...ids,
           ],
-        )) as [number, number];
+        )) as [number, number, string[]];
         removed += r;
         dirtied += d;
+        kept.push(...k);
       }
     } while (cursor !== '0');
-    cursor = '0';
-    do {
-      const [next, values] = await this.redis.sscan(s.adopted, cursor, 'COUNT', chunk);
-      cursor = next;
-      await this.markDirty(values);
-      dirtied += values.length;
-    } while (cursor !== '0');
-    await this.redis.del(s.adopted);
     await this.redis.set(s.swept, String(generation));
-    // Older seen sets are no longer needed; G's stays so that a re-run above stays a no-op.
-    let c = '0';
-    do {
-      const [next, names] = await this.redis.scan(c, 'MATCH', `${s.seenPrefix}*`, 'COUNT', 1000);
-      c = next;
-      const old = names.filter((n) => Number(n.slice(s.seenPrefix.length)) < generation);
-      if (old.length > 0) await this.redis.unlink(...old);
-    } while (c !== '0');
-    return { removed, dirtied, skipped: false };
-  }
-
-  /**
-   * Adoption: what the collection holds (read from search pages before generation G's recovery) becomes
-   * applied state, so nothing is created twice; those values are dirtied by G's sweep, which revokes those no
-   * indicator wants. Revoked items are ignored.
-   */
-  async adoptObserved(generation: number, items: ObservedIndicator[]): Promise<number> {
-    const m = this.redis.multi();
-    let n = 0;
-    for (const it of items) {
-      if (it.revoked) continue;
-      const key = this.keys.sync.value(it.value);
-      m.hset(key, `id:${it.id}`, it.fp ?? '', 'gen', String(generation));
-      m.persist(key);
-      m.sadd(this.keys.sync.adopted, it.value);
-      n += 1;
-    }
-    if (n > 0) await m.exec();
-    else m.discard();
-    return n;
+    await this.redis.del(s.sweepExempt);
+    return { removed, dirtied, skipped: false, kept: kept.sort() };
   }
 }
 

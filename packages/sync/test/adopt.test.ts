@@ -69,7 +69,6 @@ describe('collection reads (adoption, and the read at the start of a generation)
     reads = new CollectionReads(r.connect(), { keyPrefix: r.prefix, connectorId: 'c1' });
   });
   afterEach(async () => {
-    await rec.stop();
     await r.cleanup();
   });
 

@@ -4,10 +4,9 @@
 -- KEYS[1] indicator hash  {g, e, live, vals, attrs, fp, stix}
 -- KEYS[2] dirty zset      value -> not-before ms
 -- KEYS[3] live set        live indicator ids
--- KEYS[4] seen set        indicator ids seen in the job's generation
--- KEYS[5] generation      current generation (absent = no guard)
--- KEYS[6] version seq     global desired-version counter
--- KEYS[7] stats hash
+-- KEYS[4] generation      current generation (absent = no guard)
+-- KEYS[5] version seq     global desired-version counter
+-- KEYS[6] stats hash
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
@@ -36,23 +35,22 @@ end
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 -- A job of a generation older than the current one is superseded by the re-read of the newer generation.
-local current = redis.call('GET', KEYS[5])
+local current = redis.call('GET', KEYS[4])
 if current and cmpint(gen, current) < 0 then
-  redis.call('HINCRBY', KEYS[7], 'stale-generation', 1)
+  redis.call('HINCRBY', KEYS[6], 'stale-generation', 1)
   return {0, 'stale-generation', current}
 end
-redis.call('SADD', KEYS[4], id)
 
 local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'live', 'vals')
 local known = h[1] ~= false
 if known then
   local c = cmpfence(gen, eid, h[1], h[2])
   if c == 0 then
-    redis.call('HINCRBY', KEYS[7], 'duplicate', 1)
+    redis.call('HINCRBY', KEYS[6], 'duplicate', 1)
     return {0, 'duplicate'}
   end
   if c < 0 then
-    redis.call('HINCRBY', KEYS[7], 'stale', 1)
+    redis.call('HINCRBY', KEYS[6], 'stale', 1)
     return {0, 'stale'}
   end
 end
@@ -88,7 +86,7 @@ if not known and ARGV[11] ~= '' then
   for _, v in ipairs(cjson.decode(ARGV[11])) do mark(v) end
 end
 
-local version = redis.call('INCR', KEYS[6])
+local version = redis.call('INCR', KEYS[5])
 local now = tonumber(ARGV[10])
 for _, v in ipairs(dirty) do
   -- LT: makes a value waiting for a retry (future score) due now, never delays one already due.
@@ -108,5 +106,5 @@ else
   redis.call('PEXPIRE', KEYS[1], ARGV[9])
   redis.call('SREM', KEYS[3], id)
 end
-redis.call('HINCRBY', KEYS[7], 'applied', 1)
+redis.call('HINCRBY', KEYS[6], 'applied', 1)
 return {1, 'applied', version, dirty}

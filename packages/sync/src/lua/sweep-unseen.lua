@@ -1,9 +1,12 @@
--- Mark and sweep of a generation: removes each listed live indicator that was not seen in generation G,
--- exactly as a remove job at fence (G, 0-0) would: any event of G for it (seen later, or replayed) still wins.
--- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] seen set of G  KEYS[4] version seq  KEYS[5] stats hash
+-- Mark and sweep of a generation: removes each listed live indicator that was not seen in generation G (its
+-- fence generation is below G: every applied event of G raised it to G), exactly as a remove job at fence (G, 0-0)
+-- would: any event of G for it (seen later, or replayed) still wins.
+-- An indicator named in the exempt set (by internal or STIX id) is kept: its last event of G could not be applied
+-- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
+-- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] index prefix
 -- ARGV[6] value prefix  ARGV[7..] indicator ids (a chunk of the live set)
--- Returns {removed, dirtied}.
+-- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
   b = string.gsub(b, '^0+', '')
@@ -13,32 +16,34 @@ local function cmpint(a, b)
 end
 
 local G, now = ARGV[1], tonumber(ARGV[3])
-local removed, dirtied = 0, 0
+local removed, dirtied, kept = 0, 0, {}
 local version = false
 for i = 7, #ARGV do
   local id = ARGV[i]
-  if redis.call('SISMEMBER', KEYS[3], id) == 0 then
-    local key = ARGV[4] .. id
-    local h = redis.call('HMGET', key, 'g', 'live', 'vals')
-    if h[1] and h[2] == '1' and cmpint(h[1], G) < 0 then
-      if not version then version = redis.call('INCR', KEYS[4]) end
-      for _, v in ipairs(cjson.decode(h[3])) do
-        redis.call('SREM', ARGV[5] .. v, id)
-        redis.call('ZADD', KEYS[1], 'LT', now, v)
-        redis.call('HSET', ARGV[6] .. v, 'ver', version)
-        redis.call('PERSIST', ARGV[6] .. v)
-        dirtied = dirtied + 1
-      end
-      redis.call('HSET', key, 'g', G, 'e', '0-0', 'live', '0', 'vals', '[]')
-      redis.call('HDEL', key, 'attrs', 'fp')
-      redis.call('PEXPIRE', key, ARGV[2])
-      redis.call('SREM', KEYS[2], id)
-      removed = removed + 1
-    elseif not h[1] or h[2] ~= '1' then
-      -- Not live any more (or expired): the live set was stale for it.
-      redis.call('SREM', KEYS[2], id)
+  local key = ARGV[4] .. id
+  local h = redis.call('HMGET', key, 'g', 'live', 'vals', 'stix')
+  local exempt = h[1] and h[2] == '1' and cmpint(h[1], G) < 0
+    and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[4] and redis.call('SISMEMBER', KEYS[5], h[4]) == 1))
+  if exempt then
+    kept[#kept + 1] = id
+  elseif h[1] and h[2] == '1' and cmpint(h[1], G) < 0 then
+    if not version then version = redis.call('INCR', KEYS[3]) end
+    for _, v in ipairs(cjson.decode(h[3])) do
+      redis.call('SREM', ARGV[5] .. v, id)
+      redis.call('ZADD', KEYS[1], 'LT', now, v)
+      redis.call('HSET', ARGV[6] .. v, 'ver', version)
+      redis.call('PERSIST', ARGV[6] .. v)
+      dirtied = dirtied + 1
     end
+    redis.call('HSET', key, 'g', G, 'e', '0-0', 'live', '0', 'vals', '[]')
+    redis.call('HDEL', key, 'attrs', 'fp')
+    redis.call('PEXPIRE', key, ARGV[2])
+    redis.call('SREM', KEYS[2], id)
+    removed = removed + 1
+  elseif not h[1] or h[2] ~= '1' then
+    -- Not live any more (or expired): the live set was stale for it.
+    redis.call('SREM', KEYS[2], id)
   end
 end
-if removed > 0 then redis.call('HINCRBY', KEYS[5], 'swept', removed) end
-return {removed, dirtied}
+if removed > 0 then redis.call('HINCRBY', KEYS[4], 'swept', removed) end
+return {removed, dirtied, kept}
