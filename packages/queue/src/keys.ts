@@ -34,6 +34,9 @@ export function keys(keyPrefix: string, connectorId: string) {
     /** List of raw stream events sent back from dead letters of kind `event` (ingest pops and normalizes them). */
     replayedEvents: `${base}:replayed-events`,
 
+    /** JSON record of the Sekoia.io behaviour profile `pnpm cli probe` observed (@octi-sekoia/sekoia profile.ts). */
+    sekoiaProfile: `${base}:sekoia-profile`,
+
     // Dead letters.
     /** Hash `<id>:n` → sightings (atomic counter), `<id>:first` → first seen ISO; the data shown mirrors it. */
     deadLetterMeta: `${base}:dead-letter-meta`,

@@ -14,6 +14,7 @@ describe('keys', () => {
     ['value', k.sync.value('1.2.3.4'), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:val:1.2.3.4'],
     ['index', k.sync.index('a:b'), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:idx:a:b'],
     ['seen', k.sync.seen(3), 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sync:seen:3'],
+    ['sekoiaProfile', k.sekoiaProfile, 'octi-sekoia:c0ffee00-0000-4000-8000-000000000001:sekoia-profile'],
   ])('%s', (_name, actual, expected) => {
     expect(actual).toBe(expected);
   });

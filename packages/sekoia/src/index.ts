@@ -33,3 +33,26 @@ export {
   type NamedIndicator,
 } from './match.ts';
 export { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
+export {
+  BEHAVIOUR_NOTES,
+  BEHAVIOUR_VARIANTS,
+  BEHAVIOURS,
+  type BehaviourName,
+  type BehaviourVariant,
+  behavioursFor,
+  type DegradedMode,
+  degradedModes,
+  isVariant,
+  type ProfileRead,
+  type ProfileStore,
+  parseProfile,
+  productResponse,
+  QUOTA_BODY_KINDS,
+  type QuotaBodyKind,
+  type QuotaFullVariant,
+  readProfile,
+  type SekoiaBehaviours,
+  type SekoiaProfile,
+  unknownBehaviours,
+  writeProfile,
+} from './profile.ts';

@@ -183,7 +183,10 @@ export async function startSekoiaSimulator(opts: SekoiaSimulatorOptions = {}): P
     } else {
       result = store.authorize(req.headers.authorization, match.needs ?? 'view') ?? execute(match, raw, url);
     }
-    const answer = json(result.status, result.body);
+    const answer: FaultResponse =
+      result.contentType === undefined
+        ? json(result.status, result.body)
+        : { status: result.status, body: String(result.body), contentType: result.contentType, headers: {} };
     engine.recordAnswer(plan.post === 'drop' ? 'drop' : result.status);
     if (plan.post === 'drop') {
       // The request was applied; the client never learns it (exposes duplicate POSTs on retry).

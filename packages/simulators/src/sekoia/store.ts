@@ -15,7 +15,9 @@ import {
   analyseValue,
   buildPattern,
   defaultValidityMs,
+  indicatorName,
   isHashType,
+  KNOWN_KILL_CHAIN_PHASES,
   observableObjectType,
   TEXT_FORMATS,
 } from './values.ts';
@@ -24,6 +26,8 @@ import {
 export interface ApiResult {
   status: number;
   body: unknown;
+  /** Set when the body is sent as this text type instead of JSON (`body` is then the text). */
+  contentType?: string;
 }
 
 /** Error codes. Only INTHREAT2500 is documented (AL-ADD fixture); the others are invented in the same style. */
@@ -177,6 +181,17 @@ export class SekoiaStore {
     }
     if (!key[needs]) {
       const perm = needs === 'view' ? 'View IOC collections' : 'Manage IOC collections';
+      // Assumption [?] (issue 14 row 7): the body of a permission 403 is unknown; a switch decides.
+      const mode = this.behavior.forbiddenBody;
+      if (mode === 'text')
+        return { status: 403, body: `Missing permission: ${perm}`, contentType: 'text/plain' };
+      if (mode === 'html') {
+        return {
+          status: 403,
+          body: `<html><head><title>403 Forbidden</title></head><body><h1>Forbidden</h1><p>Missing permission: ${perm}</p></body></html>`,
+          contentType: 'text/html; charset=utf-8',
+        };
+      }
       return fail(403, `Missing permission: ${perm}`);
     }
     return undefined;
@@ -253,12 +268,13 @@ export class SekoiaStore {
     return Math.max(0, this.behavior.quotaMax - used);
   }
 
+  /** Assumption [?] (issue 14 row 9): status and body of a create refused for quota are unknown; switches decide. */
   private quotaExceeded(): ApiResult {
-    return fail(
-      this.behavior.quotaOverflowStatus,
-      `IOC limit reached (${this.behavior.quotaMax} per ${this.behavior.quotaScope})`,
-      CODES.quotaExceeded,
-    );
+    const status = this.behavior.quotaOverflowStatus;
+    const message = `IOC limit reached (${this.behavior.quotaMax} per ${this.behavior.quotaScope})`;
+    const mode = this.behavior.quotaOverflowBody;
+    if (mode === 'text') return { status, body: message, contentType: 'text/plain' };
+    return fail(status, message, mode === 'json-code' ? CODES.quotaExceeded : undefined);
   }
 
   // ---- API handlers ----
@@ -439,6 +455,8 @@ export class SekoiaStore {
       return fail(400, '"offset" must be an integer >= 0', CODES.validation);
     const hits = this.search(col, query.get('term') ?? '');
     const items = hits.slice(offset, offset + limit);
+    // Assumption [?] (issue 14 row 4): whether answers carry `has_more` is unknown; a switch decides.
+    if (this.behavior.hasMore === 'absent') return { status: 200, body: { items, total: hits.length } };
     return {
       status: 200,
       body: { items, total: hits.length, has_more: offset + items.length < hits.length },
@@ -451,14 +469,20 @@ export class SekoiaStore {
    * collection version so that paging through one term (or through everything) costs one scan.
    */
   private search(col: CollectionRecord, rawTerm: string): SekoiaIndicator[] {
-    const sensitive = this.behavior.termCaseSensitive;
+    // Assumption [?] (issue 14 row 10): how `term` matches is unknown; switches decide.
+    const mode = this.behavior.termSearch;
+    const sensitive = mode === 'substring' && this.behavior.termCaseSensitive;
     const listRevoked = this.behavior.listRevoked;
     const term = sensitive ? rawTerm : rawTerm.toLowerCase();
-    const key = `${sensitive ? 's' : 'i'}${listRevoked ? 'r' : 'l'}:${term}`;
+    const key = `${mode === 'tokenised' ? 't' : sensitive ? 's' : 'i'}${listRevoked ? 'r' : 'l'}:${term}`;
     const cached = col.searches.get(key);
     if (cached && cached.version === col.version) return cached.hits;
     const hits: SekoiaIndicator[] = [];
-    if (term === '') {
+    if (term !== '' && mode === 'tokenised') {
+      for (const r of col.indicators.values()) {
+        if ((listRevoked || !r.pub.revoked) && patternTokens(r.pub.pattern).includes(term)) hits.push(r.pub);
+      }
+    } else if (term === '') {
       for (const r of col.indicators.values()) if (listRevoked || !r.pub.revoked) hits.push(r.pub);
     } else {
       const blob = this.blob(col);
@@ -524,7 +548,10 @@ export class SekoiaStore {
     }
     if (rec.pub.revoked) {
       // Assumption [?]: the answer to a repeat revoke is unknown; a switch decides.
-      return this.behavior.repeatRevoke === 200 ? { status: 200, body: rec.pub } : indicatorNotFound();
+      const answer = this.behavior.repeatRevoke;
+      if (answer === 200) return { status: 200, body: rec.pub };
+      if (answer === 400) return fail(400, 'Indicator already revoked', CODES.validation);
+      return indicatorNotFound();
     }
     rec.pub.revoked = true;
     rec.pub.modified = this.nowIso();
@@ -547,6 +574,12 @@ export class SekoiaStore {
     }
     const fields = this.parseFields(body);
     if ('status' in fields) return fields;
+    // Assumption [?] (issue 14 row 2): what a PUT does with `null` is unknown; a switch decides.
+    const nulls = (['description', 'valid_until'] as const).filter((k) => fields[k] === null);
+    if (nulls.length > 0 && this.behavior.putNull === 'reject') {
+      return fail(400, `Field(s) may not be null: ${nulls.join(', ')}`, CODES.validation);
+    }
+    if (this.behavior.putNull === 'keep') for (const k of nulls) delete fields[k];
     const pub = rec.pub;
     const from = fields.valid_from ?? pub.valid_from;
     const until = fields.valid_until !== undefined ? fields.valid_until : pub.valid_until;
@@ -614,8 +647,9 @@ export class SekoiaStore {
 
   private create(col: CollectionRecord, v: ImportValue, fields: Fields): IndicatorRecord {
     const at = this.nowIso();
-    const canonicalName = this.behavior.itemName === 'canonical';
-    const name = canonicalName ? v.canonical : v.sent;
+    const canonicalName = this.behavior.itemName !== 'as-sent';
+    // Assumption [?] (issue 14 row 1): how Sekoia names what it created is unknown; a switch decides.
+    const name = indicatorName(this.behavior.itemName, v.sent, v.parts);
     const parts = v.parts.map((p) => ({ type: p.type, value: canonicalName ? p.canonical : p.value }));
     const validFrom = v.validFrom ?? fields.valid_from ?? at;
     let validUntil = fields.valid_until ?? null;
@@ -713,6 +747,19 @@ export class SekoiaStore {
             (isObject(p) && typeof p.kill_chain_name === 'string' && typeof p.phase_name === 'string'),
         );
       if (!ok) return fail(400, 'Invalid "kill_chain_phases"', CODES.validation);
+      // Assumption [?] (issue 14 row 8): whether custom kill chains are accepted is unknown; a switch decides.
+      if (this.behavior.killChainPhases === 'mitre-lockheed') {
+        const unknown = (k as unknown[]).filter(
+          (p) => !KNOWN_KILL_CHAIN_PHASES.has(typeof p === 'string' ? p : String((p as Json).phase_name)),
+        );
+        if (unknown.length > 0) {
+          return fail(
+            400,
+            'Kill chain phase names must be MITRE ATT&CK tactics or Lockheed Martin kill chain phases',
+            CODES.validation,
+          );
+        }
+      }
       f.kill_chain_phases = k as unknown[];
     }
     if (o.x_ic_related_threat_refs !== undefined) {
@@ -780,6 +827,20 @@ function parseDate(v: unknown): string | undefined {
   if (typeof v !== 'string' || !DATE_RE.test(v)) return undefined;
   const t = Date.parse(v);
   return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+/**
+ * Tokens of a pattern for a tokenised `term` search, lower case: each quoted literal whole (so a value is one
+ * token, whatever it contains), and the words outside quotes split at spaces, brackets and `=`.
+ */
+function patternTokens(pattern: string): string[] {
+  const tokens: string[] = [];
+  const outside = pattern.toLowerCase().replace(/'((?:[^'\\]|\\.)*)'/g, (_m, lit: string) => {
+    tokens.push(lit.replace(/\\(.)/g, '$1'));
+    return ' ';
+  });
+  for (const w of outside.split(/[\s[\]=]+/)) if (w !== '') tokens.push(w);
+  return tokens;
 }
 
 /** Index of the last element of the sorted `starts` that is <= pos. */

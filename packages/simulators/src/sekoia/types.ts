@@ -37,6 +37,11 @@ export interface SekoiaBehavior {
   quotaCountsRevoked: boolean;
   /** Status of a create refused for quota (default 400, body code INTHREAT4013). */
   quotaOverflowStatus: number;
+  /**
+   * Body of a create refused for quota (issue 14 row 9): 'json-code' (default: `{message, code: INTHREAT4013}`),
+   * 'json-message' (`{message}` only) or 'text' (a plain-text sentence).
+   */
+  quotaOverflowBody: 'json-code' | 'json-message' | 'text';
   /** Description over 500 characters: 'reject' (400, default) or 'truncate'. */
   descriptionOverflow: 'reject' | 'truncate';
   /**
@@ -50,16 +55,46 @@ export interface SekoiaBehavior {
   reimportRevoked: 'reactivate' | 'new' | 'ignore';
   /** Whether GET /indicators lists revoked indicators (default true). */
   listRevoked: boolean;
-  /** Answer to DELETE on an already revoked indicator (default 200 with the indicator). */
-  repeatRevoke: 200 | 404;
-  /** Whether `term` matching is case-sensitive (default true). */
+  /** Answer to DELETE on an already revoked indicator (default 200 with the indicator; row 6). */
+  repeatRevoke: 200 | 404 | 400;
+  /** Whether `term` matching is case-sensitive (default true). `false` = `termSearch: 'case-insensitive'`. */
   termCaseSensitive: boolean;
+  /**
+   * How `term` matches (row 10): 'substring' (default: substring of the pattern, case per termCaseSensitive),
+   * 'case-insensitive' (substring, any case) or 'tokenised' (the term must equal one whole token of the
+   * pattern — tokens split at spaces, quotes, brackets and `=` — any case, like a full-text index).
+   */
+  termSearch: 'substring' | 'case-insensitive' | 'tokenised';
   /** Order of `items` in a batch answer: 'input' (default) or 'shuffled' (seeded). */
   itemOrder: 'input' | 'shuffled';
-  /** `name` of a created indicator: the value 'as-sent' (trimmed; default) or 'canonical'. */
-  itemName: 'as-sent' | 'canonical';
-  /** PUT: 'partial' (default: absent fields kept) or 'replace' (absent editable fields cleared). */
+  /**
+   * `name` of a created indicator (row 1): the value 'as-sent' (trimmed; default), 'canonical',
+   * 'upper-hashes' (canonical, hashes in upper case), 'ipv6-expanded' (canonical, IPv6 written out in full:
+   * 2001:0db8:0000:…) or 'file-hashes' (canonical; a file is named by all its hashes, each with its algorithm:
+   * `SHA-256:ab…, MD5:cd…` — a label, not the value). The pattern holds the value as sent under 'as-sent',
+   * the canonical value otherwise.
+   */
+  itemName: 'as-sent' | 'canonical' | 'upper-hashes' | 'ipv6-expanded' | 'file-hashes';
+  /** PUT: 'partial' (default: absent fields kept) or 'replace' (absent editable fields cleared; row 3). */
   putMode: 'partial' | 'replace';
+  /**
+   * PUT with `valid_until: null` / `description: null` (row 2): 'clear' (default), 'reject' (400
+   * INTHREAT4000) or 'keep' (200, the old value stays).
+   */
+  putNull: 'clear' | 'reject' | 'keep';
+  /** `has_more` in list/search answers (row 4): 'present' (default) or 'absent' (only `items` and `total`). */
+  hasMore: 'present' | 'absent';
+  /**
+   * Body of a permission 403 (row 7): 'json' (default: `{message}`), 'text' (text/plain sentence) or 'html'
+   * (an HTML page, indistinguishable by its body from a WAF block).
+   */
+  forbiddenBody: 'json' | 'text' | 'html';
+  /**
+   * `kill_chain_phases` accepted (row 8): 'accept-all' (default: any `{kill_chain_name, phase_name}`) or
+   * 'mitre-lockheed' (phase names must be MITRE ATT&CK tactics or Lockheed Martin kill-chain phases, else the
+   * create or edit is a 400 INTHREAT4000 — Sekoia's file-import documentation).
+   */
+  killChainPhases: 'accept-all' | 'mitre-lockheed';
   /** Delay before an accepted POST /indicators/text task is applied (default 20 ms). */
   textDelayMs: number;
   /** Most lines accepted by POST /indicators/text (default 1000), else 400. */
@@ -76,6 +111,7 @@ export const DEFAULT_BEHAVIOR: Readonly<SekoiaBehavior> = Object.freeze({
   quotaScope: 'community',
   quotaCountsRevoked: false,
   quotaOverflowStatus: 400,
+  quotaOverflowBody: 'json-code',
   descriptionOverflow: 'reject',
   invalidValue: 'reject-batch',
   reimport: 'update',
@@ -83,9 +119,14 @@ export const DEFAULT_BEHAVIOR: Readonly<SekoiaBehavior> = Object.freeze({
   listRevoked: true,
   repeatRevoke: 200,
   termCaseSensitive: true,
+  termSearch: 'substring',
   itemOrder: 'input',
   itemName: 'as-sent',
   putMode: 'partial',
+  putNull: 'clear',
+  hasMore: 'present',
+  forbiddenBody: 'json',
+  killChainPhases: 'accept-all',
   textDelayMs: 20,
   textMaxLines: 1000,
   textLineFailureRate: 0,

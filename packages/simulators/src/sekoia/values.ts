@@ -73,3 +73,67 @@ export function defaultValidityMs(type: ObservableType): number | undefined {
   if (type === 'domain-name' || type === 'url') return 180 * DAY_MS;
   return undefined;
 }
+
+/** An RFC 5952 (canonical) IPv6 address written out in full: 8 groups of 4 lower-case hex digits. */
+export function expandIpv6(canonical: string): string {
+  const [head, tail] = canonical.includes('::') ? canonical.split('::') : [canonical, undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups =
+    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return groups.map((g) => g.padStart(4, '0')).join(':');
+}
+
+const HASH_LABELS: Partial<Record<ObservableType, string>> = {
+  'file:hashes.MD5': 'MD5',
+  'file:hashes.SHA-1': 'SHA-1',
+  'file:hashes.SHA-256': 'SHA-256',
+  'file:hashes.SHA-512': 'SHA-512',
+};
+
+export type ItemNameMode = 'as-sent' | 'canonical' | 'upper-hashes' | 'ipv6-expanded' | 'file-hashes';
+
+/** The `name` the simulator gives a new indicator under each `itemName` switch (issue 14 row 1). */
+export function indicatorName(
+  mode: ItemNameMode,
+  sent: string,
+  parts: Array<{ type: ObservableType; canonical: string }>,
+): string {
+  if (mode === 'as-sent') return sent;
+  const first = parts[0]!;
+  if (mode === 'file-hashes' && isHashType(first.type)) {
+    return parts.map((p) => `${HASH_LABELS[p.type]}:${p.canonical}`).join(', ');
+  }
+  const names = parts.map((p) => {
+    if (mode === 'upper-hashes' && isHashType(p.type)) return p.canonical.toUpperCase();
+    if (mode === 'ipv6-expanded' && p.type === 'ipv6-addr') return expandIpv6(p.canonical);
+    return p.canonical;
+  });
+  return names.join(',');
+}
+
+/**
+ * Phase names Sekoia's file-import documentation accepts (issue 14 row 8): the MITRE ATT&CK enterprise
+ * tactics and the Lockheed Martin Cyber Kill Chain phases, in STIX's lower-case hyphenated spelling.
+ */
+export const KNOWN_KILL_CHAIN_PHASES: ReadonlySet<string> = new Set([
+  'reconnaissance',
+  'resource-development',
+  'initial-access',
+  'execution',
+  'persistence',
+  'privilege-escalation',
+  'defense-evasion',
+  'credential-access',
+  'discovery',
+  'lateral-movement',
+  'collection',
+  'command-and-control',
+  'exfiltration',
+  'impact',
+  'weaponization',
+  'delivery',
+  'exploitation',
+  'installation',
+  'actions-on-objectives',
+]);
