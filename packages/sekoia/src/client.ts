@@ -86,6 +86,11 @@ export interface ClientBehaviour {
   trustHasMore?: boolean;
   /** `term` is known to ignore case: no second, upper-cased search for a hash (default false). */
   termIgnoresCase?: boolean;
+  /**
+   * How `term` is known to match: 'substring' (a part of the value finds it), 'tokenised' (only the whole value
+   * does), or undefined: a part first, then the whole value when the part found nothing.
+   */
+  termMatch?: 'substring' | 'tokenised';
 }
 
 interface Answer {
@@ -115,7 +120,7 @@ export class SekoiaClient {
   private readonly timeoutMs: number;
   private readonly beforeRequest: (() => Promise<void>) | undefined;
   private readonly canonical: (value: string) => string | undefined;
-  private readonly behaviour: ClientBehaviour;
+  private behaviour: ClientBehaviour;
   private readonly now: () => number;
   /** Since when requests have been answered an unclear 403 (HTML or empty) with no success since. */
   private forbiddenSince: number | undefined;
@@ -146,6 +151,11 @@ export class SekoiaClient {
         'User-Agent': opts.userAgent ?? 'octi-sekoia-sync',
       },
     });
+  }
+
+  /** Uses what the behaviour profile established from now on (the worker reads it after construction). */
+  useBehaviour(b: ClientBehaviour): void {
+    this.behaviour = b;
   }
 
   /** Closes the keep-alive connections. */
@@ -205,8 +215,9 @@ export class SekoiaClient {
       indicators,
     });
     if (a.status !== 200 && a.status !== 201) {
-      // Sekoia's status for "quota reached" is unknown: any refusal of a create is checked against the quota.
-      if (a.isJson && a.status >= 400 && a.status < 500 && ![401, 404, 408, 429].includes(a.status)) {
+      // Sekoia's status and body for "quota reached" are unknown (issue 14 row 9): any refusal of a create,
+      // whatever its body, 429 included, is checked against the quota (a rate-limited check just rethrows).
+      if (a.status >= 400 && a.status < 500 && ![401, 404, 408].includes(a.status)) {
         const full = await this.quotaUsedUp();
         if (full) throw new QuotaFullError(full.count, full.max, { operation: op, status: a.status });
       }
@@ -253,7 +264,8 @@ export class SekoiaClient {
    * the pattern (sekoia-ioc-api.md §2.4), so all pages are read (limit 100) and only indicators standing for the
    * value (`indicatorValues`: canonical name or pattern) are kept. Whether `term` is case-sensitive is unknown
    * (issue 14 row 10): a hash, which Sekoia may hold upper-cased, is searched upper-cased as well when the
-   * lower-case search found nothing and the client was not told `term` ignores case.
+   * lower-case search found nothing and the client was not told `term` ignores case; a value with `'` or `\`
+   * is searched whole as well when its longest part found nothing (a tokenised search).
    */
   async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
     const want = this.canonical(value);
@@ -267,12 +279,22 @@ export class SekoiaClient {
         out.push({ id: i.id, value: i.name, revoked: i.revoked });
       }
     };
-    // `term` is matched against the pattern, where Sekoia escapes `'` and `\`: search the longest part without them.
-    const term = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-    await this.pages('searchExact', term, collect);
-    const upper = term.toUpperCase();
-    if (out.length === 0 && !this.behaviour.termIgnoresCase && /^[0-9a-f]+$/i.test(term) && upper !== term) {
-      await this.pages('searchExact', upper, collect);
+    // Under a substring `term` (sekoia-ioc-api.md §2.4) the pattern escapes `'` and `\`: search the longest part
+    // without them. A tokenised search matches whole values only: then the value itself is the term.
+    const part = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+    const terms = this.behaviour.termMatch === 'tokenised' ? [value.trim()] : [part];
+    if (this.behaviour.termMatch === undefined && part !== value.trim()) terms.push(value.trim());
+    // A hash Sekoia may hold upper-cased, unless `term` is known to ignore case.
+    if (
+      !this.behaviour.termIgnoresCase &&
+      /^[0-9a-f]+$/i.test(terms[0]!) &&
+      terms[0]!.toUpperCase() !== terms[0]
+    ) {
+      terms.push(terms[0]!.toUpperCase());
+    }
+    for (const term of terms) {
+      await this.pages('searchExact', term, collect);
+      if (out.length > 0) break;
     }
     return out;
   }

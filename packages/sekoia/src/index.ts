@@ -1,4 +1,11 @@
 export {
+  clientBehaviour,
+  KNOWN_KILL_CHAIN_PHASES,
+  knownPhases,
+  type WriteChoices,
+  writeChoices,
+} from './choices.ts';
+export {
   type ClientBehaviour,
   classify403,
   type DefaultFields,
@@ -32,7 +39,6 @@ export {
   matchCreated,
   type NamedIndicator,
 } from './match.ts';
-export { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
 export {
   BEHAVIOUR_NOTES,
   BEHAVIOUR_VARIANTS,
@@ -56,3 +62,4 @@ export {
   unknownBehaviours,
   writeProfile,
 } from './profile.ts';
+export { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
