@@ -43,7 +43,8 @@ export async function adoptCommand(io: Io, args: readonly string[]): Promise<num
   return adopt(io, json, line, flags.has('--wait'), timeoutMs);
 }
 
-function budgetOf(c: Connection, config: AppConfig): RequestBudget {
+/** The shared request budget of the configured Sekoia host + API key (the workers' own). */
+export function budgetOf(c: Connection, config: AppConfig): RequestBudget {
   const s = config.sekoiaIntel;
   return new RequestBudget(c.redis, {
     keyPrefix: config.redis.keyPrefix,

@@ -2,6 +2,7 @@ import { adoptCommand } from './adopt.ts';
 import { checkConfigCommand } from './check-config.ts';
 import { deadLettersCommand } from './dead-letters.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io, UsageError } from './io.ts';
+import { probeCommand } from './probe.ts';
 import { resyncCommand } from './resync.ts';
 import { statusCommand } from './status.ts';
 import { stixExtractCommand } from './stix-extract.ts';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, (io: Io, args: readonly string[]) => Promise<numb
   resync: resyncCommand,
   adopt: adoptCommand,
   'check-config': checkConfigCommand,
+  probe: probeCommand,
   'stix-extract': (_io, args) => stixExtractCommand(args),
 };
 

@@ -22,6 +22,10 @@ commands:
       adopt the configured collection (first start, migration from the Python connector, or a new
       SEKOIA_INTEL_IOC_COLLECTION_UUID: stop the workers first): read it into the sync state and start a
       re-sync that keeps what OpenCTI says is live and revokes the rest
+  probe --collection <uuid> [--yes-this-collection] [--json]
+      settle on the real Sekoia.io the behaviours no public source documents (a scratch collection:
+      documentation values only, all revoked at the end), check OpenCTI (version, live stream, connector
+      rights), record the profile the workers use; exit 1 names a degraded mode
   check-config [--app ingest|worker|dashboard|cli] [--json]
       validate each app's configuration and print it with secrets masked
   stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns

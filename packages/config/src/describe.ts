@@ -6,6 +6,7 @@ export function secretsOf(config: AppConfig): string[] {
   const all = [
     config.opencti.token,
     config.sekoiaIntel.apiKey,
+    config.sekoiaIntel.probeViewOnlyApiKey,
     config.redis.password,
     config.dashboard.password,
     ...urlPasswords(config.redis.url),
@@ -19,6 +20,9 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
   const mask = (s: string | undefined) => (s ? maskSecret(s) : s);
   copy.opencti.token = mask(copy.opencti.token) ?? '';
   copy.sekoiaIntel.apiKey = mask(copy.sekoiaIntel.apiKey) ?? '';
+  if (copy.sekoiaIntel.probeViewOnlyApiKey !== undefined) {
+    copy.sekoiaIntel.probeViewOnlyApiKey = mask(copy.sekoiaIntel.probeViewOnlyApiKey);
+  }
   if (copy.redis.password !== undefined) copy.redis.password = mask(copy.redis.password);
   if (copy.dashboard.password !== undefined) copy.dashboard.password = mask(copy.dashboard.password);
   copy.redis.url = maskUrlPassword(copy.redis.url);

@@ -47,6 +47,8 @@ export interface AppConfig {
     timeoutMs: number;
     batchSize: number;
     batchLingerMs: number;
+    /** `pnpm cli probe` only: a key with "View IOC collections" but not "Manage", to see a permission 403. */
+    probeViewOnlyApiKey?: string;
   };
   redis: {
     url: string;
@@ -360,6 +362,17 @@ export const VARS: readonly VarSpec[] = [
     doc: 'Requests that may be sent at once when the budget is full.',
     expected: intExpected(1),
     parse: v.int(1),
+  },
+  {
+    env: 'SEKOIA_INTEL_PROBE_VIEW_ONLY_APIKEY',
+    yml: 'sekoia_intel.probe_view_only_apikey',
+    path: 'sekoiaIntel.probeViewOnlyApiKey',
+    requiredFor: [],
+    usedBy: ['cli'],
+    secret: true,
+    doc: '`pnpm cli probe` only: a Sekoia.io API key with "View IOC collections" but **not** "Manage IOC collections", so the probe can see what a permission 403 looks like. Unset: that behaviour is reported unknown.',
+    expected: 'a Sekoia.io API key (without "Bearer ")',
+    parse: v.credential,
   },
   {
     env: 'SEKOIA_INTEL_TIMEOUT_MS',

@@ -82,6 +82,7 @@ describe('configTable', () => {
     expect(table.filter((r) => r.secret).map((r) => r.env)).toEqual([
       'OPENCTI_TOKEN',
       'SEKOIA_INTEL_APIKEY',
+      'SEKOIA_INTEL_PROBE_VIEW_ONLY_APIKEY',
       'REDIS_PASSWORD',
       'DASHBOARD_PASSWORD',
     ]);

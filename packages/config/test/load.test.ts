@@ -233,6 +233,7 @@ describe('values: accepted and normalised', () => {
     ['CONNECTOR_LOG_LEVEL', 'WARNING', 'connector.logLevel', 'warn'],
     ['SEKOIA_INTEL_URL', 'https://api.sekoia.io/', 'sekoiaIntel.url', 'https://api.sekoia.io'],
     ['SEKOIA_INTEL_APIKEY', API_KEY, 'sekoiaIntel.apiKey', API_KEY],
+    ['SEKOIA_INTEL_PROBE_VIEW_ONLY_APIKEY', API_KEY, 'sekoiaIntel.probeViewOnlyApiKey', API_KEY],
     [
       'SEKOIA_INTEL_IOC_COLLECTION_UUID',
       '6F1B7C2D-3E4A-4B5C-8D9E-0F1A2B3C4D5E',
@@ -311,6 +312,7 @@ describe('values: malformed ones are named, shown and explained', () => {
     ['SEKOIA_INTEL_URL', 'https://api.sekoia.io/v2/inthreat/ioc-collections/ioc-collection--x'],
     ['SEKOIA_INTEL_URL', 'https://api.sekoia.io?x=1'],
     ['SEKOIA_INTEL_APIKEY', `Bearer ${API_KEY}`],
+    ['SEKOIA_INTEL_PROBE_VIEW_ONLY_APIKEY', `Bearer ${API_KEY}`],
     ['SEKOIA_INTEL_IOC_COLLECTION_UUID', 'from_OpenCTI'],
     ['SEKOIA_INTEL_IOC_COLLECTION_UUID', 'ioc-collection--1234'],
     ['SEKOIA_INTEL_EXTRACTION_MODE', 'loose'],

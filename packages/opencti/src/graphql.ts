@@ -73,6 +73,8 @@ export const DEFAULT_CONNECTOR_INFO: ConnectorInfo = {
 };
 
 const ABOUT = 'query { about { version } }';
+const ME = 'query { me { id capabilities { name } } }';
+const STREAM = 'query StreamCollection($id: String!) { streamCollection(id: $id) { id name stream_live } }';
 const REGISTER = `mutation RegisterConnector($input: RegisterConnectorInput) {
   registerConnector(input: $input) { id connector_state connector_user_id }
 }`;
@@ -98,6 +100,10 @@ export interface OpenCtiClient {
    */
   pingConnector(id: string, state: ConnectorState | null, info?: ConnectorInfo): Promise<StoredState>;
   deleteConnector(id: string): Promise<void>;
+  /** Capability names of the token's user (`me { capabilities { name } }`). */
+  me(): Promise<{ capabilities: string[] }>;
+  /** A live stream by id, or null when it does not exist (or the user cannot see it). */
+  streamCollection(id: string): Promise<{ id: string; name: string; live: boolean } | null>;
 }
 
 export function createOpenCtiClient(opts: OpenCtiClientOptions): OpenCtiClient {
@@ -209,6 +215,21 @@ export function createOpenCtiClient(opts: OpenCtiClientOptions): OpenCtiClient {
     },
     async deleteConnector(id) {
       await call<unknown>('deleteConnector', DELETE, { id }, id);
+    },
+    async me() {
+      const me = await call<{ capabilities?: Array<{ name?: unknown }> | null } | null>('me', ME, {});
+      if (!me || !Array.isArray(me.capabilities)) {
+        throw new OpenCtiTransportError('OpenCTI me: no capabilities in the answer');
+      }
+      return { capabilities: me.capabilities.map((c) => String(c?.name)) };
+    },
+    async streamCollection(id) {
+      const s = await call<{ id: string; name?: string; stream_live?: unknown } | null>(
+        'streamCollection',
+        STREAM,
+        { id },
+      );
+      return s ? { id: s.id, name: s.name ?? '', live: s.stream_live === true } : null;
     },
   };
 }

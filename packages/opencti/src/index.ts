@@ -32,4 +32,4 @@ export {
   type StreamState,
   type StreamStatus,
 } from './stream.ts';
-export { compareVersions, isVersionBelow } from './version.ts';
+export { compareVersions, isVersionBelow, TESTED_OPENCTI_VERSION } from './version.ts';

@@ -10,6 +10,9 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
+/** The oldest OpenCTI version this connector is tested against (ingest warns below it; the probe notes it). */
+export const TESTED_OPENCTI_VERSION = '6.8';
+
 /** True when `version` is older than `minimum` (e.g. warn below 6.8). */
 export function isVersionBelow(version: string, minimum: string): boolean {
   return compareVersions(version, minimum) < 0;

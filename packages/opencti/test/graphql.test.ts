@@ -35,6 +35,15 @@ describe('OpenCTI GraphQL client against the simulator', () => {
     expect(isVersionBelow('7.260224.0', '6.8')).toBe(false);
   });
 
+  it('me() lists the capabilities; streamCollection() finds the stream, whether live, or null', async () => {
+    const client = createOpenCtiClient({ url: sim.url, token: sim.token });
+    expect((await client.me()).capabilities).toContain('CONNECTORAPI');
+    expect(await client.streamCollection(sim.streamId)).toMatchObject({ id: sim.streamId, live: true });
+    sim.control.stopStream();
+    expect(await client.streamCollection(sim.streamId)).toMatchObject({ live: false });
+    expect(await client.streamCollection('0b5c0000-0000-4000-8000-000000000000')).toBeNull();
+  });
+
   it('registers, pings (state stored and returned parsed) and deletes, with pycti shapes', async () => {
     const client = createOpenCtiClient({ url: sim.url, token: sim.token });
     const reg = await client.registerConnector(CONNECTOR);

@@ -172,7 +172,7 @@ export function degradedModes(b: SekoiaBehaviours): DegradedMode[] {
     out.push({
       behaviour: 'putNull',
       mode: 'fields-not-clearable',
-      why: 'a PUT cannot clear valid_until/description (null is refused or ignored, omitted fields are kept): such an edit leaves the old value, reported once per value',
+      why: 'a PUT cannot clear valid_until (null is refused or ignored, omitted fields are kept): an indicator whose valid_until OpenCTI removed keeps the old one in Sekoia.io; descriptions are emptied instead',
     });
   }
   if (b.reimportRevoked === 'ignore') {
@@ -180,13 +180,6 @@ export function degradedModes(b: SekoiaBehaviours): DegradedMode[] {
       behaviour: 'reimportRevoked',
       mode: 'revoked-values-not-recreatable',
       why: 'a value revoked once cannot be made live again through the API: its re-creation is dead-lettered once',
-    });
-  }
-  if (b.forbiddenBody === 'html') {
-    out.push({
-      behaviour: 'forbiddenBody',
-      mode: 'permission-403-looks-like-waf',
-      why: 'a permission 403 is an HTML page like a WAF block: a missing permission first shows as rate limiting',
     });
   }
   if (b.killChainPhases === 'mitre-lockheed') {
@@ -219,8 +212,8 @@ export const BEHAVIOUR_NOTES: Record<
       canonical: 'items matched back by canonical name',
       'upper-hashes': 'items matched back by canonical name (hash case ignored)',
       'ipv6-expanded': 'items matched back by canonical name (IPv6 re-canonicalised)',
-      'file-hashes': 'name is a label: items matched back by the pattern, then by order when counts agree',
-      unknown: 'items matched by canonical name, then pattern, then order when counts agree',
+      'file-hashes': 'name is a label: items matched back by their pattern',
+      unknown: 'items matched by canonical name, then by pattern (by order only with evidence)',
     },
   },
   putNull: {
@@ -228,27 +221,27 @@ export const BEHAVIOUR_NOTES: Record<
     title: 'PUT with null fields',
     product: {
       clear: 'fields cleared by sending null',
-      reject: 'null never sent; fields cleared by omission when PUT replaces, else fields-not-clearable',
-      keep: 'fields cleared by omission when PUT replaces, else fields-not-clearable',
-      unknown: 'safe choice: null sent, the answer checked; a field left set is reported once per value',
+      reject: "null never sent: valid_until left out, description ''; valid_until stays unless PUT replaces",
+      keep: "null never sent: valid_until left out, description ''; valid_until stays unless PUT replaces",
+      unknown: "safe choice: null never sent (valid_until left out, description '')",
     },
   },
   putOmitted: {
     row: 3,
     title: 'PUT: omitted fields',
     product: {
-      partial: 'edits name only the fields that change',
-      replace: 'edits always send every field',
-      unknown: 'safe choice: edits always send every field (right under both)',
+      partial: 'edits send every field the product owns (right under both)',
+      replace: 'edits send every field the product owns (right under both)',
+      unknown: 'edits send every field the product owns (right under both)',
     },
   },
   hasMore: {
     row: 4,
     title: 'has_more in list answers',
     product: {
-      present: 'paging stops when has_more is not true and offset reaches total',
-      absent: 'paging by total',
-      unknown: 'safe choice: paging by total as well as has_more',
+      present: 'has_more trusted: a page with has_more false ends a read',
+      absent: 'paging by total (and full pages), until an empty page',
+      unknown: 'safe choice: paging by has_more, total and full pages, until an empty page',
     },
   },
   reimportRevoked: {
@@ -267,8 +260,8 @@ export const BEHAVIOUR_NOTES: Record<
     product: {
       '200': 'taken as revoked',
       '404': 'taken as revoked (gone)',
-      '400': 'taken as revoked after a search confirms it',
-      unknown: 'safe choice: 200/404 revoked; a 400 is confirmed by a search',
+      '400': 'a rejected revoke: ends once as the worker README "failure edges" say, never looped',
+      unknown: '200 and 404 revoked; a 400 is a rejected revoke (worker README, failure edges)',
     },
   },
   forbiddenBody: {
@@ -277,8 +270,9 @@ export const BEHAVIOUR_NOTES: Record<
     product: {
       json: 'named as a permission problem (configuration error)',
       text: 'named as a permission problem (configuration error)',
-      html: 'permission-403-looks-like-waf: treated as a WAF block first, named after repeated blocks',
-      unknown: 'not observed (no view-only key given): JSON or text 403 named as a permission problem',
+      html: 'like a WAF block: named a permission problem once a read works while writes are refused (or after 10 min)',
+      unknown:
+        'not observed (no view-only key): JSON/text 403 a permission problem; HTML/empty told apart by a read',
     },
   },
   killChainPhases: {
@@ -287,7 +281,8 @@ export const BEHAVIOUR_NOTES: Record<
     product: {
       'accept-all': 'phases sent as OpenCTI has them',
       'mitre-lockheed': 'custom-kill-chains-dropped: only MITRE ATT&CK / Lockheed phases sent',
-      unknown: 'safe choice: phases sent; a create refused for them is retried without them',
+      unknown:
+        'safe choice: phases sent; a write refused with other phases is sent again with the known ones only',
     },
   },
   quotaFull: {
@@ -303,10 +298,11 @@ export const BEHAVIOUR_NOTES: Record<
     row: 10,
     title: 'term search',
     product: {
-      substring: 'exact search reads every page of the substring hits and filters',
+      substring: 'exact search reads every page of the substring hits and filters them',
       'case-insensitive': 'exact search filters the hits by canonical value',
       tokenised: 'exact search by the whole value, hits filtered by canonical value',
-      unknown: 'safe choice: hits filtered by canonical value',
+      unknown:
+        'safe choice: every page read, hits filtered by canonical value (hashes searched upper-cased too)',
     },
   },
 };

@@ -77,7 +77,7 @@ describe('degradedModes', () => {
     [{ putNull: 'keep' }, ['fields-not-clearable']],
     [{ reimportRevoked: 'ignore' }, ['revoked-values-not-recreatable']],
     [{ reimportRevoked: 'reactivate', repeatRevoke: '400', hasMore: 'absent', termSearch: 'tokenised' }, []],
-    [{ forbiddenBody: 'html' }, ['permission-403-looks-like-waf']],
+    [{ forbiddenBody: 'html' }, []],
     [{ forbiddenBody: 'text' }, []],
     [{ killChainPhases: 'mitre-lockheed' }, ['custom-kill-chains-dropped']],
     [{ quotaFull: '400 json-code' }, ['quota-full']],

@@ -185,4 +185,20 @@ describe('OpenCTI simulator GraphQL', () => {
     expect(rec?.headers.authorization).toBe('Bearer ***');
     expect(JSON.stringify(sim.control.graphqlLog())).not.toContain(sim.token);
   });
+
+  it("me lists the capabilities of the token's user; streamCollection reports the stream and whether it is live", async () => {
+    const me = await gql(sim, sim.token, 'query { me { id capabilities { name } } }');
+    expect(me.body.data.me.capabilities.map((c: { name: string }) => c.name)).toContain('CONNECTORAPI');
+    sim.control.addToken({ token: 'reader', capabilities: ['TAXIIAPI'] });
+    const reader = await gql(sim, 'reader', 'query { me { id capabilities { name } } }');
+    expect(reader.body.data.me.capabilities).toEqual([{ name: 'TAXIIAPI' }]);
+    const q = 'query S($id: String!) { streamCollection(id: $id) { id name stream_live } }';
+    const live = await gql(sim, sim.token, q, { id: sim.streamId });
+    expect(live.body.data.streamCollection).toMatchObject({ id: sim.streamId, stream_live: true });
+    sim.control.stopStream();
+    expect((await gql(sim, sim.token, q, { id: sim.streamId })).body.data.streamCollection.stream_live).toBe(
+      false,
+    );
+    expect((await gql(sim, sim.token, q, { id: 'no-such-stream' })).body.data.streamCollection).toBeNull();
+  });
 });

@@ -46,6 +46,8 @@ export interface GraphqlHost {
   userOf(token: string | undefined): GraphqlUser | undefined;
   connectors: Map<string, SimConnector>;
   now(): number;
+  /** A live stream by id (`streamCollection`), or undefined. */
+  streamCollection(id: string): { id: string; live: boolean; public: boolean } | undefined;
 }
 
 interface GqlError {
@@ -92,6 +94,8 @@ const FIELDS = [
   'deleteConnector',
   'connector',
   'connectors',
+  'me',
+  'streamCollection',
 ] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -332,6 +336,13 @@ function resolve(
     }
     case 'connectors':
       return [...host.connectors.values()].map(connectorView);
+    case 'me':
+      // The token's user; OpenCTI's MeUser lists capabilities as `{name}` objects.
+      return { id: user.id, capabilities: user.capabilities.map((name) => ({ name })) };
+    case 'streamCollection': {
+      const s = host.streamCollection(String(arg('id') ?? ''));
+      return s ? { id: s.id, name: `Stream ${s.id}`, stream_live: s.live, stream_public: s.public } : null;
+    }
   }
 }
 

@@ -437,6 +437,11 @@ class SimulatorCore implements SseHost, GraphqlHost {
     return t;
   }
 
+  streamCollection(id: string): { id: string; live: boolean; public: boolean } | undefined {
+    const s = this.streams.get(id);
+    return s && { id: s.id, live: s.live, public: s.public };
+  }
+
   isStreamLive(streamId: string): boolean {
     if (streamId === 'live' || streamId === '') return true;
     return this.streams.get(streamId)?.live === true;
