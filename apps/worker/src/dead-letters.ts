@@ -19,8 +19,13 @@ export async function deadLetterRejectedValue(deps: DeadLetterDeps, r: RejectedV
     deps.queues,
     {
       kind: 'value',
-      payload: { value: r.value, reason: deps.redact(r.reason), desiredVersion: r.desiredVersion },
-      error: `Sekoia.io rejected the ${r.action} of ${JSON.stringify(r.value)}: ${r.reason}`,
+      payload: {
+        value: r.value,
+        reason: deps.redact(r.reason),
+        desiredVersion: r.desiredVersion,
+        ...(r.id ? { id: r.id } : {}),
+      },
+      error: `Sekoia.io rejected the ${r.action} of ${JSON.stringify(r.value)}${r.id ? ` (${r.id})` : ''}: ${r.reason}`,
     },
     { redact: deps.redact },
   );

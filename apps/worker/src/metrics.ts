@@ -37,7 +37,7 @@ export function workerMetrics(registry: Registry) {
     }),
     values: new Counter({
       name: 'worker_values_total',
-      help: 'Reconcile outcomes per value: created, edited, revoked, searched, rejected',
+      help: 'Reconcile outcomes per value: created, edited, revoked, force-deleted, searched, rejected',
       labelNames: ['action'],
       registers: r,
     }),

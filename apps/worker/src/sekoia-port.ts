@@ -20,6 +20,7 @@ export type Endpoint =
   | 'createBatch'
   | 'edit'
   | 'revoke'
+  | 'forceDelete'
   | 'searchExact'
   | 'getCollection'
   | 'countTotalIocs'
@@ -236,6 +237,9 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     },
     revoke(id) {
       return call('revoke', () => client.revoke(id));
+    },
+    forceDelete(id) {
+      return call('forceDelete', () => client.forceDelete(id));
     },
     async searchExact(value): Promise<FoundIndicator[]> {
       const hits = await call('searchExact', () => client.searchExact(value));

@@ -333,6 +333,7 @@ export class WorkerService {
         created: st.reconcile.creates,
         edited: st.reconcile.edits,
         revoked: st.reconcile.revokes,
+        'force-deleted': st.reconcile.forceDeletes,
         searched: st.reconcile.searches,
         rejected: st.reconcile.rejected,
       };

@@ -25,6 +25,8 @@ export interface DeadValuePayload {
   value: string;
   reason: string;
   desiredVersion?: number;
+  /** The Sekoia indicator id concerned (a refused revoke, a revoked indicator answered to a create). */
+  id?: string;
 }
 
 export type DeadLetterPayload<K extends DeadLetterKind = DeadLetterKind> = K extends 'event'

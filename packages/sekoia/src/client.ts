@@ -193,14 +193,15 @@ export class SekoiaClient {
   /**
    * POST /{id}/indicators with 1–100 values sharing `defaultFields`. Returns the live indicator Sekoia holds
    * for each value, matched by `matchCreated` (canonical values of name and pattern; order only with evidence
-   * of it: item order is not documented). A value missing from the
-   * result was not made live: Sekoia left it out (per-item rejection) or answered with a revoked indicator
-   * (re-import of a revoked value ignored). Throws QuotaFullError when a refusal comes with the quota used up.
+   * of it: item order is not documented). A value Sekoia answered only with a revoked indicator (it ignores the
+   * re-import of a revoked value — one of the behaviours the reference leaves open) comes back flagged
+   * `revoked: true`. A value missing from the result was left out (per-item rejection). Throws QuotaFullError
+   * when a refusal comes with the quota used up.
    */
   async createBatch(
     defaultFields: DefaultFields,
     values: Array<{ value: string; valid_from?: string }>,
-  ): Promise<Array<{ id: string; value: string }>> {
+  ): Promise<Array<{ id: string; value: string; revoked?: true }>> {
     const op = 'createBatch';
     if (values.length < 1 || values.length > 100) {
       throw new RangeError(`createBatch takes 1 to 100 values, got ${values.length}`);
@@ -228,12 +229,14 @@ export class SekoiaClient {
     const items = body.items.filter(
       (i): i is AnsweredItem => isObject(i) && typeof i.id === 'string' && typeof i.name === 'string',
     );
-    const idByValue = matchCreated(
+    const matched = matchCreated(
       values.map((v) => v.value),
       items,
       this.canonical,
     );
-    return [...idByValue].map(([value, id]) => ({ id, value }));
+    return [...matched].map(([value, m]) =>
+      m.revoked ? { id: m.id, value, revoked: true as const } : { id: m.id, value },
+    );
   }
 
   /** PUT /{id}/indicators/{indicatorId} with the editable fields. NotFoundError when the indicator is gone. */
@@ -257,6 +260,22 @@ export class SekoiaClient {
     }
     if (a.status !== 200 && a.status !== 204) throw await this.refused(op, a, 'indicator');
     return 'revoked';
+  }
+
+  /**
+   * DELETE /{id}/indicators/{indicatorId} with `{"force_deletion": true}`: deletes a revoked indicator for good.
+   * Documented as allowed only 24 h after the revocation (an earlier one is refused: RejectedError).
+   * 'not-found' when it does not exist.
+   */
+  async forceDelete(indicatorId: string): Promise<'deleted' | 'not-found'> {
+    const op = 'forceDelete';
+    const a = await this.send(op, 'DELETE', this.indicatorPath(indicatorId), { force_deletion: true });
+    if (a.status === 404) {
+      await this.indicatorNotFound(op, indicatorId, a);
+      return 'not-found';
+    }
+    if (a.status !== 200 && a.status !== 204) throw await this.refused(op, a, 'indicator');
+    return 'deleted';
   }
 
   /**

@@ -24,6 +24,7 @@ export type SekoiaOperation =
   | 'createBatch'
   | 'edit'
   | 'revoke'
+  | 'forceDelete'
   | 'searchExact'
   | 'listAll';
 

@@ -46,8 +46,14 @@ export interface AnsweredItem extends NamedIndicator {
   revoked?: unknown;
 }
 
+/** The indicator a create answer holds for a value: live, or only a revoked one (`revoked: true`). */
+export interface CreatedMatch {
+  id: string;
+  revoked: boolean;
+}
+
 /**
- * The live indicator a create answer holds for each value sent (values without one were not made live).
+ * The indicator a create answer holds for each value sent (values without one were left out).
  *
  * 1. By value: an item matches every sent value among its `indicatorValues` (canonical on both sides).
  * 2. By position, only for what 1 left unmatched, and only when the answer has exactly one item per value sent
@@ -55,40 +61,45 @@ export interface AnsweredItem extends NamedIndicator {
  *    answer is then in input order, and item i is value i.
  *    Assumption: an answer of the same length in input order is one item per value — the documented shape
  *    (§2.3) with an unrecognisable name and pattern.
- * A revoked item never makes its value live (re-import of a revoked value ignored: the engine decides).
+ * A live item wins over a revoked one; a value answered only with a revoked item comes back `revoked: true`
+ * (Sekoia ignored the re-import of a revoked value: the engine decides).
  */
 export function matchCreated(
   sent: readonly string[],
   items: readonly AnsweredItem[],
   canonical: Canonical = canonicalValue,
-): Map<string, string> {
+): Map<string, CreatedMatch> {
   const keyOf = sent.map((v) => canonical(v) ?? v.trim());
   const indexesByKey = new Map<string, number[]>();
   keyOf.forEach((k, i) => {
     indexesByKey.set(k, [...(indexesByKey.get(k) ?? []), i]);
   });
-  const idAt = new Map<number, string>();
+  const at = new Map<number, CreatedMatch>();
+  /** A live item, or an item at the value's own index, replaces what an earlier item gave. */
+  const offer = (i: number, m: CreatedMatch, own: boolean) => {
+    const prev = at.get(i);
+    if (!prev || (prev.revoked && !m.revoked) || (own && prev.revoked === m.revoked)) at.set(i, m);
+  };
   const itemMatched = new Set<number>();
   let inOrder = items.length === sent.length;
-  items.forEach((item, at) => {
+  items.forEach((item, index) => {
     const hits = indicatorValues(item, canonical).flatMap((v) => indexesByKey.get(v) ?? []);
     if (hits.length === 0) return;
-    itemMatched.add(at);
-    if (!hits.includes(at)) inOrder = false;
-    if (item.revoked === true) return;
+    itemMatched.add(index);
+    if (!hits.includes(index)) inOrder = false;
     // An item naming several values (a file's hashes) gives way to the item at that value's own index.
-    for (const i of hits) if (!idAt.has(i) || i === at) idAt.set(i, item.id);
+    for (const i of hits) offer(i, { id: item.id, revoked: item.revoked === true }, i === index);
   });
   // (inOrder already says every recognised item sits at its value's index.)
   if (inOrder && (sent.length === 1 || itemMatched.size > 0)) {
-    items.forEach((item, at) => {
-      if (itemMatched.has(at) || item.revoked === true || idAt.has(at)) return;
-      idAt.set(at, item.id);
+    items.forEach((item, index) => {
+      if (itemMatched.has(index) || at.has(index)) return;
+      at.set(index, { id: item.id, revoked: item.revoked === true });
     });
   }
-  const out = new Map<string, string>();
-  for (const i of [...idAt.keys()].sort((a, b) => a - b)) {
-    if (!out.has(sent[i]!)) out.set(sent[i]!, idAt.get(i)!);
+  const out = new Map<string, CreatedMatch>();
+  for (const i of [...at.keys()].sort((a, b) => a - b)) {
+    if (!out.has(sent[i]!)) out.set(sent[i]!, at.get(i)!);
   }
   return out;
 }

@@ -71,7 +71,7 @@ describe('SekoiaClient against the simulator', () => {
     expect(out.every((o) => o.id.startsWith('indicator--'))).toBe(true);
   });
 
-  it('createBatch leaves out values Sekoia did not make live', async () => {
+  it('createBatch leaves out values Sekoia did not store, flags a value answered with a revoked indicator', async () => {
     s = await setup({ behavior: { invalidValue: 'reject-item', reimportRevoked: 'ignore' } });
     const [first] = await s.client.createBatch({}, [{ value: '203.0.113.1' }]);
     await s.client.revoke(first!.id);
@@ -80,7 +80,26 @@ describe('SekoiaClient against the simulator', () => {
       { value: 'not a value' },
       { value: '203.0.113.2' },
     ]);
-    expect(out.map((o) => o.value)).toEqual(['203.0.113.2']);
+    // Re-import of a revoked value ignored: the revoked indicator comes back flagged; the invalid one is left out.
+    expect(out.map((o) => [o.value, o.revoked ?? false])).toEqual([
+      ['203.0.113.1', true],
+      ['203.0.113.2', false],
+    ]);
+    expect(out[0]!.id).toBe(first!.id);
+  });
+
+  it('forceDelete: refused within 24 h of the revocation, deletes after, not-found once gone', async () => {
+    s = await setup({ behavior: { reimportRevoked: 'ignore' } });
+    const [a] = await s.client.createBatch({}, [{ value: '203.0.113.1' }]);
+    await s.client.revoke(a!.id);
+    await expect(s.client.forceDelete(a!.id)).rejects.toMatchObject({ policy: 'rejected', status: 400 });
+    s.sim.control.advanceClock(24 * 3600_000 + 1000);
+    expect(await s.client.forceDelete(a!.id)).toBe('deleted');
+    expect(await s.client.forceDelete(a!.id)).toBe('not-found');
+    // Gone for good: the value can be created again.
+    const [b] = await s.client.createBatch({}, [{ value: '203.0.113.1' }]);
+    expect(b).toMatchObject({ value: '203.0.113.1' });
+    expect(b!.revoked).toBeUndefined();
   });
 
   it('createBatch returns the existing id on an update re-import', async () => {

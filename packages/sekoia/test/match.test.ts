@@ -98,17 +98,29 @@ describe('matchCreated: the id Sekoia answered for each value sent', () => {
       [item('1', 'a.example')],
       { 'a.example': '1' },
     ],
-    ['a revoked item makes nothing live', ['a.example'], [item('1', 'a.example', { revoked: true })], {}],
     [
-      'a revoked item does not lend its position',
+      'only a revoked item: flagged',
+      ['a.example'],
+      [item('1', 'a.example', { revoked: true })],
+      { 'a.example': '1 revoked' },
+    ],
+    [
+      'a live item wins over a revoked one',
+      ['a.example'],
+      [item('1', 'a.example', { revoked: true }), item('2', 'A.example')],
+      { 'a.example': '2' },
+    ],
+    [
+      'a revoked item by position: flagged',
       ['a.example', 'b.example'],
       [item('1', 'a.example'), item('2', 'label', { revoked: true })],
-      { 'a.example': '1' },
+      { 'a.example': '1', 'b.example': '2 revoked' },
     ],
   ] as Array<[string, string[], Array<{ id: string; name: string }>, Record<string, string>]>)(
     '%s',
     (_, sent, items, expected) => {
-      expect(Object.fromEntries(matchCreated(sent, items))).toEqual(expected);
+      const got = [...matchCreated(sent, items)].map(([v, m]) => [v, m.revoked ? `${m.id} revoked` : m.id]);
+      expect(Object.fromEntries(got)).toEqual(expected);
     },
   );
 });

@@ -236,6 +236,22 @@ describe('configuration faults', () => {
     expect((await get()).body.indicators_count).toBe(1);
   });
 
+  it('rejectRevoke: DELETE of a matched id or value is refused, others are revoked, force deletion unaffected', async () => {
+    sim = await startSim();
+    const items = (await createBatch(sim, ['203.0.113.7', 'Evil.Example', '203.0.113.8'])).body.items;
+    sim.control.setFaults({ rejectRevoke: { match: [items[0].id, 'evil.example'], status: 422 } });
+    const del = (id: string) => call(sim, 'DELETE', `${sim.collectionId}/indicators/${id}`);
+    for (const it of items.slice(0, 2)) {
+      const r = await del(it.id);
+      expect(r.status).toBe(422);
+      expect(r.body.code).toBe('INTHREAT4005');
+    }
+    expect((await del(items[2].id)).status).toBe(200);
+    expect(sim.control.liveValues().sort()).toEqual(['203.0.113.7', 'evil.example']);
+    sim.control.resetFaults();
+    expect((await del(items[0].id)).status).toBe(200);
+  });
+
   it('quotaFull: creates refused, count = max, revokes and edits go on', async () => {
     sim = await startSim();
     const id = (await createBatch(sim, ['203.0.113.9'])).body.items[0].id;

@@ -5,6 +5,11 @@ import type { Claim, SyncState } from './state.ts';
 export type CreateOutcome =
   /** Sekoia answered with the id(s) created for the value. */
   | { kind: 'created'; ids: string[] }
+  /**
+   * Sekoia answered with revoked indicator(s) only: the value is not live, and the same create would get the
+   * same answer (issue 13 case 3).
+   */
+  | { kind: 'revoked'; ids: string[] }
   /** Sekoia refuses this value (found by bisecting a rejected batch down to it). */
   | { kind: 'rejected'; reason: string }
   /**
@@ -116,7 +121,7 @@ export class CreateCollector {
 
   /** One POST (its budget token already taken); bisects on rejection. */
   private async post(items: Pending[], intentsAt: number): Promise<void> {
-    let created: { id: string; value: string }[];
+    let created: { id: string; value: string; revoked?: boolean }[];
     try {
       this.opts.onRequest?.('create');
       created = await this.port.createBatch(
@@ -157,23 +162,24 @@ export class CreateCollector {
       for (const it of items) it.resolve({ kind: 'unknown', reason: message, answered });
       return;
     }
-    const byValue = new Map<string, string[]>();
+    const byValue = new Map<string, { id: string; revoked: boolean }[]>();
     for (const c of created) {
       const list = byValue.get(c.value) ?? [];
-      list.push(c.id);
+      list.push({ id: c.id, revoked: c.revoked === true });
       byValue.set(c.value, list);
     }
     const missing = items.filter((it) => !byValue.has(it.value));
     const unclaimed = created.filter((c) => !items.some((it) => it.value === c.value));
     // A lone value echoed back in another spelling is still unambiguous.
-    if (missing.length === 1 && unclaimed.length === 1) byValue.set(missing[0]!.value, [unclaimed[0]!.id]);
+    if (missing.length === 1 && unclaimed.length === 1) {
+      byValue.set(missing[0]!.value, [{ id: unclaimed[0]!.id, revoked: unclaimed[0]!.revoked === true }]);
+    }
     for (const it of items) {
-      const ids = byValue.get(it.value);
-      it.resolve(
-        ids
-          ? { kind: 'created', ids }
-          : { kind: 'unknown', reason: 'value missing from the answer', answered: true },
-      );
+      const found = byValue.get(it.value);
+      const live = found?.filter((f) => !f.revoked).map((f) => f.id) ?? [];
+      if (live.length > 0) it.resolve({ kind: 'created', ids: live });
+      else if (found) it.resolve({ kind: 'revoked', ids: found.map((f) => f.id) });
+      else it.resolve({ kind: 'unknown', reason: 'value missing from the answer', answered: true });
     }
   }
 }

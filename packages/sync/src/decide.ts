@@ -31,7 +31,8 @@ export interface DecideContext {
  * - live: a rejection at this same desired version → nothing (not re-sent until desired changes); no id →
  *   create; ids confirmed in an older generation → search once (verify); else keep one id (preferably one that
  *   already carries the attributes), edit it if its attributes differ, revoke the others (duplicates);
- * - not live: revoke every known id; none → nothing.
+ * - not live: revoke every known id, except those whose revoke Sekoia refused at this same desired version;
+ *   none left → nothing.
  */
 export function decide(desired: DesiredValue, applied: AppliedState, ctx: DecideContext): Decision {
   const foreign = applied.intents.filter((i) => i.seq !== ctx.seq);
@@ -47,7 +48,11 @@ export function decide(desired: DesiredValue, applied: AppliedState, ctx: Decide
   const ids = Object.keys(applied.ids).sort();
   if (!desired.live || !desired.attributes || desired.fp === undefined) {
     if (ids.length === 0) return { kind: 'noop', reason: 'absent' };
-    return { kind: 'write', actions: ids.map((id) => ({ type: 'revoke', id })) };
+    // A revoke Sekoia refused is terminal for that id until the desired state changes (issue 13 case 2).
+    const refused = applied.rejected?.version === desired.version ? (applied.rejected.ids ?? []) : [];
+    const revoke = ids.filter((id) => !refused.includes(id));
+    if (revoke.length === 0) return { kind: 'noop', reason: 'rejected' };
+    return { kind: 'write', actions: revoke.map((id) => ({ type: 'revoke', id })) };
   }
 
   if (applied.rejected && applied.rejected.version === desired.version)

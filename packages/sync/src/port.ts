@@ -12,6 +12,11 @@ export interface SekoiaPort {
   edit(id: string, fields: IocAttributes): Promise<void>;
   /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
   revoke(id: string): Promise<'revoked' | 'not-found'>;
+  /**
+   * DELETE …/indicators/{id} with `force_deletion`: deletes a revoked indicator for good, which Sekoia documents
+   * as allowed 24 h after its revocation (earlier: a 'rejected' error). 404 → 'not-found'.
+   */
+  forceDelete(id: string): Promise<'deleted' | 'not-found'>;
   /** Every indicator whose value is exactly `value` (term search is a substring match: filtered), all pages. */
   searchExact(value: string): Promise<FoundIndicator[]>;
 }
@@ -19,6 +24,8 @@ export interface SekoiaPort {
 export interface CreatedIndicator {
   id: string;
   value: string;
+  /** Sekoia answered the create with a revoked indicator (it ignores the re-import of a revoked value). */
+  revoked?: boolean;
 }
 
 export interface FoundIndicator {

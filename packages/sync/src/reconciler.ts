@@ -18,6 +18,8 @@ export interface RejectedValue {
   reason: string;
   desiredVersion: number;
   action: Action['type'];
+  /** The Sekoia id of a refused revoke or edit. */
+  id?: string;
 }
 
 export interface ReconcilerOptions {
@@ -53,6 +55,8 @@ export interface ReconcileReport {
   creates: number;
   edits: number;
   revokes: number;
+  /** Revoked indicators deleted for good so that their value can be created again (issue 13 case 3). */
+  forceDeletes: number;
   searches: number;
   rejected: number;
   configurationError?: string;
@@ -85,11 +89,18 @@ const emptyReport = (claim?: Claim): ReconcileReport => ({
   creates: 0,
   edits: 0,
   revokes: 0,
+  forceDeletes: 0,
   searches: 0,
   rejected: 0,
 });
 
 const MAX_ROUNDS = 5;
+
+/** What one value's reconcile already tried in this claim. */
+interface Attempt {
+  /** A revoked indicator answered to a create was deleted for good (at most once per claim). */
+  forceDeleted: boolean;
+}
 
 /**
  * The reconcile loop: drains the dirty set (never re-derives work from a job), decides per value with the
@@ -99,7 +110,7 @@ const MAX_ROUNDS = 5;
 export class Reconciler {
   readonly collector: CreateCollector;
   private readonly totals = emptyReport();
-  private readonly requests = { create: 0, edit: 0, revoke: 0, search: 0 };
+  private readonly requests = { create: 0, edit: 0, revoke: 0, forceDelete: 0, search: 0 };
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
@@ -210,6 +221,7 @@ export class Reconciler {
     const { value, desired } = st;
     let applied = st.applied;
     let searched = false;
+    const attempt: Attempt = { forceDeleted: false };
     const muts: Mutation[] = [];
     const finish = async (mode: 'done' | 'retry', delayMs = 0) => {
       const r = await this.state.recordApplied(claim, value, desired.version, mode, muts, delayMs);
@@ -256,7 +268,7 @@ export class Reconciler {
         continue;
       }
       for (const action of d.actions) {
-        const step = await this.execute(claim, desired, applied, action, report);
+        const step = await this.execute(claim, desired, applied, action, report, attempt);
         muts.push(...step.muts);
         applied = applyMutations(applied, step.muts, claim.seq, this.state.now(), this.state.writeHorizonMs);
         if (step.status === 'stop') {
@@ -267,7 +279,9 @@ export class Reconciler {
       }
       // Decide again: normally nothing is left (→ done); an edit of a vanished id now becomes a create.
     }
-    return finish('retry', 0);
+    // Still not settled after MAX_ROUNDS: never straight back into the dirty set (that would be a hot loop).
+    muts.push({ op: 'failinc' });
+    return finish('retry', this.backoff(applied.failures));
   }
 
   private async execute(
@@ -276,6 +290,7 @@ export class Reconciler {
     applied: AppliedState,
     action: Action,
     report: ReconcileReport,
+    attempt: Attempt,
   ): Promise<Step> {
     const value = desired.value;
     if (action.type === 'create') {
@@ -292,8 +307,10 @@ export class Reconciler {
               { op: 'gen', generation: Math.max(desired.generation, applied.generation) },
             ],
           };
+        case 'revoked':
+          return this.revokedAnswer(desired, applied, action, o.ids, report, attempt);
         case 'rejected':
-          return this.rejected(desired, action, o.reason, report, applied.failures);
+          return this.rejected(desired, action, o.reason, report, applied);
         case 'unknown': {
           // The create may have happened: search for it before creating again. If the request may still be in
           // flight, its intent stays until the write horizon, and the search waits for that.
@@ -336,7 +353,7 @@ export class Reconciler {
     } catch (err) {
       const { policy, message } = policyOf(err);
       if (policy === 'not-found') return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
-      if (policy === 'rejected') return this.rejected(desired, action, message, report, applied.failures);
+      if (policy === 'rejected') return this.rejected(desired, action, message, report, applied);
       const step = await this.failure(err, applied, action.type);
       // An edit that may have landed leaves the id's attributes unknown: the next pass edits again.
       if (action.type === 'edit' && step.status === 'retry' && step.muts.some((m) => m.op === 'failinc'))
@@ -345,27 +362,86 @@ export class Reconciler {
     }
   }
 
+  /**
+   * Sekoia answered a create with its revoked indicator(s) (issue 13 case 3). A revocation cannot be undone and
+   * an edit (PUT) has no `revoked` field (packages/sekoia/README.md, "Making a revoked value live again"), so the
+   * one documented way to make the value live again is to delete the revoked indicator for good — allowed 24 h
+   * after its revocation — and create again, once per claim. When that deletion is refused, or the new create again answers a revoked
+   * indicator, the value is rejected at this desired version: one dead letter saying why, and nothing is sent
+   * for it until its desired state changes (or the dead letter is replayed).
+   */
+  private async revokedAnswer(
+    desired: DesiredValue,
+    applied: AppliedState,
+    action: Action,
+    ids: string[],
+    report: ReconcileReport,
+    attempt: Attempt,
+  ): Promise<Step> {
+    const why =
+      `Sekoia.io answered the create with its revoked indicator ${ids.join(', ')}: it ignores the re-import of a ` +
+      'revoked value, and a revocation cannot be undone (no edit makes it live)';
+    if (attempt.forceDeleted) {
+      const reason = `${why}; it did so again after the revoked indicator was deleted for good`;
+      return this.rejected(desired, action, reason, report, applied, ids[0]);
+    }
+    attempt.forceDeleted = true;
+    for (const id of ids) {
+      try {
+        await this.budget.take();
+      } catch {
+        return { status: 'retry', muts: [], delayMs: this.backoff(applied.failures) };
+      }
+      try {
+        report.forceDeletes++;
+        this.requests.forceDelete++;
+        await this.port.forceDelete(id); // 'deleted' or 'not-found': either way it no longer answers creates.
+      } catch (err) {
+        const { policy, message } = policyOf(err);
+        // Assumption (undocumented status): an early deletion for good is refused with a 400-like answer the
+        // client maps to 'rejected'; a retryable answer is retried with backoff like any other request.
+        if (policy === 'rejected') {
+          const reason =
+            `${why}. Deleting it for good was refused (${message}); Sekoia allows that 24 h after the ` +
+            'revocation: replay this dead letter then, or delete the revoked indicator in Sekoia.io';
+          return this.rejected(desired, action, reason, report, applied, id);
+        }
+        if (policy !== 'not-found') return this.failure(err, applied, 'search');
+      }
+    }
+    // Gone for good: decide again (→ create).
+    return { status: 'ok', muts: [] };
+  }
+
   private async rejected(
     desired: DesiredValue,
     action: Action,
     reason: string,
     report: ReconcileReport,
-    failures: number,
+    applied: AppliedState,
+    sekoiaId?: string,
   ): Promise<Step> {
     report.rejected++;
+    const id = sekoiaId ?? (action.type === 'create' ? undefined : action.id);
     try {
       await this.opts.onRejected?.({
         value: desired.value,
         reason,
         desiredVersion: desired.version,
         action: action.type,
+        ...(id ? { id } : {}),
       });
     } catch (err) {
       // The rejection is recorded only once it is reported (dead letter), or it would be invisible: retry.
       this.opts.onError?.(err);
-      return { status: 'retry', muts: [{ op: 'failinc' }], delayMs: this.backoff(failures) };
+      return { status: 'retry', muts: [{ op: 'failinc' }], delayMs: this.backoff(applied.failures) };
     }
-    return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version }] };
+    if (action.type !== 'revoke')
+      return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version }] };
+    // A refused revoke: that id is not revoked again at this desired version (the others still are).
+    const before = applied.rejected?.version === desired.version ? (applied.rejected.ids ?? []) : [];
+    const ids = [...new Set([...before, action.id])].sort();
+    return { status: 'ok', muts: [{ op: 'rej', reason, version: desired.version, ids }] };
   }
 
   /**

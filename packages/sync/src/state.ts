@@ -110,7 +110,11 @@ export interface AppliedState {
   ids: Record<string, string>;
   /** Generation in which `ids` was last confirmed (0 = never). */
   generation: number;
-  rejected?: { reason: string; version: number };
+  /**
+   * Sekoia refused a write at desired `version`: nothing is re-sent until the desired state changes. `ids`: the
+   * Sekoia ids whose revoke was refused (the other ids are still revoked); absent for a refused create or edit.
+   */
+  rejected?: { reason: string; version: number; ids?: string[] };
   /** Sekoia may hold something `ids` does not say (lost answer): search before acting. */
   unsure: boolean;
   /** Fingerprint the lost create sent ('' unknown): what an id found by the search carries. */
@@ -131,7 +135,7 @@ export type Mutation =
   | { op: 'setid'; id: string; fp: string }
   | { op: 'delid'; id: string }
   | { op: 'gen'; generation: number }
-  | { op: 'rej'; reason: string; version: number }
+  | { op: 'rej'; reason: string; version: number; ids?: string[] }
   | { op: 'clearrej' }
   | { op: 'unsure'; fp: string }
   | { op: 'sure' }
@@ -181,7 +185,7 @@ export function applyMutations(
         out.generation = m.generation;
         break;
       case 'rej':
-        out.rejected = { reason: m.reason, version: m.version };
+        out.rejected = { reason: m.reason, version: m.version, ...(m.ids ? { ids: m.ids } : {}) };
         break;
       case 'clearrej':
         out.rejected = undefined;
@@ -224,7 +228,7 @@ function encodeMutations(muts: Mutation[]): string[] {
         out.push('gen', String(m.generation));
         break;
       case 'rej':
-        out.push('rej', JSON.stringify({ reason: m.reason, version: m.version }));
+        out.push('rej', JSON.stringify({ reason: m.reason, version: m.version, ids: m.ids }));
         break;
       case 'unsure':
         out.push('unsure', m.fp);

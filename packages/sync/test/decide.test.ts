@@ -120,6 +120,27 @@ describe('decide', () => {
       { kind: 'write', actions: [{ type: 'revoke', id: 'X' }] },
     ],
     [
+      'case 2: revoke of X refused at this version → only the other ids are revoked',
+      gone(6),
+      applied({ ids: { X: 'f0', Y: 'f0' }, rejected: { reason: '422', version: 6, ids: ['X'] } }),
+      {},
+      { kind: 'write', actions: [{ type: 'revoke', id: 'Y' }] },
+    ],
+    [
+      'case 2: every remaining id refused at this version → nothing more (terminal)',
+      gone(6),
+      applied({ ids: { X: 'f0' }, rejected: { reason: '422', version: 6, ids: ['X'] } }),
+      {},
+      { kind: 'noop', reason: 'rejected' },
+    ],
+    [
+      'case 2: revoke refused at an older version → revoked again',
+      gone(8),
+      applied({ ids: { X: 'f0' }, rejected: { reason: '422', version: 6, ids: ['X'] } }),
+      {},
+      { kind: 'write', actions: [{ type: 'revoke', id: 'X' }] },
+    ],
+    [
       'lost create answer → search first',
       live('f1'),
       applied({ unsure: true }),

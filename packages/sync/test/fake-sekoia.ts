@@ -77,6 +77,15 @@ export class FakeSekoia implements SekoiaPort {
     return 'revoked' as const;
   }
 
+  /** Deletes a revoked indicator for good (this double has no 24 h rule). */
+  async forceDelete(id: string) {
+    const ind = this.indicators.get(id);
+    if (!ind) return 'not-found' as const;
+    if (!ind.revoked) throw new SekoiaPolicyError(`indicator ${id} is not revoked`, 'rejected');
+    this.indicators.delete(id);
+    return 'deleted' as const;
+  }
+
   async searchExact(value: string) {
     await this.enter({ kind: 'search', value });
     return [...this.indicators.values()]

@@ -39,6 +39,7 @@ export const CODES = {
   descriptionTooLong: 'INTHREAT4002',
   immutableField: 'INTHREAT4003',
   deletionTooEarly: 'INTHREAT4004',
+  revokeRefused: 'INTHREAT4005',
   quotaExceeded: 'INTHREAT4013',
 } as const;
 
@@ -545,6 +546,10 @@ export class SekoiaStore {
       else col.byCanonical.delete(rec.canonical);
       col.revoked--;
       return { status: 200, body: rec.pub };
+    }
+    const refuse = this.faults.rejectRevoke;
+    if (!rec.pub.revoked && refuse && refuse.match.some((m) => m === indicatorId || m === rec.canonical)) {
+      return fail(refuse.status ?? 400, 'This indicator cannot be revoked', CODES.revokeRefused);
     }
     if (rec.pub.revoked) {
       // Assumption [?]: the answer to a repeat revoke is unknown; a switch decides.

@@ -208,6 +208,11 @@ export interface SekoiaFaults {
   collectionGone: boolean;
   /** Creates are refused as if the quota were reached, and count-total-iocs reports count = max. */
   quotaFull: boolean;
+  /**
+   * DELETE (revoke) of these indicators is refused: each entry is an indicator id or a value (canonical form
+   * matched). `status` default 400, body code INTHREAT4005. A revoke Sekoia refuses for good (issue 13 case 2).
+   */
+  rejectRevoke: { match: string[]; status?: 400 | 413 | 422 } | null;
   /** Per-route / per-call rules, evaluated in order before the global probabilities. */
   rules: FaultRule[];
 }
@@ -225,6 +230,7 @@ export function defaultFaults(): SekoiaFaults {
     unauthorized: false,
     collectionGone: false,
     quotaFull: false,
+    rejectRevoke: null,
     rules: [],
   };
 }
