@@ -435,6 +435,7 @@ async function probeSekoia(
 
   // Row 7 needs no room: a write with a key that may only view.
   if (viewOnlyKey) {
+    line('row 7: body of a permission 403');
     const a = await t.create([v.forbidden], {}, viewOnlyKey);
     b.forbiddenBody = classifyForbiddenBody(a.status, a.contentType, a.text);
     if (a.status === 200)

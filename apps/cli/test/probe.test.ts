@@ -131,7 +131,10 @@ const VARIANTS: Array<[string, Partial<SekoiaBehavior>, Partial<typeof DEFAULTS>
 ];
 
 /** Everything the probe leaves in the scratch collection: documentation values only, none of them live. */
-function expectCleanCollection(s: SekoiaSimulator, scratch: string) {
+function expectCleanCollection(s: SekoiaSimulator, scratch: string, report: ProbeReport) {
+  // What the probe sent (refused writes included) and what Sekoia stored.
+  expect(report.written.length).toBeGreaterThan(0);
+  for (const value of report.written) expect(isDocumentationValue(value), value).toBe(true);
   const written = s.control.indicators(scratch);
   expect(written.length).toBeGreaterThan(0);
   for (const i of written) {
@@ -155,7 +158,7 @@ describe('pnpm cli probe against the Sekoia.io simulator', () => {
       canRegisterConnector: true,
     });
     expect(res.code).toBe(0);
-    expectCleanCollection(s, scratch);
+    expectCleanCollection(s, scratch, res.report!);
     expect(res.report!.leftLive).toEqual([]);
     expect(res.report!.revoked).toBe(res.report!.created);
     const stored = await readProfile(r.client, keys(r.prefix, CONNECTOR_ID).sekoiaProfile);
@@ -177,7 +180,7 @@ describe('pnpm cli probe against the Sekoia.io simulator', () => {
       const { sim: s, scratch } = await startSim(behavior);
       const res = await probe(s, scratch);
       expect(observed(res.report!)).toEqual({ ...DEFAULTS, ...expected });
-      expectCleanCollection(s, scratch);
+      expectCleanCollection(s, scratch, res.report!);
       expect(res.report!.degraded.map((d) => d.mode)).toEqual(modes);
       expect(res.report!.problems).toEqual([]);
       expect(res.code).toBe(modes.length > 0 ? 1 : 0);
