@@ -106,7 +106,7 @@ interface Answer {
 const PAGE = 100;
 /** Longest WAF block Sekoia documents (sekoia-ioc-api.md §4: "30 s – 10 min"). */
 export const WAF_MAX_BLOCK_MS = 10 * 60_000;
-const WRITES: ReadonlySet<SekoiaOperation> = new Set(['createBatch', 'edit', 'revoke']);
+const WRITES: ReadonlySet<SekoiaOperation> = new Set(['createBatch', 'edit', 'revoke', 'forceDelete']);
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
