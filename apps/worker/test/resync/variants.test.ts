@@ -93,7 +93,6 @@ const ONE_AT_A_TIME: Array<[string, Case]> = [
 ];
 
 const LAST: Array<[string, Case]> = [
-  ['row 5 re-import of a revoked value ignored', { behavior: { reimportRevoked: 'ignore' } }],
   ['row 6 DELETE of a revoked id 400', { behavior: { repeatRevoke: 400 } }],
 ];
 
@@ -111,7 +110,8 @@ const CHOICES: { [K in keyof SekoiaBehavior]?: readonly SekoiaBehavior[K][] } = 
 };
 
 function randomCase(seed: number): Case {
-  const rng = new Rng(seed);
+  // Mixed: nearby seeds (this run's two) would otherwise start the generator alike.
+  const rng = new Rng(Math.imul(seed, 2654435761) >>> 0);
   const behavior: Record<string, unknown> = {};
   for (const [row, variants] of Object.entries(CHOICES)) {
     behavior[row] = (variants as readonly unknown[])[rng.int(0, (variants as readonly unknown[]).length - 1)];
@@ -343,8 +343,34 @@ describe('the collection converges under every Sekoia behaviour variant (issue 1
     180_000,
   );
 
-  // Rows 5 and 6 in the variants the engine handles with issue 13's failure edges. 'ignore': the worker deletes
-  // the revoked indicator for good and creates again, which Sekoia allows 24 h after the revocation (the
-  // simulator's clock moves on a day before each re-sync).
+  // Row 6 in the variant the engine handles with issue 13's failure edges (a refused revoke).
   it.each(LAST)('%s', async (name, c) => matrix.run(name, c, 43), 180_000);
+});
+
+/**
+ * Row 5 'ignore' on a collection whose values were revoked at most once: the worker deletes the revoked
+ * indicator Sekoia answered for good and creates again, which Sekoia allows 24 h after the revocation (the
+ * simulator's clock moves on a day before each re-sync). A value revoked twice before (two revoked indicators)
+ * does not converge: the engine deletes only the one answered, Sekoia answers the other, and the value is
+ * dead-lettered (README, "Sekoia.io behaviours").
+ */
+describe('re-import of a revoked value ignored (issue 14 row 5), values revoked once', () => {
+  let matrix: Matrix;
+  beforeAll(async () => {
+    matrix = await Matrix.start();
+  }, 180_000);
+  afterAll(async () => {
+    await matrix?.close();
+  });
+
+  it(
+    'converges after a re-sync a day later',
+    async () =>
+      matrix.run(
+        'row 5 re-import of a revoked value ignored',
+        { behavior: { reimportRevoked: 'ignore' } },
+        43,
+      ),
+    180_000,
+  );
 });
