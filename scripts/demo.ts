@@ -3,7 +3,7 @@
 // one at REDIS_URL if it answers, else a private redis-server), ingest, two workers and the dashboard, prints
 // the URLs and a live one-line summary until Ctrl-C, which stops everything cleanly.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createWriteStream, mkdirSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -86,19 +86,29 @@ async function redisUrl(): Promise<string> {
     '--maxmemory-policy',
     'noeviction',
   ];
-  ownRedis = spawn('redis-server', args, { stdio: 'ignore' });
+  ownRedis = spawn('redis-server', args, { stdio: 'ignore', detached: true });
   const url = `redis://127.0.0.1:${port}`;
   for (let i = 0; i < 100 && !(await redisAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
   console.log(`Redis: nothing answered at ${wanted}, started a private redis-server at ${url}`);
   return url;
 }
 
+function withoutInitCwd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { INIT_CWD: _typedIn, ...rest } = env;
+  return rest;
+}
+
 function startApp(name: string, app: string, env: Record<string, string>): void {
   const out = createWriteStream(join(logDir, `${name}.log`));
   const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')], {
     cwd: join(root, 'apps', app),
-    env: { ...process.env, ...env },
+    // INIT_CWD dropped: the demo is configured by its environment alone, never by a config.yml where
+    // `pnpm demo` was typed (the apps read config.yml from there, see packages/config configFilePath).
+    env: { ...withoutInitCwd(process.env), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group: Ctrl-C signals the terminal's whole foreground group, and an app that got that
+    // SIGINT *and* the demo's SIGTERM would skip its graceful stop ("second signal"). Only the demo signals it.
+    detached: true,
   });
   proc.stdout?.pipe(out);
   proc.stderr?.pipe(out);
@@ -126,7 +136,45 @@ async function metric(urls: string[], name: string, exclude?: RegExp): Promise<n
   return sum;
 }
 
+/** The exact `pnpm cli status` command line for this run (its key prefix carries the demo's pid). */
+function cliLine(redis: string, prefix: string): string {
+  return `REDIS_URL=${redis} REDIS_KEY_PREFIX=${prefix} CONNECTOR_ID=${CONNECTOR_ID} pnpm cli status`;
+}
+
+// The apps live in their own process groups: if the demo ends any other way than `stop()` (an error), they
+// must not outlive it.
+process.on('exit', () => {
+  const running = (p: ChildProcess) => p.exitCode === null && p.signalCode === null && !p.killed;
+  for (const { proc } of children) if (running(proc)) proc.kill('SIGKILL');
+  if (ownRedis && running(ownRedis)) ownRedis.kill('SIGKILL');
+});
+
+/**
+ * The leader of the demo's process group: `pnpm demo` when typed in a shell (the job's first process). pnpm
+ * ends on a SIGINT sent to it alone without passing it on; the demo then stops as if it had got it. Undefined
+ * where /proc is not available or the demo leads its own group (started with `tsx scripts/demo.ts`).
+ */
+function launcherPid(): number | undefined {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+    return Number.isInteger(pgid) && pgid > 1 && pgid !== process.pid ? pgid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function main(): Promise<void> {
+  const launcher = launcherPid();
   const redis = await redisUrl();
   const opencti = await startOpenCtiSimulator({ heartbeatMs: 1000 });
   const sekoia = await startSekoiaSimulator({ faults: { latencyMs: 20 } });
@@ -176,6 +224,7 @@ OpenCTI → Sekoia.io sync demo (${INDICATORS} generated indicators + the OASIS/
   Sekoia simulator   ${sekoia.url}   (collection ${sekoia.collectionId}; state ${sekoia.url}/_sim/indicators)
   metrics            ingest http://127.0.0.1:${ingestPort}/metrics  workers http://127.0.0.1:${worker1Port}/metrics http://127.0.0.1:${worker2Port}/metrics
   logs               ${logDir}
+  CLI                ${cliLine(redis, env.REDIS_KEY_PREFIX!)}
 Press Ctrl-C to stop.
 `);
 
@@ -188,6 +237,11 @@ Press Ctrl-C to stop.
   const tty = process.stdout.isTTY;
   let lastPrinted = '';
   const timer = setInterval(async () => {
+    if (launcher !== undefined && !isAlive(launcher)) {
+      console.log(`\nthe demo's launcher (pid ${launcher}) ended`);
+      void stop();
+      return;
+    }
     const expected = computeExpectedCollection(messagesFromLog(opencti.control.entries()), config);
     const actual = sekoia.control.indicators().map((i) => ({ ...i, value: i.canonical }));
     const converged = isConverged(diffCollections(expected, actual));

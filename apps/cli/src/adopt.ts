@@ -19,7 +19,7 @@ import { streamOpener } from '../../ingest/src/opencti-adapter.ts';
 import { collectionClient, describeRead, readWithBudget } from '../../worker/src/adopt-on-start.ts';
 import { workerSettings } from '../../worker/src/settings.ts';
 import { parseArgs, positiveInt } from './args.ts';
-import { appConfig, type Connection, connect, withConnection, writeQueues } from './context.ts';
+import { appConfig, type Connection, connect, withWritingConnection, writeQueues } from './context.ts';
 import { duration, plural } from './format.ts';
 import { type FollowResult, followGeneration } from './generation-progress.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, type Io, UsageError } from './io.ts';
@@ -276,7 +276,7 @@ async function adopt(
 ): Promise<number> {
   const config = appConfig(io, 'worker');
   const configured = config.sekoiaIntel.iocCollectionUuid;
-  const report = await withConnection(
+  const report = await withWritingConnection(
     io,
     async (c) => {
       const reads = new CollectionReads(c.redis, {

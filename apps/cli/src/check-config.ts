@@ -1,8 +1,8 @@
-import { existsSync } from 'node:fs';
 import {
   type AppName,
   ConfigError,
   type ConfigProblem,
+  configFilePath,
   configTable,
   describeConfig,
   loadConfig,
@@ -58,9 +58,7 @@ function shown(value: unknown): string {
 
 /** The config.yml in use, as loadConfig picks it. */
 function configFileOf(env: Record<string, string | undefined>): string | null {
-  const explicit = env.CONFIG_FILE?.trim();
-  if (explicit) return explicit;
-  return existsSync('config.yml') ? 'config.yml' : null;
+  return configFilePath(env)?.path ?? null;
 }
 
 export async function checkConfigCommand(io: Io, args: readonly string[]): Promise<number> {

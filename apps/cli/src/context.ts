@@ -2,6 +2,7 @@ import { type AppConfig, type AppName, ConfigError, loadConfig, secretsOf } from
 import type { Job } from '@octi-sekoia/model';
 import { connectRedis } from '@octi-sekoia/ops';
 import {
+  assertNoEviction,
   type ConnectorQueues,
   keys as connectorKeys,
   createQueues,
@@ -120,6 +121,29 @@ export async function withConnection<T>(
   } finally {
     await c.close();
   }
+}
+
+/**
+ * `withConnection` for the commands that write (replay, resync, adopt, discard): refused on a Redis that may
+ * evict keys, with the apps' own check and sentence (ingest and workers refuse to start there), exit 2.
+ */
+export async function withWritingConnection<T>(
+  io: Io,
+  fn: (c: Connection) => Promise<T>,
+  config: AppConfig = cliConfig(io),
+): Promise<T> {
+  return withConnection(
+    io,
+    async (c) => {
+      try {
+        await assertNoEviction(c.redis);
+      } catch (err) {
+        throw new CommandError(`refusing to write: ${(err as Error).message}`, EXIT_USAGE);
+      }
+      return fn(c);
+    },
+    config,
+  );
 }
 
 /**

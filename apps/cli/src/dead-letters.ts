@@ -1,15 +1,24 @@
+import { hostname, userInfo } from 'node:os';
 import {
   type ConnectorQueues,
   type DeadLetterEntry,
   type DeadLetterKind,
   deadLetterId,
+  discardDeadLetter,
   getDeadLetter,
   type ReplayHandlers,
   type ReplayOutcome,
   replayDeadLetter,
 } from '@octi-sekoia/queue';
 import { parseArgs, positiveInt } from './args.ts';
-import { type Connection, readQueues, syncState, withConnection, writeQueues } from './context.ts';
+import {
+  type Connection,
+  readQueues,
+  syncState,
+  withConnection,
+  withWritingConnection,
+  writeQueues,
+} from './context.ts';
 import { countByKind, DEAD_LETTER_KINDS, deadLetterIds, kindOfId } from './counts.ts';
 import { aligned, plural, short } from './format.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, type Io, UsageError } from './io.ts';
@@ -170,7 +179,7 @@ async function replay(io: Io, args: readonly string[]): Promise<number> {
     throw new UsageError('dead-letters replay: give one id, or --all');
   }
   if (kind && !all) throw new UsageError('dead-letters replay: --kind goes with --all');
-  const replayed = await withConnection(io, async (c) => {
+  const replayed = await withWritingConnection(io, async (c) => {
     const q = writeQueues(c);
     const h = handlers(c);
     try {
@@ -204,6 +213,70 @@ async function replay(io: Io, args: readonly string[]): Promise<number> {
   return EXIT_OK;
 }
 
+/** Who ran the command, for the record: the login (the invoking user under sudo) and the host. */
+function operator(io: Io): string {
+  let user = io.env.SUDO_USER;
+  if (!user) {
+    try {
+      user = userInfo().username;
+    } catch {
+      user = io.env.USER ?? io.env.LOGNAME ?? 'unknown';
+    }
+  }
+  return `${user}@${hostname()}`;
+}
+
+/**
+ * The only way to drop a dead letter (the dashboard refuses it): one entry at a time, with a reason. Logs who,
+ * what and why (one JSON line on stderr, like the apps' logs), prints the entry with its payload (the last copy
+ * of it) and counts it in `<base>:dead-letters-discarded`, which `status` shows.
+ */
+async function discard(io: Io, args: readonly string[]): Promise<number> {
+  const { flags, options, positionals } = parseArgs('dead-letters discard', args, {
+    flags: ['--json'],
+    options: ['--reason'],
+    maxPositionals: 1,
+  });
+  const idOrSubject = positionals[0];
+  if (idOrSubject === undefined) {
+    throw new UsageError('dead-letters discard: which one? (an id from dead-letters list; no --all)');
+  }
+  const reason = options.get('--reason')?.trim();
+  if (!reason) {
+    throw new UsageError('dead-letters discard: --reason "..." is required (it is logged with your name)');
+  }
+  const by = operator(io);
+  const entry = await withWritingConnection(io, async (c) => {
+    const q = writeQueues(c);
+    try {
+      const found = await find(q, idOrSubject);
+      return found ? await discardDeadLetter(q, found.id) : undefined;
+    } finally {
+      await q.close();
+    }
+  });
+  if (!entry) throw notFound(idOrSubject);
+  const what = { id: entry.id, kind: entry.kind, subject: entry.subject, error: entry.error };
+  io.err(
+    JSON.stringify({
+      level: 'warn',
+      time: new Date().toISOString(),
+      name: 'cli',
+      msg: 'dead letter discarded',
+      by,
+      reason,
+      ...what,
+    }),
+  );
+  if (flags.has('--json')) {
+    io.json({ discarded: { ...summary(entry), payload: entry.payload }, by, reason });
+  } else {
+    io.out(`discarded ${entry.id} (${entry.kind} ${short(entry.subject, 80)}) by ${by}: ${reason}`);
+    io.out(`payload (kept nowhere else now):\n${JSON.stringify(entry.payload, null, 2)}`);
+  }
+  return EXIT_OK;
+}
+
 export async function deadLettersCommand(io: Io, args: readonly string[]): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
@@ -213,9 +286,13 @@ export async function deadLettersCommand(io: Io, args: readonly string[]): Promi
       return show(io, rest);
     case 'replay':
       return replay(io, rest);
+    case 'discard':
+      return discard(io, rest);
     case undefined:
-      throw new UsageError('dead-letters: list, show or replay?');
+      throw new UsageError('dead-letters: list, show, replay or discard?');
     default:
-      throw new UsageError(`dead-letters: unknown subcommand ${JSON.stringify(sub)} (list, show or replay)`);
+      throw new UsageError(
+        `dead-letters: unknown subcommand ${JSON.stringify(sub)} (list, show, replay or discard)`,
+      );
   }
 }

@@ -14,8 +14,6 @@ export function appKeys(k: ConnectorKeys, keyPrefix: string) {
     collectionUsage: `${k.base}:collection-usage`,
     /** ISO date of an operator's re-sync request; ingest GETDELs it and starts a new generation. */
     resyncRequested: `${k.base}:resync-requested`,
-    /** Hash `{ name, streamId }` written by ingest at start. */
-    info: `${k.base}:info`,
     /** Set of the connector ids sharing this Redis and key prefix. */
     connectors: `${keyPrefix}:connectors`,
   };

@@ -1,5 +1,5 @@
 import { parseArgs, positiveInt } from './args.ts';
-import { withConnection } from './context.ts';
+import { withWritingConnection } from './context.ts';
 import { type FollowResult, followGeneration } from './generation-progress.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io, UsageError } from './io.ts';
 import { appKeys } from './keys.ts';
@@ -26,7 +26,7 @@ export async function resyncCommand(io: Io, args: readonly string[]): Promise<nu
   const timeoutMs = positiveInt('resync', '--timeout', options.get('--timeout'), 3600) * 1000;
   if (options.has('--timeout') && !wait) throw new UsageError('resync: --timeout only goes with --wait');
   const requestedAt = new Date().toISOString();
-  const result = await withConnection(io, async (c) => {
+  const result = await withWritingConnection(io, async (c) => {
     const key = appKeys(c.keys, c.config.redis.keyPrefix).resyncRequested;
     const [[, previous], , [, leaseTtl], [, generation]] = (await c.redis
       .multi()

@@ -1,12 +1,14 @@
 import { adoptCommand } from './adopt.ts';
 import { checkConfigCommand } from './check-config.ts';
 import { deadLettersCommand } from './dead-letters.ts';
-import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io, UsageError } from './io.ts';
+import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, type Io, UsageError } from './io.ts';
 import { probeCommand } from './probe.ts';
 import { resyncCommand } from './resync.ts';
 import { statusCommand } from './status.ts';
 import { stixExtractCommand } from './stix-extract.ts';
 import { USAGE } from './usage.ts';
+
+const HELP = new Set(['help', '--help', '-h']);
 
 const COMMANDS: Record<string, (io: Io, args: readonly string[]) => Promise<number>> = {
   status: statusCommand,
@@ -21,11 +23,14 @@ const COMMANDS: Record<string, (io: Io, args: readonly string[]) => Promise<numb
 /** Runs one command line; returns the exit code. Nothing is thrown past it. */
 export async function run(io: Io, argv: readonly string[]): Promise<number> {
   const [command, ...args] = argv;
+  // Asked for help (`help`, `--help`, `-h`, also after a command): the usage is the answer, on stdout, exit 0.
+  if (command !== undefined && argv.some((a) => HELP.has(a))) {
+    io.out(USAGE);
+    return EXIT_OK;
+  }
   const handler = command === undefined ? undefined : COMMANDS[command];
   if (!handler) {
-    if (command !== undefined && !['help', '--help', '-h'].includes(command)) {
-      io.err(`unknown command ${JSON.stringify(command)}`);
-    }
+    if (command !== undefined) io.err(`unknown command ${JSON.stringify(command)}`);
     io.err(USAGE);
     return EXIT_USAGE;
   }

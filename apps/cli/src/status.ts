@@ -1,4 +1,4 @@
-import { readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
 import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
@@ -57,6 +57,8 @@ export interface StatusReport {
   };
   dirty: { total: number; due: number };
   deadLetters: DeadLetterCounts;
+  /** Dead letters operators discarded (`dead-letters discard`), since the start. */
+  deadLettersDiscarded: DiscardCounts;
   replayedEventsPending: number;
   circuit: { state: string; reason: string | null; message: string | null; since: string | null } | null;
   /** Null with --no-scan. */
@@ -137,7 +139,7 @@ export async function gatherStatus(
     .get(a.resyncRequested)
     .get(a.circuit)
     .get(a.collectionUsage)
-    .hgetall(a.info)
+    .hgetall(k.info)
     .smembers(a.connectors)
     .llen(k.replayedEvents)
     .scard(k.sync.live)
@@ -178,17 +180,20 @@ export async function gatherStatus(
   const q = readQueues(c);
   const state = syncState(c);
   try {
-    const [counts, paused, workers, ids, dirty, due, counters, policy, values] = await Promise.all([
-      q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
-      q.indicators.isPaused(),
-      q.indicators.getWorkersCount().catch(() => null),
-      deadLetterIds(q),
-      state.dirtyCount(),
-      state.dueCount(),
-      state.counters(),
-      readMaxmemoryPolicy(c.redis).catch(() => undefined),
-      opts.scanValues ? countValues(c) : Promise.resolve(null),
-    ]);
+    const [counts, paused, workers, ids, dirty, due, counters, policy, values, discarded] = await Promise.all(
+      [
+        q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+        q.indicators.isPaused(),
+        q.indicators.getWorkersCount().catch(() => null),
+        deadLetterIds(q),
+        state.dirtyCount(),
+        state.dueCount(),
+        state.counters(),
+        readMaxmemoryPolicy(c.redis).catch(() => undefined),
+        opts.scanValues ? countValues(c) : Promise.resolve(null),
+        discardCounts(q),
+      ],
+    );
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -260,6 +265,7 @@ export async function gatherStatus(
       },
       dirty: { total: dirty, due },
       deadLetters: countByKind(ids),
+      deadLettersDiscarded: discarded,
       replayedEventsPending: replayed,
       circuit:
         circuit && typeof circuit.state === 'string'
@@ -425,6 +431,11 @@ export function renderStatus(r: StatusReport): string {
   rows.push(['dirty values', `${r.dirty.total} (${r.dirty.due} due now)`]);
   const dl = r.deadLetters;
   rows.push(['dead letters', `${dl.total} (event ${dl.event}, job ${dl.job}, value ${dl.value})`]);
+  const dd = r.deadLettersDiscarded;
+  rows.push([
+    'discarded',
+    `${dd.total} dead letters discarded by operators (event ${dd.event}, job ${dd.job}, value ${dd.value})`,
+  ]);
   if (r.replayedEventsPending > 0)
     rows.push(['replayed events', `${r.replayedEventsPending} waiting for ingest`]);
   if (r.circuit) {

@@ -12,6 +12,9 @@ commands:
   dead-letters replay <id|subject> | --all [--kind event|job|value] [--json]
       send back and remove: a job is re-enqueued, a value marked dirty (rejection forgotten), an event
       re-read by ingest
+  dead-letters discard <id|subject> --reason "..." [--json]
+      drop one for good (the dashboard cannot): logs who, what and why, prints its payload, and counts it
+      (shown by status)
   resync [--json] [--wait [--timeout S]]
       ask ingest for a full re-sync: a new generation reads everything from OpenCTI again, a worker reads the
       collection once, then indicators not seen are revoked (--wait: follow it until the sweep is done)
@@ -30,8 +33,8 @@ commands:
       validate each app's configuration and print it with secrets masked
   stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns
       one JSON line of extracted observables per STIX pattern read on stdin
-  help
-      this text
+  help, --help, -h (also after a command)
+      this text, on stdout, exit 0 (no command at all: this text on stderr, exit 2)
 
 configuration: the apps' environment variables and config.yml (CONFIG_FILE); commands that read Redis need
 CONNECTOR_ID and the REDIS_* settings.

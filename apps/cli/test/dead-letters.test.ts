@@ -1,6 +1,9 @@
+import { hostname, userInfo } from 'node:os';
 import { type ConnectorQueues, createQueues, getDeadLetter } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Io } from '../src/io.ts';
+import { run } from '../src/run.ts';
 import { CONNECTOR_ID, cli, redisEnv } from './helpers.ts';
 import { connectorKeys, seedDeadLetters, seedValues } from './seed.ts';
 
@@ -127,12 +130,67 @@ describe('dead-letters', () => {
     expect(none.stdout).toBe('no dead letters\n');
   });
 
+  it('discard: removes one entry for good, logs who/what/why, prints its payload, counts it by kind', async () => {
+    const res = await cli(
+      ['dead-letters', 'discard', ids.event, '--reason', 'garbage frame from a test feed (ticket 42)'],
+      redisEnv(r),
+    );
+    expect(res.code).toBe(0);
+    expect(await getDeadLetter(q, ids.event)).toBeUndefined();
+    // The others stay.
+    expect(await getDeadLetter(q, ids.job)).toBeDefined();
+    expect(await getDeadLetter(q, ids.value)).toBeDefined();
+    const logged = JSON.parse(res.stderr.trim()) as Record<string, unknown>;
+    expect(logged).toEqual({
+      level: 'warn',
+      time: expect.any(String),
+      name: 'cli',
+      msg: 'dead letter discarded',
+      by: `${userInfo().username}@${hostname()}`,
+      reason: 'garbage frame from a test feed (ticket 42)',
+      id: ids.event,
+      kind: 'event',
+      subject: '1764300000010-0',
+      error: 'malformed event: bad JSON',
+    });
+    expect(res.stdout).toContain(`discarded ${ids.event} (event 1764300000010-0) by ${userInfo().username}@`);
+    expect(res.stdout).toContain('"data": "{not json"');
+
+    // By subject, --json; then the counter as status shows it.
+    const value = await cli(
+      ['dead-letters', 'discard', 'evil.example', '--reason', 'not ours', '--json'],
+      redisEnv(r),
+    );
+    expect(value.code).toBe(0);
+    expect(JSON.parse(value.stdout)).toMatchObject({
+      discarded: { id: ids.value, kind: 'value', payload: { value: 'evil.example' } },
+      reason: 'not ours',
+    });
+    expect(await r.client.hgetall(`${r.prefix}:${CONNECTOR_ID}:dead-letters-discarded`)).toEqual({
+      total: '2',
+      event: '1',
+      value: '1',
+    });
+    const status = await cli(['status', '--json', '--no-scan'], redisEnv(r));
+    expect(JSON.parse(status.stdout).deadLettersDiscarded).toEqual({ total: 2, event: 1, job: 0, value: 1 });
+    const human = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(human.stdout).toMatch(
+      /^discarded: +2 dead letters discarded by operators \(event 1, job 0, value 1\)$/m,
+    );
+
+    // Gone: a second discard finds nothing (exit 1) and counts nothing.
+    const again = await cli(['dead-letters', 'discard', ids.event, '--reason', 'twice'], redisEnv(r));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain(`no dead letter "${ids.event}"`);
+    expect(await r.client.hget(`${r.prefix}:${CONNECTOR_ID}:dead-letters-discarded`, 'total')).toBe('2');
+  });
+
   it('usage errors are exit 2 with one line', async () => {
     const cases: Array<[string[], string]> = [
-      [['dead-letters'], 'usage error: dead-letters: list, show or replay?'],
+      [['dead-letters'], 'usage error: dead-letters: list, show, replay or discard?'],
       [
         ['dead-letters', 'purge'],
-        'usage error: dead-letters: unknown subcommand "purge" (list, show or replay)',
+        'usage error: dead-letters: unknown subcommand "purge" (list, show, replay or discard)',
       ],
       [['dead-letters', 'replay'], 'usage error: dead-letters replay: give one id, or --all'],
       [
@@ -153,6 +211,34 @@ describe('dead-letters', () => {
       });
     }
     // Nothing was touched.
+    expect(await getDeadLetter(q, ids.job)).toBeDefined();
+  });
+
+  it('discard usage errors: exit 2 with one line, nothing touched (in process: no Redis needed)', async () => {
+    const cases: Array<[string[], string]> = [
+      [
+        ['dead-letters', 'discard', ids.job],
+        'usage error: dead-letters discard: --reason "..." is required (it is logged with your name)',
+      ],
+      [
+        ['dead-letters', 'discard', ids.job, '--reason', '   '],
+        'usage error: dead-letters discard: --reason "..." is required (it is logged with your name)',
+      ],
+      [
+        ['dead-letters', 'discard', '--reason', 'x'],
+        'usage error: dead-letters discard: which one? (an id from dead-letters list; no --all)',
+      ],
+      [
+        ['dead-letters', 'discard', '--all', '--reason', 'x'],
+        'usage error: dead-letters discard: unknown option --all',
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const lines: string[] = [];
+      const io = new Io(redisEnv(r), (_fd, text) => void lines.push(text));
+      expect(await run(io, args), args.join(' ')).toBe(2);
+      expect(lines.join('').split('\n')[0]).toBe(line);
+    }
     expect(await getDeadLetter(q, ids.job)).toBeDefined();
   });
 });

@@ -44,6 +44,7 @@ describe('status', () => {
     );
     expect(out).toMatch(/^dirty values: +1 \(1 due now\)$/m);
     expect(out).toMatch(/^dead letters: +0 \(event 0, job 0, value 0\)$/m);
+    expect(out).toMatch(/^discarded: +0 dead letters discarded by operators \(event 0, job 0, value 0\)$/m);
     expect(out).toMatch(/^circuit: +closed$/m);
     expect(out).toMatch(/^values: +live 1, revoked 1, rejected 1, pending 1$/m);
     expect(out).toMatch(/^indicators: +2 live$/m);
@@ -78,6 +79,7 @@ describe('status', () => {
       },
       dirty: { total: 1, due: 1 },
       deadLetters: { total: 0, event: 0, job: 0, value: 0 },
+      deadLettersDiscarded: { total: 0, event: 0, job: 0, value: 0 },
       circuit: { state: 'closed' },
       values: { live: 1, revoked: 1, rejected: 1, pending: 1, total: 4 },
       indicatorsLive: 2,

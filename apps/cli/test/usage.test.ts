@@ -29,17 +29,24 @@ function stixCli(
 }
 
 describe('usage', () => {
-  it.each([[[]], [['help']], [['--help']], [['bogus']]])(
-    '%j → usage on stderr, nothing on stdout, exit 2',
+  it.each([[['help']], [['--help']], [['-h']], [['status', '--help']]])(
+    '%j → usage on stdout, nothing on stderr, exit 0',
     async (args) => {
       const res = await cli(args, {});
-      expect(res.code).toBe(2);
-      expect(res.stdout).toBe('');
-      expect(res.stderr).toContain('usage: pnpm cli <command> [options]');
-      expect(res.stderr).toContain('exit codes: 0 all good; 1 attention needed');
-      if (args[0] === 'bogus') expect(res.stderr.split('\n')[0]).toBe('unknown command "bogus"');
+      expect(res.code).toBe(0);
+      expect(res.stderr).toBe('');
+      expect(res.stdout).toContain('usage: pnpm cli <command> [options]');
     },
   );
+
+  it.each([[[]], [['bogus']]])('%j → usage on stderr, nothing on stdout, exit 2', async (args) => {
+    const res = await cli(args, {});
+    expect(res.code).toBe(2);
+    expect(res.stdout).toBe('');
+    expect(res.stderr).toContain('usage: pnpm cli <command> [options]');
+    expect(res.stderr).toContain('exit codes: 0 all good; 1 attention needed');
+    if (args[0] === 'bogus') expect(res.stderr.split('\n')[0]).toBe('unknown command "bogus"');
+  });
 
   it('an unknown option is a usage error naming the command', async () => {
     const res = await cli(['status', '--verbose'], {});

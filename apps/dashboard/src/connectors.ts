@@ -1,4 +1,4 @@
-import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, keys } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 
 /** The set where ingest and worker register the connector ids that share this Redis (and key prefix). */
@@ -18,4 +18,10 @@ export interface ConnectorView {
 
 export function openConnector(redis: Redis, keyPrefix: string, connectorId: string): ConnectorView {
   return { connectorId, queues: createQueues(redis, keyPrefix, connectorId) };
+}
+
+/** The name ingest registered for a connector in OpenCTI (`<base>:info`), undefined until it has. */
+export async function connectorName(redis: Redis, keyPrefix: string, connectorId: string) {
+  const name = await redis.hget(keys(keyPrefix, connectorId).info, 'name');
+  return name?.trim() ? name : undefined;
 }

@@ -6,9 +6,10 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { basicAuth, securityHeaders } from './auth.ts';
-import { type ConnectorView, discoverConnectors, openConnector } from './connectors.ts';
+import { type ConnectorView, connectorName, discoverConnectors, openConnector } from './connectors.ts';
+import { boardPage, PAGE_CSS, PAGE_CSS_PATH } from './page.ts';
 import { redactingResponses } from './redacting-responses.ts';
-import { decideRoute } from './route-guard.ts';
+import { decideRoute, type QueueRole } from './route-guard.ts';
 
 export interface DashboardOptions {
   redis: Redis;
@@ -35,12 +36,16 @@ export interface Dashboard {
   close(): Promise<void>;
 }
 
+/** The queue's name in URLs and the API: unique per connector id. */
 const label = (connectorId: string) => `${connectorId} · `;
+/** What the sidebar shows: the connector's name (as ingest registered it) and the queue's role. */
+export const displayNameOf = (connectorName: string, role: QueueRole) =>
+  `${connectorName} · ${role === 'indicators' ? 'indicators' : 'dead letters'}`;
 
 /**
- * Bull Board over each connector's `indicators` and `dead-letters` queues, behind authentication, with the
- * routes that could inject, edit, pause or rate-limit refused (see route-guard.ts) and "Retry" on a dead
- * letter sent through the dead-letter API (so fencing and the sync engine's dirty set apply).
+ * Bull Board over each connector's `indicators` and `dead-letters` queues, behind authentication, with every
+ * route that could remove, rewrite, inject, pause or rate-limit work refused (see route-guard.ts) and "Retry"
+ * on a dead letter sent through the dead-letter API (so fencing and the sync engine's dirty set apply).
  */
 export async function createDashboard(opts: DashboardOptions): Promise<Dashboard> {
   const serverAdapter = new ExpressAdapter();
@@ -52,11 +57,46 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
   });
   const views = new Map<string, ConnectorView>();
   const parkers: Array<{ close(): Promise<void> }> = [];
-  const byQueueName = new Map<string, ConnectorView>();
+  /** Bull Board queue name → its connector and role. */
+  const byQueueName = new Map<string, { view: ConnectorView; role: QueueRole }>();
+  const shownNames = new Map<string, string>();
+
+  const addQueues = (view: ConnectorView, connectorName: string) => {
+    const id = view.connectorId;
+    for (const [queue, role, description] of [
+      [view.queues.indicators, 'indicators', 'Indicator jobs from the OpenCTI stream'],
+      [
+        view.queues.deadLetters,
+        'dead-letters',
+        'Dead letters: events, jobs and values kept for an operator. Retry sends one back; discarding one is ' +
+          'only possible with: pnpm cli dead-letters discard <id> --reason "..."',
+      ],
+    ] as const) {
+      const adapter = new BullMQAdapter(queue, {
+        // The UI has no action on indicator jobs that this dashboard allows: it shows them read-only.
+        readOnlyMode: opts.readOnly || role === 'indicators',
+        // Retries on the main queue would bypass the dead-letter bookkeeping; only dead letters are sent back.
+        allowRetries: !opts.readOnly && role === 'dead-letters',
+        prefix: label(id),
+        displayName: displayNameOf(connectorName, role),
+        description,
+      });
+      // Same name: replaces the adapter in place (a connector whose name became known since).
+      board.addQueue(adapter);
+      byQueueName.set(`${label(id)}${queue.name}`, { view, role });
+    }
+    shownNames.set(id, connectorName);
+  };
 
   const refresh = async () => {
     for (const id of await discoverConnectors(opts.redis, opts.keyPrefix, opts.connectorId)) {
-      if (views.has(id)) continue;
+      // Ingest records the name it registers in OpenCTI; until then the connector id stands for it.
+      const name = (await connectorName(opts.redis, opts.keyPrefix, id)) ?? id;
+      const known = views.get(id);
+      if (known) {
+        if (shownNames.get(id) !== name) addQueues(known, name);
+        continue;
+      }
       const view = openConnector(opts.redis, opts.keyPrefix, id);
       views.set(id, view);
       // Parks new dead letters in "failed", where Bull Board shows the reason and a Retry button.
@@ -65,34 +105,14 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
           markValueDirty: (value) => opts.markValueDirty(id, value),
         }),
       );
-      for (const [queue, description] of [
-        [view.queues.indicators, 'Indicator jobs from the OpenCTI stream'],
-        [
-          view.queues.deadLetters,
-          'Dead letters: events, jobs and values kept for an operator. Retry sends one back.',
-        ],
-      ] as const) {
-        const adapter = new BullMQAdapter(queue, {
-          readOnlyMode: opts.readOnly,
-          // Retries on the main queue would bypass the dead-letter bookkeeping; only dead letters are sent back.
-          allowRetries: !opts.readOnly && queue === view.queues.deadLetters,
-          prefix: label(id),
-          displayName: `${label(id)}${queue.name}`,
-          description,
-        });
-        board.addQueue(adapter);
-        byQueueName.set(`${label(id)}${queue.name}`, view);
-      }
+      addQueues(view, name);
     }
   };
   await refresh();
   const timer = setInterval(() => void refresh().catch(() => undefined), opts.discoveryIntervalMs ?? 30_000);
   timer.unref();
 
-  const isDeadLetterQueue = (name: string) => {
-    const view = byQueueName.get(name);
-    return !!view && name === `${label(view.connectorId)}${view.queues.deadLetters.name}`;
-  };
+  const roleOf = (name: string) => byQueueName.get(name)?.role;
 
   const app = express();
   app.disable('x-powered-by');
@@ -127,7 +147,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
   if (opts.auth) guarded.use(basicAuth(opts.auth.username, opts.auth.password));
   guarded.use(redactingResponses(opts.redact));
   guarded.use(async (req: Request, res: Response, next) => {
-    const decision = decideRoute(req.method, req.path, { readOnly: opts.readOnly, isDeadLetterQueue });
+    const decision = decideRoute(req.method, req.path, { readOnly: opts.readOnly, roleOf });
     if (!decision.allow) {
       opts.log?.('refused dashboard route', { method: req.method, path: req.path, why: decision.why });
       res.status(403).json({ error: decision.why });
@@ -135,8 +155,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
     }
     if (!decision.action) return next();
     try {
-      const [, , , queueName = '', jobIdOrRetry] = req.path.split('/');
-      const view = byQueueName.get(decodeURIComponent(queueName));
+      const view = byQueueName.get(decision.queueName)?.view;
       if (!view) {
         res.status(404).json({ error: 'unknown queue' });
         return;
@@ -144,7 +163,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
       const handlers = { markValueDirty: (value: string) => opts.markValueDirty(view.connectorId, value) };
       const ids =
         decision.action === 'replay-dead-letter'
-          ? [decodeURIComponent(jobIdOrRetry ?? '')]
+          ? [decision.jobId]
           : (await view.queues.deadLetters.getJobs(['failed', 'waiting'], 0, -1)).map((j) => j.id ?? '');
       let replayed = 0;
       for (const id of ids.filter(Boolean)) {
@@ -155,6 +174,19 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
     } catch (err) {
       res.status(500).json({ error: opts.redact((err as Error).message) });
     }
+  });
+  guarded.get(PAGE_CSS_PATH, (_req, res) => {
+    res.type('text/css').send(PAGE_CSS);
+  });
+  // Bull Board renders its page with res.render: serve it without what would reach the internet or run inline.
+  guarded.use((_req, res, next) => {
+    const render = res.render.bind(res);
+    res.render = ((view: string, options?: object) =>
+      render(view, options ?? {}, (err: Error | null, html: string) => {
+        if (err) return next(err);
+        res.type('html').send(boardPage(html));
+      })) as typeof res.render;
+    next();
   });
   const boardApp = serverAdapter.getRouter() as Express;
   boardApp.disable('x-powered-by');

@@ -1,15 +1,13 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type ListenTarget, listenOn } from '@octi-sekoia/ops';
 import type { Express } from 'express';
 
-export async function listen(app: Express, port: number, host: string) {
+/** Serves the app; a port in use or a host that does not resolve rejects with a ListenError naming the variable. */
+export async function listen(app: Express, target: ListenTarget) {
   const server = createServer(app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, resolve);
-  });
+  const port = await listenOn(server, target);
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -1,7 +1,9 @@
-// Entry point: read config (exit 2 with one line per problem), serve Bull Board behind authentication.
+// Entry point: read config (exit 2 with one line per problem), refuse an evicting Redis (exit 2), serve Bull
+// Board behind authentication (a port in use or a host that does not resolve: one line, exit 2).
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
-import { connectRedis, onShutdown } from '@octi-sekoia/ops';
+import { connectRedis, listenOrExit, onShutdown } from '@octi-sekoia/ops';
+import { assertNoEviction } from '@octi-sekoia/queue';
 import { SyncState } from '@octi-sekoia/sync';
 import { createDashboard } from './dashboard.ts';
 import { listen } from './listen.ts';
@@ -26,6 +28,14 @@ if (d.noAuth) {
 
 const redis = connectRedis(config.redis);
 redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
+// As ingest and the worker: the dashboard writes too (it parks dead letters, sends them back, marks values
+// dirty), and an evicted key would lose work.
+try {
+  await assertNoEviction(redis);
+} catch (err) {
+  log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
+  process.exit(2);
+}
 const states = new Map<string, SyncState>();
 const dashboard = await createDashboard({
   redis,
@@ -46,7 +56,14 @@ const dashboard = await createDashboard({
   },
   log: (msg, extra) => log.info(extra ?? {}, msg),
 });
-const server = await listen(dashboard.app, d.port, d.host);
+const server = await listenOrExit(() =>
+  listen(dashboard.app, {
+    port: d.port,
+    host: d.host,
+    portVariable: 'DASHBOARD_PORT',
+    hostVariable: 'DASHBOARD_HOST',
+  }),
+);
 onShutdown({
   graceMs: 10_000,
   log: (msg, extra) => log.info(extra ?? {}, msg),

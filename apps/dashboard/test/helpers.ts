@@ -21,11 +21,12 @@ export async function startDashboard(r: TestRedis, overrides: Partial<DashboardO
     markValueDirty: async () => {},
     ...overrides,
   });
-  const server = await listen(dashboard.app, 0, '127.0.0.1');
+  const server = await listen(dashboard.app, { port: 0, host: '127.0.0.1', portVariable: 'DASHBOARD_PORT' });
   const url = `http://127.0.0.1:${server.port}`;
   return {
     url,
     queues: createQueues(r.connect(), r.prefix, CONNECTOR_ID),
+    refresh: () => dashboard.refresh(),
     /** fetch with the operator's credentials. */
     get: (path: string, init: RequestInit = {}) =>
       fetch(`${url}${path}`, {

@@ -1,7 +1,10 @@
+import { createServer } from 'node:http';
+import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import {
   jsonLogEntries,
   startEntryPoint,
+  startRedisServer,
   type TestRedis,
   tempConfigFile,
   testRedis,
@@ -71,4 +74,80 @@ describe('dashboard start-up', () => {
       expect(proc.output()).not.toContain('correct-horse-battery');
     },
   );
+
+  const AUTH_FILE = () => configFile(`dashboard:\n  username: admin\n  password: correct-horse-battery\n`);
+
+  it("listens on 127.0.0.1 when DASHBOARD_HOST is not set: reachable there, not on the machine's other addresses", async () => {
+    const { proc } = startEntryPoint(appDir, {
+      REDIS_URL: r.url,
+      REDIS_KEY_PREFIX: r.prefix,
+      DASHBOARD_PORT: '0',
+      CONFIG_FILE: AUTH_FILE(),
+      CONNECTOR_ID,
+    });
+    try {
+      await proc.waitForOutput(/"msg":"started"/);
+      const url = String(entries(proc.output()).find((e) => e.msg === 'started')?.url);
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      expect((await fetch(`${url}healthz`)).status).toBe(200);
+      const port = new URL(url).port;
+      const others = Object.values(networkInterfaces())
+        .flat()
+        .filter((a) => a && a.family === 'IPv4' && !a.internal)
+        .map((a) => a?.address as string);
+      for (const address of others) {
+        await expect(fetch(`http://${address}:${port}/healthz`), address).rejects.toThrow();
+      }
+    } finally {
+      proc.kill('SIGTERM');
+      await proc.exited;
+    }
+  });
+
+  it('refuses a Redis that may evict keys, as ingest and the worker do: one plain line, exit code 2', async () => {
+    const redis = await startRedisServer({ extraArgs: ['--maxmemory-policy', 'allkeys-lru'] });
+    try {
+      const { proc } = start({ REDIS_URL: redis.url, CONFIG_FILE: AUTH_FILE(), CONNECTOR_ID });
+      expect(await proc.exited).toBe(2);
+      const fatal = entries(proc.output()).find((e) => e.level === 'fatal');
+      expect(fatal).toMatchObject({ msg: 'refusing to start' });
+      expect(String(fatal?.err)).toMatch(/maxmemory-policy is "allkeys-lru".*noeviction/);
+      expect(proc.output()).not.toContain('"msg":"started"');
+    } finally {
+      await redis.destroy();
+    }
+  });
+
+  it('a port in use: one line naming DASHBOARD_PORT, exit 2, no stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { proc, stderr } = start({
+        DASHBOARD_PORT: String(port),
+        CONFIG_FILE: AUTH_FILE(),
+        CONNECTOR_ID,
+      });
+      expect(await proc.exited).toBe(2);
+      expect(stderr().trimEnd().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^config error: DASHBOARD_PORT: port ${port} is already in use`)),
+      ]);
+      expect(proc.output()).not.toMatch(/EADDRINUSE|\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+
+  it('a host that does not resolve: one line naming DASHBOARD_HOST, exit 2, no stack trace', async () => {
+    const { proc, stderr } = start({
+      DASHBOARD_HOST: 'no-such-host.invalid',
+      CONFIG_FILE: AUTH_FILE(),
+      CONNECTOR_ID,
+    });
+    expect(await proc.exited).toBe(2);
+    expect(stderr().trimEnd().split('\n')).toEqual([
+      'config error: DASHBOARD_HOST: host "no-such-host.invalid" does not resolve; expected an IP address or a resolvable name such as 127.0.0.1',
+    ]);
+    expect(proc.output()).not.toMatch(/ENOTFOUND|\n\s+at /);
+  });
 });

@@ -21,11 +21,21 @@ const commitCheckpointLua = new LuaScript(
   'commit-checkpoint',
   readFileSync(new URL('./lua/commit-checkpoint.lua', import.meta.url), 'utf8'),
 );
+const startGenerationLua = new LuaScript(
+  'start-generation',
+  readFileSync(new URL('./lua/start-generation.lua', import.meta.url), 'utf8'),
+);
+
+type GenerationCause = 'reset' | 'requested' | 'trimmed' | 'diverged';
 
 /** What ingest keeps in Redis (authoritative) and mirrors to OpenCTI as `{start_from, recover_until}`. */
 export interface StoredCheckpoint {
   start_from: string;
   recover_until: string | null;
+  /**
+   * The generation this reading stamps on its jobs: written by start-generation.lua from the generation counter
+   * (the only source of truth) and checked against it by every commit.
+   */
   generation: number;
   /** Set while a generation's recovery is being read: the sweep marker goes after `<recover ms>-0`. */
   sweep?: { generation: number; afterId: string } | null;
@@ -46,7 +56,10 @@ export interface IngestSettings {
   leaseTtlMs: number;
   /** First run: `CONNECTOR_LIVE_STREAM_START_TIMESTAMP` (ms) or the start of the stream. */
   startTimestamp?: number;
-  /** First run: `CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE`, `false` for no recovery, undefined for now. */
+  /**
+   * First run: `CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE`, `false` for no recovery, undefined for the platform's
+   * current stream position (see platformPosition).
+   */
   recoverIsoDate?: string | false;
   normalize: Omit<NormalizeConfig, 'generation'>;
   /** How often the backlog is polled while paused, and the CLI's resync request and replayed events. */
@@ -68,6 +81,11 @@ export interface IngestDeps {
     error(obj: object, msg: string): void;
   };
   now?: () => number;
+  /**
+   * Test seam: awaited when a generation is about to start (the lease checked, the reading flushed), right
+   * before the start-generation script. A stall here is the GC pause / throttled CPU of ARCHITECTURE "Revision 2".
+   */
+  beforeGenerationStart?: () => Promise<void>;
 }
 
 type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }; reason: string };
@@ -79,6 +97,8 @@ type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }; reaso
 export class IngestService {
   private readonly lease: ReaderLease;
   private stream: { close(): void } | undefined;
+  /** The connection that reads the platform's stream position before a recovery (see platformPosition). */
+  private positionReader: { close(): void } | undefined;
   private tracker = new CheckpointTracker('0-0');
   private stored: StoredCheckpoint | undefined;
   private buffer: Pending[] = [];
@@ -111,7 +131,10 @@ export class IngestService {
     this.now = deps.now ?? Date.now;
     this.lease = new ReaderLease(deps.redis, deps.queues.keys.lease, deps.settings.leaseTtlMs, {
       onAcquired: () => this.enqueueControl(() => this.becomeLeader()),
-      onLost: () => this.enqueueControl(() => this.loseLeadership()),
+      onLost: () => {
+        this.positionReader?.close();
+        this.enqueueControl(() => this.loseLeadership());
+      },
     });
   }
 
@@ -120,7 +143,7 @@ export class IngestService {
     void this.deps.redis
       .multi()
       .sadd(`${s.keyPrefix}:connectors`, s.connectorId)
-      .hset(`${this.deps.queues.keys.base}:info`, { name: s.connectorName, streamId: s.streamId })
+      .hset(this.deps.queues.keys.info, { name: s.connectorName, streamId: s.streamId })
       .exec()
       .catch(() => undefined);
     this.lease.start();
@@ -130,6 +153,7 @@ export class IngestService {
   /** Flushes the pending batch, commits the checkpoint, closes the stream and releases the lease. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.positionReader?.close();
     await this.control;
     this.closeStream();
     this.clearTimers();
@@ -192,6 +216,7 @@ export class IngestService {
     await this.register();
     await checkConfigIdentity(this.deps.redis, this.deps.queues.keys.base, this.deps.settings, this.log);
     this.stored = await this.loadCheckpoint();
+    if (!this.stored) return; // stopping, or the lease was lost while asking OpenCTI for its stream position
     // A reset consumed by a ping of a replica that died before starting the generation: act on it now.
     const resetSeen = await this.deps.redis.get(this.deps.queues.keys.resetSeen);
     await this.ping().catch((err: unknown) => this.pingFailed(err));
@@ -202,18 +227,9 @@ export class IngestService {
     this.pollTimer = setInterval(() => void this.poll(), this.deps.settings.pollMs);
     this.pollTimer.unref();
     this.openStream();
-    // A generation counted but never stored (the process died or lost the lease between the two writes): jobs
-    // stamped with the stored one would all be refused as stale, so start the generation over.
-    const counted = Number((await this.deps.redis.get(this.deps.queues.keys.generation)) ?? 0);
     if (resetSeen) {
       this.log.warn({ seenAt: resetSeen }, 'an OpenCTI reset was seen but not acted on: starting it now');
       this.requestGeneration('reset');
-    } else if (this.stored && counted > this.stored.generation) {
-      this.log.warn(
-        { stored: this.stored.generation, counted },
-        'a generation was started but not stored: starting it now',
-      );
-      this.requestGeneration('requested');
     }
   }
 
@@ -292,43 +308,86 @@ export class IngestService {
     if (this.authFailing.size === 0) this.log.info({ channel }, 'OpenCTI accepts the token again');
   }
 
-  private async loadCheckpoint(): Promise<StoredCheckpoint> {
+  private async loadCheckpoint(): Promise<StoredCheckpoint | undefined> {
     const k = this.deps.queues.keys;
     const raw = await this.deps.redis.get(k.checkpoint);
     if (raw) return JSON.parse(raw) as StoredCheckpoint;
-    // First run, as pycti: from the start timestamp or the beginning, with recovery up to now unless disabled.
+    // First run, as pycti: from the start timestamp or the beginning, with a recovery unless disabled — up to the
+    // configured date, else up to the platform's current stream position.
     const s = this.deps.settings;
-    const generation =
-      Number((await this.deps.redis.get(k.generation)) ?? 0) || (await this.deps.redis.incr(k.generation));
-    const recover = s.recoverIsoDate === false ? null : (s.recoverIsoDate ?? isoMs(this.now()));
-    const first: StoredCheckpoint = {
-      start_from: s.startTimestamp ? `${s.startTimestamp}-0` : '0-0',
-      recover_until: recover,
-      generation,
-      // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
-      // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
-      sweep: recover ? { generation, afterId: `${Date.parse(recover)}-0` } : null,
-    };
+    const startFrom = s.startTimestamp ? `${s.startTimestamp}-0` : '0-0';
+    let recoverMs: number | null = null;
+    if (s.recoverIsoDate !== false) {
+      if (s.recoverIsoDate !== undefined) recoverMs = Date.parse(s.recoverIsoDate);
+      else {
+        const position = await this.platformPosition(startFrom);
+        if (position === undefined) return undefined;
+        recoverMs = position;
+      }
+    }
+    if (recoverMs !== null && recoverMs <= Number(startFrom.split('-')[0])) {
+      // OpenCTI runs no recovery unless recover-date > from-date (opencti-stream.md §1): no snapshot, so no sweep.
+      this.log.warn(
+        { start_from: startFrom, recover_until: isoMs(recoverMs) },
+        'the recovery date is not after the start of the stream: no recovery, no sweep',
+      );
+      recoverMs = null;
+    }
+    // The first recovery is generation 1's snapshot: its sweep revokes what an adopted collection holds that
+    // OpenCTI does not (a no-op on an empty collection). Without recovery there is no snapshot, so no sweep.
+    const first = await this.startGenerationScript('first', {
+      startFrom,
+      recoverUntil: recoverMs === null ? null : isoMs(recoverMs),
+      sweepAfterId: recoverMs === null ? null : `${recoverMs}-0`,
+    });
+    if (!first) return undefined; // the lease was lost meanwhile: the replica that holds it reads
     this.log.info(
-      { start_from: first.start_from, recover_until: first.recover_until, generation },
+      { start_from: first.start_from, recover_until: first.recover_until, generation: first.generation },
       'first run',
     );
-    await this.storeCheckpoint(first);
     return first;
+  }
+
+  /** Runs start-generation.lua (lease-fenced); the checkpoint it stored, or undefined when the lease is not ours. */
+  private async startGenerationScript(
+    mode: 'first' | 'next',
+    cp: { startFrom: string; recoverUntil: string | null; sweepAfterId: string | null },
+  ): Promise<StoredCheckpoint | undefined> {
+    const k = this.deps.queues.keys;
+    const json = await startGenerationLua.run(
+      this.deps.redis,
+      [k.lease, k.generation, k.checkpoint, k.resetSeen],
+      [this.lease.token, mode, cp.startFrom, cp.recoverUntil ?? '', cp.sweepAfterId ?? ''],
+    );
+    if (typeof json !== 'string') return undefined;
+    const stored = JSON.parse(json) as StoredCheckpoint;
+    this.stored = stored;
+    this.deps.metrics.checkpointMs.set(Number(stored.start_from.split('-')[0]));
+    this.deps.metrics.generation.set(stored.generation);
+    return stored;
   }
 
   private async storeCheckpoint(cp: StoredCheckpoint): Promise<boolean> {
     const k = this.deps.queues.keys;
     const ok = await commitCheckpointLua.run(
       this.deps.redis,
-      [k.lease, k.checkpoint],
-      [this.lease.token, JSON.stringify(cp)],
+      [k.lease, k.checkpoint, k.generation],
+      [this.lease.token, JSON.stringify(cp), String(cp.generation)],
     );
     if (ok === 1) {
       this.stored = cp;
       this.deps.metrics.checkpointMs.set(Number(cp.start_from.split('-')[0]));
       this.deps.metrics.generation.set(cp.generation);
       return true;
+    }
+    if (Array.isArray(ok) && !this.generationQueued) {
+      // The counter moved behind this reading (a replica that stalled past its lease on an older version, a
+      // hand edit): every job it stamps is refused as stale-generation, so start a generation over at once.
+      this.log.warn(
+        { reading: cp.generation, counter: Number(ok[1]) },
+        'the generation counter differs from the one this reading stamps: starting a new generation',
+      );
+      this.requestGeneration('diverged');
     }
     return false;
   }
@@ -513,7 +572,13 @@ export class IngestService {
     }
   }
 
-  /** During a generation's recovery, the first id past `<recover ms>-0` means the whole snapshot was read. */
+  /**
+   * During a generation's recovery, the first id past `<recover ms>-0` means the whole snapshot was read: OpenCTI
+   * lists objects with ids `<updated_at ms>-0` ≤ it, goes live strictly after it, and a heartbeat carries the
+   * channel's last id — during the listing the last listed one; a synthetic `<now>-0` only comes from the live
+   * read after the listing (opencti-stream.md §2). `<recover ms>` is the platform's own position
+   * (platformPosition), so no comparison here involves this process's clock.
+   */
   private async maybeEndRecovery(id: string): Promise<void> {
     const sweep = this.stored?.sweep;
     if (!sweep || compareEventIds(id, sweep.afterId) <= 0) return;
@@ -725,36 +790,107 @@ export class IngestService {
   }
 
   /**
-   * Generation G+1: reconnect from `0-0` with `recover=<now>`, stamp every job with G+1, and enqueue the sweep
-   * marker once the recovery has been read (see maybeEndRecovery).
+   * The end of a recovery, taken from the platform, never from this process's clock (issue 13 case 5): the
+   * millisecond part of the stream's last id, as reported by the `connected` frame of a connection opened for
+   * this (opencti-stream.md §2: `connected` carries the Redis stream's `lastEventId`). A recovery up to that
+   * date lists every object as of then (updated_at ≤ it) and goes live right after `<ms>-0` (§2 "Recovery"): the
+   * events after it are exactly the ones the listing may have missed. With ingest's clock instead, a platform
+   * ahead lists too little (the snapshot ends before its last events, so the sweep marker comes before them and
+   * the sweep revokes what they would have kept), and a platform behind skips the live events until ingest's
+   * time (a lost update) while the first id past the recovery only comes minutes later.
+   * An empty stream (`lastEventId` `0-0`) has no position: the first heartbeat with an id gives the platform's
+   * time (a synthetic `<now>-0` once its read is idle). Resolves undefined when stopping or the lease is lost;
+   * the stream reader retries a failing connection by itself.
    */
-  private requestGeneration(why: 'reset' | 'requested' | 'trimmed'): void {
+  private platformPosition(lastEventId: string): Promise<number | undefined> {
+    if (this.stopping || !this.lease.isHeld()) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      let handle: { close(): void } | undefined;
+      let done = false;
+      const finish = (ms: number | undefined) => {
+        if (done) return;
+        done = true;
+        if (this.positionReader === reader) this.positionReader = undefined;
+        handle?.close();
+        if (ms !== undefined) this.log.info({ recoverUntil: isoMs(ms) }, 'OpenCTI stream position read');
+        resolve(ms);
+      };
+      const reader = { close: () => finish(undefined) };
+      this.positionReader = reader;
+      handle = this.deps.openStream({
+        lastEventId,
+        onMessage: (msg) => {
+          if (msg.event === 'connected') {
+            let info: { lastEventId?: unknown } = {};
+            try {
+              info = JSON.parse(msg.data) as { lastEventId?: unknown };
+            } catch {
+              return;
+            }
+            const ms = idMs(info.lastEventId);
+            if (ms !== undefined) finish(ms);
+          } else if (msg.event === 'heartbeat' && msg.id !== lastEventId) {
+            // Not the id we sent (OpenCTI's channel starts with it): a later one is the platform's.
+            const ms = idMs(msg.id);
+            if (ms !== undefined) finish(ms);
+          }
+        },
+        onStatus: (st) => this.onStatus(st),
+      });
+      if (done) handle.close();
+    });
+  }
+
+  /**
+   * Generation G+1: reconnect from `0-0` with `recover=<the platform's stream position>`, stamp every job with
+   * G+1, and enqueue the sweep marker once the recovery has been read (see maybeEndRecovery).
+   */
+  private requestGeneration(why: GenerationCause): void {
     if (this.generationQueued) return;
     this.generationQueued = true;
     this.enqueueControl(() => this.startGeneration(why));
   }
 
-  private async startGeneration(why: 'reset' | 'requested' | 'trimmed'): Promise<void> {
-    this.generationQueued = false;
-    if (!this.lease.isHeld() || !this.stored || this.stopping) return;
+  private async startGeneration(why: GenerationCause): Promise<void> {
+    if (!this.lease.isHeld() || !this.stored || this.stopping) {
+      this.generationQueued = false;
+      return;
+    }
     this.closeStream();
+    // The last commits of the old reading may still see the counter differ: they join this generation.
     await this.flush();
-    const generation = await this.deps.redis.incr(this.deps.queues.keys.generation);
-    // Millisecond precision (pycti uses seconds): with `<second>-0` as the end of the recovery, an object changed
-    // later in that second is in neither the snapshot nor, if OpenCTI trimmed its event, the live part.
-    const recoverMs = this.now();
-    const next: StoredCheckpoint = {
-      start_from: '0-0',
-      recover_until: isoMs(recoverMs),
-      generation,
-      sweep: { generation, afterId: `${recoverMs}-0` },
-    };
-    if (!(await this.storeCheckpoint(next))) return; // lease lost: the replica that holds it acts on the reset
-    await this.deps.redis.del(this.deps.queues.keys.resetSeen);
-    this.log.warn({ generation, why }, 'generation started: full recovery from OpenCTI, then sweep');
+    const recoverMs = await this.platformPosition(this.stored.start_from);
+    if (recoverMs === undefined) {
+      this.generationQueued = false;
+      return; // stopping, or the lease was lost: the replica that holds it acts on the request
+    }
+    await this.deps.beforeGenerationStart?.();
+    this.generationQueued = false;
+    const next = await this.startGenerationScript('next', {
+      startFrom: '0-0',
+      recoverUntil: isoMs(recoverMs),
+      sweepAfterId: `${recoverMs}-0`,
+    });
+    if (!next) {
+      // The lease is not ours (any more): the replica that holds it acts on the reset; the counter is untouched.
+      this.log.warn({ why }, 'reader lease lost before the generation started: left to the new leader');
+      return;
+    }
+    this.log.warn(
+      { generation: next.generation, why },
+      'generation started: full recovery from OpenCTI, then sweep',
+    );
     this.openStream();
     await this.ping().catch((err: unknown) => this.pingFailed(err));
   }
+}
+
+/** The millisecond part of a stream id `<ms>-<seq>` when it is one and not `0-0`. */
+function idMs(id: unknown): number | undefined {
+  if (typeof id !== 'string') return undefined;
+  const m = /^(\d{1,16})-\d{1,20}$/.exec(id);
+  const ms = m ? Number(m[1]) : 0;
+  return ms > 0 ? ms : undefined;
 }
 
 function isoMs(ms: number): string {

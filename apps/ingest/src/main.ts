@@ -1,7 +1,7 @@
 // Entry point: read config (exit 2 with one line per problem), wire the stream reader to Redis, start.
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
-import { connectRedis, onShutdown, startOpsServer } from '@octi-sekoia/ops';
+import { connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
 import { assertNoEviction, createQueues } from '@octi-sekoia/queue';
 import { IngestService } from './ingest-service.ts';
 import { ingestMetrics } from './metrics.ts';
@@ -27,11 +27,14 @@ try {
 }
 
 const queues = createQueues(redis, config.redis.keyPrefix, config.connector.id);
-const ops = await startOpsServer({
-  port: config.ingest.httpPort,
-  readiness: () => service.readiness(),
-  info: { app: 'ingest', connectorId: config.connector.id },
-});
+const ops = await listenOrExit(() =>
+  startOpsServer({
+    port: config.ingest.httpPort,
+    portVariable: 'INGEST_HTTP_PORT',
+    readiness: () => service.readiness(),
+    info: { app: 'ingest', connectorId: config.connector.id },
+  }),
+);
 const opencti = {
   url: config.opencti.url,
   token: config.opencti.token,

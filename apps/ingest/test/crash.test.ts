@@ -148,6 +148,7 @@ describe('ingest killed with SIGKILL during a 10,000-event stream', () => {
     expect(expected.size).toBeGreaterThan(9000);
     // Each job is what its id says (generation 1, the event, the indicator), not a stale copy.
     const sample = await queues.indicators.getJobs(['waiting'], 0, 200);
+    expect(sample).toHaveLength(201);
     for (const j of sample) {
       expect(j.data.kind).toBe('indicator');
       if (j.data.kind === 'indicator') expect(j.id).toBe(`g1-${j.data.eventId}-${j.data.indicatorId}`);

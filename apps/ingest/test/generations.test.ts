@@ -63,6 +63,7 @@ async function expectFullRecovery(queues: ConnectorQueues, generation: number) {
   const at = order.indexOf(marker);
   const ofGen = order.map((id, i) => ({ i, ...parseJobId(id) })).filter((j) => j.generation === generation);
   const recovery = ofGen.filter((j) => j.subject !== 'sweep' && compare(j.eventId, afterId) <= 0);
+  expect(recovery.length).toBeGreaterThan(0);
   expect(recovery.every((j) => j.i < at)).toBe(true);
   expect(ofGen.filter((j) => j.i > at).every((j) => compare(j.eventId, afterId) > 0)).toBe(true);
   // Every live indicator is in the recovery (or, changed in the recovery's last second, read live after it),
@@ -155,9 +156,16 @@ describe('ingest generations', () => {
     await waitFor(async () => (await checkpoint(queues)).generation === 2, { what: 'generation 2' });
     expect(await r.client.get(queues.keys.generation)).toBe('2');
     await expectFullRecovery(queues, 2);
-    // The deletes in the trimmed gap were never seen: the sweep marker is what removes them.
-    const g2 = (await queues.indicators.getRanges(['waiting'], 0, -1)).filter((id) => id.startsWith('g2-'));
-    for (const ref of before.slice(20, 30)) expect(g2.some((id) => id.endsWith(ref.internalId))).toBe(false);
+    // The deletes in the trimmed gap are not in the recovery (deleted objects are not listed): the sweep is what
+    // removes them. (Their delete events may still be read live when they share the millisecond of the stream
+    // position the recovery ends at: the live part starts after `<ms>-0`.)
+    const g2 = (await queues.indicators.getJobs(['waiting'], 0, -1)).filter((j) => j.data.generation === 2);
+    for (const ref of before.slice(20, 30)) {
+      const upserted = g2.some(
+        (j) => j.data.kind === 'indicator' && j.data.indicatorId === ref.internalId && j.data.op === 'upsert',
+      );
+      expect(upserted, ref.internalId).toBe(false);
+    }
   });
 
   it('a reset seen by a replica that died before acting on it is acted on by the next leader', async () => {

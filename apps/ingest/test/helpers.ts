@@ -9,6 +9,7 @@ import { Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
 import type { OpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type ManagedProcess, startProcess, type TestRedis, waitFor } from '@octi-sekoia/testkit';
+import type { Redis } from 'ioredis';
 import { IngestService, type IngestSettings } from '../src/ingest-service.ts';
 import { ingestMetrics } from '../src/metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from '../src/opencti-adapter.ts';
@@ -47,10 +48,17 @@ export function inProcessIngest(
   r: TestRedis,
   sim: OpenCtiSimulator,
   overrides: Partial<IngestSettings> = {},
-  opts: { log?: ReturnType<typeof memoryLog> } = {},
+  opts: {
+    log?: ReturnType<typeof memoryLog>;
+    /** The stall seam of IngestDeps. */
+    beforeGenerationStart?: () => Promise<void>;
+    /** The service's own commands (lease, checkpoint, generation) on a connection apart from the queues'. */
+    serviceRedis?: Redis;
+  } = {},
 ) {
-  const redis = r.connect();
-  const queues = createQueues(redis, r.prefix, CONNECTOR_ID);
+  const queueRedis = r.connect();
+  const queues = createQueues(queueRedis, r.prefix, CONNECTOR_ID);
+  const redis = opts.serviceRedis ?? queueRedis;
   const oc = {
     url: sim.url,
     token: sim.token,
@@ -71,6 +79,7 @@ export function inProcessIngest(
     metrics: ingestMetrics(registry),
     redact: (t) => t,
     log,
+    ...(opts.beforeGenerationStart ? { beforeGenerationStart: opts.beforeGenerationStart } : {}),
     settings: {
       keyPrefix: r.prefix,
       connectorId: CONNECTOR_ID,

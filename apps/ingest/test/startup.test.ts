@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
 import {
   jsonLogEntries,
   startEntryPoint,
@@ -86,4 +87,39 @@ describe('ingest start-up', () => {
       expect(proc.output()).not.toContain(TOKEN);
     },
   );
+  it('a metrics port already taken: one line naming INGEST_HTTP_PORT, exit 2', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { proc, stderr } = start({
+        OPENCTI_URL: 'http://opencti:8080',
+        OPENCTI_TOKEN: TOKEN,
+        CONNECTOR_ID,
+        CONNECTOR_NAME: 'Sekoia',
+        CONNECTOR_SCOPE: 'Indicator',
+        CONNECTOR_LIVE_STREAM_ID: 'live',
+        INGEST_HTTP_PORT: String(port),
+      });
+      expect(await proc.exited).toBe(2);
+      expect(stderr().trimEnd().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^config error: INGEST_HTTP_PORT: port ${port} is already in use`)),
+      ]);
+      expect(proc.output()).not.toMatch(/EADDRINUSE|\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
+  });
+  it('started as the README says (pnpm from the root): reads config.yml of the root, not of apps/ingest', async () => {
+    const root = dirname(
+      configFile(
+        `opencti:\n  url: http://opencti:8080\n  token: ${TOKEN}\nconnector:\n  id: ${CONNECTOR_ID}\n  name: Sekoia\n  scope: Indicator\n  live_stream_id: live\n`,
+      ),
+    );
+    // pnpm runs the app in apps/ingest and sets INIT_CWD to where the command was typed.
+    const { proc } = start({ INIT_CWD: root });
+    await proc.waitForOutput(/"msg":"started"/);
+    proc.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+  });
 });

@@ -1,7 +1,7 @@
 // Entry point: read config (exit 2 with one line per problem), wire the worker to Redis and Sekoia, start.
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
-import { connectRedis, onShutdown, startOpsServer } from '@octi-sekoia/ops';
+import { connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
 import { assertNoEviction } from '@octi-sekoia/queue';
 import { prepareCollection } from './adopt-on-start.ts';
 import { type WorkerSettings, workerSettings } from './settings.ts';
@@ -35,11 +35,14 @@ try {
 }
 
 let service: WorkerService | undefined;
-const ops = await startOpsServer({
-  port: config.worker.httpPort,
-  readiness: () => service?.readiness() ?? { ready: false, reason: 'starting' },
-  info: { app: 'worker', connectorId: config.connector.id },
-});
+const ops = await listenOrExit(() =>
+  startOpsServer({
+    port: config.worker.httpPort,
+    portVariable: 'WORKER_HTTP_PORT',
+    readiness: () => service?.readiness() ?? { ready: false, reason: 'starting' },
+    info: { app: 'worker', connectorId: config.connector.id },
+  }),
+);
 service = new WorkerService({
   redis,
   connect: () => connectRedis(config.redis),

@@ -107,6 +107,28 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
   const now = deps.now ?? Date.now;
   const s = deps.settings;
 
+  /**
+   * A job refused because a newer generation started: expected for the jobs queued before a re-sync, a freeze
+   * when ingest keeps stamping an old generation (issue 13 case 1). Counted per job (worker_jobs_total
+   * {outcome="stale-generation"}); logged at warn once per (job generation, current generation) pair.
+   */
+  const staleLogged = new Set<string>();
+  const staleGeneration = (job: IndicatorJob, current: number | undefined) => {
+    const pair = `${job.generation}/${current}`;
+    if (staleLogged.has(pair)) return;
+    if (staleLogged.size >= 1000) staleLogged.clear();
+    staleLogged.add(pair);
+    deps.log.warn(
+      {
+        jobGeneration: job.generation,
+        currentGeneration: current,
+        indicatorId: job.indicatorId,
+        eventId: job.eventId,
+      },
+      'job of an older generation refused (stale-generation): further ones of this generation are only counted',
+    );
+  };
+
   let active = 0;
   const applyIndicator = async (job: IndicatorJob) => {
     active += 1;
@@ -120,6 +142,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       active -= 1;
     }
     deps.onOutcome?.('indicator', r.outcome);
+    if (r.outcome === 'stale-generation') staleGeneration(job, r.currentGeneration);
     deps.log.debug(
       {
         indicatorId: job.indicatorId,

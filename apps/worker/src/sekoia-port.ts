@@ -132,6 +132,15 @@ export function mapError(err: unknown): unknown {
   return err;
 }
 
+/** The error with its message redacted (in place: its class and policy are what the engine acts on). */
+function redacted(err: unknown, redact: ((text: string) => string) | undefined): unknown {
+  if (redact && err instanceof Error) {
+    err.message = redact(err.message);
+    if (err.stack) err.stack = redact(err.stack);
+  }
+  return err;
+}
+
 export interface PortOptions {
   observer?: CallObserver;
   /**
@@ -152,6 +161,12 @@ export interface PortOptions {
     mode: 'custom-kill-chains-dropped';
     detail: string;
   }) => void;
+  /**
+   * Cuts every configured secret out of a text. Applied to every error message at this boundary: what Sekoia
+   * answers may echo anything (a value, a description), and these messages go on into Redis (a value's
+   * rejection reason, dead letters) and the logs.
+   */
+  redact?: (text: string) => string;
 }
 
 const SAFE_CHOICES = writeChoices(unknownBehaviours());
@@ -166,7 +181,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     try {
       return await gate.run(endpoint, 1, fn);
     } catch (err) {
-      throw mapError(err);
+      throw mapError(redacted(err, opts.redact));
     }
   };
   const choices = () => opts.choices?.() ?? SAFE_CHOICES;

@@ -127,6 +127,7 @@ export class WorkerService {
             { subjects: d.subjects, mode: d.mode, detail: d.detail },
             'written as close as Sekoia.io allows: kill chain phases it refuses left out',
           ),
+        redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
           const u = this.usage.current();

@@ -51,11 +51,11 @@ describe('issue 13 case 2: a revoke Sekoia rejects', () => {
     s.sim.control.resetCounters();
     await s.enqueue([remove('i1', '2000-0')]);
     await s.waitIdle(20_000, 'the rejected revoke to settle (it looped before)');
-    // The other value is revoked; the refused one stays live in Sekoia, reported once.
+    // The other value is revoked; the refused one stays live in Sekoia (one search checks), reported once.
     expect(s.sim.control.liveValues()).toEqual([STUCK]);
     expect(s.sim.control.requestCount('revoke-indicator', 422)).toBe(1);
     expect(s.sim.control.requestCount('revoke-indicator')).toBe(2);
-    expect(valueRequests(s)).toBe(2);
+    expect(valueRequests(s)).toBe(3);
     const letters = await s.deadLetters();
     expect(letters).toHaveLength(1);
     expect(letters[0]).toMatchObject({
@@ -88,6 +88,35 @@ describe('issue 13 case 2: a revoke Sekoia rejects', () => {
 });
 
 const DAY_MS = 24 * 3600_000;
+
+describe('issue 13 case 2: a refused DELETE of an indicator already revoked', () => {
+  it('case 2: a revoke refused because the indicator is already revoked (repeatRevoke 400) is done, not dead-lettered', async () => {
+    const V = 'revoked-by-hand.example';
+    const s = await start({ behavior: { repeatRevoke: 400 } });
+    await startWorker(s);
+    await s.enqueue([upsert('i1', '1000-0', [V])]);
+    await s.waitIdle(20_000);
+    // Someone revokes it in Sekoia.io by hand; then OpenCTI deletes the indicator.
+    const id = s.sim.control.indicators()[0]!.id;
+    const res = await fetch(
+      `${s.sim.url}/v2/inthreat/ioc-collections/${s.sim.collectionId}/indicators/${id}`,
+      {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${s.sim.apiKey}` },
+      },
+    );
+    expect(res.status).toBe(200);
+    s.sim.control.resetCounters();
+    await s.enqueue([remove('i1', '2000-0')]);
+    await s.waitIdle(20_000);
+    // The DELETE is refused (400: already revoked); one exact search shows it revoked: done, no dead letter.
+    expect(s.sim.control.requestCount('revoke-indicator', 400)).toBe(1);
+    expect(s.sim.control.requestCount('list-indicators')).toBe(1);
+    expect(await s.deadLetters()).toEqual([]);
+    const val = await s.r.client.hgetall(s.keys.sync.value(V));
+    expect(Object.keys(val).filter((k) => k.startsWith('id:'))).toEqual([]);
+  });
+});
 
 describe('issue 13 case 3: a value removed and wanted again', () => {
   it('case 3: Sekoia answers the re-create with the revoked indicator: one dead letter saying why, no loop; converges once deletion for good is allowed', async () => {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { createLogger } from '@octi-sekoia/logger';
+import { createLogger, type Logger } from '@octi-sekoia/logger';
 import {
   DEFAULT_DESCRIPTION_TEMPLATE,
   type IndicatorJob,
@@ -161,12 +161,13 @@ export class Stack {
   async startService(
     over: Partial<WorkerSettings> = {},
     tuning: Partial<Tuning> = {},
+    log: Logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'worker' }),
   ): Promise<WorkerService> {
     const service = new WorkerService({
       redis: this.r.connect(),
       connect: () => this.r.connect(),
       settings: this.settings(over, tuning),
-      log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent', name: 'worker' }),
+      log,
       registry: new Registry(),
       redact: (text) => text.split(this.sim.apiKey).join('[REDACTED]'),
     });

@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { type SekoiaSimulator, startSekoiaSimulator } from '@octi-sekoia/simulators';
 import {
@@ -49,7 +50,7 @@ describe('worker start-up', () => {
     expect(stderr().trimEnd().split('\n')).toEqual([
       "config error: SEKOIA_INTEL_URL (sekoia_intel.url) is the placeholder 'https://console.changeme.com': expected an http(s) API base such as https://api.sekoia.io",
       expect.stringMatching(
-        /^config error: SEKOIA_INTEL_APIKEY \(sekoia_intel\.apikey\) = 'Be\*\*\*' is invalid/,
+        /^config error: SEKOIA_INTEL_APIKEY \(sekoia_intel\.apikey\) = '\*\*\*' is invalid/,
       ),
       expect.stringMatching(
         /^config error: SEKOIA_INTEL_IOC_COLLECTION_UUID \(sekoia_intel\.ioc_collection_uuid\) is missing/,
@@ -105,6 +106,27 @@ describe('worker start-up', () => {
       expect(proc.output()).not.toContain('"msg":"started"');
     } finally {
       await redis.destroy();
+    }
+  });
+  it('a metrics port already taken (a second worker on one host): one line naming WORKER_HTTP_PORT, exit 2', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const port = (taken.address() as { port: number }).port;
+    try {
+      const { proc, stderr } = start({
+        CONNECTOR_ID,
+        SEKOIA_INTEL_URL: sim.url,
+        SEKOIA_INTEL_APIKEY: API_KEY,
+        SEKOIA_INTEL_IOC_COLLECTION_UUID: sim.collectionId,
+        WORKER_HTTP_PORT: String(port),
+      });
+      expect(await proc.exited).toBe(2);
+      expect(stderr().trimEnd().split('\n')).toEqual([
+        expect.stringMatching(new RegExp(`^config error: WORKER_HTTP_PORT: port ${port} is already in use`)),
+      ]);
+      expect(proc.output()).not.toMatch(/EADDRINUSE|\n\s+at /);
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
     }
   });
 });

@@ -69,7 +69,9 @@ export function renderConfigTableMarkdown(): string {
     `<!-- ${GENERATED}: do not edit by hand -->`,
     '',
     'Precedence: environment variable > `config.yml` > default. `config.yml` is read from the path in `CONFIG_FILE`',
-    '(default: `./config.yml` when it exists). An empty variable counts as unset. Booleans take `true`/`false` in any',
+    '(default: `config.yml` in the directory where the command was typed, when it exists: the repository root for',
+    '`pnpm --filter ./apps/<app> start` and `pnpm cli` alike; a relative `CONFIG_FILE` is taken from there too).',
+    'An empty variable counts as unset. Booleans take `true`/`false` in any',
     'case (`yes`/`no` too). Placeholders such as `ChangeMe` are rejected. Each app checks only what it uses and',
     'requires only what it needs; a bad configuration stops it with one `config error:` line per problem and exit code 2.',
     '',
@@ -137,7 +139,7 @@ export function renderEnvExample(): string {
   const out = [
     '# Environment of the OpenCTI → Sekoia.io IOC collection sync.',
     `# ${GENERATED.replace('readme-table', 'samples')}.`,
-    '# Precedence: environment > config.yml (path in CONFIG_FILE, default ./config.yml) > default.',
+    '# Precedence: environment > config.yml (path in CONFIG_FILE, default config.yml where the command is typed) > default.',
     '# Uncommented settings are required by some app: replace every ChangeMe. Commented ones show their default.',
   ];
   for (const [section, specs] of sections()) {

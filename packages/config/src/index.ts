@@ -8,7 +8,15 @@ export {
   replaceConfigTable,
   secretsOf,
 } from './describe.ts';
-export { ConfigError, type ConfigProblem, type LoadOptions, loadConfig, startupConfig } from './load.ts';
+export {
+  ConfigError,
+  type ConfigProblem,
+  configFilePath,
+  invocationDir,
+  type LoadOptions,
+  loadConfig,
+  startupConfig,
+} from './load.ts';
 export {
   APPS,
   type AppConfig,

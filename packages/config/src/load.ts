@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
 import { type AppConfig, type AppName, VARS, type VarSpec, WAIVED_BY_NO_AUTH } from './schema.ts';
@@ -23,9 +24,33 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Where a command was typed: `INIT_CWD` when started through pnpm/npm (`pnpm --filter ./apps/worker start` runs
+ * in apps/worker but was typed at the repository root), else the working directory (`node dist/main.js`).
+ */
+export function invocationDir(env: Record<string, string | undefined>, cwd = process.cwd()): string {
+  const typedIn = env.INIT_CWD?.trim();
+  return typedIn ? resolve(cwd, typedIn) : cwd;
+}
+
+/**
+ * The one rule for which config.yml every app and the CLI read: `CONFIG_FILE` (a relative path is taken from
+ * where the command was typed), else `config.yml` where the command was typed when it exists.
+ */
+export function configFilePath(
+  env: Record<string, string | undefined>,
+  cwd = process.cwd(),
+): { path: string; explicit: boolean } | undefined {
+  const base = invocationDir(env, cwd);
+  const explicit = env.CONFIG_FILE?.trim();
+  if (explicit) return { path: resolve(base, explicit), explicit: true };
+  const path = resolve(base, 'config.yml');
+  return existsSync(path) ? { path, explicit: false } : undefined;
+}
+
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
-  /** Path of config.yml; default: CONFIG_FILE, else `./config.yml` when it exists. */
+  /** Path of config.yml; default: `configFilePath(env)`. */
   configFile?: string;
 }
 
@@ -174,9 +199,8 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
 
-  const envFile = env.CONFIG_FILE?.trim();
-  const explicitFile = opts.configFile ?? (envFile ? envFile : undefined);
-  const yml = readYml(explicitFile ?? 'config.yml', explicitFile !== undefined, problems, warnings);
+  const file = opts.configFile ? { path: opts.configFile, explicit: true } : configFilePath(env);
+  const yml = readYml(file?.path, file?.explicit ?? false, problems, warnings);
 
   // An empty variable counts as unset (compose's `${VAR}` of an unset VAR): config.yml or the default apply.
   const emptyEnv = new Set<string>();

@@ -33,9 +33,9 @@ describe('secretsOf and describeConfig', () => {
     const text = JSON.stringify(described);
     for (const secret of secretsOf(config)) expect(text).not.toContain(secret);
     expect(described).toMatchObject({
-      opencti: { token: '0b***' },
-      redis: { url: 'redis://user:***@redis:6379', password: 're***' },
-      sekoiaIntel: { apiKey: 'sk***', iocCollectionUuid: config.sekoiaIntel.iocCollectionUuid },
+      opencti: { token: '***' },
+      redis: { url: 'redis://user:***@redis:6379', password: '***' },
+      sekoiaIntel: { apiKey: '***', iocCollectionUuid: config.sekoiaIntel.iocCollectionUuid },
       worker: { concurrency: 50 },
     });
     expect(config.opencti.token).toBe(TOKEN);

@@ -40,6 +40,17 @@ describe('docker-compose.yml', () => {
     expect(compose.services.dashboard!.command.join(' ')).toMatch(/dashboard\/dist\/main\.js/);
   });
 
+  // fetch() loads undici: about three times the CPU of node:http per check; on a loaded host the check passed
+  // its 5 s timeout and running apps were reported unhealthy (seen in the compose e2e).
+  it('probes every service over node:http, not fetch', () => {
+    for (const [name, svc] of Object.entries(compose.services)) {
+      if (name === 'redis') continue;
+      const test = ((svc.healthcheck?.test ?? []) as string[]).join(' ');
+      expect(test, name).toMatch(/^CMD node -e require\('http'\)\.get\('http:\/\/127\.0\.0\.1:\d+\//);
+      expect(test, name).not.toContain('fetch(');
+    }
+  });
+
   it('sets only environment keys that exist in the configuration schema', () => {
     const known = new Set(configTable().map((row) => row.env));
     for (const name of apps) {
@@ -77,6 +88,18 @@ describe('the demo profile', () => {
     expect((svc.command as string[]).join(' ')).toMatch(/\/app\/simulators\/dist\/(opencti|sekoia)\/cli\.js/);
     for (const p of svc.ports as string[]) expect(p.startsWith('127.0.0.1:')).toBe(true);
     expect(svc.restart).toBe('unless-stopped');
+  });
+
+  // The worker image's HEALTHCHECK probes the worker port (9102), which a simulator does not serve: inherited, it
+  // reported both simulators unhealthy forever (found by the compose e2e, scripts/compose-e2e).
+  it.each(sims)('%s has its own healthcheck on the port it listens on', (name) => {
+    const svc = compose.services[name]!;
+    const command = svc.command as string[];
+    const port = command[command.indexOf('--port') + 1];
+    const test = (svc.healthcheck?.test ?? []) as string[];
+    expect(test[0]).toBe('CMD');
+    expect(test.join(' ')).toContain(`http://127.0.0.1:${port}/_sim/`);
+    expect(test.join(' ')).not.toContain('9102');
   });
 
   it('keeps the product services out of the demo profile', () => {

@@ -1,7 +1,10 @@
 // The README's "run" command as a newcomer types it: `pnpm demo` from the repository root converges (the
-// simulated Sekoia.io collection equals what the simulated OpenCTI says), then Ctrl-C stops everything.
-import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+// simulated Sekoia.io collection equals what the simulated OpenCTI says), its printed `pnpm cli status` line
+// works, then one Ctrl-C (SIGINT to the whole process group) is one graceful stop of every app.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from '@octi-sekoia/testkit';
 import { expect, it } from 'vitest';
 import { repoRoot } from './files.ts';
@@ -39,12 +42,13 @@ const alive = (pid: number) => {
   }
 };
 
-it('pnpm demo converges on the simulators and stops cleanly on Ctrl-C', async () => {
-  // Its own process group, so SIGINT reaches it the way Ctrl-C in a terminal does.
+/** `pnpm demo` in its own process group (so SIGINT to the group is what Ctrl-C in a terminal does). */
+function startDemo(env: Record<string, string>) {
+  const logDir = mkdtempSync(join(tmpdir(), 'demo-test-'));
   const demo = spawn('pnpm', ['demo'], {
     cwd: repoRoot,
     detached: true,
-    env: { ...process.env, DEMO_INDICATORS: '150', CONNECTOR_LOG_LEVEL: 'warn' },
+    env: { ...process.env, DEMO_LOG_DIR: logDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -61,30 +65,117 @@ it('pnpm demo converges on the simulators and stops cleanly on Ctrl-C', async ()
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     demo.on('close', (code, signal) => resolve({ code, signal })),
   );
+  const appLog = (name: string) => {
+    try {
+      return readFileSync(join(logDir, `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  // The apps run in process groups of their own: kill them by pid, then pnpm's group.
+  const kill = () => {
+    for (const pid of descendants(demo.pid!)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    if (demo.exitCode === null && demo.signalCode === null) process.kill(-demo.pid!, 'SIGKILL');
+  };
+  return { demo, output: () => out, closed, appLog, kill };
+}
+
+const APPS = ['ingest', 'worker-1', 'worker-2', 'dashboard'];
+const CLI_LINE =
+  /^ {2}CLI +(REDIS_URL=(\S+) REDIS_KEY_PREFIX=(octi-sekoia-demo-(\d+)) CONNECTOR_ID=(\S+) pnpm cli status)$/m;
+
+/** Each app stopped once, gracefully: one "shutting down", never "second signal". */
+function expectOneGracefulStop(appLog: (name: string) => string) {
+  for (const name of APPS) {
+    const log = appLog(name);
+    expect(log.match(/"msg":"shutting down"/g), name).toHaveLength(1);
+    expect(log, name).not.toContain('second signal');
+  }
+}
+
+it('pnpm demo converges, prints a working CLI line, and one Ctrl-C is one graceful stop of everything', async () => {
+  const run = startDemo({ DEMO_INDICATORS: '150', CONNECTOR_LOG_LEVEL: 'info' });
   try {
-    await waitFor(() => /converged: the collection equals OpenCTI/.test(out), {
+    await waitFor(() => /converged: the collection equals OpenCTI/.test(run.output()), {
       what: 'the demo to converge',
       timeoutMs: 180_000,
       intervalMs: 500,
     });
+    const out = run.output();
     expect(out).toMatch(/dashboard\s+http:\/\/127\.0\.0\.1:\d+\//);
     expect(out).toMatch(/OpenCTI simulator\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/Sekoia simulator\s+http:\/\/127\.0\.0\.1:\d+/);
     expect(out).toMatch(/dead letters 0/);
-    const procs = descendants(demo.pid!);
+
+    // The printed command line, run as printed (from the repository root), sees this demo.
+    const [, , redisUrl, prefix, , connectorId] = CLI_LINE.exec(out) ?? [];
+    expect(prefix).toBeTruthy();
+    const status = spawnSync('pnpm', ['--silent', 'cli', 'status', '--json'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_URL: redisUrl!,
+        REDIS_KEY_PREFIX: prefix!,
+        CONNECTOR_ID: connectorId!,
+      },
+      encoding: 'utf8',
+    });
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      connector: { id: connectorId, keyPrefix: prefix, registered: true, found: true },
+    });
+
+    const procs = descendants(run.demo.pid!);
     expect(procs.length).toBeGreaterThanOrEqual(4);
-    process.kill(-demo.pid!, 'SIGINT');
-    const { code, signal } = await closed;
+    process.kill(-run.demo.pid!, 'SIGINT');
+    const { code, signal } = await run.closed;
     // pnpm itself may end on the SIGINT (as in a terminal); the demo under it must stop cleanly.
     expect(code === 0 || signal === 'SIGINT' || code === 130).toBe(true);
-    expect(out).toMatch(/stopping…/);
-    expect(out).toMatch(/^stopped$/m);
-    expect(out).not.toMatch(/exited \(/);
+    expect(run.output()).toMatch(/stopping…/);
+    expect(run.output()).toMatch(/^stopped$/m);
+    expect(run.output()).not.toMatch(/exited \(/);
+    expectOneGracefulStop(run.appLog);
     await waitFor(() => procs.every((p) => !alive(p)), {
       what: 'every demo process to exit',
       timeoutMs: 30_000,
     });
   } finally {
-    if (demo.exitCode === null && demo.signalCode === null) process.kill(-demo.pid!, 'SIGKILL');
+    run.kill();
   }
 }, 240_000);
+
+// pnpm itself does not pass a SIGINT sent to it alone on (it waits for its child); when pnpm ends anyway (here
+// killed), the demo notices its launcher is gone and stops rather than running on orphaned.
+it.each([
+  ['SIGINT to the demo script alone (not its group)', 'SIGINT', (demoPid: number) => demoPid],
+  ['pnpm demo killed alone', 'SIGKILL', (_demoPid: number, pnpmPid: number) => pnpmPid],
+] as const)(
+  '%s: everything stops gracefully',
+  async (_what, signal, target) => {
+    const run = startDemo({ DEMO_INDICATORS: '20', CONNECTOR_LOG_LEVEL: 'info' });
+    try {
+      await waitFor(() => APPS.every((name) => run.appLog(name).includes('"msg":"started"')), {
+        what: 'every app of the demo to start',
+        timeoutMs: 120_000,
+        intervalMs: 500,
+      });
+      // The demo script's pid is the one in its key prefix (printed in the CLI line).
+      const demoPid = Number(CLI_LINE.exec(run.output())?.[4]);
+      expect(alive(demoPid)).toBe(true);
+      process.kill(target(demoPid, run.demo.pid!), signal);
+      await run.closed;
+      expect(run.output()).toMatch(/^stopped$/m);
+      expectOneGracefulStop(run.appLog);
+      expect(alive(demoPid)).toBe(false);
+    } finally {
+      run.kill();
+    }
+  },
+  240_000,
+);

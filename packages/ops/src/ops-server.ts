@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { listenOn } from './listen.ts';
 
 /** What `/readyz` reports: an app is ready when it can do its job (stream connected, circuit closed …). */
 export interface Readiness {
@@ -12,6 +12,8 @@ export interface Readiness {
 export interface OpsServerOptions {
   port: number;
   host?: string;
+  /** The variable that chose the port, named when it is in use (e.g. `WORKER_HTTP_PORT`). */
+  portVariable?: string;
   registry?: Registry;
   readiness: () => Readiness;
   /** Extra JSON shown on /healthz (app name, connector id, version). */
@@ -58,11 +60,12 @@ export async function startOpsServer(opts: OpsServerOptions): Promise<OpsServer>
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', resolve);
+  // A ListenError (port in use, …) names the variable; entry points turn it into exit 2 with `listenOrExit`.
+  const port = await listenOn(server, {
+    port: opts.port,
+    host: opts.host ?? '0.0.0.0',
+    portVariable: opts.portVariable ?? 'port',
   });
-  const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -230,6 +230,40 @@ export async function removeDeadLetter(q: ConnectorQueues, id: string): Promise<
   return true;
 }
 
+/** Dead letters an operator discarded, by kind (`<base>:dead-letters-discarded`). */
+export interface DiscardCounts {
+  total: number;
+  event: number;
+  job: number;
+  value: number;
+}
+
+/**
+ * Removes a dead letter for good, on an operator's explicit decision (`pnpm cli dead-letters discard`), and
+ * counts it by kind. The only way to drop one: the dashboard refuses every route that would. Returns the entry
+ * as it was (for the operator's record), or undefined when there is no such entry.
+ */
+export async function discardDeadLetter(
+  q: ConnectorQueues,
+  id: string,
+): Promise<DeadLetterEntry | undefined> {
+  const entry = await getDeadLetter(q, id);
+  if (!entry) return undefined;
+  if (!(await removeDeadLetter(q, id))) return undefined;
+  await q.redis
+    .multi()
+    .hincrby(q.keys.deadLettersDiscarded, 'total', 1)
+    .hincrby(q.keys.deadLettersDiscarded, entry.kind, 1)
+    .exec();
+  return entry;
+}
+
+export async function discardCounts(q: Pick<ConnectorQueues, 'redis' | 'keys'>): Promise<DiscardCounts> {
+  const h = await q.redis.hgetall(q.keys.deadLettersDiscarded);
+  const n = (field: string) => Number.parseInt(h[field] ?? '0', 10) || 0;
+  return { total: n('total'), event: n('event'), job: n('job'), value: n('value') };
+}
+
 /**
  * Optional: a worker on the dead-letters queue that parks every new entry in `failed` (so Bull Board lists it
  * with its reason and a Retry button) and replays an entry when it comes back (Retry = replay). Needs its own

@@ -31,6 +31,8 @@ export function keys(keyPrefix: string, connectorId: string) {
     generation: `${base}:generation`,
     /** "Reset seen" marker, recorded before acting on an OpenCTI reset. */
     resetSeen: `${base}:reset-seen`,
+    /** Hash `{ name, streamId }`: the connector's name and stream as ingest registered them in OpenCTI. */
+    info: `${base}:info`,
     /** List of raw stream events sent back from dead letters of kind `event` (ingest pops and normalizes them). */
     replayedEvents: `${base}:replayed-events`,
 
@@ -40,6 +42,12 @@ export function keys(keyPrefix: string, connectorId: string) {
     // Dead letters.
     /** Hash `<id>:n` → sightings (atomic counter), `<id>:first` → first seen ISO; the data shown mirrors it. */
     deadLetterMeta: `${base}:dead-letter-meta`,
+
+    /**
+     * Hash of counters of dead letters an operator discarded (`pnpm cli dead-letters discard`): `total` and one
+     * field per kind (`event`, `job`, `value`). Never decremented; `pnpm cli status` shows it.
+     */
+    deadLettersDiscarded: `${base}:dead-letters-discarded`,
 
     // Sync state (see packages/sync/README.md).
     sync: {

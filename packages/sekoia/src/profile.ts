@@ -179,7 +179,7 @@ export function degradedModes(b: SekoiaBehaviours): DegradedMode[] {
     out.push({
       behaviour: 'reimportRevoked',
       mode: 'revoked-values-not-recreatable',
-      why: 'a value revoked once cannot be made live again through the API: its re-creation is dead-lettered once',
+      why: 'Sekoia answers the re-creation of a revoked value with the revoked indicator, which can only be deleted for good 24 h after its revocation: until then the re-creation is dead-lettered once (replay it later); after that the worker deletes the revoked indicator and creates the value again',
     });
   }
   if (b.killChainPhases === 'mitre-lockheed') {
@@ -250,8 +250,10 @@ export const BEHAVIOUR_NOTES: Record<
     product: {
       new: 'a new indicator is made live',
       reactivate: 'the revoked indicator comes back live (same id)',
-      ignore: 'revoked-values-not-recreatable: the re-creation is dead-lettered once',
-      unknown: 'safe choice: the answer is checked; a revoked answer is dead-lettered once',
+      ignore:
+        'revoked-values-not-recreatable: the revoked indicator is deleted for good and the value created again once Sekoia allows it (24 h after the revocation); before, the re-creation is dead-lettered once',
+      unknown:
+        'safe choice: the answer is checked; a revoked answer is deleted for good and created again, or dead-lettered once',
     },
   },
   repeatRevoke: {

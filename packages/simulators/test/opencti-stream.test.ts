@@ -611,6 +611,39 @@ describe('recovery (§2 Recovery, §7.4)', () => {
     expect(a.eventId).toMatch(ID_RE);
   });
 
+  it('clockSkewMs shifts the platform clock; recoveryItemDelayMs makes a slow listing whose heartbeats carry the last listed id', async () => {
+    const skew = -5 * 60_000;
+    const sim = await start({ heartbeatMs: 10, clockSkewMs: skew, recoveryItemDelayMs: 30 });
+    const refs = Array.from({ length: 10 }, (_, i) => sim.control.createIndicator({ pattern: ip(i + 1) }));
+    const last = refs.at(-1)!.eventId;
+    // Ids and timestamps come from the skewed clock.
+    expect(Math.abs(Number(last.split('-')[0]) - (Date.now() + skew))).toBeLessThan(30_000);
+    const r = await raw(
+      streamUrl(sim, `?recover=${new Date(Number(last.split('-')[0])).toISOString()}`),
+      auth(sim.token, { 'last-event-id': '0-0', 'no-dependencies': 'true' }),
+    );
+    await framesUntil(
+      r,
+      (f) => f.filter((x) => json(x).origin?.referer === 'init-create').length === 10,
+      'the whole listing',
+    );
+    const frames = r.frames();
+    const listed = frames.filter((f) => f.event === 'create');
+    const firstListed = frames.indexOf(listed[0] as Frame);
+    const lastListed = frames.indexOf(listed.at(-1) as Frame);
+    const during = frames.slice(firstListed, lastListed).filter((f) => f.event === 'heartbeat');
+    // Heartbeats went on during the listing (about 30 ms per object, one every 10 ms)…
+    expect(during.length).toBeGreaterThan(0);
+    // …each carrying the id of the object listed just before it, never a synthetic id past the recovery.
+    for (const hb of during) {
+      const previous = frames
+        .slice(0, frames.indexOf(hb))
+        .filter((f) => f.event === 'create')
+        .at(-1);
+      expect(hb.id).toBe(previous?.id);
+    }
+  });
+
   it('no recovery when recover <= from; recover header works; query recover beats the header', async () => {
     const sim = await start();
     const a = sim.control.createIndicator({ pattern: ip(1) });

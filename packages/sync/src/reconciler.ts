@@ -353,6 +353,8 @@ export class Reconciler {
     } catch (err) {
       const { policy, message } = policyOf(err);
       if (policy === 'not-found') return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
+      if (policy === 'rejected' && action.type === 'revoke')
+        return this.refusedRevoke(desired, applied, action, message, report);
       if (policy === 'rejected') return this.rejected(desired, action, message, report, applied);
       const step = await this.failure(err, applied, action.type);
       // An edit that may have landed leaves the id's attributes unknown: the next pass edits again.
@@ -360,6 +362,33 @@ export class Reconciler {
         step.muts.push({ op: 'setid', id: action.id, fp: '' });
       return step;
     }
+  }
+
+  /**
+   * Sekoia refused a revoke (issue 13 case 2). Some Sekoia may refuse the DELETE of an indicator already revoked
+   * (by hand, or by a request whose answer was lost): one exact search tells. Revoked or gone → done. Still live
+   * → terminal for that id at this desired version: one dead letter with Sekoia's reason.
+   */
+  private async refusedRevoke(
+    desired: DesiredValue,
+    applied: AppliedState,
+    action: Extract<Action, { type: 'revoke' }>,
+    reason: string,
+    report: ReconcileReport,
+  ): Promise<Step> {
+    let found: FoundIndicator[];
+    try {
+      await this.budget.take();
+      this.requests.search++;
+      report.searches++;
+      found = await this.port.searchExact(desired.value);
+    } catch (err) {
+      return this.failure(err, applied, 'search');
+    }
+    if (!found.some((f) => f.id === action.id && !f.revoked)) {
+      return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
+    }
+    return this.rejected(desired, action, reason, report, applied);
   }
 
   /**

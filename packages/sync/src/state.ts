@@ -66,6 +66,8 @@ export interface RecordDesiredResult {
   version?: number;
   /** Values put into the dirty set (old ∪ new ∪ previous hint), when applied. */
   dirtied: string[];
+  /** stale-generation: the current generation (the counter) that refused the job's. */
+  currentGeneration?: number;
 }
 
 export interface Claim {
@@ -345,10 +347,11 @@ export class SyncState {
         s.indexPrefix,
         s.valuePrefix,
       ],
-    )) as [number, RecordDesiredOutcome, number?, string[]?];
+    )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
     const [applied, outcome, version, dirtied] = reply;
-    return applied === 1
-      ? { applied: true, outcome, version: Number(version), dirtied: dirtied ?? [] }
+    if (applied === 1) return { applied: true, outcome, version: Number(version), dirtied: dirtied ?? [] };
+    return outcome === 'stale-generation'
+      ? { applied: false, outcome, dirtied: [], currentGeneration: Number(version) }
       : { applied: false, outcome, dirtied: [] };
   }
 

@@ -14,6 +14,7 @@ export type Call =
   | { kind: 'create'; values: string[]; attributes: IocAttributes }
   | { kind: 'edit'; id: string; attributes: IocAttributes }
   | { kind: 'revoke'; id: string }
+  | { kind: 'forceDelete'; id: string }
   | { kind: 'search'; value: string };
 
 /**
@@ -32,6 +33,12 @@ export class FakeSekoia implements SekoiaPort {
   /** Values Sekoia refuses: a batch containing one is rejected whole. */
   readonly refuse = new Set<string>();
   fault: (call: Call) => Fault = () => undefined;
+  /** Re-import of a value Sekoia only holds revoked: a new indicator, or the revoked one answered. */
+  reimportRevoked: 'new' | 'ignore' = 'new';
+  /** Whether deleting a revoked indicator for good is allowed (Sekoia: 24 h after its revocation). */
+  forceDeleteAllowed = true;
+  /** Values whose revoke Sekoia refuses (400). */
+  readonly refuseRevoke = new Set<string>();
   private n = 0;
 
   private async enter(call: Call): Promise<'lose' | undefined> {
@@ -52,6 +59,11 @@ export class FakeSekoia implements SekoiaPort {
     const bad = values.find((v) => this.refuse.has(v));
     if (bad !== undefined) throw new SekoiaPolicyError(`invalid value ${bad}`, 'rejected');
     const items = values.map((value) => {
+      const held = [...this.indicators.values()].filter((i) => i.value === value);
+      const revoked = held.at(-1);
+      if (this.reimportRevoked === 'ignore' && revoked && held.every((i) => i.revoked)) {
+        return { id: revoked.id, value, revoked: true };
+      }
       const id = `indicator--${String(++this.n).padStart(8, '0')}`;
       this.indicators.set(id, { id, value, revoked: false, attributes: structuredClone(defaultFields) });
       return { id, value };
@@ -72,6 +84,7 @@ export class FakeSekoia implements SekoiaPort {
     const lose = await this.enter({ kind: 'revoke', id });
     const ind = this.indicators.get(id);
     if (!ind) return 'not-found' as const;
+    if (this.refuseRevoke.has(ind.value)) throw new SekoiaPolicyError(`cannot revoke ${id}`, 'rejected');
     ind.revoked = true;
     if (lose) throw new SekoiaPolicyError('timeout', 'retryable');
     return 'revoked' as const;
@@ -79,7 +92,9 @@ export class FakeSekoia implements SekoiaPort {
 
   /** Deletes a revoked indicator for good (this double has no 24 h rule). */
   async forceDelete(id: string) {
+    await this.enter({ kind: 'forceDelete', id });
     const ind = this.indicators.get(id);
+    if (!this.forceDeleteAllowed) throw new SekoiaPolicyError('deletion too early', 'rejected');
     if (!ind) return 'not-found' as const;
     if (!ind.revoked) throw new SekoiaPolicyError(`indicator ${id} is not revoked`, 'rejected');
     this.indicators.delete(id);

@@ -347,6 +347,59 @@ describe('reconcile', () => {
     expect(await rec.dirtyCount()).toBe(0);
   });
 
+  it('case 2: a refused revoke is reported once and not re-sent until the value changes; the other ids are revoked', async () => {
+    const rejected: RejectedValue[] = [];
+    const rec = engine({ onRejected: (x) => void rejected.push(x) });
+    await rec.applyJob(upsert('i1', '1-0', ['stuck.example', 'free.example']));
+    fake.refuseRevoke.add('stuck.example');
+    await rec.applyJob(remove('i1', '2-0'));
+    await drain(rec);
+    expect(liveValues()).toEqual(['stuck.example']);
+    expect(rejected.map((x) => [x.value, x.action])).toEqual([['stuck.example', 'revoke']]);
+    const revokes = () => fake.count('revoke');
+    expect(revokes()).toBe(2);
+    await rec.state.markDirty(['stuck.example']);
+    await drain(rec);
+    expect(revokes()).toBe(2);
+    // Wanted again, then removed again: one more revoke.
+    await rec.applyJob(upsert('i1', '3-0', ['stuck.example']));
+    await rec.applyJob(remove('i1', '4-0'));
+    await drain(rec);
+    expect(revokes()).toBe(3);
+    expect(rejected).toHaveLength(2);
+  });
+
+  it('case 3: a create answered with the revoked indicator deletes it for good and creates again', async () => {
+    const rec = engine();
+    fake.reimportRevoked = 'ignore';
+    await rec.applyJob(upsert('i1', '1-0', ['back.example']));
+    await rec.applyJob(remove('i1', '2-0'));
+    await rec.applyJob(upsert('i2', '3-0', ['back.example']));
+    await drain(rec);
+    expect(liveValues()).toEqual(['back.example']);
+    expect(fake.count('forceDelete')).toBe(1);
+    expect(fake.count('create')).toBe(3);
+  });
+
+  it('case 3: deletion for good refused: reported once with why, nothing more at that desired version', async () => {
+    const rejected: RejectedValue[] = [];
+    const rec = engine({ onRejected: (x) => void rejected.push(x) });
+    fake.reimportRevoked = 'ignore';
+    fake.forceDeleteAllowed = false;
+    await rec.applyJob(upsert('i1', '1-0', ['back.example']));
+    await rec.applyJob(remove('i1', '2-0'));
+    await rec.applyJob(upsert('i2', '3-0', ['back.example']));
+    await drain(rec);
+    expect(liveValues()).toEqual([]);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toMatchObject({ value: 'back.example', action: 'create' });
+    expect(rejected[0]!.reason).toMatch(/revoked indicator indicator--.*cannot be undone.*24 h/);
+    const calls = fake.calls.length;
+    await rec.state.markDirty(['back.example']);
+    await drain(rec);
+    expect(fake.calls.length).toBe(calls);
+  });
+
   it('429: the shared budget is paused, no failure counted, the value is retried', async () => {
     const pauses: number[] = [];
     const budget: Budget = { take: async () => {}, pause: async (ms) => void pauses.push(ms) };

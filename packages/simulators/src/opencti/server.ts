@@ -51,6 +51,16 @@ export interface OpenCtiSimulatorOptions {
   seed?: number;
   /** Clock (ms). Default Date.now. */
   now?: () => number;
+  /**
+   * The platform's clock minus the clock of the process under test (ms, either sign): stream ids, timestamps
+   * and synthetic heartbeat ids all come from `now() + clockSkewMs`. Default 0.
+   */
+  clockSkewMs?: number;
+  /**
+   * A slow recovery: the listing pauses this long after each listed object (OpenCTI reads the database page by
+   * page; heartbeats go on meanwhile, carrying the last listed id). Default 0.
+   */
+  recoveryItemDelayMs?: number;
   /** Keep at most this many events (Redis trimming). Default unlimited. */
   retain?: number;
   switches?: Partial<OpenCtiSimSwitches>;
@@ -384,13 +394,17 @@ class SimulatorCore implements SseHost, GraphqlHost {
   readonly attempts: ConnectionAttempt[] = [];
   readonly graphqlRequests: GraphqlRequestRecord[] = [];
   readonly now: () => number;
+  readonly recoveryItemDelayMs: number;
 
   constructor(
     opts: OpenCtiSimulatorOptions,
     readonly defaultToken: string,
     readonly defaultStreamId: string,
   ) {
-    this.now = opts.now ?? Date.now;
+    const clock = opts.now ?? Date.now;
+    const skew = opts.clockSkewMs ?? 0;
+    this.now = skew === 0 ? clock : () => clock() + skew;
+    this.recoveryItemDelayMs = opts.recoveryItemDelayMs ?? 0;
     this.switches = { ...DEFAULT_SWITCHES, ...opts.switches };
     this.heartbeatMs = opts.heartbeatMs ?? 5000;
     this.idleReadMs = opts.idleReadMs ?? this.heartbeatMs;

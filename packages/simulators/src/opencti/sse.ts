@@ -65,6 +65,8 @@ export interface SseHost {
   switches: OpenCtiSimSwitches;
   heartbeatMs: number;
   idleReadMs: number;
+  /** Pause after each object listed by a recovery (a slow database); 0 = none. */
+  recoveryItemDelayMs: number;
   now(): number;
   isStreamLive(streamId: string): boolean;
 }
@@ -563,7 +565,10 @@ export class SseConnection {
         );
         this.cache.add(e.stix.id);
       }
-      if (this.bufBytes >= FLUSH_BYTES) await this.flush();
+      if (this.host.recoveryItemDelayMs > 0) {
+        await this.flush();
+        await new Promise((resolve) => setTimeout(resolve, this.host.recoveryItemDelayMs));
+      } else if (this.bufBytes >= FLUSH_BYTES) await this.flush();
     }
     await this.flush();
     this.recovering = false;

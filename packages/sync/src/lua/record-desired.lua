@@ -12,7 +12,7 @@
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] index key prefix  ARGV[13] value key prefix
--- Returns {1, 'applied', version, {dirty values}} or {0, 'stale'|'duplicate'|'stale-generation'}.
+-- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 -- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.
 local function cmpint(a, b)
@@ -39,7 +39,7 @@ local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local current = redis.call('GET', KEYS[5])
 if current and cmpint(gen, current) < 0 then
   redis.call('HINCRBY', KEYS[7], 'stale-generation', 1)
-  return {0, 'stale-generation'}
+  return {0, 'stale-generation', current}
 end
 redis.call('SADD', KEYS[4], id)
 
