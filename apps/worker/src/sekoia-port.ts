@@ -3,11 +3,16 @@ import type { IocAttributes } from '@octi-sekoia/model';
 import {
   type DefaultFields,
   type IndicatorFields,
+  type KillChainPhase,
+  knownPhases,
   QuotaFullError,
   RejectedError,
   RetryableError,
   type SekoiaClient,
   SekoiaError,
+  unknownBehaviours,
+  type WriteChoices,
+  writeChoices,
 } from '@octi-sekoia/sekoia';
 import { type Budget, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '@octi-sekoia/sync';
 
@@ -91,14 +96,26 @@ export function toDefaultFields(a: IocAttributes): DefaultFields {
   return f;
 }
 
-/** PUT body: every field we own, absent ones cleared (null), so an edit never leaves a stale field behind. */
-export function toEditFields(a: IocAttributes): IndicatorFields {
-  return {
-    valid_from: a.validFrom,
-    valid_until: a.validUntil ?? null,
-    kill_chain_phases: a.killChainPhases,
-    description: a.description === '' ? null : a.description,
-  };
+/**
+ * PUT body: every field we own, so an edit is right whether PUT replaces or updates (issue 14 row 3). A field
+ * OpenCTI does not have is cleared the way `clear` says (WriteChoices): null only once the probe saw null clear
+ * it (row 2: one variant refuses null, one ignores it); otherwise `description: ''` and no `valid_until` — under
+ * a partial PUT the old `valid_until` then stays, the closest the API allows (README, "Sekoia behaviours").
+ */
+export function toEditFields(a: IocAttributes, clear: WriteChoices['clear'] = 'omit'): IndicatorFields {
+  const f: IndicatorFields = { valid_from: a.validFrom, kill_chain_phases: a.killChainPhases };
+  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
+  else if (clear === 'null') f.valid_until = null;
+  f.description = a.description !== '' ? a.description : clear === 'null' ? null : '';
+  return f;
+}
+
+/** The same fields with only the kill chain phases Sekoia's documentation names (issue 14 row 8). */
+function withKnownPhases<F extends { kill_chain_phases?: KillChainPhase[] }>(
+  f: F,
+): { fields: F; dropped: KillChainPhase[] } {
+  const { kept, dropped } = knownPhases(f.kill_chain_phases ?? []);
+  return { fields: { ...f, kill_chain_phases: kept }, dropped };
 }
 
 /**
@@ -132,6 +149,18 @@ export interface PortOptions {
    * freeing space meanwhile; a value refused then is not dead-lettered but retried later.
    */
   quotaPressure?: () => Promise<boolean>;
+  /** How to write what the behaviour profile settles (read at each call: the worker loads the profile at start). */
+  choices?: () => WriteChoices;
+  /**
+   * A write made as close to OpenCTI's state as Sekoia allows, not exactly (kill chain phases left out): the
+   * worker logs it, once per write.
+   */
+  onDegraded?: (d: {
+    /** The values of a create, the indicator id of an edit. */
+    subjects: string[];
+    mode: 'custom-kill-chains-dropped';
+    detail: string;
+  }) => void;
   /**
    * Cuts every configured secret out of a text. Applied to every error message at this boundary: what Sekoia
    * answers may echo anything (a value, a description), and these messages go on into Redis (a value's
@@ -139,6 +168,8 @@ export interface PortOptions {
    */
   redact?: (text: string) => string;
 }
+
+const SAFE_CHOICES = writeChoices(unknownBehaviours());
 
 /**
  * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
@@ -153,14 +184,49 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       throw mapError(redacted(err, opts.redact));
     }
   };
+  const choices = () => opts.choices?.() ?? SAFE_CHOICES;
+  /**
+   * A write with the kill chain phases as `choices` says: under 'known-only' only known phases are sent; under
+   * 'retry-known-only' a write refused (400) while carrying other phases is sent once more without them.
+   */
+  const phased = async <F extends { kill_chain_phases?: KillChainPhase[] }, T>(
+    fields: F,
+    subjects: string[],
+    write: (f: F) => Promise<T>,
+  ): Promise<T> => {
+    const mode = choices().killChains;
+    const known = withKnownPhases(fields);
+    const report = () =>
+      opts.onDegraded?.({
+        subjects,
+        mode: 'custom-kill-chains-dropped',
+        detail: known.dropped.map((p) => `${p.kill_chain_name}:${p.phase_name}`).join(', '),
+      });
+    if (mode === 'known-only' && known.dropped.length > 0) {
+      const out = await write(known.fields);
+      report();
+      return out;
+    }
+    try {
+      return await write(fields);
+    } catch (err) {
+      if (mode !== 'retry-known-only' || known.dropped.length === 0 || !(err instanceof RejectedError))
+        throw err;
+    }
+    const out = await write(known.fields);
+    report();
+    return out;
+  };
   return {
     async createBatch(defaultFields, values) {
       opts.observer?.batch?.(values.length);
       try {
         return await call('createBatch', () =>
-          client.createBatch(
-            toDefaultFields(defaultFields),
-            values.map((value) => ({ value })),
+          phased(toDefaultFields(defaultFields), values, (f) =>
+            client.createBatch(
+              f,
+              values.map((value) => ({ value })),
+            ),
           ),
         );
       } catch (err) {
@@ -180,7 +246,9 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       }
     },
     async edit(id, fields) {
-      await call('edit', () => client.edit(id, toEditFields(fields)));
+      await call('edit', () =>
+        phased(toEditFields(fields, choices().clear), [id], (f) => client.edit(id, f)),
+      );
     },
     revoke(id) {
       return call('revoke', () => client.revoke(id));

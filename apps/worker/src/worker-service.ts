@@ -2,7 +2,19 @@ import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
 import type { Readiness, Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
-import { QuotaFullError, RateLimitedError, SekoiaClient } from '@octi-sekoia/sekoia';
+import {
+  behavioursFor,
+  clientBehaviour,
+  degradedModes,
+  QuotaFullError,
+  RateLimitedError,
+  readProfile,
+  type SekoiaBehaviours,
+  SekoiaClient,
+  unknownBehaviours,
+  type WriteChoices,
+  writeChoices,
+} from '@octi-sekoia/sekoia';
 import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -59,6 +71,9 @@ export class WorkerService {
   /** Jobs waiting in the indicators queue, read every 250 ms while jobs run (see process-job's backlog). */
   private backlog = 0;
   private backlogTimer: NodeJS.Timeout | undefined;
+  /** Sekoia's behaviours as the recorded profile says (every one unknown until start() has read it). */
+  behaviours: SekoiaBehaviours = unknownBehaviours();
+  private choices: WriteChoices = writeChoices(this.behaviours);
 
   constructor(private readonly deps: WorkerServiceDeps) {
     const s = deps.settings;
@@ -115,6 +130,12 @@ export class WorkerService {
       redis: deps.redis,
       port: sekoiaPort(this.client, gate, {
         observer,
+        choices: () => this.choices,
+        onDegraded: (d) =>
+          this.log.warn(
+            { subjects: d.subjects, mode: d.mode, detail: d.detail },
+            'written as close as Sekoia.io allows: kill chain phases it refuses left out',
+          ),
         redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
@@ -230,10 +251,38 @@ export class WorkerService {
     this.metrics.quotaFull.set(0);
   }
 
+  /**
+   * Reads the behaviour profile `pnpm cli probe` recorded and uses it (issue 14). Without one, with an invalid
+   * one, or with one probed on another Sekoia host, every behaviour is unknown: the safe choices apply.
+   */
+  private async loadProfile(): Promise<void> {
+    const host = new URL(this.deps.settings.sekoia.url).host;
+    const read = await readProfile(this.deps.redis, this.queues.keys.sekoiaProfile);
+    this.behaviours = behavioursFor(read, host);
+    this.client.useBehaviour(clientBehaviour(this.behaviours));
+    this.choices = writeChoices(this.behaviours);
+    const degraded = degradedModes(this.behaviours).map((m) => m.mode);
+    if (read.state === 'invalid')
+      this.log.warn({ error: read.error }, 'Sekoia behaviour profile unreadable: safe choices used');
+    else if (read.state === 'absent')
+      this.log.info({}, 'no Sekoia behaviour profile recorded (pnpm cli probe): safe choices used');
+    else if (read.profile.sekoiaHost.toLowerCase() !== host.toLowerCase())
+      this.log.warn(
+        { probedHost: read.profile.sekoiaHost, host },
+        'Sekoia behaviour profile is for another host: safe choices used',
+      );
+    else
+      this.log.info(
+        { observedAt: read.profile.observedAt, behaviours: this.behaviours, degraded },
+        'Sekoia behaviour profile loaded',
+      );
+  }
+
   /** Registers the connector, checks Sekoia once, then takes jobs (unless the circuit is open). */
   async start(): Promise<void> {
     const s = this.deps.settings;
     this.started = true;
+    await this.loadProfile();
     await this.deps.redis.sadd(`${s.keyPrefix}:connectors`, s.connectorId);
     this.circuit.publish();
     await this.circuit.probeNow();

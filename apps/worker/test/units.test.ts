@@ -55,7 +55,7 @@ describe('Sekoia port mapping', () => {
     killChainPhases: [{ kill_chain_name: 'k', phase_name: 'p' }],
     description: '',
   };
-  it('create: absent fields left out; edit: absent fields cleared', () => {
+  it('create: absent fields left out; edit: absent fields cleared with null only when the probe saw null clear', () => {
     expect(toDefaultFields(attrs)).toEqual({
       valid_from: attrs.validFrom,
       kill_chain_phases: attrs.killChainPhases,
@@ -66,11 +66,23 @@ describe('Sekoia port mapping', () => {
       kill_chain_phases: attrs.killChainPhases,
       description: 'd',
     });
-    expect(toEditFields(attrs)).toEqual({
+    expect(toEditFields(attrs, 'null')).toEqual({
       valid_from: attrs.validFrom,
       valid_until: null,
       kill_chain_phases: attrs.killChainPhases,
       description: null,
+    });
+    // Without the probe's word (issue 14 row 2): no null in the body.
+    expect(toEditFields(attrs)).toEqual({
+      valid_from: attrs.validFrom,
+      kill_chain_phases: attrs.killChainPhases,
+      description: '',
+    });
+    expect(toEditFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
+      valid_from: attrs.validFrom,
+      valid_until: '2027-01-01T00:00:00.000Z',
+      kill_chain_phases: attrs.killChainPhases,
+      description: 'd',
     });
   });
 

@@ -12,6 +12,7 @@ import {
   type SekoiaError,
   type SekoiaOperation,
 } from './errors.ts';
+import { type AnsweredItem, indicatorValues, matchCreated } from './match.ts';
 import { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
 
 export interface KillChainPhase {
@@ -70,6 +71,26 @@ export interface SekoiaClientOptions {
    * `@octi-sekoia/stix` (not a dependency of this package yet); the default only trims.
    */
   canonicalValue?: (value: string) => string | undefined;
+  /** What the recorded behaviour profile established (`pnpm cli probe`); without it the safe choices. */
+  behaviour?: ClientBehaviour;
+  /** Clock (tests). */
+  now?: () => number;
+}
+
+/**
+ * Behaviours of Sekoia no public source settles (issue 14) that change what the client sends or reads. Every
+ * default is the choice that is right whatever the real behaviour is, at the cost of a request now and then.
+ */
+export interface ClientBehaviour {
+  /** `has_more` is known present and right: a full page with `has_more: false` ends a read (default false). */
+  trustHasMore?: boolean;
+  /** `term` is known to ignore case: no second, upper-cased search for a hash (default false). */
+  termIgnoresCase?: boolean;
+  /**
+   * How `term` is known to match: 'substring' (a part of the value finds it), 'tokenised' (only the whole value
+   * does), or undefined: a part first, then the whole value when the part found nothing.
+   */
+  termMatch?: 'substring' | 'tokenised';
 }
 
 interface Answer {
@@ -78,9 +99,14 @@ interface Answer {
   /** Parsed JSON body, or undefined when the body is not JSON (HTML block pages, gateways). */
   json: unknown;
   isJson: boolean;
+  /** The body as text (the first 2 kB: enough to tell a page from a message). */
+  text: string;
 }
 
 const PAGE = 100;
+/** Longest WAF block Sekoia documents (sekoia-ioc-api.md §4: "30 s – 10 min"). */
+export const WAF_MAX_BLOCK_MS = 10 * 60_000;
+const WRITES: ReadonlySet<SekoiaOperation> = new Set(['createBatch', 'edit', 'revoke', 'forceDelete']);
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -94,6 +120,10 @@ export class SekoiaClient {
   private readonly timeoutMs: number;
   private readonly beforeRequest: (() => Promise<void>) | undefined;
   private readonly canonical: (value: string) => string | undefined;
+  private behaviour: ClientBehaviour;
+  private readonly now: () => number;
+  /** Since when requests have been answered an unclear 403 (HTML or empty) with no success since. */
+  private forbiddenSince: number | undefined;
 
   constructor(opts: SekoiaClientOptions) {
     this.collectionsUrl = normaliseBaseUrl(opts.baseUrl);
@@ -102,6 +132,8 @@ export class SekoiaClient {
     this.timeoutMs = opts.timeoutMs;
     this.beforeRequest = opts.beforeRequest;
     this.canonical = opts.canonicalValue ?? canonicalValue;
+    this.behaviour = opts.behaviour ?? {};
+    this.now = opts.now ?? Date.now;
     this.http = axios.create({
       baseURL: this.collectionsUrl,
       timeout: opts.timeoutMs,
@@ -121,6 +153,11 @@ export class SekoiaClient {
     });
   }
 
+  /** Uses what the behaviour profile established from now on (the worker reads it after construction). */
+  useBehaviour(b: ClientBehaviour): void {
+    this.behaviour = b;
+  }
+
   /** Closes the keep-alive connections. */
   close(): void {
     this.httpAgent.destroy();
@@ -135,7 +172,7 @@ export class SekoiaClient {
   async getCollection(): Promise<SekoiaCollection> {
     const op = 'getCollection';
     const a = await this.send(op, 'GET', this.collectionPath);
-    if (a.status !== 200) throw this.fail(op, a, 'collection');
+    if (a.status !== 200) throw await this.refused(op, a, 'collection');
     const body = this.expectJson(op, a);
     if (!isObject(body) || typeof body.id !== 'string') throw this.unexpected(op, a);
     return body as SekoiaCollection;
@@ -145,7 +182,7 @@ export class SekoiaClient {
   async countTotalIocs(): Promise<{ count: number; max: number }> {
     const op = 'countTotalIocs';
     const a = await this.send(op, 'GET', '/count-total-iocs');
-    if (a.status !== 200) throw this.fail(op, a, 'api');
+    if (a.status !== 200) throw await this.refused(op, a, 'api');
     const body = this.expectJson(op, a);
     if (!isObject(body) || typeof body.count !== 'number' || typeof body.max !== 'number') {
       throw this.unexpected(op, a);
@@ -155,10 +192,11 @@ export class SekoiaClient {
 
   /**
    * POST /{id}/indicators with 1–100 values sharing `defaultFields`. Returns the live indicator Sekoia holds
-   * for each value, matched by canonical `name` (item order is not documented). A value Sekoia answered only
-   * with a revoked indicator (it ignores the re-import of a revoked value — one of the behaviours the reference
-   * leaves open) comes back flagged `revoked: true`. A value missing from the result was left out (per-item
-   * rejection). Throws QuotaFullError when a refusal comes with the quota used up.
+   * for each value, matched by `matchCreated` (canonical values of name and pattern; order only with evidence
+   * of it: item order is not documented). A value Sekoia answered only with a revoked indicator (it ignores the
+   * re-import of a revoked value — one of the behaviours the reference leaves open) comes back flagged
+   * `revoked: true`. A value missing from the result was left out (per-item rejection). Throws QuotaFullError
+   * when a refusal comes with the quota used up.
    */
   async createBatch(
     defaultFields: DefaultFields,
@@ -178,37 +216,27 @@ export class SekoiaClient {
       indicators,
     });
     if (a.status !== 200 && a.status !== 201) {
-      // Sekoia's status for "quota reached" is unknown: any refusal of a create is checked against the quota.
-      if (a.isJson && a.status >= 400 && a.status < 500 && ![401, 404, 408, 429].includes(a.status)) {
+      // Sekoia's status and body for "quota reached" are unknown (issue 14 row 9): any refusal of a create,
+      // whatever its body, 429 included, is checked against the quota (a rate-limited check just rethrows).
+      if (a.status >= 400 && a.status < 500 && ![401, 404, 408].includes(a.status)) {
         const full = await this.quotaUsedUp();
         if (full) throw new QuotaFullError(full.count, full.max, { operation: op, status: a.status });
       }
-      throw this.fail(op, a, 'collection');
+      throw await this.refused(op, a, 'collection');
     }
     const body = this.expectJson(op, a);
     if (!isObject(body) || !Array.isArray(body.items)) throw this.unexpected(op, a);
-    const idByValue = new Map<string, string>();
-    const revokedIdByValue = new Map<string, string>();
-    for (const item of body.items) {
-      if (!isObject(item) || typeof item.id !== 'string' || typeof item.name !== 'string') continue;
-      const key = this.canonical(item.name);
-      if (key === undefined) continue;
-      const byValue = item.revoked === true ? revokedIdByValue : idByValue;
-      if (!byValue.has(key)) byValue.set(key, item.id);
-    }
-    const out: Array<{ id: string; value: string; revoked?: true }> = [];
-    const seen = new Set<string>();
-    for (const v of values) {
-      const key = this.canonical(v.value);
-      if (key === undefined || seen.has(v.value)) continue;
-      const id = idByValue.get(key);
-      const revokedId = revokedIdByValue.get(key);
-      if (id !== undefined) out.push({ id, value: v.value });
-      else if (revokedId !== undefined) out.push({ id: revokedId, value: v.value, revoked: true });
-      else continue;
-      seen.add(v.value);
-    }
-    return out;
+    const items = body.items.filter(
+      (i): i is AnsweredItem => isObject(i) && typeof i.id === 'string' && typeof i.name === 'string',
+    );
+    const matched = matchCreated(
+      values.map((v) => v.value),
+      items,
+      this.canonical,
+    );
+    return [...matched].map(([value, m]) =>
+      m.revoked ? { id: m.id, value, revoked: true as const } : { id: m.id, value },
+    );
   }
 
   /** PUT /{id}/indicators/{indicatorId} with the editable fields. NotFoundError when the indicator is gone. */
@@ -216,7 +244,7 @@ export class SekoiaClient {
     const op = 'edit';
     const a = await this.send(op, 'PUT', this.indicatorPath(indicatorId), fields);
     if (a.status === 404) throw await this.indicatorNotFound(op, indicatorId, a);
-    if (a.status !== 200) throw this.fail(op, a, 'indicator');
+    if (a.status !== 200) throw await this.refused(op, a, 'indicator');
     const body = this.expectJson(op, a);
     if (!isObject(body) || typeof body.id !== 'string') throw this.unexpected(op, a);
     return body as SekoiaIndicator;
@@ -230,7 +258,7 @@ export class SekoiaClient {
       await this.indicatorNotFound(op, indicatorId, a);
       return 'not-found';
     }
-    if (a.status !== 200 && a.status !== 204) throw this.fail(op, a, 'indicator');
+    if (a.status !== 200 && a.status !== 204) throw await this.refused(op, a, 'indicator');
     return 'revoked';
   }
 
@@ -246,25 +274,47 @@ export class SekoiaClient {
       await this.indicatorNotFound(op, indicatorId, a);
       return 'not-found';
     }
-    if (a.status !== 200 && a.status !== 204) throw this.fail(op, a, 'indicator');
+    if (a.status !== 200 && a.status !== 204) throw await this.refused(op, a, 'indicator');
     return 'deleted';
   }
 
   /**
    * Every indicator (revoked included, flagged) whose value is exactly `value`: `term` is a substring match on
-   * the pattern, so all pages are read (limit 100) and only canonical-equal names are kept.
+   * the pattern (sekoia-ioc-api.md §2.4), so all pages are read (limit 100) and only indicators standing for the
+   * value (`indicatorValues`: canonical name or pattern) are kept. Whether `term` is case-sensitive is unknown
+   * (issue 14 row 10): a hash, which Sekoia may hold upper-cased, is searched upper-cased as well when the
+   * lower-case search found nothing and the client was not told `term` ignores case; a value with `'` or `\`
+   * is searched whole as well when its longest part found nothing (a tokenised search).
    */
   async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
     const want = this.canonical(value);
     const out: Array<{ id: string; value: string; revoked: boolean }> = [];
-    // `term` is matched against the pattern, where Sekoia escapes `'` and `\`: search the longest part without them.
-    const term = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
-    await this.pages('searchExact', term, (items) => {
+    const seen = new Set<string>();
+    const collect = (items: SekoiaIndicator[]) => {
       for (const i of items) {
-        if (want !== undefined && this.canonical(i.name) === want)
-          out.push({ id: i.id, value: i.name, revoked: i.revoked });
+        if (want === undefined || seen.has(i.id)) continue;
+        if (!indicatorValues(i, this.canonical).includes(want)) continue;
+        seen.add(i.id);
+        out.push({ id: i.id, value: i.name, revoked: i.revoked });
       }
-    });
+    };
+    // Under a substring `term` (sekoia-ioc-api.md §2.4) the pattern escapes `'` and `\`: search the longest part
+    // without them. A tokenised search matches whole values only: then the value itself is the term.
+    const part = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
+    const terms = this.behaviour.termMatch === 'tokenised' ? [value.trim()] : [part];
+    if (this.behaviour.termMatch === undefined && part !== value.trim()) terms.push(value.trim());
+    // A hash Sekoia may hold upper-cased, unless `term` is known to ignore case.
+    if (
+      !this.behaviour.termIgnoresCase &&
+      /^[0-9a-f]+$/i.test(terms[0]!) &&
+      terms[0]!.toUpperCase() !== terms[0]
+    ) {
+      terms.push(terms[0]!.toUpperCase());
+    }
+    for (const term of terms) {
+      await this.pages('searchExact', term, collect);
+      if (out.length > 0) break;
+    }
     return out;
   }
 
@@ -276,6 +326,13 @@ export class SekoiaClient {
     return this.pages('listAll', undefined, onPage);
   }
 
+  /**
+   * Reads every page of a list or search. Whether `has_more` is present is unknown (issue 14 row 4: a re-sync
+   * that trusted its absence left foreign values live), and `total` may be absent too: paging goes on while
+   * any of them says there is more — `has_more: true`, `total` beyond what was read, or, with neither present
+   * (or when told not to trust `has_more`), a full page — and always stops on an empty page, so a wrong
+   * `has_more` or `total` can never loop forever.
+   */
   private async pages(
     op: SekoiaOperation,
     term: string | undefined,
@@ -285,7 +342,7 @@ export class SekoiaClient {
     for (;;) {
       const q = `${term !== undefined ? `term=${encodeURIComponent(term)}&` : ''}limit=${PAGE}&offset=${offset}`;
       const a = await this.send(op, 'GET', `${this.collectionPath}/indicators?${q}`);
-      if (a.status !== 200) throw this.fail(op, a, 'collection');
+      if (a.status !== 200) throw await this.refused(op, a, 'collection');
       const body = this.expectJson(op, a);
       if (!isObject(body) || !Array.isArray(body.items)) throw this.unexpected(op, a);
       const items = body.items.filter(
@@ -294,8 +351,7 @@ export class SekoiaClient {
       for (const i of items) i.revoked = i.revoked === true;
       if (items.length > 0) await onPage(items);
       offset += body.items.length;
-      // Stop on an empty page too, so a wrong has_more can never loop forever.
-      if (body.has_more !== true || body.items.length === 0) return offset;
+      if (!morePages(body, offset, body.items.length, this.behaviour.trustHasMore)) return offset;
     }
   }
 
@@ -355,7 +411,14 @@ export class SekoiaClient {
           // not JSON: an HTML page from a gateway or WAF
         }
       }
-      return { status: res.status, headers: res.headers as Record<string, unknown>, json, isJson };
+      if (res.status >= 200 && res.status < 300) this.forbiddenSince = undefined;
+      return {
+        status: res.status,
+        headers: res.headers as Record<string, unknown>,
+        json,
+        isJson,
+        text: text.slice(0, 2048),
+      };
     } catch (err) {
       throw this.networkError(op, err);
     }
@@ -375,10 +438,39 @@ export class SekoiaClient {
   }
 
   /**
+   * `fail`, after telling a permission 403 from a WAF block (issue 14 row 7: 403 bodies are undocumented). A
+   * message (JSON or plain text) is the API speaking: a permission problem. An HTML page or an empty body is
+   * unclear: after a refused write, a read of the collection tells them apart (a WAF blocks every request, a
+   * missing "Manage" permission only writes); otherwise it is taken for a WAF block (the budget pauses) until
+   * 403s have lasted longer than the longest documented block, when it is named a permission problem.
+   */
+  private async refused(
+    op: SekoiaOperation,
+    a: Answer,
+    scope: 'collection' | 'api' | 'indicator',
+  ): Promise<SekoiaError> {
+    if (a.status !== 403) return this.fail(op, a, scope);
+    if (classify403(a) === 'permission') return this.fail(op, a, scope, 'permission');
+    const now = this.now();
+    this.forbiddenSince ??= now;
+    if (now - this.forbiddenSince > WAF_MAX_BLOCK_MS) return this.fail(op, a, scope, 'persistent');
+    if (WRITES.has(op)) {
+      const read = await this.send('getCollection', 'GET', this.collectionPath);
+      if (read.status === 200) return this.fail(op, a, scope, 'writes');
+    }
+    return this.fail(op, a, scope, 'waf');
+  }
+
+  /**
    * Maps a non-success answer to its error. `scope` says what a 404 means: the collection ('collection'), the
    * API path itself ('api'), or something the caller disambiguates first ('indicator').
    */
-  private fail(op: SekoiaOperation, a: Answer, scope: 'collection' | 'api' | 'indicator'): SekoiaError {
+  private fail(
+    op: SekoiaOperation,
+    a: Answer,
+    scope: 'collection' | 'api' | 'indicator',
+    forbidden: ForbiddenVerdict = 'permission',
+  ): SekoiaError {
     const d = { operation: op, status: a.status };
     const body = isObject(a.json) ? a.json : {};
     const sekoiaMessage =
@@ -392,8 +484,7 @@ export class SekoiaClient {
         source: a.isJson ? 'rate-limit' : 'waf',
       });
     }
-    if (s === 403 && !(a.isJson && sekoiaMessage !== undefined)) {
-      // Assumption: the API's own 403 is JSON with a message; a WAF block is an HTML page (or empty).
+    if (s === 403 && forbidden === 'waf') {
       return new RateLimitedError(`Sekoia.io ${op}: blocked by the web application firewall (HTTP 403)`, {
         ...d,
         retryAfterMs: parseRetryAfter(a.headers['retry-after']),
@@ -408,9 +499,15 @@ export class SekoiaClient {
       );
     }
     if (s === 403) {
+      const why =
+        forbidden === 'persistent'
+          ? `every request has been refused with HTTP 403 for over ${WAF_MAX_BLOCK_MS / 60_000} minutes, longer than a WAF block lasts: the API key most likely lacks a permission`
+          : forbidden === 'writes'
+            ? 'the API key can read the collection but not write to it (HTTP 403 on writes only)'
+            : `The Sekoia.io API key lacks a permission (HTTP 403${sekoiaMessage ? `: ${sekoiaMessage}` : ''})`;
       return new ConfigurationError(
         'forbidden',
-        'The Sekoia.io API key lacks a permission (HTTP 403): it needs "View IOC collections" and "Manage IOC collections"',
+        `${why}: it needs "View IOC collections" and "Manage IOC collections"`,
         d,
       );
     }
@@ -460,6 +557,45 @@ export class SekoiaClient {
   private redact(s: string): string {
     return this.apiKey ? s.split(this.apiKey).join('[redacted]') : s;
   }
+}
+
+type ForbiddenVerdict = 'permission' | 'writes' | 'persistent' | 'waf';
+
+/**
+ * What a 403's body says: 'permission' when it carries a message (JSON, or plain text: assumption — WAF block
+ * pages are HTML), 'unclear' for an HTML page or an empty body (a WAF block, or a permission page: see
+ * SekoiaClient.refused).
+ */
+export function classify403(a: {
+  isJson: boolean;
+  json: unknown;
+  text: string;
+  headers: Record<string, unknown>;
+}) {
+  if (a.isJson) return 'permission';
+  const type = String(a.headers['content-type'] ?? '').toLowerCase();
+  const text = a.text.trim();
+  if (text === '' || type.includes('html') || text.startsWith('<')) return 'unclear';
+  return 'permission';
+}
+
+/**
+ * Whether a list or search has pages after this one (see SekoiaClient.pages): `has_more: true`, or `total`
+ * beyond `read`, or — with no `total`, and `has_more` absent or not trusted — a full page. Never after an empty
+ * page.
+ */
+export function morePages(
+  body: Record<string, unknown>,
+  read: number,
+  pageLength: number,
+  trustHasMore = false,
+) {
+  if (pageLength === 0) return false;
+  if (body.has_more === true) return true;
+  const total = typeof body.total === 'number' ? body.total : undefined;
+  if (total !== undefined) return read < total;
+  if (trustHasMore && body.has_more === false) return false;
+  return pageLength >= PAGE;
 }
 
 /** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

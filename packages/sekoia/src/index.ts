@@ -1,12 +1,23 @@
 export {
+  clientBehaviour,
+  KNOWN_KILL_CHAIN_PHASES,
+  knownPhases,
+  type WriteChoices,
+  writeChoices,
+} from './choices.ts';
+export {
+  type ClientBehaviour,
+  classify403,
   type DefaultFields,
   type IndicatorFields,
   type KillChainPhase,
+  morePages,
   parseRetryAfter,
   SekoiaClient,
   type SekoiaClientOptions,
   type SekoiaCollection,
   type SekoiaIndicator,
+  WAF_MAX_BLOCK_MS,
 } from './client.ts';
 export {
   ConfigurationError,
@@ -20,6 +31,14 @@ export {
   type SekoiaErrorPolicy,
   type SekoiaOperation,
 } from './errors.ts';
+export {
+  type AnsweredItem,
+  type Canonical,
+  indicatorValue,
+  indicatorValues,
+  matchCreated,
+  type NamedIndicator,
+} from './match.ts';
 export {
   BEHAVIOUR_NOTES,
   BEHAVIOUR_VARIANTS,

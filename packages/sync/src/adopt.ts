@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IocAttributes, normalizeKillChainPhases } from '@octi-sekoia/model';
 import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
-import { canonicalValue } from '@octi-sekoia/stix';
+import { indicatorValue } from '@octi-sekoia/sekoia';
 import type { Redis } from 'ioredis';
 import { defaultFingerprint } from './state.ts';
 
@@ -31,6 +31,7 @@ const finishReadLua = new LuaScript(
 export interface ListedIndicator {
   id: string;
   name: string;
+  pattern?: unknown;
   revoked?: boolean;
   valid_from?: string;
   valid_until?: string | null;
@@ -68,7 +69,8 @@ export function observeIndicator(
   i: ListedIndicator,
   fingerprint: (a: IocAttributes) => string = defaultFingerprint,
 ): ObservedItem {
-  const value = canonicalValue(i.name) ?? i.name.trim();
+  // Sekoia's `name` may be a label (issue 14 row 1): the pattern then says which value it is.
+  const value = indicatorValue(i);
   const attributes = listedAttributes(i);
   if (!attributes) return { value, id: i.id, revoked: i.revoked === true, fp: '', fpNoUntil: '' };
   const { validUntil: _, ...noUntil } = attributes;

@@ -76,3 +76,20 @@ describe('CollectionPlanner (what an adoption will do)', () => {
     expect(plan).toMatchObject({ checked: 5, indicators: 7, unchanged: 1 });
   });
 });
+
+describe('observeIndicator: the value a listed indicator is recorded under (issue 14 row 1)', () => {
+  const md5 = '0cc175b9c0f1b6a831c399e269772661';
+  it.each([
+    ['the name as sent', { name: 'evil.example' }, 'evil.example'],
+    ['an upper-cased hash', { name: md5.toUpperCase() }, md5],
+    [
+      'a label naming the file by its hashes: the pattern',
+      { name: `MD5:${md5}`, pattern: `[file:hashes.MD5 = '${md5}']` },
+      md5,
+    ],
+    ['an expanded IPv6 address', { name: '2001:0db8:0000:0000:0000:0000:0000:0001' }, '2001:db8::1'],
+    ['a label without a pattern: the trimmed name', { name: ' a label ' }, 'a label'],
+  ])('%s', (_, named, value) => {
+    expect(observeIndicator({ id: 'indicator--1', ...named }).value).toBe(value);
+  });
+});

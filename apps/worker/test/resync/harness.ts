@@ -4,13 +4,14 @@
  */
 import { join } from 'node:path';
 import { DEFAULT_DESCRIPTION_TEMPLATE } from '@octi-sekoia/model';
-import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, listDeadLetters } from '@octi-sekoia/queue';
 import {
   computeExpectedCollection,
   diffCollections,
   messagesFromLog,
   type OpenCtiSimulator,
   type SekoiaBehavior,
+  type SekoiaFaults,
   type SekoiaSimulator,
   startOpenCtiSimulator,
   startSekoiaSimulator,
@@ -30,6 +31,7 @@ type LogEntry = ReturnType<OpenCtiSimulator['control']['entries']>[number];
 
 export interface ResyncStackOptions {
   behavior?: Partial<SekoiaBehavior>;
+  faults?: Partial<SekoiaFaults>;
   seed?: number;
 }
 
@@ -58,6 +60,7 @@ export class ResyncStack {
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 3,
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
+      ...(opts.faults ? { faults: opts.faults } : {}),
     });
     return new ResyncStack(r, octi, sim);
   }
@@ -184,10 +187,19 @@ export class ResyncStack {
   }
 
   diff(collectionId = this.sim.collectionId) {
+    return this.diffAgainst(this.expected(), collectionId);
+  }
+
+  /** The collection against a given expectation (a test's adjusted `expected()`). */
+  diffAgainst(expected: ReturnType<ResyncStack['expected']>, collectionId = this.sim.collectionId) {
     return diffCollections(
-      this.expected(),
+      expected,
       this.sim.control.indicators(collectionId).map((i) => ({ ...i, value: i.canonical })),
     );
+  }
+
+  deadLetters() {
+    return listDeadLetters(this.queues, { limit: 1000 });
   }
 
   /** Writes behind the connector's back, through the Sekoia API itself. */
