@@ -86,11 +86,18 @@ const emptyReport = (claim?: Claim): ReconcileReport => ({
 });
 
 const MAX_ROUNDS = 5;
+/**
+ * Revoked indicators deleted for good per value and claim before giving up (issue 13 case 3): a value can hold
+ * several revoked indicators (duplicates made by hand, older re-imports), each answered to a create in turn.
+ */
+const MAX_FORCE_DELETE_ROUNDS = 3;
 
 /** What one value's reconcile already tried in this claim. */
 interface Attempt {
-  /** A revoked indicator answered to a create was deleted for good (at most once per claim). */
-  forceDeleted: boolean;
+  /** Revoked indicators answered to a create and deleted for good in this claim. */
+  forceDeleted: Set<string>;
+  /** Creates answered with revoked indicators in this claim (at most MAX_FORCE_DELETE_ROUNDS deletion rounds). */
+  forceDeleteRounds: number;
 }
 
 /**
@@ -209,7 +216,7 @@ export class Reconciler {
     const { value, desired } = st;
     let applied = st.applied;
     let searched = false;
-    const attempt: Attempt = { forceDeleted: false };
+    const attempt: Attempt = { forceDeleted: new Set(), forceDeleteRounds: 0 };
     const muts: Mutation[] = [];
     const finish = async (mode: 'done' | 'retry', delayMs = 0) => {
       const r = await this.state.recordApplied(claim, value, desired.version, mode, muts, delayMs);
@@ -385,9 +392,11 @@ export class Reconciler {
    * Sekoia answered a create with its revoked indicator(s) (issue 13 case 3). A revocation cannot be undone and
    * an edit (PUT) has no `revoked` field (packages/sekoia/README.md, "Making a revoked value live again"), so the
    * one documented way to make the value live again is to delete the revoked indicator for good — allowed 24 h
-   * after its revocation — and create again, once per claim. When that deletion is refused, or the new create again answers a revoked
-   * indicator, the value is rejected at this desired version: one dead letter saying why, and nothing is sent
-   * for it until its desired state changes (or the dead letter is replayed).
+   * after its revocation — and create again. A value may hold several revoked indicators (hand-made duplicates,
+   * older re-imports), answered in turn: each is deleted, at most MAX_FORCE_DELETE_ROUNDS rounds per claim. When
+   * a deletion is refused, a create answers an indicator already deleted, or the rounds run out, the value is
+   * rejected at this desired version: one dead letter saying why, and nothing is sent for it until its desired
+   * state changes (or the dead letter is replayed).
    */
   private async revokedAnswer(
     desired: DesiredValue,
@@ -400,12 +409,19 @@ export class Reconciler {
     const why =
       `Sekoia.io answered the create with its revoked indicator ${ids.join(', ')}: it ignores the re-import of a ` +
       'revoked value, and a revocation cannot be undone (no edit makes it live)';
-    if (attempt.forceDeleted) {
+    // Answered again with an indicator already deleted for good, or too many revoked ones: the API does not let
+    // this value live again now.
+    if (ids.some((id) => attempt.forceDeleted.has(id))) {
       const reason = `${why}; it did so again after the revoked indicator was deleted for good`;
       return this.rejected(desired, action, reason, report, applied, ids[0]);
     }
-    attempt.forceDeleted = true;
+    if (attempt.forceDeleteRounds >= MAX_FORCE_DELETE_ROUNDS) {
+      const reason = `${why}; it did so again after ${attempt.forceDeleted.size} revoked indicators were deleted for good`;
+      return this.rejected(desired, action, reason, report, applied, ids[0]);
+    }
+    attempt.forceDeleteRounds++;
     for (const id of ids) {
+      attempt.forceDeleted.add(id);
       try {
         await this.budget.take();
       } catch {

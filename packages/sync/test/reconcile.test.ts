@@ -383,6 +383,42 @@ describe('reconcile', () => {
     expect(fake.count('create')).toBe(3);
   });
 
+  it('case 3: a value holding several revoked indicators (hand-made duplicates) deletes each for good, then lives', async () => {
+    const rejected: RejectedValue[] = [];
+    const rec = engine({ onRejected: (x) => void rejected.push(x) });
+    fake.reimportRevoked = 'ignore';
+    const attributes = { validFrom: '2026-01-01T00:00:00.000Z', killChainPhases: [], description: 'by hand' };
+    for (const id of ['indicator--hand-1', 'indicator--hand-2'])
+      fake.indicators.set(id, { id, value: 'back.example', revoked: true, attributes });
+    await rec.applyJob(upsert('i1', '1-0', ['back.example']));
+    await drain(rec);
+    expect(rejected).toEqual([]);
+    expect(liveValues()).toEqual(['back.example']);
+    expect(fake.count('forceDelete')).toBe(2);
+    expect(fake.count('create')).toBe(3);
+  });
+
+  it('case 3: more revoked indicators than deletion rounds: one dead letter, a bounded number of requests', async () => {
+    const rejected: RejectedValue[] = [];
+    const rec = engine({ onRejected: (x) => void rejected.push(x) });
+    fake.reimportRevoked = 'ignore';
+    const attributes = { validFrom: '2026-01-01T00:00:00.000Z', killChainPhases: [], description: 'by hand' };
+    for (let i = 1; i <= 6; i++)
+      fake.indicators.set(`indicator--hand-${i}`, {
+        id: `indicator--hand-${i}`,
+        value: 'back.example',
+        revoked: true,
+        attributes,
+      });
+    await rec.applyJob(upsert('i1', '1-0', ['back.example']));
+    await drain(rec);
+    expect(liveValues()).toEqual([]);
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]!.reason).toMatch(/after 3 revoked indicators were deleted for good/);
+    expect(fake.count('forceDelete')).toBe(3);
+    expect(fake.count('create')).toBe(4);
+  });
+
   it('case 3: deletion for good refused: reported once with why, nothing more at that desired version', async () => {
     const rejected: RejectedValue[] = [];
     const rec = engine({ onRejected: (x) => void rejected.push(x) });

@@ -350,9 +350,8 @@ describe('the collection converges under every Sekoia behaviour variant (issue 1
 /**
  * Row 5 'ignore' on a collection whose values were revoked at most once: the worker deletes the revoked
  * indicator Sekoia answered for good and creates again, which Sekoia allows 24 h after the revocation (the
- * simulator's clock moves on a day before each re-sync). A value revoked twice before (two revoked indicators)
- * does not converge: the engine deletes only the one answered, Sekoia answers the other, and the value is
- * dead-lettered (README, "Sekoia.io behaviours").
+ * simulator's clock moves on a day before each re-sync). A value holding several revoked indicators has them
+ * answered and deleted in turn, up to 3 per claim: packages/sync/test/reconcile.test.ts, case 3.
  */
 describe('re-import of a revoked value ignored (issue 14 row 5), values revoked once', () => {
   let matrix: Matrix;
