@@ -2,6 +2,7 @@
 // Bundles an app's TypeScript (and the workspace packages it imports) into dist/*.js for the containers.
 // Third-party packages stay external: they come from `pnpm deploy --prod`. Lua scripts are inlined as text.
 // Usage (from an app directory): node ../../scripts/bundle-app.mjs [entry ...]   default: src/main.ts
+// BUNDLE_OUTDIR overrides dist/ (tests bundle into a temporary directory).
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, resolve } from 'node:path';
@@ -65,7 +66,7 @@ const workspaceAndLua = {
 
 await build({
   entryPoints: entries,
-  outdir: 'dist',
+  outdir: process.env.BUNDLE_OUTDIR ?? 'dist',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -79,4 +80,4 @@ await build({
   },
   logLevel: 'warning',
 });
-console.log(`bundled ${entries.join(', ')} → dist/`);
+console.log(`bundled ${entries.join(', ')} → ${process.env.BUNDLE_OUTDIR ?? 'dist'}/`);

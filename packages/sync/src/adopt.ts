@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IocAttributes, normalizeKillChainPhases } from '@octi-sekoia/model';
 import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
-import { indicatorValue } from '@octi-sekoia/sekoia';
+// The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
+// this package, neither needs nor ships.
+import { indicatorValue } from '@octi-sekoia/sekoia/match';
 import type { Redis } from 'ioredis';
 import { defaultFingerprint } from './state.ts';
 
