@@ -138,7 +138,12 @@ describe('ingest signals and credentials', () => {
 
     const restarted = spawnIngest(r, sim, env);
     procs.push(restarted);
-    await waitFor(async () => (await queues.indicators.count()) >= refs.length, { what: 'every job' });
+    // The first process may have read everything before SIGTERM: wait for the restart's own connection too.
+    await waitFor(
+      async () =>
+        (await queues.indicators.count()) >= refs.length && sim.control.connectionLog().length >= 2,
+      { what: 'every job and the restart connected' },
+    );
     expect(sim.control.connectionLog()).toHaveLength(2);
     const resumed = sim.control.connectionLog()[1]?.headers['last-event-id'];
     expect(resumed).toBe(checkpoint);
