@@ -140,8 +140,7 @@ describe('ingest signals and credentials', () => {
     procs.push(restarted);
     // The first process may have read everything before SIGTERM: wait for the restart's own connection too.
     await waitFor(
-      async () =>
-        (await queues.indicators.count()) >= refs.length && sim.control.connectionLog().length >= 2,
+      async () => (await queues.indicators.count()) >= refs.length && sim.control.connectionLog().length >= 2,
       { what: 'every job and the restart connected' },
     );
     expect(sim.control.connectionLog()).toHaveLength(2);
