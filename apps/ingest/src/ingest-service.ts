@@ -17,6 +17,7 @@ import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
 import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
+import type { IngestSettings } from './settings.ts';
 
 const commitCheckpointLua = new LuaScript(
   'commit-checkpoint',
@@ -40,33 +41,6 @@ export interface StoredCheckpoint {
   generation: number;
   /** Set while a generation's recovery is being read: the sweep marker goes after `<recover ms>-0`. */
   sweep?: { generation: number; afterId: string } | null;
-}
-
-export interface IngestSettings {
-  keyPrefix: string;
-  connectorId: string;
-  /** Shown by the CLI and the dashboard. */
-  streamId: string;
-  connectorName: string;
-  scope: string[];
-  batchSize: number;
-  lingerMs: number;
-  highWatermark: number;
-  lowWatermark: number;
-  pingIntervalMs: number;
-  leaseTtlMs: number;
-  /** First run: `CONNECTOR_LIVE_STREAM_START_TIMESTAMP` (ms) or the start of the stream. */
-  startTimestamp?: number;
-  /**
-   * First run: `CONNECTOR_LIVE_STREAM_RECOVER_ISO_DATE`, `false` for no recovery, undefined for the platform's
-   * current stream position (see platformPosition).
-   */
-  recoverIsoDate?: string | false;
-  normalize: Omit<NormalizeConfig, 'generation'>;
-  /** How often the backlog is polled while paused, and the CLI's resync request and replayed events. */
-  pollMs: number;
-  /** REDIS_DEAD_LETTERS_MAX_BYTES (0 or absent: no cap). */
-  deadLettersMaxBytes?: number;
 }
 
 export interface IngestDeps {

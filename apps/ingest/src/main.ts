@@ -6,6 +6,7 @@ import { assertNoEviction, createQueues } from '@octi-sekoia/queue';
 import { IngestService } from './ingest-service.ts';
 import { ingestMetrics } from './metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from './opencti-adapter.ts';
+import { ingestSettings, openCtiSettings } from './settings.ts';
 
 const { config, warnings } = startupConfig('ingest');
 const secrets = secretsOf(config);
@@ -35,15 +36,7 @@ const ops = await listenOrExit(() =>
     info: { app: 'ingest', connectorId: config.connector.id },
   }),
 );
-const opencti = {
-  url: config.opencti.url,
-  token: config.opencti.token,
-  streamId: config.connector.liveStreamId,
-  listenDelete: config.connector.liveStreamListenDelete,
-  noDependencies: config.connector.liveStreamNoDependencies,
-  withInferences: config.connector.liveStreamWithInferences,
-  heartbeatTimeoutMs: config.ingest.heartbeatTimeoutS * 1000,
-};
+const opencti = openCtiSettings(config);
 const service = new IngestService({
   redis,
   queues,
@@ -52,34 +45,7 @@ const service = new IngestService({
   metrics: ingestMetrics(ops.registry),
   redact: (text) => redact(text, secrets),
   log,
-  settings: {
-    keyPrefix: config.redis.keyPrefix,
-    connectorId: config.connector.id,
-    connectorName: config.connector.name,
-    streamId: config.connector.liveStreamId,
-    scope: config.connector.scope,
-    batchSize: config.ingest.batchSize,
-    lingerMs: 50,
-    highWatermark: config.ingest.highWatermark,
-    lowWatermark: config.ingest.lowWatermark,
-    pingIntervalMs: config.ingest.pingIntervalS * 1000,
-    leaseTtlMs: 15_000,
-    pollMs: 1000,
-    deadLettersMaxBytes: config.redis.deadLettersMaxBytes,
-    ...(config.connector.liveStreamStartTimestamp
-      ? { startTimestamp: config.connector.liveStreamStartTimestamp }
-      : {}),
-    ...(config.connector.liveStreamRecoverIsoDate !== undefined
-      ? { recoverIsoDate: config.connector.liveStreamRecoverIsoDate }
-      : {}),
-    normalize: {
-      openctiUrl: config.opencti.url,
-      descriptionTemplate: config.sekoiaIntel.descriptionTemplate,
-      validUntilRounding: config.sekoiaIntel.validUntilRounding,
-      extractionMode: config.sekoiaIntel.extractionMode,
-      maxEventBytes: config.ingest.maxEventBytes,
-    },
-  },
+  settings: ingestSettings(config),
 });
 
 onShutdown({
