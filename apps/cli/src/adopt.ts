@@ -244,6 +244,7 @@ async function readOpenCti(
           line(`  OpenCTI: ${messages} messages read, ${desired.indicatorCount} live indicators so far`);
         }
       },
+      onConnected: () => undefined, // the dry run needs nothing from the `connected` frame
       onStatus: (st) => {
         if (st.state === 'unauthorized') finish(new CommandError(`OpenCTI: ${st.message}`, EXIT_USAGE));
       },

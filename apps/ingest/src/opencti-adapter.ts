@@ -41,7 +41,7 @@ export function openCtiClient(s: OpenCtiSettings): OpenCtiClient {
   return createOpenCtiClient({ url: s.url, token: s.token, userAgent: 'octi-sekoia-sync/ingest' });
 }
 
-/** The live stream reader with the configured headers; `connected` is handed to onMessage like any message. */
+/** The live stream reader with the configured headers. */
 export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStream {
   return (o) => {
     // The reader reports a status (onStatus) and then logs the same message: for the states ingest reports,
@@ -65,7 +65,7 @@ export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStr
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
       backoff: s.backoff ?? { baseMs: 1000, maxMs: 60_000 },
       onMessage: o.onMessage,
-      onConnected: (info) => o.onMessage({ event: 'connected', data: JSON.stringify(info) }),
+      onConnected: o.onConnected,
       onStatus: (st) => {
         reported = REPORTED_BY_INGEST.has(st.state) ? st.message : undefined;
         o.onStatus(st);
