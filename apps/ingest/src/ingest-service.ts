@@ -1,7 +1,7 @@
-import { hostname } from 'node:os';
 import { compareEventIds } from '@octi-sekoia/model';
 import type { ConnectorQueues } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
+import { Backpressure } from './backpressure.ts';
 import { BatchWriter, type Pending } from './batch-writer.ts';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoint-store.ts';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
@@ -12,7 +12,8 @@ import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { OpenCtiPresence } from './opencti-presence.ts';
 import { OperatorInbox } from './operator-inbox.ts';
-import type { ConnectedInfo, ConnectorApi, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
+import type { ConnectedInfo, ConnectorApi, OpenStream, StreamMessage } from './ports.ts';
+import { ReaderStatus } from './reader-status.ts';
 import type { IngestSettings } from './settings.ts';
 
 export interface IngestDeps {
@@ -41,7 +42,7 @@ export interface IngestDeps {
  * The stream reader. Only the lease holder reads and pings. Messages are normalized into jobs, enqueued in
  * batches, and the checkpoint advances only past ids whose jobs are all in Redis (CheckpointTracker).
  * This class wires the collaborators (see apps/ingest/README.md) and owns one reading: the stream connection,
- * the buffer of what was read, its flush chain and backpressure.
+ * the buffer of what was read and its flush chain.
  */
 export class IngestService {
   private readonly lease: ReaderLease;
@@ -50,6 +51,8 @@ export class IngestService {
   private readonly writer: BatchWriter;
   private readonly generations: Generations;
   private readonly inbox: OperatorInbox;
+  private readonly backpressure: Backpressure;
+  private readonly status: ReaderStatus;
   private stream: { close(): void } | undefined;
   private tracker = new CheckpointTracker('0-0');
   private buffer: Pending[] = [];
@@ -57,10 +60,8 @@ export class IngestService {
   private flushing: Promise<void> = Promise.resolve();
   private lingerTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  private paused = false;
   private reading = false;
   private stopping = false;
-  private status: StreamStatus = { state: 'connecting', message: 'waiting for the reader lease' };
   private progress = { events: 0, since: 0, lastLog: 0 };
   /** Serialises stream (re)starts and generation changes. */
   private control: Promise<void> = Promise.resolve();
@@ -70,8 +71,6 @@ export class IngestService {
   private retryTimer: NodeJS.Timeout | undefined;
   /** The last full batch handed to the flush chain (the reader waits for it before handing over the next). */
   private batchInFlight: Promise<void> = Promise.resolve();
-  /** Counter children by label, so the per-message path does not hash label objects. */
-  private readonly eventCounters = new Map<string, { inc(): void }>();
   /** The last data frame id of each reading (a new reading, a new tracker: no stale comparison). */
   private readonly lastDataId = new WeakMap<CheckpointTracker, string>();
 
@@ -104,13 +103,34 @@ export class IngestService {
       },
       // Refreshed on every ping so `cli status` never reads an expired state from a healthy reader.
       beforePing: () =>
-        this.publishStatus(
-          this.paused ? 'paused' : this.status.state,
-          this.paused ? 'backlog above the high-water mark' : this.status.message,
-        ),
+        this.backpressure.isPaused
+          ? this.status.publish('paused', 'backlog above the high-water mark')
+          : this.status.publish(this.status.current.state, this.status.current.message),
       onReset: () => this.generations.onReset(),
     });
     this.writer = new BatchWriter({ queues, settings, metrics, log, redact });
+    this.status = new ReaderStatus({
+      redis,
+      key: `${queues.keys.base}:ingest-status`,
+      isReader: () => this.lease.isHeld(),
+      now: this.now,
+      metrics,
+      auth: this.presence,
+      log,
+    });
+    this.backpressure = new Backpressure({
+      settings,
+      metrics,
+      log,
+      backlog: () => this.writer.backlog(),
+      isReading: () => this.reading,
+      pause: (message) => {
+        this.status.publish('paused', message);
+        // What was read after this batch is dropped (not committed): it is read again when reading resumes.
+        this.abandonReading();
+      },
+      resume: () => this.enqueueControl(async () => this.openStream()),
+    });
     this.generations = new Generations({
       store: this.store,
       settings,
@@ -131,7 +151,7 @@ export class IngestService {
         return this.reading && tracker === this.tracker && tracker.pending() === 0;
       },
       writeSweepMarker: (marker) => this.writer.writeSweepMarker(marker),
-      onStatus: (st) => this.onStatus(st),
+      onStatus: (st) => this.status.onStatus(st),
       ...(deps.beforeGenerationStart ? { beforeGenerationStart: deps.beforeGenerationStart } : {}),
     });
     this.inbox = new OperatorInbox({
@@ -179,9 +199,11 @@ export class IngestService {
     if (!this.lease.isHeld()) return { ready: true, reason: 'standby: another replica reads the stream' };
     const auth = this.presence.authFailure();
     if (auth !== undefined) return { ready: false, reason: auth };
-    if (this.paused) return { ready: true, reason: 'paused: backlog above the high-water mark' };
-    if (this.status.state === 'open') return { ready: true };
-    return { ready: false, reason: this.status.message };
+    if (this.backpressure.isPaused)
+      return { ready: true, reason: 'paused: backlog above the high-water mark' };
+    const status = this.status.current;
+    if (status.state === 'open') return { ready: true };
+    return { ready: false, reason: status.message };
   }
 
   isLeader(): boolean {
@@ -235,8 +257,7 @@ export class IngestService {
     this.closeStream();
     this.clearTimers();
     this.supersedeReading();
-    this.paused = false;
-    this.deps.metrics.paused.set(0);
+    this.backpressure.reset();
   }
 
   /** Abandons what was read but not enqueued: flushes already queued for it do nothing; reading resumes from the checkpoint. */
@@ -245,9 +266,17 @@ export class IngestService {
     this.tracker = new CheckpointTracker(this.store.current?.start_from ?? '0-0');
   }
 
+  /** Stops reading and drops what was read but not written (read again from the checkpoint). */
+  private abandonReading(): void {
+    this.closeStream();
+    this.supersedeReading();
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = undefined;
+  }
+
   private openStream(): void {
     const cp = this.store.current;
-    if (this.stopping || this.paused || !cp || !this.lease.isHeld()) return;
+    if (this.stopping || this.backpressure.isPaused || !cp || !this.lease.isHeld()) return;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.closeStream();
@@ -264,7 +293,7 @@ export class IngestService {
       ...(cp.recover_until ? { recover: cp.recover_until } : {}),
       onMessage: (msg) => this.onMessage(msg),
       onConnected: (info) => this.onConnected(info),
-      onStatus: (st) => this.onStatus(st),
+      onStatus: (st) => this.status.onStatus(st),
     });
   }
 
@@ -280,40 +309,10 @@ export class IngestService {
     this.presence.stopPinging();
   }
 
-  /** The reader's state for `cli status` (and operators reading Redis). */
-  private publishStatus(state: string, message: string): void {
-    // Only the reader publishes: a standby starting up must not overwrite the leader's state.
-    if (!this.lease.isHeld()) return;
-    const body = JSON.stringify({ state, message, at: new Date(this.now()).toISOString(), host: hostname() });
-    void this.deps.redis
-      .set(`${this.deps.queues.keys.base}:ingest-status`, body, 'EX', 3600)
-      .catch(() => undefined);
-  }
-
-  /**
-   * Every status change of the stream reader. Ingest logs the ones an operator must act on (the adapter keeps
-   * the reader from logging them a second time); reconnects are logged by the reader itself.
-   */
-  private onStatus(st: StreamStatus): void {
-    const changed = st.state !== this.status.state || st.httpStatus !== this.status.httpStatus;
-    this.status = st;
-    if (changed && this.lease.isHeld()) this.publishStatus(st.state, st.message);
-    if (st.state === 'open') {
-      if (changed) this.log.info({}, 'stream open');
-      this.presence.authOk('stream');
-    } else if (st.state === 'retrying' || st.state === 'connecting') {
-      this.deps.metrics.reconnects.inc();
-    }
-    if (st.state === 'unauthorized') this.presence.authProblem('stream', st.message);
-    else if (changed && (st.state === 'stopped' || st.state === 'error')) {
-      this.log.error({ httpStatus: st.httpStatus }, st.message);
-    }
-  }
-
   /** The `connected` frame of each connection: OpenCTI's retained range (a trimmed gap starts a generation). */
   private onConnected(info: ConnectedInfo): void {
     if (!this.reading || !this.store.current) return;
-    this.countEvent('connected');
+    this.deps.metrics.countEvent('connected');
     this.generations.onConnected(info);
   }
 
@@ -327,7 +326,7 @@ export class IngestService {
     const tracker = this.tracker;
     const current = () => this.reading && tracker === this.tracker;
     try {
-      this.countEvent(msg.event);
+      this.deps.metrics.countEvent(msg.event);
       const frame = checkFrame(msg.event, msg.id, this.lastDataId.get(tracker));
       if (frame && (await this.frameProblem(frame, msg)) !== 'continue') return;
       if (msg.id && isDataEvent(msg.event)) this.lastDataId.set(tracker, msg.id);
@@ -354,10 +353,7 @@ export class IngestService {
       const seq = tracker.received(msg.id);
       this.bufferSeq = seq;
       this.trackProgress(msg.id);
-      const { pending } = this.writer.normalize(
-        { ...msg, id: msg.id },
-        (this.store.current ?? stored).generation,
-      );
+      const { pending } = this.writer.normalize({ ...msg, id: msg.id }, generation);
       for (const p of pending) this.buffer.push(p);
       if (this.buffer.length >= this.deps.settings.batchSize) {
         // Read and normalize the next batch while this one is written: wait only for the one before it, so at
@@ -375,15 +371,6 @@ export class IngestService {
     } catch (err) {
       if (current()) this.flushFailed(err);
     }
-  }
-
-  private countEvent(type: string): void {
-    let c = this.eventCounters.get(type);
-    if (!c) {
-      c = this.deps.metrics.events.labels({ type });
-      if (this.eventCounters.size < 100) this.eventCounters.set(type, c);
-    }
-    c.inc();
   }
 
   private trackProgress(id: string): void {
@@ -436,13 +423,13 @@ export class IngestService {
     const tracker = this.tracker;
     this.buffer = [];
     this.flushing = this.flushing.then(async () => {
-      if (this.paused || tracker !== this.tracker) return;
+      if (this.backpressure.isPaused || tracker !== this.tracker) return;
       try {
         const jobs = await this.writer.write(batch);
         tracker.flushed(upTo);
         await this.commit(tracker);
         this.enqueueFailures = 0;
-        if (jobs > 0) await this.checkBackpressure();
+        if (jobs > 0) await this.backpressure.afterBatch();
       } catch (err) {
         if (tracker === this.tracker) this.flushFailed(err);
       }
@@ -458,42 +445,11 @@ export class IngestService {
     await this.store.store({ ...stored, start_from: id });
   }
 
-  /** Runs inside the flush chain, right after a batch landed. */
-  private async checkBackpressure(): Promise<void> {
-    if (this.paused || !this.reading) return;
-    const waiting = await this.writer.backlog();
-    this.deps.metrics.backlog.set(waiting);
-    if (waiting < this.deps.settings.highWatermark || this.paused || !this.reading) return;
-    this.paused = true;
-    this.deps.metrics.paused.set(1);
-    this.publishStatus(
-      'paused',
-      `backlog ${waiting} above the high-water mark ${this.deps.settings.highWatermark}`,
-    );
-    // What was read after this batch is dropped (not committed): it is read again when reading resumes.
-    this.closeStream();
-    this.supersedeReading();
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
-    this.log.warn(
-      { backlog: waiting, highWatermark: this.deps.settings.highWatermark },
-      'backlog above the high-water mark: stream paused until workers catch up',
-    );
-  }
-
   /** Periodic: resume after backpressure, the CLI's resync request, events sent back from dead letters. */
   private async poll(): Promise<void> {
     if (!this.lease.isHeld() || this.stopping) return;
     try {
-      // Every poll, not only while paused: the gauge must come back down as workers finish the work.
-      const waiting = await this.writer.backlog();
-      this.deps.metrics.backlog.set(waiting);
-      if (this.paused && waiting <= this.deps.settings.lowWatermark) {
-        this.paused = false;
-        this.deps.metrics.paused.set(0);
-        this.log.info({ backlog: waiting }, 'backlog below the low-water mark: resuming the stream');
-        this.enqueueControl(async () => this.openStream());
-      }
+      await this.backpressure.poll();
       await this.inbox.check();
     } catch (err) {
       this.log.warn({ err: this.deps.redact((err as Error).message) }, 'ingest poll failed');
@@ -512,10 +468,7 @@ export class IngestService {
       { err: this.deps.redact(String((err as Error)?.message ?? err)), retryInMs: delay },
       'enqueue failed: reading again from the checkpoint',
     );
-    this.closeStream();
-    this.supersedeReading();
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
+    this.abandonReading();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
