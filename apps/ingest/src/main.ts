@@ -29,7 +29,7 @@ const service = new IngestService({
 });
 
 onShutdown({
-  graceMs: 20_000,
+  graceMs: config.ingest.shutdownGraceMs,
   log: (msg, extra) => log.info(extra ?? {}, msg),
   stop: async () => {
     await service.stop();

@@ -9,8 +9,8 @@ export interface OpenCtiSettings {
   noDependencies: boolean;
   withInferences: boolean;
   heartbeatTimeoutMs: number;
-  /** Reconnect backoff (exponential with jitter). Default 1 s doubling up to 60 s. */
-  backoff?: { baseMs: number; maxMs: number };
+  /** Reconnect backoff (exponential with jitter): INGEST_STREAM_BACKOFF_MS, INGEST_STREAM_BACKOFF_MAX_MS. */
+  backoff: { baseMs: number; maxMs: number };
 }
 
 type StreamLogger = NonNullable<Parameters<typeof openStream>[0]['logger']>;
@@ -63,7 +63,7 @@ export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStr
       noDependencies: s.noDependencies,
       withInferences: s.withInferences,
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
-      backoff: s.backoff ?? { baseMs: 1000, maxMs: 60_000 },
+      backoff: s.backoff,
       onMessage: o.onMessage,
       onConnected: o.onConnected,
       onStatus: (st) => {

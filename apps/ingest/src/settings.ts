@@ -39,12 +39,12 @@ export function ingestSettings(config: AppConfig): IngestSettings {
     streamId: c.liveStreamId,
     scope: c.scope,
     batchSize: config.ingest.batchSize,
-    lingerMs: 50,
+    lingerMs: config.ingest.lingerMs,
     highWatermark: config.ingest.highWatermark,
     lowWatermark: config.ingest.lowWatermark,
     pingIntervalMs: config.ingest.pingIntervalS * 1000,
-    leaseTtlMs: 15_000,
-    pollMs: 1000,
+    leaseTtlMs: config.ingest.leaseTtlMs,
+    pollMs: config.ingest.pollMs,
     deadLettersMaxBytes: config.redis.deadLettersMaxBytes,
     ...(c.liveStreamStartTimestamp ? { startTimestamp: c.liveStreamStartTimestamp } : {}),
     ...(c.liveStreamRecoverIsoDate !== undefined ? { recoverIsoDate: c.liveStreamRecoverIsoDate } : {}),
@@ -69,5 +69,6 @@ export function openCtiSettings(config: AppConfig): OpenCtiSettings {
     noDependencies: c.liveStreamNoDependencies,
     withInferences: c.liveStreamWithInferences,
     heartbeatTimeoutMs: config.ingest.heartbeatTimeoutS * 1000,
+    backoff: { baseMs: config.ingest.streamBackoffMs, maxMs: config.ingest.streamBackoffMaxMs },
   };
 }

@@ -37,6 +37,7 @@ function makeService(overrides: Partial<IngestSettings> = {}) {
     noDependencies: true,
     withInferences: false,
     heartbeatTimeoutMs: 5000,
+    backoff: { baseMs: 1000, maxMs: 60_000 }, // the defaults of INGEST_STREAM_BACKOFF_MS / _MAX_MS
   };
   const service = new IngestService({
     redis,

@@ -335,6 +335,18 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
     );
   }
 
+  if (
+    related('INGEST_STREAM_BACKOFF_MAX_MS', 'INGEST_STREAM_BACKOFF_MS') &&
+    config.ingest.streamBackoffMaxMs < config.ingest.streamBackoffMs
+  ) {
+    report(
+      spec('INGEST_STREAM_BACKOFF_MAX_MS'),
+      `= '${config.ingest.streamBackoffMaxMs}' is below INGEST_STREAM_BACKOFF_MS (${config.ingest.streamBackoffMs})`,
+      String(config.ingest.streamBackoffMaxMs),
+      'an integer ≥ INGEST_STREAM_BACKOFF_MS',
+    );
+  }
+
   config.redis.tls = config.redis.tls || config.redis.url.startsWith('rediss:');
 
   if ((app === 'ingest' || app === 'cli') && !config.connector.liveStreamListenDelete) {

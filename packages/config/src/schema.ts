@@ -76,6 +76,13 @@ export interface AppConfig {
     heartbeatTimeoutS: number;
     pingIntervalS: number;
     httpPort: number;
+    /** Internal (see VarSpec.internal). */
+    lingerMs: number;
+    leaseTtlMs: number;
+    pollMs: number;
+    shutdownGraceMs: number;
+    streamBackoffMs: number;
+    streamBackoffMaxMs: number;
   };
   dashboard: {
     host: string;
@@ -105,6 +112,11 @@ export interface VarSpec {
   expected: string;
   /** Value shown uncommented in the sample files (required settings). */
   sample?: string;
+  /**
+   * Not part of the supported configuration: validated like any setting, but left out of the README table and
+   * the sample files (tests and incident work set them); `cli check-config --internal` shows them.
+   */
+  internal?: true;
   parse(raw: Raw): unknown;
 }
 
@@ -619,6 +631,79 @@ export const VARS: readonly VarSpec[] = [
     doc: "Port of ingest's `/metrics`, `/healthz`, `/readyz` (0 = any free port).",
     expected: PORT,
     parse: v.int(0, 65535),
+  },
+  // Internal (left out of the README table and the samples).
+  {
+    env: 'INGEST_LINGER_MS',
+    yml: 'ingest.linger_ms',
+    path: 'ingest.lingerMs',
+    default: 50,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'A batch smaller than INGEST_BATCH_SIZE is written after this many milliseconds.',
+    expected: intExpected(1, 60000),
+    parse: v.int(1, 60000),
+  },
+  {
+    env: 'INGEST_LEASE_TTL_MS',
+    yml: 'ingest.lease_ttl_ms',
+    path: 'ingest.leaseTtlMs',
+    default: 15000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'Reader lease TTL (renewed every third of it): a standby takes over within it; a reader stalled longer stops.',
+    expected: intExpected(300),
+    parse: v.int(300),
+  },
+  {
+    env: 'INGEST_POLL_MS',
+    yml: 'ingest.poll_ms',
+    path: 'ingest.pollMs',
+    default: 1000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'How often the reader reads the backlog (resume after backpressure), `cli resync` requests and replayed events.',
+    expected: intExpected(10),
+    parse: v.int(10),
+  },
+  {
+    env: 'INGEST_SHUTDOWN_GRACE_MS',
+    yml: 'ingest.shutdown_grace_ms',
+    path: 'ingest.shutdownGraceMs',
+    default: 20000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'SIGTERM: hard deadline of the whole shutdown (exit 1 past it).',
+    expected: intExpected(1000),
+    parse: v.int(1000),
+  },
+  {
+    env: 'INGEST_STREAM_BACKOFF_MS',
+    yml: 'ingest.stream_backoff_ms',
+    path: 'ingest.streamBackoffMs',
+    default: 1000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'First delay before reconnecting to the stream (doubling with jitter up to INGEST_STREAM_BACKOFF_MAX_MS).',
+    expected: intExpected(1),
+    parse: v.int(1),
+  },
+  {
+    env: 'INGEST_STREAM_BACKOFF_MAX_MS',
+    yml: 'ingest.stream_backoff_max_ms',
+    path: 'ingest.streamBackoffMaxMs',
+    default: 60000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'Longest delay before reconnecting to the stream.',
+    expected: intExpected(1),
+    parse: v.int(1),
   },
   // --- Dashboard ---
   {
