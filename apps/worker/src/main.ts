@@ -6,7 +6,7 @@ import { workerSettings } from './settings.ts';
 import { WorkerService } from './worker-service.ts';
 
 const { config, settings, log, redact, redis } = await bootApp('worker', {
-  settings: (c) => workerSettings(c, process.env),
+  settings: workerSettings,
   checkRedis: assertNoEviction,
 });
 

@@ -65,9 +65,10 @@ const OPTIONAL_PATHS = new Set([
   'redis.tlsCaFile',
   'dashboard.username',
   'dashboard.password',
+  'tuning.writeHorizonMs',
 ]);
 // Our own prefixes: an unknown variable under them is most likely a typo.
-const OWN_PREFIXES = /^(SEKOIA_INTEL|REDIS|WORKER|INGEST|DASHBOARD)_/;
+const OWN_PREFIXES = /^(SEKOIA_INTEL|REDIS|WORKER|INGEST|DASHBOARD|TUNING)_/;
 // Kubernetes service links (`<SERVICE>_PORT_80_TCP_ADDR`, `<SERVICE>_SERVICE_HOST`…) are not typos.
 const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 const TEST_ENV = new Set(['REDIS_TEST_URL']);

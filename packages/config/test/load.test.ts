@@ -18,6 +18,9 @@ const get = (config: AppConfig, path: string): unknown => {
 };
 /** An app that uses the variable, to load it with. */
 const appUsing = (env: string): AppName => configTable().find((r) => r.env === env)!.usedBy[0]!;
+/** The worker's internal `TUNING_*` knobs: each an integer ≥ 1, `tuning.<camelCase>` in AppConfig. */
+const TUNING = configTable().filter((r) => r.env.startsWith('TUNING_'));
+const tuningPath = (yml: string) => yml.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 describe('defaults', () => {
   const cases: Array<[string, unknown]> = [
@@ -62,6 +65,10 @@ describe('defaults', () => {
     ['ingest.shutdownGraceMs', 20000],
     ['ingest.streamBackoffMs', 1000],
     ['ingest.streamBackoffMaxMs', 60000],
+    ...TUNING.map((r): [string, unknown] => [
+      tuningPath(r.yml),
+      r.default === '' ? undefined : Number(r.default),
+    ]),
     ['dashboard.host', '127.0.0.1'],
     ['dashboard.port', 3000],
     ['dashboard.basePath', '/'],
@@ -285,6 +292,7 @@ describe('values: accepted and normalised', () => {
     ['INGEST_SHUTDOWN_GRACE_MS', '5000', 'ingest.shutdownGraceMs', 5000],
     ['INGEST_STREAM_BACKOFF_MS', '50', 'ingest.streamBackoffMs', 50],
     ['INGEST_STREAM_BACKOFF_MAX_MS', '5000', 'ingest.streamBackoffMaxMs', 5000],
+    ...TUNING.map((r): [string, string, string, unknown] => [r.env, '7', tuningPath(r.yml), 7]),
     ['DASHBOARD_HOST', '0.0.0.0', 'dashboard.host', '0.0.0.0'],
     ['DASHBOARD_PORT', '8080', 'dashboard.port', 8080],
     ['DASHBOARD_BASE_PATH', 'octi/queues/', 'dashboard.basePath', '/octi/queues'],
@@ -362,6 +370,7 @@ describe('values: malformed ones are named, shown and explained', () => {
     ['INGEST_SHUTDOWN_GRACE_MS', '999'],
     ['INGEST_STREAM_BACKOFF_MS', '0'],
     ['INGEST_STREAM_BACKOFF_MAX_MS', 'never'],
+    ...TUNING.map((r): [string, string] => [r.env, '0']),
     ['DASHBOARD_HOST', 'http://0.0.0.0'],
     ['DASHBOARD_PORT', 'tcp://10.0.0.12:3000'],
     ['DASHBOARD_BASE_PATH', '/a/../b'],
