@@ -67,8 +67,8 @@ export interface SekoiaClientOptions {
   /** Awaited before EVERY HTTP request (the caller takes a request-budget token here). */
   beforeRequest?: () => Promise<void>;
   /**
-   * Canonical form of a value, used to match Sekoia's `name` back to what was sent. Pass `canonicalValue` of
-   * `@octi-sekoia/stix` (not a dependency of this package yet); the default only trims.
+   * Canonical form of a value, used to match Sekoia's `name` back to what was sent. Default: `canonicalValue` of
+   * `@octi-sekoia/stix` (tests may pass another).
    */
   canonicalValue?: (value: string) => string | undefined;
   /** What the recorded behaviour profile established (`pnpm cli probe`); without it the safe choices. */
