@@ -33,7 +33,7 @@ export interface IngestDeps {
   now?: () => number;
   /**
    * Test seam: awaited when a generation is about to start (the lease checked, the reading flushed), right
-   * before the start-generation script. A stall here is the GC pause / throttled CPU of ARCHITECTURE "Revision 2".
+   * before the start-generation script. A stall here is the GC pause / throttled CPU of docs/architecture.md.
    */
   beforeGenerationStart?: () => Promise<void>;
 }
