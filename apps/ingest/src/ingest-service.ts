@@ -1,19 +1,17 @@
-import { compareEventIds } from '@octi-sekoia/model';
 import type { ConnectorQueues } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 import { Backpressure } from './backpressure.ts';
-import { BatchWriter, type Pending } from './batch-writer.ts';
+import { BatchWriter } from './batch-writer.ts';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoint-store.ts';
-import { CheckpointTracker } from './checkpoint-tracker.ts';
 import { checkConfigIdentity } from './config-identity.ts';
-import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
 import { Generations } from './generations.ts';
 import { type LeaseLoss, ReaderLease } from './lease.ts';
 import type { IngestMetrics } from './metrics.ts';
 import { OpenCtiPresence } from './opencti-presence.ts';
 import { OperatorInbox } from './operator-inbox.ts';
-import type { ConnectedInfo, ConnectorApi, OpenStream, StreamMessage } from './ports.ts';
+import type { ConnectorApi, OpenStream } from './ports.ts';
 import { ReaderStatus } from './reader-status.ts';
+import { Reading } from './reading.ts';
 import type { IngestSettings } from './settings.ts';
 
 export interface IngestDeps {
@@ -39,10 +37,10 @@ export interface IngestDeps {
 }
 
 /**
- * The stream reader. Only the lease holder reads and pings. Messages are normalized into jobs, enqueued in
- * batches, and the checkpoint advances only past ids whose jobs are all in Redis (CheckpointTracker).
- * This class wires the collaborators (see apps/ingest/README.md) and owns one reading: the stream connection,
- * the buffer of what was read and its flush chain.
+ * Ingest's composition root. Only the lease holder reads and pings. Messages are normalized into jobs, enqueued in
+ * batches, and the checkpoint advances only past ids whose jobs are all in Redis (CheckpointTracker). This class
+ * builds the collaborators (apps/ingest/README.md, "Files"), hands each narrow callbacks, and runs the
+ * leadership: what happens when the lease is acquired or lost, the periodic poll, start and stop.
  */
 export class IngestService {
   private readonly lease: ReaderLease;
@@ -53,26 +51,12 @@ export class IngestService {
   private readonly inbox: OperatorInbox;
   private readonly backpressure: Backpressure;
   private readonly status: ReaderStatus;
-  private stream: { close(): void } | undefined;
-  private tracker = new CheckpointTracker('0-0');
-  private buffer: Pending[] = [];
-  private bufferSeq = 0;
-  private flushing: Promise<void> = Promise.resolve();
-  private lingerTimer: NodeJS.Timeout | undefined;
+  private readonly reading: Reading;
   private pollTimer: NodeJS.Timeout | undefined;
-  private reading = false;
   private stopping = false;
-  private progress = { events: 0, since: 0, lastLog: 0 };
   /** Serialises stream (re)starts and generation changes. */
   private control: Promise<void> = Promise.resolve();
   private readonly now: () => number;
-  /** Consecutive enqueue failures: the reconnect after one waits longer each time. */
-  private enqueueFailures = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  /** The last full batch handed to the flush chain (the reader waits for it before handing over the next). */
-  private batchInFlight: Promise<void> = Promise.resolve();
-  /** The last data frame id of each reading (a new reading, a new tracker: no stale comparison). */
-  private readonly lastDataId = new WeakMap<CheckpointTracker, string>();
 
   constructor(private readonly deps: IngestDeps) {
     this.now = deps.now ?? Date.now;
@@ -123,11 +107,11 @@ export class IngestService {
       metrics,
       log,
       backlog: () => this.writer.backlog(),
-      isReading: () => this.reading,
+      isReading: () => this.reading.isOpen,
       pause: (message) => {
         this.status.publish('paused', message);
         // What was read after this batch is dropped (not committed): it is read again when reading resumes.
-        this.abandonReading();
+        this.reading.abandon();
       },
       resume: () => this.enqueueControl(async () => this.openStream()),
     });
@@ -140,19 +124,33 @@ export class IngestService {
       isReader: () => !this.stopping && this.lease.isHeld(),
       enqueueControl: (fn) => this.enqueueControl(fn),
       stopReading: () => {
-        this.closeStream();
-        return this.flush();
+        this.reading.close();
+        return this.reading.flush();
       },
       startReading: () => this.openStream(),
       ping: () => this.presence.ping(),
-      readingFlushed: async () => {
-        const tracker = this.tracker;
-        await this.flush();
-        return this.reading && tracker === this.tracker && tracker.pending() === 0;
-      },
+      readingFlushed: () => this.reading.flushedAll(),
       writeSweepMarker: (marker) => this.writer.writeSweepMarker(marker),
       onStatus: (st) => this.status.onStatus(st),
       ...(deps.beforeGenerationStart ? { beforeGenerationStart: deps.beforeGenerationStart } : {}),
+    });
+    this.reading = new Reading({
+      openStream: deps.openStream,
+      settings,
+      metrics,
+      log,
+      redact,
+      now: this.now,
+      store: this.store,
+      writer: this.writer,
+      generations: this.generations,
+      backpressure: this.backpressure,
+      onStatus: (st) => this.status.onStatus(st),
+      isReader: () => this.lease.isHeld(),
+      reopen: () =>
+        this.enqueueControl(async () => {
+          if (!this.reading.isOpen) this.openStream();
+        }),
     });
     this.inbox = new OperatorInbox({
       redis,
@@ -179,13 +177,14 @@ export class IngestService {
   /** Flushes the pending batch, commits the checkpoint, closes the stream and releases the lease. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.reading.halt();
     this.generations.cancelPositionRead();
     await this.control;
-    this.closeStream();
+    this.reading.close();
     this.clearTimers();
     if (this.lease.isHeld()) {
-      const pending = this.buffer.length;
-      await this.flush();
+      const pending = this.reading.pending;
+      await this.reading.flush();
       this.log.info(
         { pending, checkpoint: this.store.current?.start_from ?? null },
         'stopped reading: pending batch enqueued and checkpoint committed',
@@ -254,195 +253,22 @@ export class IngestService {
     );
     this.deps.metrics.leader.set(0);
     this.deps.metrics.streamRead(undefined);
-    this.closeStream();
+    this.reading.close();
     this.clearTimers();
-    this.supersedeReading();
+    this.reading.supersede();
     this.backpressure.reset();
   }
 
-  /** Abandons what was read but not enqueued: flushes already queued for it do nothing; reading resumes from the checkpoint. */
-  private supersedeReading(): void {
-    this.buffer = [];
-    this.tracker = new CheckpointTracker(this.store.current?.start_from ?? '0-0');
-  }
-
-  /** Stops reading and drops what was read but not written (read again from the checkpoint). */
-  private abandonReading(): void {
-    this.closeStream();
-    this.supersedeReading();
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    this.lingerTimer = undefined;
-  }
-
   private openStream(): void {
-    const cp = this.store.current;
-    if (this.stopping || this.backpressure.isPaused || !cp || !this.lease.isHeld()) return;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
-    this.closeStream();
-    this.buffer = [];
-    this.tracker = new CheckpointTracker(cp.start_from);
-    this.reading = true;
-    this.progress = { events: 0, since: this.now(), lastLog: this.now() };
-    this.log.info(
-      { lastEventId: cp.start_from, recover: cp.recover_until, generation: cp.generation },
-      'connecting to the OpenCTI live stream',
-    );
-    this.stream = this.deps.openStream({
-      lastEventId: cp.start_from,
-      ...(cp.recover_until ? { recover: cp.recover_until } : {}),
-      onMessage: (msg) => this.onMessage(msg),
-      onConnected: (info) => this.onConnected(info),
-      onStatus: (st) => this.status.onStatus(st),
-    });
-  }
-
-  private closeStream(): void {
-    this.reading = false;
-    this.stream?.close();
-    this.stream = undefined;
+    if (this.stopping || this.backpressure.isPaused || !this.store.current || !this.lease.isHeld()) return;
+    this.reading.open();
   }
 
   private clearTimers(): void {
-    for (const t of [this.lingerTimer, this.pollTimer, this.retryTimer]) if (t) clearTimeout(t);
-    this.lingerTimer = this.pollTimer = this.retryTimer = undefined;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.reading.clearTimers();
     this.presence.stopPinging();
-  }
-
-  /** The `connected` frame of each connection: OpenCTI's retained range (a trimmed gap starts a generation). */
-  private onConnected(info: ConnectedInfo): void {
-    if (!this.reading || !this.store.current) return;
-    this.deps.metrics.countEvent('connected');
-    this.generations.onConnected(info);
-  }
-
-  /**
-   * One message, in stream order (the reader awaits the returned promise before the next one). Never throws: a
-   * failure to enqueue abandons what was read since the checkpoint and reads it again (flushFailed).
-   */
-  private async onMessage(msg: StreamMessage): Promise<void> {
-    const stored = this.store.current;
-    if (!this.reading || !stored) return;
-    const tracker = this.tracker;
-    const current = () => this.reading && tracker === this.tracker;
-    try {
-      this.deps.metrics.countEvent(msg.event);
-      const frame = checkFrame(msg.event, msg.id, this.lastDataId.get(tracker));
-      if (frame && (await this.frameProblem(frame, msg)) !== 'continue') return;
-      if (msg.id && isDataEvent(msg.event)) this.lastDataId.set(tracker, msg.id);
-      if (msg.event === 'heartbeat') {
-        if (msg.id) {
-          this.deps.metrics.streamRead(Number(msg.id.split('-')[0]));
-          await this.generations.maybeEndRecovery(msg.id);
-          await this.flush();
-          if (!current()) return;
-          tracker.heartbeat(msg.id);
-          await this.flush();
-        }
-        return;
-      }
-      if (msg.event === 'no-recover') await this.generations.onNoRecover();
-      const generation = (this.store.current ?? stored).generation;
-      if (!msg.id) {
-        this.writer.noteControl(msg, generation);
-        return;
-      }
-      if (this.store.current?.sweep) await this.generations.maybeEndRecovery(msg.id);
-      // The reading this message belongs to may have been abandoned meanwhile (pause, failure, new generation).
-      if (!current()) return;
-      const seq = tracker.received(msg.id);
-      this.bufferSeq = seq;
-      this.trackProgress(msg.id);
-      const { pending } = this.writer.normalize({ ...msg, id: msg.id }, generation);
-      for (const p of pending) this.buffer.push(p);
-      if (this.buffer.length >= this.deps.settings.batchSize) {
-        // Read and normalize the next batch while this one is written: wait only for the one before it, so at
-        // most one batch is queued behind the one in flight (memory stays bounded, the stream waits on Redis).
-        const previous = this.batchInFlight;
-        this.batchInFlight = this.flush();
-        await previous;
-      } else if (!this.lingerTimer) {
-        // Also with an empty buffer: skipped messages count as flushed only once the batches before them landed.
-        this.lingerTimer = setTimeout(() => {
-          this.lingerTimer = undefined;
-          void this.flush();
-        }, this.deps.settings.lingerMs);
-      }
-    } catch (err) {
-      if (current()) this.flushFailed(err);
-    }
-  }
-
-  private trackProgress(id: string): void {
-    this.progress.events += 1;
-    const now = this.now();
-    this.deps.metrics.streamRead(Number(id.split('-')[0]));
-    if (now - this.progress.lastLog >= 10_000) {
-      const secs = (now - this.progress.since) / 1000;
-      this.log.info(
-        {
-          events: this.progress.events,
-          perSecond: Math.round(this.progress.events / Math.max(secs, 0.001)),
-          at: id,
-        },
-        this.store.current?.sweep ? 'recovery progress' : 'stream progress',
-      );
-      this.progress.lastLog = now;
-    }
-  }
-
-  /**
-   * A frame whose id cannot be tracked: counted, one warning, and (data frames) kept as a dead letter of kind
-   * `event`, then skipped: the checkpoint tracker never sees it, so a server that keeps sending it cannot make
-   * ingest reconnect and re-read forever.
-   */
-  private async frameProblem(frame: FrameVerdict, msg: StreamMessage): Promise<FrameVerdict['action']> {
-    this.deps.metrics.frameProblems.inc({ problem: frame.problem });
-    this.log.warn({ eventId: msg.id ?? null, event: msg.event, problem: frame.problem }, frame.message);
-    if (frame.action === 'dead-letter') {
-      this.buffer.push({ deadEvent: { ...msg, id: msg.id ?? '' }, reason: frame.message });
-      await this.flush();
-    }
-    return frame.action;
-  }
-
-  /**
-   * Writes the buffered jobs and dead letters, commits what the tracker allows, then checks the backlog. Serialised
-   * on one promise chain so batches land in stream order, checkpoints never go backwards, and no batch lands
-   * between a batch that crossed the high-water mark and the pause (backlog ≤ high-water mark + one batch).
-   * Never rejects: a failure goes to flushFailed. A batch of an abandoned reading (paused, failed, lease lost,
-   * new generation) is dropped: it is read again from the checkpoint.
-   */
-  private flush(): Promise<void> {
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
-    }
-    const batch = this.buffer;
-    const upTo = this.bufferSeq;
-    const tracker = this.tracker;
-    this.buffer = [];
-    this.flushing = this.flushing.then(async () => {
-      if (this.backpressure.isPaused || tracker !== this.tracker) return;
-      try {
-        const jobs = await this.writer.write(batch);
-        tracker.flushed(upTo);
-        await this.commit(tracker);
-        this.enqueueFailures = 0;
-        if (jobs > 0) await this.backpressure.afterBatch();
-      } catch (err) {
-        if (tracker === this.tracker) this.flushFailed(err);
-      }
-    });
-    return this.flushing;
-  }
-
-  private async commit(tracker: CheckpointTracker): Promise<void> {
-    const stored = this.store.current;
-    if (!stored || !this.lease.isHeld() || tracker !== this.tracker) return;
-    const id = tracker.checkpoint();
-    if (id === stored.start_from || compareEventIds(id, stored.start_from) < 0) return;
-    await this.store.store({ ...stored, start_from: id });
   }
 
   /** Periodic: resume after backpressure, the CLI's resync request, events sent back from dead letters. */
@@ -454,28 +280,5 @@ export class IngestService {
     } catch (err) {
       this.log.warn({ err: this.deps.redact((err as Error).message) }, 'ingest poll failed');
     }
-  }
-
-  /**
-   * Enqueueing failed (Redis down, a script error…): what was read since the checkpoint is abandoned and read
-   * again from the checkpoint after a growing delay. Nothing is committed past what is in Redis, so nothing is lost.
-   */
-  private flushFailed(err: unknown): void {
-    if (this.stopping) return;
-    this.enqueueFailures += 1;
-    const delay = Math.min(30_000, 500 * 2 ** Math.min(this.enqueueFailures - 1, 6));
-    this.log.error(
-      { err: this.deps.redact(String((err as Error)?.message ?? err)), retryInMs: delay },
-      'enqueue failed: reading again from the checkpoint',
-    );
-    this.abandonReading();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.enqueueControl(async () => {
-        if (!this.reading) this.openStream();
-      });
-    }, delay);
-    this.retryTimer.unref();
   }
 }
