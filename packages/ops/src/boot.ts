@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
 import type { Redis } from 'ioredis';
+import { limitHeapGrowth } from './heap.ts';
 import { connectRedis } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
@@ -29,7 +30,7 @@ export interface BootOptions<S> {
 }
 
 /**
- * The start-up prologue of an app's main.ts: the configuration and the app's settings (one `config error:` line
+ * The start-up prologue of an app's main.ts: the heap's growth limited (limitHeapGrowth), the configuration and the app's settings (one `config error:` line
  * per problem, exit 2), a JSON logger that redacts the configured secrets, the configuration's warnings logged,
  * the Redis connection (its errors logged redacted, never fatal: ioredis reconnects) and `checkRedis`.
  */
@@ -37,6 +38,7 @@ export async function bootApp<S = undefined>(
   name: AppName,
   opts: BootOptions<S> = {},
 ): Promise<BootedApp<S>> {
+  limitHeapGrowth();
   const { config, warnings } = startupConfig(name);
   let settings: S;
   try {
