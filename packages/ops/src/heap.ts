@@ -11,12 +11,12 @@ export const HEAP_GROWING_PERCENT = 25;
 
 /**
  * Caps the heap's growth factor at `percent` (V8's `--heap-growing-percent`, read at every collection, so it
- * applies when set at start-up). A value given on the command line or in NODE_OPTIONS wins. Returns whether it
- * was set here.
+ * applies when set at start-up). A value given on the node command line wins (NODE_OPTIONS refuses this flag).
+ * Returns whether it was set here.
  */
 export function limitHeapGrowth(
   percent = HEAP_GROWING_PERCENT,
-  given: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+  given: readonly string[] = process.execArgv,
 ): boolean {
   if (given.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg))) return false;
   setFlagsFromString(`--heap-growing-percent=${percent}`);

@@ -24,7 +24,7 @@ describe('limitHeapGrowth', () => {
     expect(r.maxHeapMb).toBeLessThanOrEqual(5 * r.liveMb);
   }, 60_000);
 
-  it('leaves a growth factor given on the command line or in NODE_OPTIONS alone', async () => {
+  it('leaves a growth factor given on the node command line alone', async () => {
     expect(limitHeapGrowth(50, ['--heap-growing-percent=300'])).toBe(false);
     expect(limitHeapGrowth(50, ['--heap_growing_percent', '300'])).toBe(false);
     expect((await churn(['--heap-growing-percent=300'])).limited).toBe(false);
