@@ -1,14 +1,17 @@
+import { keyPrefixPatterns } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 
-/** Deletes every key under `<prefix>:` (SCAN + UNLINK, bounded by the key count). */
+/** Deletes every key under the key prefix (SCAN + UNLINK, bounded by the key count). */
 export async function cleanupPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
   let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) n += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const pattern of keyPrefixPatterns(prefix)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) n += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
   return n;
 }
 
@@ -77,25 +80,27 @@ export async function memoryByCategory(
   byCategory: Record<string, { keys: number; bytes: number }>;
 }> {
   const byCategory: Record<string, { keys: number; bytes: number }> = {};
-  let cursor = '0';
   let totalBytes = 0;
   let keys = 0;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (batch.length === 0) continue;
-    const m = redis.multi();
-    for (const k of batch) m.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
-    const res = (await m.exec()) ?? [];
-    batch.forEach((k, i) => {
-      const bytes = Number(res[i]?.[1] ?? 0);
-      const c = category(k, base);
-      byCategory[c] ??= { keys: 0, bytes: 0 };
-      byCategory[c].keys += 1;
-      byCategory[c].bytes += bytes;
-      totalBytes += bytes;
-      keys += 1;
-    });
-  } while (cursor !== '0');
+  for (const pattern of keyPrefixPatterns(prefix)) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (batch.length === 0) continue;
+      const m = redis.multi();
+      for (const k of batch) m.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+      const res = (await m.exec()) ?? [];
+      batch.forEach((k, i) => {
+        const bytes = Number(res[i]?.[1] ?? 0);
+        const c = category(k, base);
+        byCategory[c] ??= { keys: 0, bytes: 0 };
+        byCategory[c].keys += 1;
+        byCategory[c].bytes += bytes;
+        totalBytes += bytes;
+        keys += 1;
+      });
+    } while (cursor !== '0');
+  }
   return { totalBytes, keys, byCategory };
 }

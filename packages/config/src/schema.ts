@@ -52,6 +52,8 @@ export interface AppConfig {
   };
   redis: {
     url: string;
+    /** REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (then REDIS_URL only lends its password/TLS). */
+    clusterNodes?: { host: string; port: number }[];
     password?: string;
     /** REDIS_TLS or a `rediss://` URL. */
     tls: boolean;
@@ -422,6 +424,18 @@ export const VARS: readonly VarSpec[] = [
     parse: v.redisUrl,
   },
   {
+    env: 'REDIS_CLUSTER_NODES',
+    yml: 'redis.cluster_nodes',
+    path: 'redis.clusterNodes',
+    requiredFor: [],
+    usedBy: ALL,
+    doc:
+      'Redis Cluster: some of its nodes, comma-separated (the others are discovered). REDIS_PASSWORD, REDIS_TLS and ' +
+      'REDIS_TLS_CA_FILE apply to every node. Every master must not evict keys. See docs/redis.md.',
+    expected: 'host:port[,host:port…]',
+    parse: v.hostPortList,
+  },
+  {
     env: 'REDIS_PASSWORD',
     yml: 'redis.password',
     path: 'redis.password',
@@ -460,7 +474,7 @@ export const VARS: readonly VarSpec[] = [
     default: 'octi-sekoia',
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Every key and queue of this connector lives under `<prefix>:<connector id>`.',
+    doc: 'Every key and queue of this connector lives under `{<prefix>:<connector id>}` (one Redis Cluster hash tag).',
     expected: 'letters, digits, `_`, `.`, `-`, segments joined by `:`',
     parse: v.keyPrefix,
   },

@@ -151,6 +151,19 @@ export function redisUrl(raw: Raw): string {
   return s;
 }
 
+/** `host:port,host:port,…` (or a YAML list): seed nodes of a Redis Cluster. IPv6 hosts in brackets. */
+export function hostPortList(raw: Raw): { host: string; port: number }[] {
+  const parts = Array.isArray(raw) ? raw.map((v) => String(v)) : asString(raw).split(',');
+  const out = parts.map((p) => p.trim()).filter((p) => p.length > 0);
+  if (out.length === 0) throw new Invalid();
+  return out.map((p) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(p);
+    const port = Number(m?.[2]);
+    if (!m?.[1] || !(port >= 1 && port <= 65535)) throw new Invalid(`"${p}" is not host:port`);
+    return { host: m[1].replace(/^\[|\]$/g, ''), port };
+  });
+}
+
 export function uuid(raw: Raw): string {
   const s = asString(raw);
   if (!UUID.test(s)) throw new Invalid();

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 
 /** Reads `maxmemory-policy`: CONFIG GET first, INFO memory when CONFIG is disabled or renamed (managed Redis). */
-export async function readMaxmemoryPolicy(redis: Redis): Promise<string | undefined> {
+export async function readMaxmemoryPolicy(redis: RedisClient): Promise<string | undefined> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     if (Array.isArray(reply) && reply.length >= 2 && typeof reply[1] === 'string') return reply[1];
@@ -17,7 +17,7 @@ export async function readMaxmemoryPolicy(redis: Redis): Promise<string | undefi
  * Refuses to run on a Redis that may evict keys: an evicted dirty set, fence or applied state would silently
  * lose creates or revokes. Throws one plain sentence an operator can act on.
  */
-export async function assertNoEviction(redis: Redis): Promise<void> {
+export async function assertNoEviction(redis: RedisClient): Promise<void> {
   const policy = await readMaxmemoryPolicy(redis);
   if (policy === 'noeviction') return;
   if (policy === undefined) {
