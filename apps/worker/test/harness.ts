@@ -9,7 +9,7 @@ import {
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
 import { Registry } from '@octi-sekoia/ops';
-import { type ConnectorQueues, createQueues, listDeadLetters } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, listDeadLetters, type RedisClient } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -26,7 +26,14 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
-import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
+import {
+  type ManagedProcess,
+  type RedisCluster,
+  startProcess,
+  type TestRedis,
+  testRedis,
+  waitFor,
+} from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
 import { WorkerService } from '../src/worker-service.ts';
@@ -101,6 +108,8 @@ export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {
 export interface StackOptions {
   /** A private Redis (a test that kills Redis); default: the machine's, under a test prefix. */
   redisUrl?: string;
+  /** A private Redis Cluster (testkit startRedisCluster): the stack and its workers use it instead. */
+  cluster?: RedisCluster;
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
@@ -113,7 +122,7 @@ export class Stack {
   queues!: ConnectorQueues;
 
   private constructor(
-    readonly r: TestRedis,
+    readonly r: StackRedis,
     readonly sim: SekoiaSimulator,
   ) {
     this.queues = createQueues(r.client, r.prefix, CONNECTOR_ID);
@@ -121,7 +130,11 @@ export class Stack {
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r = opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker');
+    const r: StackRedis = opts.cluster
+      ? clusterRedis(opts.cluster)
+      : opts.redisUrl
+        ? await privateRedis(opts.redisUrl)
+        : await testRedis('worker');
     r.alsoForget(forgetCollectionsOwnedBy);
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
@@ -190,7 +203,7 @@ export class Stack {
       cwd: appDir,
       env: {
         PATH: process.env.PATH ?? '',
-        REDIS_URL: this.r.url,
+        ...(this.r.cluster ? { REDIS_CLUSTER_NODES: this.r.cluster.seeds } : { REDIS_URL: this.r.url }),
         REDIS_KEY_PREFIX: this.r.prefix,
         WORKER_HTTP_PORT: '0',
         CONNECTOR_ID,
@@ -330,6 +343,26 @@ export function upsert(
       description: opts.description ?? 'shared',
     },
     values,
+  };
+}
+
+/** The stack's Redis: the machine's (TestRedis), a private server, or a private cluster. */
+export interface StackRedis extends Omit<TestRedis, 'client' | 'connect'> {
+  client: RedisClient;
+  connect(): RedisClient;
+  cluster?: RedisCluster;
+}
+
+/** A private cluster (a fixed prefix; the cluster is the test's, destroyed by it). */
+function clusterRedis(cluster: RedisCluster): StackRedis {
+  return {
+    prefix: 'test:cluster',
+    url: '',
+    client: cluster.connect(),
+    connect: () => cluster.connect(),
+    cluster,
+    alsoForget: () => undefined,
+    cleanup: async () => undefined,
   };
 }
 
