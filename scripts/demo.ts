@@ -6,6 +6,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keyPrefixPatterns } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -50,12 +51,14 @@ async function redisAnswers(url: string): Promise<boolean> {
 async function removeKeys(url: string, prefix: string): Promise<void> {
   const c = new Redis(url, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await c.unlink(...keys);
-    } while (cursor !== '0');
+    for (const pattern of keyPrefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await c.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length > 0) await c.unlink(...keys);
+      } while (cursor !== '0');
+    }
   } finally {
     c.disconnect();
   }
