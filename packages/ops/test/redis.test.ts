@@ -30,23 +30,22 @@ describe('connectRedis', () => {
 });
 
 describe('connectRedis with REDIS_CLUSTER_NODES', () => {
-  it('connects to a password-protected Redis Cluster from one seed, REDIS_PASSWORD or the URL password', async () => {
+  it('connects to a password-protected Redis Cluster from one seed with REDIS_PASSWORD', async () => {
     const cluster = await startRedisCluster({ masters: 3, password: 'cluster-password' });
     try {
-      const seed = [{ host: '127.0.0.1', port: cluster.nodes[0]!.port }];
-      for (const settings of [
-        { url: 'redis://127.0.0.1:6379', clusterNodes: seed, password: 'cluster-password', tls: false },
-        { url: 'redis://:cluster-password@127.0.0.1:6379', clusterNodes: seed, tls: false },
-      ]) {
-        const c = connectRedis(settings);
-        expect(c).toBeInstanceOf(Cluster);
-        // Keys in several slots: the other masters were discovered from the one seed.
-        const names = Array.from({ length: 20 }, (_, i) => `connect-test:${i}`);
-        for (const name of names) await c.set(name, name);
-        expect(new Set(await Promise.all(names.map((n) => cluster.masterPortOf(n)))).size).toBe(3);
-        for (const name of names) expect(await c.get(name)).toBe(name);
-        await c.quit();
-      }
+      const c = connectRedis({
+        url: 'redis://127.0.0.1:6379',
+        clusterNodes: [{ host: '127.0.0.1', port: cluster.nodes[0]!.port }],
+        password: 'cluster-password',
+        tls: false,
+      });
+      expect(c).toBeInstanceOf(Cluster);
+      // Keys in several slots: the other masters were discovered from the one seed.
+      const names = Array.from({ length: 20 }, (_, i) => `connect-test:${i}`);
+      for (const name of names) await c.set(name, name);
+      expect(new Set(await Promise.all(names.map((n) => cluster.masterPortOf(n)))).size).toBe(3);
+      for (const name of names) expect(await c.get(name)).toBe(name);
+      await c.quit();
     } finally {
       await cluster.destroy();
     }
