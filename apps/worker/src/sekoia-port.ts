@@ -14,7 +14,13 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { type Budget, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '@octi-sekoia/sync';
+import {
+  type Budget,
+  type FoundIndicator,
+  listedAttributes,
+  SekoiaPolicyError,
+  type SekoiaPort,
+} from '@octi-sekoia/sync';
 
 export type Endpoint =
   | 'createBatch'
@@ -258,7 +264,10 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     },
     async searchExact(value): Promise<FoundIndicator[]> {
       const hits = await call('searchExact', () => client.searchExact(value));
-      return hits.map((h) => ({ id: h.id, value, revoked: h.revoked }));
+      return hits.map((h) => {
+        const attributes = listedAttributes(h.indicator);
+        return { id: h.id, value, revoked: h.revoked, ...(attributes ? { attributes } : {}) };
+      });
     },
   };
 }

@@ -284,18 +284,21 @@ export class SekoiaClient {
    * value (`indicatorValues`: canonical name or pattern) are kept. Whether `term` is case-sensitive is unknown
    * (issue 14 row 10): a hash, which Sekoia may hold upper-cased, is searched upper-cased as well when the
    * lower-case search found nothing and the client was not told `term` ignores case; a value with `'` or `\`
-   * is searched whole as well when its longest part found nothing (a tokenised search).
+   * is searched whole as well when its longest part found nothing (a tokenised search). Each hit keeps the item
+   * as listed (`indicator`): a verify search compares the attributes it carries, not only its id.
    */
-  async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
+  async searchExact(
+    value: string,
+  ): Promise<Array<{ id: string; value: string; revoked: boolean; indicator: SekoiaIndicator }>> {
     const want = this.canonical(value);
-    const out: Array<{ id: string; value: string; revoked: boolean }> = [];
+    const out: Array<{ id: string; value: string; revoked: boolean; indicator: SekoiaIndicator }> = [];
     const seen = new Set<string>();
     const collect = (items: SekoiaIndicator[]) => {
       for (const i of items) {
         if (want === undefined || seen.has(i.id)) continue;
         if (!indicatorValues(i, this.canonical).includes(want)) continue;
         seen.add(i.id);
-        out.push({ id: i.id, value: i.name, revoked: i.revoked });
+        out.push({ id: i.id, value: i.name, revoked: i.revoked, indicator: i });
       }
     };
     // Under a substring `term` (sekoia-ioc-api.md §2.4) the pattern escapes `'` and `\`: search the longest part

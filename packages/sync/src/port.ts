@@ -32,6 +32,11 @@ export interface FoundIndicator {
   id: string;
   value: string;
   revoked: boolean;
+  /**
+   * What the indicator carries, as the search answer lists it (absent without a `valid_from`): a verify search
+   * then sees an edit made by hand in Sekoia, as a collection read does.
+   */
+  attributes?: IocAttributes;
 }
 
 /**
