@@ -1,6 +1,7 @@
+// The phase list lives in @octi-sekoia/stix (shared with the simulator); re-exported for the package's users.
+export { KNOWN_KILL_CHAIN_PHASES } from '@octi-sekoia/stix';
 export {
   clientBehaviour,
-  KNOWN_KILL_CHAIN_PHASES,
   knownPhases,
   type WriteChoices,
   writeChoices,
