@@ -153,7 +153,10 @@ class Matrix {
   private workers: ManagedProcess[] = [];
   private profiled = false;
   private generation = 1;
-  private episode = 0;
+  private episodes = 0;
+  /** The episode running now, and the first one that failed (see run). */
+  private running: string | undefined;
+  private broken: string | undefined;
   /** An episode ran under 'mitre-lockheed' (see expectation). */
   private mitreSeen = false;
   private constructor(readonly s: ResyncStack) {}
@@ -194,10 +197,29 @@ class Matrix {
     await Promise.all(this.workers.map((w) => w.waitForOutput(/"msg":"started"/, 60_000)));
   }
 
+  /**
+   * Episodes share one stack: once one fails (or its test timed out while it still ran), the stack is not at
+   * OpenCTI's truth and every later episode would only time out in turn — a 26-episode "hang". They fail at once
+   * instead, naming the episode to read.
+   */
   async run(name: string, c: Case, seed: number): Promise<void> {
+    if (this.running) this.broken ??= `${this.running} (did not finish within its test's time limit)`;
+    if (this.broken) throw new Error(`not run: episode ${this.broken} failed first on the shared stack`);
+    this.running = name;
+    try {
+      await this.episode(name, c, seed);
+      this.running = undefined;
+    } catch (err) {
+      this.broken ??= name;
+      this.running = undefined;
+      throw err;
+    }
+  }
+
+  private async episode(name: string, c: Case, seed: number): Promise<void> {
     const t0 = Date.now();
     const s = this.s;
-    const n = ++this.episode;
+    const n = ++this.episodes;
     const behavior = s.sim.control.setBehavior({ ...DEFAULT_ROWS, ...c.behavior });
     const requests0 = s.sim.control.requestCount();
     if (c.profile || this.profiled) {
