@@ -164,7 +164,10 @@ export class WorkerService {
     this.circuit = new Circuit({
       redis: deps.redis,
       key: `${base}:circuit`,
-      probe: () => gate.run('getCollection', 0, () => this.client.getCollection()),
+      probe: (st) =>
+        st.state === 'open' && st.reason === 'forbidden'
+          ? gate.run('revoke', 0, () => this.client.probeWrite())
+          : gate.run('getCollection', 0, () => this.client.getCollection()),
       probeIntervalMs: t.probeIntervalMs,
       onOpen: (st) => this.pauseWork(st),
       onClose: (st) => this.resumeWork(st),

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { canonicalValue } from '@octi-sekoia/stix';
@@ -260,6 +261,16 @@ export class SekoiaClient {
     }
     if (a.status !== 200 && a.status !== 204) throw await this.refused(op, a, 'indicator');
     return 'revoked';
+  }
+
+  /**
+   * Whether the key may write, changing nothing: a DELETE of an indicator id no collection holds (a new random
+   * one) answers 404 when writes are allowed and 403 when the key lacks "Manage IOC collections". Assumption
+   * (no public source says in which order Sekoia checks): the permission before the id, as for any route-level
+   * permission (docs/sekoia-behaviours.md, row 7). Resolves when writes are allowed; throws what `revoke` throws.
+   */
+  async probeWrite(): Promise<void> {
+    await this.revoke(`indicator--${randomUUID()}`);
   }
 
   /**
