@@ -8,8 +8,8 @@ import type { IocAttributes } from '@octi-sekoia/model';
 export interface SekoiaPort {
   /** POST …/indicators with 1..100 values sharing `defaultFields`. Items are matched back by value. */
   createBatch(defaultFields: IocAttributes, values: string[]): Promise<CreatedIndicator[]>;
-  /** PUT …/indicators/{id}. */
-  edit(id: string, fields: IocAttributes): Promise<void>;
+  /** PUT …/indicators/{id}; `value` is the value the indicator stands for (for what the adapter reports). */
+  edit(id: string, fields: IocAttributes, value?: string): Promise<void>;
   /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
   revoke(id: string): Promise<'revoked' | 'not-found'>;
   /**

@@ -341,7 +341,7 @@ export class Reconciler {
       if (action.type === 'edit') {
         report.edits++;
         this.requests.edit++;
-        await this.port.edit(action.id, action.attributes);
+        await this.port.edit(action.id, action.attributes, value);
         return { status: 'ok', muts: [{ op: 'setid', id: action.id, fp: action.fp }] };
       }
       report.revokes++;
