@@ -2,9 +2,9 @@
 // (issue 14 rows 1 and 8; docs/sekoia-behaviours.md): one list, one expansion, never two copies.
 
 /**
- * Phase names Sekoia's file-import documentation accepts (docs/sekoia-behaviours.md, row 8): the MITRE ATT&CK
- * enterprise tactics and the Lockheed Martin Cyber Kill Chain phases, lower-case and hyphenated as STIX writes
- * them.
+ * Phase names Sekoia's file-import documentation accepts (docs/sekoia-api.md, "Limits"; docs/sekoia-behaviours.md
+ * row 8): the MITRE ATT&CK enterprise tactics and the Lockheed Martin Cyber Kill Chain phases, lower-case and
+ * hyphenated as STIX writes them.
  */
 export const KNOWN_KILL_CHAIN_PHASES: ReadonlySet<string> = new Set([
   'reconnaissance',
