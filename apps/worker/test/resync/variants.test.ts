@@ -61,6 +61,8 @@ interface Case {
   behavior: Partial<SekoiaBehavior>;
   /** Record the profile the probe would observe (else none: the safe choices). */
   profile?: boolean;
+  /** Re-sync with the real `pnpm cli resync --wait` (a process: only some episodes, for time). */
+  viaCli?: boolean;
 }
 
 /** Every variant of every row that the engine handles, one at a time against the defaults. */
@@ -116,7 +118,7 @@ function randomCase(seed: number): Case {
   for (const [row, variants] of Object.entries(CHOICES)) {
     behavior[row] = (variants as readonly unknown[])[rng.int(0, (variants as readonly unknown[]).length - 1)];
   }
-  return { behavior: behavior as Partial<SekoiaBehavior>, profile: rng.chance(0.5) };
+  return { behavior: behavior as Partial<SekoiaBehavior>, profile: rng.chance(0.5), viaCli: true };
 }
 
 /** Seeds of this run's random combinations: fixed with VARIANT_SEEDS=1,2 to replay one, else new each run. */
@@ -302,8 +304,13 @@ class Matrix {
 
     // A day passes in Sekoia: values revoked by hand may be deleted for good (force_deletion, 24 h).
     s.sim.control.advanceClock(25 * 3_600_000);
-    // The re-sync: what `pnpm cli resync` writes (reset.test.ts runs the command itself), then the generation.
-    await s.r.client.set(`${s.keys.base}:resync-requested`, new Date().toISOString());
+    // The re-sync: `pnpm cli resync --wait` itself in the random combinations; elsewhere what it writes (a CLI
+    // process per episode would cost minutes), then the generation.
+    if (c.viaCli) {
+      const resync = await s.cli(['resync', '--wait', '--timeout', '120']);
+      expect(resync.code, resync.output).toBe(0);
+      expect(resync.output).toContain('re-sync done');
+    } else await s.r.client.set(`${s.keys.base}:resync-requested`, new Date().toISOString());
     this.generation++;
     await s.waitGeneration(this.generation, 120_000);
     expect(expected()).toEqual(CONVERGED);
