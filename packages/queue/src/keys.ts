@@ -67,6 +67,11 @@ export function keys(keyPrefix: string, connectorId: string) {
     collectionUsage: `${base}:collection-usage`,
     /** JSON `{ generation, kept, at }` after each sweep (`kept`: not seen but named by a dead letter). */
     lastSweep: `${base}:last-sweep`,
+    /**
+     * Hash value → JSON `{ detail, at }`: values written only as close as Sekoia allows under `mode`
+     * (@octi-sekoia/sekoia approximations.ts), the first time. Writer: worker (HSETNX); reader: `cli status`.
+     */
+    approximated: (mode: string) => `${base}:approximated:${mode}`,
     /** JSON record of the Sekoia.io behaviour profile. Writer: `pnpm cli probe` (@octi-sekoia/sekoia profile.ts). */
     sekoiaProfile: `${base}:sekoia-profile`,
 
