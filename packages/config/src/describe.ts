@@ -8,6 +8,7 @@ export function secretsOf(config: AppConfig): string[] {
     config.sekoiaIntel.apiKey,
     config.sekoiaIntel.probeViewOnlyApiKey,
     config.redis.password,
+    config.redis.sentinelPassword,
     config.dashboard.password,
     ...urlPasswords(config.redis.url),
   ];
@@ -24,6 +25,8 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     copy.sekoiaIntel.probeViewOnlyApiKey = mask(copy.sekoiaIntel.probeViewOnlyApiKey);
   }
   if (copy.redis.password !== undefined) copy.redis.password = mask(copy.redis.password);
+  if (copy.redis.sentinelPassword !== undefined)
+    copy.redis.sentinelPassword = mask(copy.redis.sentinelPassword);
   if (copy.dashboard.password !== undefined) copy.dashboard.password = mask(copy.dashboard.password);
   copy.redis.url = maskUrlPassword(copy.redis.url);
   return copy as unknown as Record<string, unknown>;
