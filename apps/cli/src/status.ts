@@ -1,7 +1,8 @@
+import { describeRedis } from '@octi-sekoia/ops';
 import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
-import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
+import { type Connection, readQueues, syncState, withConnection } from './context.ts';
 import {
   countByKind,
   countValues,
@@ -302,7 +303,7 @@ export async function gatherStatus(
               at: str(usage.at),
             }
           : null,
-      redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
+      redis: { url: describeRedis(c.config.redis), maxmemoryPolicy: policy ?? null },
       unreadable,
       verdict: { ok: true, attention: [], notes: [] },
     };

@@ -50,7 +50,7 @@ export function configFilePath(
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
-  /** Path of config.yml; default: `configFilePath(env)`. */
+  /** Path of config.yml (`''`: none); default: `configFilePath(env)`. */
   configFile?: string;
 }
 
@@ -208,11 +208,37 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown) 
  * Throws ConfigError with one line per problem.
  */
 export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppConfig; warnings: string[] } {
+  const { config, warnings, problems } = evaluate(app, opts);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings };
+}
+
+/**
+ * The Redis settings alone, checked by the same rules as the apps' (for `pnpm demo` and `pnpm bench`, which
+ * start the apps themselves and take only the operator's Redis from the environment; no config.yml).
+ * Throws ConfigError with the REDIS_* problems only.
+ */
+export function loadRedisConfig(env: Record<string, string | undefined>): AppConfig['redis'] {
+  const redisOnly: Record<string, string | undefined> = {};
+  for (const [k, val] of Object.entries(env)) if (k.startsWith('REDIS_')) redisOnly[k] = val;
+  const { config, problems } = evaluate('cli', { env: redisOnly, configFile: '' });
+  const own = problems.filter((p) => p.env.startsWith('REDIS_'));
+  if (own.length > 0) throw new ConfigError(own);
+  return config.redis;
+}
+
+function evaluate(app: AppName, opts: LoadOptions) {
   const env = opts.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
 
-  const file = opts.configFile ? { path: opts.configFile, explicit: true } : configFilePath(env);
+  // configFile '' = no config.yml at all.
+  const file =
+    opts.configFile !== undefined
+      ? opts.configFile
+        ? { path: opts.configFile, explicit: true }
+        : undefined
+      : configFilePath(env);
   const yml = readYml(file?.path, file?.explicit ?? false, problems, warnings);
 
   // An empty variable counts as unset (compose's `${VAR}` of an unset VAR): config.yml or the default apply.
@@ -415,12 +441,11 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
     }
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
   if (app === 'dashboard' && noAuth) {
     delete config.dashboard.username;
     delete config.dashboard.password;
   }
-  return { config, warnings };
+  return { config, warnings, problems };
 }
 
 /**

@@ -5,6 +5,8 @@ import {
   ConfigError,
   configTable,
   describeConfig,
+  loadRedisConfig,
+  redisEnv,
   secretsOf,
 } from '../src/index.ts';
 import {
@@ -898,5 +900,40 @@ describe('Redis topology: exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUST
       REDIS_USERNAME: 'other',
     });
     expect(warnings).toContain('REDIS_USERNAME (redis.username) overrides the user in REDIS_URL');
+  });
+});
+
+describe('loadRedisConfig and redisEnv (pnpm demo, pnpm bench)', () => {
+  it('reads only the REDIS_* settings, by the same rules', () => {
+    const env = {
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_SENTINEL_MASTER: 'm',
+      REDIS_PASSWORD: 'pw-1234',
+      OPENCTI_URL: 'x',
+    };
+    expect(loadRedisConfig(env)).toMatchObject({
+      sentinels: [{ host: 's1', port: 26379 }],
+      sentinelMaster: 'm',
+    });
+    expect(() => loadRedisConfig({ REDIS_URL: 'redis://r:1', REDIS_CLUSTER_NODES: 'n:1' })).toThrow(
+      /REDIS_URL \(redis\.url\) and REDIS_CLUSTER_NODES are both set/,
+    );
+  });
+
+  it.each([
+    [{ REDIS_URL: 'rediss://u:pw-url@r:6380/1' }],
+    [
+      {
+        REDIS_SENTINELS: 's1:26379,[::1]:26380',
+        REDIS_SENTINEL_MASTER: 'm',
+        REDIS_SENTINEL_PASSWORD: 'spw-1234',
+      },
+    ],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_USERNAME: 'app', REDIS_PASSWORD: 'pw-1234', REDIS_TLS: 'true' }],
+  ])('redisEnv gives back the same settings: %j', (env) => {
+    const redis = loadRedisConfig(env);
+    expect(loadRedisConfig(redisEnv(redis))).toEqual(redis);
+    const shown = JSON.stringify(redisEnv(redis, { secrets: false }));
+    for (const secret of ['pw-url', 'spw-1234', 'pw-1234']) expect(shown).not.toContain(secret);
   });
 });
