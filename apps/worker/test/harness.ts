@@ -100,6 +100,8 @@ export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {
 export interface StackOptions {
   /** A private Redis (a test that kills Redis); default: the machine's, under a test prefix. */
   redisUrl?: string;
+  /** A TestRedis of another topology (e.g. `SentinelSet.testRedis()`); the stack cleans it up. */
+  redis?: TestRedis;
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
@@ -120,7 +122,7 @@ export class Stack {
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r = opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker');
+    const r = opts.redis ?? (opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker'));
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
@@ -188,7 +190,7 @@ export class Stack {
       cwd: appDir,
       env: {
         PATH: process.env.PATH ?? '',
-        REDIS_URL: this.r.url,
+        ...this.r.env,
         REDIS_KEY_PREFIX: this.r.prefix,
         WORKER_HTTP_PORT: '0',
         CONNECTOR_ID,
@@ -345,6 +347,7 @@ async function privateRedis(url: string): Promise<TestRedis> {
   return {
     prefix: 'test:private',
     url,
+    env: { REDIS_URL: url },
     client,
     connect,
     async cleanup() {

@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
 import { type ManagedProcess, startProcess } from './process.ts';
 import { type RedisServer, startRedisServer } from './redis-server.ts';
+import type { TestRedis } from './redis.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface SentinelSet {
@@ -24,6 +25,11 @@ export interface SentinelSet {
    * says it is one and the old one has become its replica.
    */
   failover(): Promise<{ from: number; to: number }>;
+  /**
+   * A TestRedis through the sentinels (connections follow failovers, as the apps' do); `env` is this set's
+   * settings, `url` is empty (there is no one URL).
+   */
+  testRedis(label?: string): Promise<TestRedis>;
   /** Stops the sentinels and both servers, removes their directories. */
   destroy(): Promise<void>;
 }
@@ -125,14 +131,15 @@ export async function startSentinelSet(opts: { password?: string } = {}): Promis
     }
   };
 
+  const env = {
+    REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
+    REDIS_SENTINEL_MASTER: masterName,
+    ...(opts.password ? { REDIS_PASSWORD: opts.password } : {}),
+  };
   return {
     masterName,
     sentinels,
-    env: {
-      REDIS_SENTINELS: sentinels.map((s) => `${s.host}:${s.port}`).join(','),
-      REDIS_SENTINEL_MASTER: masterName,
-      ...(opts.password ? { REDIS_PASSWORD: opts.password } : {}),
-    },
+    env,
     servers,
     masterPort,
     async master() {
@@ -156,6 +163,35 @@ export async function startSentinelSet(opts: { password?: string } = {}): Promis
         { what: `the failover from ${from} to ${to}`, timeoutMs: 30_000 },
       );
       return { from, to };
+    },
+    async testRedis(label = 'sentinel') {
+      const clients: Redis[] = [];
+      const connect = () => {
+        const c = new Redis({
+          sentinels,
+          name: masterName,
+          maxRetriesPerRequest: null,
+          ...(opts.password ? { password: opts.password } : {}),
+          // A write that reached a demoted master: reconnect (to the new one) and resend, as the apps do.
+          reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
+        });
+        c.on('error', () => {});
+        clients.push(c);
+        return c;
+      };
+      const client = connect();
+      await client.ping();
+      return {
+        prefix: `test:${label}:${Math.random().toString(16).slice(2, 10)}`,
+        url: '',
+        env,
+        client,
+        connect,
+        async cleanup() {
+          // The whole set is destroyed after the test: closing the connections is enough.
+          await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
+        },
+      };
     },
     async destroy() {
       for (const c of sentinelClients) c.disconnect();
