@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './ports.ts';
 import { type ManagedProcess, startProcess } from './process.ts';
-import { type RedisServer, startRedisServer } from './redis-server.ts';
 import type { TestRedis } from './redis.ts';
+import { type RedisServer, startRedisServer } from './redis-server.ts';
 import { waitFor } from './wait-for.ts';
 
 export interface SentinelSet {
