@@ -6,8 +6,9 @@
  * happen for sure (the replica frozen while the primary goes on acknowledging), then shows that the replays are
  * fenced (no dead letter) and that a re-sync puts the collection back to exactly what OpenCTI says.
  */
-import { type SentinelSet, startSentinelSet, waitFor } from '@octi-sekoia/testkit';
+
 import type { SekoiaBehavior } from '@octi-sekoia/simulators';
+import { type SentinelSet, startSentinelSet, waitFor } from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CONVERGED, ResyncStack } from './harness.ts';
