@@ -2,7 +2,8 @@
  * Redis behind Sentinel (README, "Redis topologies"): one primary, one replica, three sentinels started by the
  * test. The worker processes get only REDIS_SENTINELS / REDIS_SENTINEL_MASTER and follow the master.
  */
-import { type SentinelSet, startSentinelSet, waitFor } from '@octi-sekoia/testkit';
+import { jsonLogEntries, type SentinelSet, startSentinelSet, waitFor } from '@octi-sekoia/testkit';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CHAOS, MAX_REQUESTS_PER_VALUE, requestsOf, runWithKills } from './chaos.ts';
 import { expectedOf, jobsOf, Stack, scenarioMessages } from './harness.ts';
@@ -25,6 +26,30 @@ async function sentinelStack(opts: Parameters<typeof Stack.start>[0] = {}) {
 }
 
 describe('on Redis behind Sentinel', () => {
+  it("the noeviction check reads the Sentinel's current master", async () => {
+    const { set, s } = await sentinelStack();
+    const master = await set.master();
+    const replica = set.servers.find((x) => x.port !== master.options.port)!;
+    try {
+      await master.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      const refused = s.spawnWorker();
+      expect(await refused.exited).toBe(2);
+      const fatal = jsonLogEntries(refused.output()).find((e) => e.level === 'fatal');
+      expect(fatal).toMatchObject({ msg: 'refusing to start' });
+      expect(String(fatal?.err)).toMatch(/maxmemory-policy is "allkeys-lru"/);
+
+      // The master fixed, the replica evicting (what the check does not read): the worker starts.
+      await master.config('SET', 'maxmemory-policy', 'noeviction');
+      const direct = new Redis({ port: replica.port, host: '127.0.0.1' });
+      await direct.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      direct.disconnect();
+      const started = s.spawnWorker();
+      await started.waitForOutput(/"msg":"started"/, 30_000);
+    } finally {
+      master.disconnect();
+    }
+  }, 120_000);
+
   it('chaos convergence: worker processes SIGKILLed on a seeded schedule, Sekoia faulty', async () => {
     const seed = 21;
     const { s } = await sentinelStack({ seed, faults: CHAOS });
