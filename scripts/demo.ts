@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AppConfig, ConfigError, loadRedisConfig, redisEnv } from '@octi-sekoia/config';
 import { connectRedis, describeRedis } from '@octi-sekoia/ops';
+import { keyPrefixPatterns, scanKeys } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -58,12 +59,9 @@ async function redisAnswers(redis: RedisConfig): Promise<boolean> {
 async function removeKeys(redis: RedisConfig, prefix: string): Promise<void> {
   const c = connectRedis(redis, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await c.unlink(...keys);
-    } while (cursor !== '0');
+    // One key per UNLINK: on a cluster the keys of several hash tags live in different slots.
+    for (const pattern of keyPrefixPatterns(prefix))
+      for await (const keys of scanKeys(c, pattern)) await Promise.all(keys.map((k) => c.unlink(k)));
   } finally {
     c.disconnect();
   }

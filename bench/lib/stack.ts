@@ -6,6 +6,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AppConfig, redisEnv } from '@octi-sekoia/config';
 import { connectRedis } from '@octi-sekoia/ops';
+import type { RedisClient } from '@octi-sekoia/queue';
+import { type ConnectorKeys, keys } from '@octi-sekoia/queue';
 import {
   type CollectionDiff,
   computeExpectedCollection,
@@ -20,7 +22,6 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { freePort } from '@octi-sekoia/testkit';
-import type { Redis } from 'ioredis';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
 import { cleanupPrefix } from './redis.ts';
 
@@ -64,7 +65,7 @@ export class Stack {
   readonly apps: App[] = [];
   readonly keyPrefix: string;
   readonly connectorId = randomUUID();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly oracle: OracleConfig;
   private readonly dir: string;
   private closing: Promise<void> | undefined;
@@ -97,9 +98,14 @@ export class Stack {
     return s;
   }
 
-  /** Base of every connector key (`<prefix>:<connector id>`). */
+  /** Every Redis key of the connector (packages/queue/src/keys.ts). */
+  get keys(): ConnectorKeys {
+    return keys(this.keyPrefix, this.connectorId);
+  }
+
+  /** Base of every connector key (its hash tag). */
   get base(): string {
-    return `${this.keyPrefix}:${this.connectorId}`;
+    return this.keys.base;
   }
 
   get logDir(): string {
@@ -325,28 +331,29 @@ export class Stack {
 
   /** Jobs still in the indicators queue (waiting, active, delayed, prioritized, paused). */
   async queued(): Promise<number> {
-    const q = `${this.base}:indicators`;
+    const k = this.keys;
+    const q = (part: string) => k.queueKey(k.queues.indicators, part);
     const [wait, active, paused, delayed, prioritized] = (await this.redis
       .multi()
-      .llen(`${q}:wait`)
-      .llen(`${q}:active`)
-      .llen(`${q}:paused`)
-      .zcard(`${q}:delayed`)
-      .zcard(`${q}:prioritized`)
+      .llen(q('wait'))
+      .llen(q('active'))
+      .llen(q('paused'))
+      .zcard(q('delayed'))
+      .zcard(q('prioritized'))
       .exec())!.map(([, v]) => Number(v));
     return wait! + active! + paused! + delayed! + prioritized!;
   }
 
   async dirty(): Promise<number> {
-    return this.redis.zcard(`${this.base}:sync:dirty`);
+    return this.redis.zcard(this.keys.sync.dirty);
   }
 
   async swept(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:sync:swept`)) ?? 0);
+    return Number((await this.redis.get(this.keys.sync.swept)) ?? 0);
   }
 
   async generation(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:generation`)) ?? 0);
+    return Number((await this.redis.get(this.keys.generation)) ?? 0);
   }
 
   /** Until the queue is empty, the dirty set empty and generation `swept` swept (bounded by `timeoutMs`). */

@@ -9,10 +9,10 @@ import {
   type DeadLetter,
   QUEUE_DEAD_LETTERS,
   QUEUE_INDICATORS,
+  type RedisClient,
 } from '@octi-sekoia/queue';
 import { SyncState } from '@octi-sekoia/sync';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { short } from './format.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io } from './io.ts';
 
@@ -56,7 +56,7 @@ function redisFailure(config: AppConfig, err: unknown): CommandError {
 
 export interface Connection {
   config: AppConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: ReturnType<typeof connectorKeys>;
   close(): Promise<void>;
 }

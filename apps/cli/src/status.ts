@@ -1,5 +1,5 @@
 import { describeRedis } from '@octi-sekoia/ops';
-import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { connectorsKey, type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
 import { type Connection, readQueues, syncState, withConnection } from './context.ts';
@@ -12,7 +12,6 @@ import {
 } from './counts.ts';
 import { aligned, duration, eventIdTime, plural, when } from './format.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io } from './io.ts';
-import { appKeys } from './keys.ts';
 
 /** Stream states in which the reader is doing its job (`paused` = backpressure, resumes by itself). */
 const READING = new Set(['open', 'paused']);
@@ -104,7 +103,6 @@ export async function gatherStatus(
 ): Promise<StatusReport> {
   const now = opts.now ?? Date.now();
   const k = c.keys;
-  const a = appKeys(k, c.config.redis.keyPrefix);
   const unreadable: string[] = [];
   const json = (key: string, raw: string | null): Json | null => {
     if (raw === null) return null;
@@ -128,35 +126,33 @@ export async function gatherStatus(
     rawCircuit,
     rawUsage,
     info,
-    connectors,
     replayed,
     liveIndicators,
     existing,
   ] = (await c.redis
     .multi()
-    .get(a.ingestStatus)
+    .get(k.ingestStatus)
     .pttl(k.lease)
     .get(k.checkpoint)
     .get(k.generation)
     .get(k.sync.swept)
-    .get(a.resyncRequested)
-    .get(a.circuit)
-    .get(a.collectionUsage)
+    .get(k.resyncRequested)
+    .get(k.circuit)
+    .get(k.collectionUsage)
     .hgetall(k.info)
-    .smembers(a.connectors)
     .llen(k.replayedEvents)
     .scard(k.sync.live)
     .exists(
       k.checkpoint,
       k.generation,
       k.lease,
-      a.ingestStatus,
-      a.circuit,
+      k.ingestStatus,
+      k.circuit,
       k.sync.dirty,
       k.sync.live,
-      `${k.bullPrefix}:${k.queues.indicators}:meta`,
-      `${k.bullPrefix}:${k.queues.indicators}:id`,
-      `${k.bullPrefix}:${k.queues.deadLetters}:id`,
+      k.queueKey(k.queues.indicators, 'meta'),
+      k.queueKey(k.queues.indicators, 'id'),
+      k.queueKey(k.queues.deadLetters, 'id'),
     )
     .exec()
     .then((replies) =>
@@ -174,7 +170,6 @@ export async function gatherStatus(
     string | null,
     string | null,
     Record<string, string>,
-    string[],
     number,
     number,
     number,
@@ -195,8 +190,10 @@ export async function gatherStatus(
         readMaxmemoryPolicy(c.redis).catch(() => undefined),
         opts.scanValues ? countValues(c) : Promise.resolve(null),
         discardCounts(q),
-        c.redis.get(a.lastSweep),
+        c.redis.get(k.lastSweep),
       ]);
+    // Alone, not in the MULTI above: the connectors set is outside the connector's slot (Redis Cluster).
+    const connectors = await c.redis.smembers(connectorsKey(c.config.redis.keyPrefix));
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -207,12 +204,12 @@ export async function gatherStatus(
       reads.generations().then((g) => g.read),
       reads.lockHeld(),
     ]);
-    const st = json(a.ingestStatus, rawStatus);
+    const st = json(k.ingestStatus, rawStatus);
     const cp = json(k.checkpoint, rawCheckpoint);
-    const circuit = json(a.circuit, rawCircuit);
-    const usage = json(a.collectionUsage, rawUsage);
+    const circuit = json(k.circuit, rawCircuit);
+    const usage = json(k.collectionUsage, rawUsage);
     const sweep = cp?.sweep as Json | null | undefined;
-    const lastSweep = json(a.lastSweep, rawLastSweep);
+    const lastSweep = json(k.lastSweep, rawLastSweep);
     const report: StatusReport = {
       at: new Date(now).toISOString(),
       connector: {

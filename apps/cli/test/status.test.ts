@@ -214,7 +214,7 @@ describe('status', () => {
     expect(res.stdout).toMatch(/^stream: +unknown/m);
     expect(res.stdout).toMatch(/^circuit: +unknown/m);
     expect(res.stdout).toMatch(/^verdict: ATTENTION: no ingest replica holds the reader lease/m);
-    expect(await r.client.keys(`${r.prefix}:${other}*`)).toEqual([]);
+    expect(await r.client.keys(`*${r.prefix}:${other}*`)).toEqual([]);
   });
 
   it('configuration errors: one line per problem on stderr, exit 2', async () => {

@@ -9,8 +9,14 @@ import {
   normalizeMessage,
   type SweepMarkerJob,
 } from '@octi-sekoia/model';
-import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions, LuaScript } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import {
+  addDeadLetter,
+  type ConnectorQueues,
+  connectorsKey,
+  type DeadLetterOptions,
+  LuaScript,
+  type RedisClient,
+} from '@octi-sekoia/queue';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
 import { checkConfigIdentity } from './config-identity.ts';
 import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
@@ -70,7 +76,7 @@ export interface IngestSettings {
 }
 
 export interface IngestDeps {
-  redis: Redis;
+  redis: RedisClient;
   queues: ConnectorQueues;
   opencti: ConnectorApi;
   openStream: OpenStream;
@@ -143,11 +149,10 @@ export class IngestService {
 
   start(): void {
     const s = this.deps.settings;
+    // Two commands, not a MULTI: the connectors set is outside the connector's slot (Redis Cluster).
+    void this.deps.redis.sadd(connectorsKey(s.keyPrefix), s.connectorId).catch(() => undefined);
     void this.deps.redis
-      .multi()
-      .sadd(`${s.keyPrefix}:connectors`, s.connectorId)
       .hset(this.deps.queues.keys.info, { name: s.connectorName, streamId: s.streamId })
-      .exec()
       .catch(() => undefined);
     this.lease.start();
     this.log.info({}, 'waiting for the reader lease (one ingest replica reads the stream)');
@@ -217,7 +222,7 @@ export class IngestService {
       );
     }
     await this.register();
-    await checkConfigIdentity(this.deps.redis, this.deps.queues.keys.base, this.deps.settings, this.log);
+    await checkConfigIdentity(this.deps.redis, this.deps.queues.keys, this.deps.settings, this.log);
     this.stored = await this.loadCheckpoint();
     if (!this.stored) return; // stopping, or the lease was lost while asking OpenCTI for its stream position
     // A reset consumed by a ping of a replica that died before starting the generation: act on it now.
@@ -441,9 +446,7 @@ export class IngestService {
     // Only the reader publishes: a standby starting up must not overwrite the leader's state.
     if (!this.lease.isHeld()) return;
     const body = JSON.stringify({ state, message, at: new Date(this.now()).toISOString(), host: hostname() });
-    void this.deps.redis
-      .set(`${this.deps.queues.keys.base}:ingest-status`, body, 'EX', 3600)
-      .catch(() => undefined);
+    void this.deps.redis.set(this.deps.queues.keys.ingestStatus, body, 'EX', 3600).catch(() => undefined);
   }
 
   /**
@@ -800,7 +803,7 @@ export class IngestService {
         }
       }
       const k = this.deps.queues.keys;
-      const requested = await this.deps.redis.getdel(`${k.base}:resync-requested`);
+      const requested = await this.deps.redis.getdel(k.resyncRequested);
       if (requested) this.requestGeneration('requested');
       await this.replayEvents();
     } catch (err) {

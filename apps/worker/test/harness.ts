@@ -25,6 +25,7 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
+import { forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
 import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
@@ -123,6 +124,7 @@ export class Stack {
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
     const r = opts.redis ?? (opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker'));
+    r.alsoForget(forgetCollectionsOwnedBy);
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
@@ -350,6 +352,7 @@ async function privateRedis(url: string): Promise<TestRedis> {
     env: { REDIS_URL: url },
     client,
     connect,
+    alsoForget: () => undefined,
     async cleanup() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
     },

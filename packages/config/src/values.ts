@@ -161,7 +161,7 @@ export function hostPortList(raw: Raw): { host: string; port: number }[] {
   const seen = new Set<string>();
   for (const item of items.map((x) => x.trim())) {
     if (item === '') throw new Invalid('an empty entry');
-    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(item);
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(item);
     const host = m?.[1] ?? m?.[2];
     const port = Number(m?.[3]);
     if (!m || !host || port < 1 || port > 65535) throw new Invalid(`'${item}' is not host:port`);

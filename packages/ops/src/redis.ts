@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 
 export interface HostPort {
   host: string;
@@ -71,6 +71,9 @@ export function describeRedis(settings: RedisSettings): string {
   }
 }
 
+/** Reconnect forever with a capped backoff: Redis restarts (or a failover) must not kill the apps. */
+const retryStrategy = (times: number) => Math.min(200 * 2 ** Math.min(times, 6), 10_000);
+
 /**
  * Options every topology shares. `maxRetriesPerRequest: null` because BullMQ workers require it and every app
  * shares the setting; commands wait for a reconnect instead of failing.
@@ -79,8 +82,7 @@ function baseOptions(settings: RedisSettings, tlsOn: boolean): RedisOptions {
   return {
     maxRetriesPerRequest: null,
     enableReadyCheck: true,
-    // Reconnect forever with a capped backoff: Redis restarts must not kill the apps.
-    retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 10_000),
+    retryStrategy,
     ...(settings.username ? { username: settings.username } : {}),
     ...(settings.password ? { password: settings.password } : {}),
     ...(tlsOn ? { tls: tlsOptions(settings) } : {}),
@@ -101,9 +103,9 @@ function tlsOptions(settings: RedisSettings): ConnectionOptions {
  *   reconfiguration), so the connection comes back to the new master; a READONLY reply (a write that reached
  *   a demoted master first) reconnects and resends too. REDIS_TLS applies to the sentinels as well (a TLS
  *   deployment has TLS sentinels); REDIS_SENTINEL_PASSWORD authenticates to them.
- * - cluster: not built here yet (issue 17, keys17 adds the cluster connection).
+ * - cluster: an ioredis Cluster over the seed nodes, the same credentials and TLS on every node.
  */
-export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}): Redis {
+export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}): Redis | Cluster {
   const topology = redisTopology(settings);
   switch (topology.kind) {
     case 'standalone': {
@@ -123,12 +125,35 @@ export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}):
         ...(topology.sentinelPassword ? { sentinelPassword: topology.sentinelPassword } : {}),
         ...(tls ? { enableTLSForSentinelMode: true, sentinelTLS: tls } : {}),
         // All sentinels unreachable: keep asking, with the same capped backoff as the data connection.
-        sentinelRetryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 10_000),
+        sentinelRetryStrategy: retryStrategy,
         reconnectOnError: (err) => (err.message.startsWith('READONLY') ? 2 : false),
         ...extra,
       });
     }
     case 'cluster':
-      throw new Error('REDIS_CLUSTER_NODES: the cluster connection is not available in this build');
+      return new Cluster(
+        topology.nodes,
+        clusterOptions({ ...baseOptions(settings, settings.tls), ...extra }),
+      );
   }
+}
+
+/**
+ * ioredis Cluster options: node options are `redisOptions`, the reconnect policy is `clusterRetryStrategy`.
+ * While a failover promotes a replica, the cluster answers CLUSTERDOWN / TRYAGAIN or a node is unreachable:
+ * commands are retried (redirections without a limit that would fail them during the election) instead of
+ * failing work.
+ */
+function clusterOptions(options: RedisOptions): ClusterOptions {
+  const { retryStrategy: clusterRetryStrategy, enableReadyCheck, ...node } = options;
+  return {
+    redisOptions: node,
+    ...(clusterRetryStrategy ? { clusterRetryStrategy } : {}),
+    enableReadyCheck: enableReadyCheck ?? true,
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    retryDelayOnTryAgain: 200,
+    maxRedirections: 1_000,
+    slotsRefreshTimeout: 2_000,
+  };
 }

@@ -1,12 +1,11 @@
 import { type SentinelSet, startSentinelSet, waitFor } from '@octi-sekoia/testkit';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, describeRedis } from '../src/index.ts';
 
 // One primary, one replica, three sentinels, with a password on the data nodes (REDIS_PASSWORD applies to them).
 describe('connectRedis on Sentinel', () => {
   let set: SentinelSet;
-  const clients: Redis[] = [];
+  const clients: { disconnect(): void }[] = [];
   beforeAll(async () => {
     set = await startSentinelSet({ password: 'data-node-pw' });
   }, 60_000);

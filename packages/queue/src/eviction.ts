@@ -1,7 +1,8 @@
-import type { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
+import type { RedisClient } from './redis-client.ts';
 
 /** Reads `maxmemory-policy`: CONFIG GET first, INFO memory when CONFIG is disabled or renamed (managed Redis). */
-export async function readMaxmemoryPolicy(redis: Redis): Promise<string | undefined> {
+export async function readMaxmemoryPolicy(redis: RedisClient): Promise<string | undefined> {
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     if (Array.isArray(reply) && reply.length >= 2 && typeof reply[1] === 'string') return reply[1];
@@ -17,12 +18,11 @@ export async function readMaxmemoryPolicy(redis: Redis): Promise<string | undefi
  * The servers whose policy matters: the one server of a standalone or Sentinel-backed connection (commands go to
  * the Sentinel's current master), every master of a cluster (each holds some connectors' keys).
  */
-async function masters(redis: Redis | Cluster): Promise<{ node: Redis; name?: string }[]> {
-  if (!('isCluster' in redis) || !redis.isCluster) return [{ node: redis as Redis }];
-  const cluster = redis as Cluster;
+async function masters(redis: RedisClient): Promise<{ node: Redis; name?: string }[]> {
+  if (!(redis instanceof Cluster)) return [{ node: redis }];
   // The slot map is known once the cluster is ready; a command waits for that.
-  await cluster.ping();
-  return cluster
+  await redis.ping();
+  return redis
     .nodes('master')
     .map((node) => ({ node, name: `${node.options.host ?? '?'}:${node.options.port ?? '?'}` }));
 }
@@ -31,7 +31,7 @@ async function masters(redis: Redis | Cluster): Promise<{ node: Redis; name?: st
  * Refuses to run on a Redis that may evict keys: an evicted dirty set, fence or applied state would silently
  * lose creates or revokes. Checks every cluster master. Throws one plain sentence an operator can act on.
  */
-export async function assertNoEviction(redis: Redis | Cluster): Promise<void> {
+export async function assertNoEviction(redis: RedisClient): Promise<void> {
   for (const { node, name } of await masters(redis)) {
     const where = name ? `Redis cluster master ${name}` : 'Redis';
     const policy = await readMaxmemoryPolicy(node);

@@ -181,14 +181,18 @@ export async function startSentinelSet(opts: { password?: string } = {}): Promis
       };
       const client = connect();
       await client.ping();
+      const forgets: ((client: Redis, prefix: string) => Promise<unknown>)[] = [];
+      const prefix = `test:${label}:${Math.random().toString(16).slice(2, 10)}`;
       return {
-        prefix: `test:${label}:${Math.random().toString(16).slice(2, 10)}`,
+        prefix,
         url: '',
         env,
         client,
         connect,
+        alsoForget: (forget) => forgets.push(forget),
         async cleanup() {
-          // The whole set is destroyed after the test: closing the connections is enough.
+          // The whole set (and every key on it) is destroyed after the test: the forgets, then the connections.
+          for (const forget of forgets) await forget(client, prefix).catch(() => undefined);
           await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
         },
       };

@@ -13,7 +13,12 @@ export interface TestRedis {
   client: Redis;
   /** A new connection (BullMQ workers need their own, with `maxRetriesPerRequest: null`). */
   connect(): Redis;
-  /** Deletes every key under the prefix and closes the connections made here. */
+  /**
+   * Also run `forget` at cleanup, before the keys are deleted: for records the prefix owns that live outside it
+   * (the collection-owner records: `forgetCollectionsOwnedBy` of @octi-sekoia/sync).
+   */
+  alsoForget(forget: (client: Redis, prefix: string) => Promise<unknown>): void;
+  /** Deletes every key whose name contains the prefix (and what alsoForget names), closes the connections. */
   cleanup(): Promise<void>;
 }
 
@@ -27,16 +32,20 @@ export async function testRedis(label = 't'): Promise<TestRedis> {
   };
   const client = connect();
   await client.ping();
+  const forgets: ((client: Redis, prefix: string) => Promise<unknown>)[] = [];
   return {
     prefix,
     url: REDIS_TEST_URL,
     env: { REDIS_URL: REDIS_TEST_URL },
     client,
     connect,
+    alsoForget: (forget) => forgets.push(forget),
     async cleanup() {
+      for (const forget of forgets) await forget(client, prefix);
       let cursor = '0';
       do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        // Anywhere in the name: the key layout puts the prefix inside a hash tag (packages/queue/src/keys.ts).
+        const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
         cursor = next;
         if (keys.length > 0) await client.unlink(...keys);
       } while (cursor !== '0');

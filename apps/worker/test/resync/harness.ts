@@ -16,7 +16,7 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
-import { CollectionReads } from '@octi-sekoia/sync';
+import { CollectionReads, forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
 import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { CONNECTOR_ID, FAST_TUNING } from '../harness.ts';
 
@@ -58,6 +58,7 @@ export class ResyncStack {
 
   static async start(opts: ResyncStackOptions = {}): Promise<ResyncStack> {
     const r = opts.redis ?? (await testRedis('resync'));
+    r.alsoForget(forgetCollectionsOwnedBy);
     const octi = await startOpenCtiSimulator({ heartbeatMs: 100, seed: opts.seed ?? 3 });
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 3,

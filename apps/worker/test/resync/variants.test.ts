@@ -281,7 +281,7 @@ class Matrix {
     // A day passes in Sekoia: values revoked by hand may be deleted for good (force_deletion, 24 h).
     s.sim.control.advanceClock(25 * 3_600_000);
     // The re-sync: what `pnpm cli resync` writes (reset.test.ts runs the command itself), then the generation.
-    await s.r.client.set(`${s.keys.base}:resync-requested`, new Date().toISOString());
+    await s.r.client.set(s.keys.resyncRequested, new Date().toISOString());
     this.generation++;
     await s.waitGeneration(this.generation, 120_000);
     expect(expected()).toEqual(CONVERGED);
