@@ -130,6 +130,8 @@ export class IngestService {
   private readonly authFailing = new Map<'stream' | 'graphql', string>();
   /** Last ping failure logged (repeats of the same failure are not logged again). */
   private pingFailure: string | undefined;
+  /** The ingest-writes value after this reader's last batch ('' = none yet), checked by each commit. */
+  private writeMark = '';
   /** Consecutive enqueue failures: the reconnect after one waits longer each time. */
   private enqueueFailures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -223,6 +225,7 @@ export class IngestService {
     }
     await this.register();
     await checkConfigIdentity(this.deps.redis, this.deps.queues.keys, this.deps.settings, this.log);
+    this.writeMark = '';
     this.stored = await this.loadCheckpoint();
     if (!this.stored) return; // stopping, or the lease was lost while asking OpenCTI for its stream position
     // A reset consumed by a ping of a replica that died before starting the generation: act on it now.
@@ -386,14 +389,18 @@ export class IngestService {
     const k = this.deps.queues.keys;
     const ok = await commitCheckpointLua.run(
       this.deps.redis,
-      [k.lease, k.checkpoint, k.generation],
-      [this.lease.token, JSON.stringify(cp), String(cp.generation)],
+      [k.lease, k.checkpoint, k.generation, k.ingestWrites],
+      [this.lease.token, JSON.stringify(cp), String(cp.generation), this.writeMark],
     );
     if (ok === 1) {
       this.stored = cp;
       this.deps.metrics.checkpointMs.set(Number(cp.start_from.split('-')[0]));
       this.deps.metrics.generation.set(cp.generation);
       return true;
+    }
+    if (Array.isArray(ok) && ok[0] === -2) {
+      this.writesLost(String(ok[1] ?? ''));
+      return false;
     }
     if (Array.isArray(ok) && !this.generationQueued) {
       // The counter moved behind this reading (a replica that stalled past its lease on an older version, a
@@ -405,6 +412,44 @@ export class IngestService {
       this.requestGeneration('diverged');
     }
     return false;
+  }
+
+  /**
+   * Redis lost writes it had acknowledged (commit-checkpoint.lua): a failover to a replica that had not received
+   * them, or a restart from an older snapshot. The jobs of events read since the checkpoint Redis holds may be gone:
+   * read again from that checkpoint (replays are harmless: job ids and the workers' fencing absorb them).
+   */
+  private writesLost(storedJson: string): void {
+    this.writeMark = '';
+    this.closeStream();
+    const stored = storedJson ? (JSON.parse(storedJson) as StoredCheckpoint) : undefined;
+    this.log.warn(
+      { checkpoint: stored?.start_from ?? null, wasAt: this.stored?.start_from },
+      'Redis lost writes it had acknowledged (a failover, or a restart from an older snapshot): reading again from the checkpoint it holds',
+    );
+    if (!stored) {
+      // Even the checkpoint is gone: only a full re-sync restores the truth.
+      this.requestGeneration('diverged');
+      return;
+    }
+    this.stored = stored;
+    this.supersedeReading();
+    this.enqueueControl(async () => {
+      if (!this.reading) this.openStream();
+    });
+  }
+
+  /**
+   * After a batch landed: the write mark the next checkpoint commit checks (commit-checkpoint.lua). Only the lease
+   * holder increments it, so it must follow the last one; otherwise Redis lost writes (see writesLost), and false.
+   */
+  private async markWrites(): Promise<boolean> {
+    const k = this.deps.queues.keys;
+    const mark = await this.deps.redis.incr(k.ingestWrites);
+    const follows = this.writeMark === '' || mark === Number(this.writeMark) + 1;
+    this.writeMark = String(mark);
+    if (!follows) this.writesLost((await this.deps.redis.get(k.checkpoint)) ?? '');
+    return follows;
   }
 
   private openStream(): void {
@@ -659,6 +704,7 @@ export class IngestService {
     if (this.stored?.sweep !== sweep) return;
     const marker: SweepMarkerJob = { kind: 'sweep', generation: sweep.generation, eventId: sweep.afterId };
     await this.deps.queues.indicators.add('sweep', marker, { jobId: jobId(marker) });
+    if (!(await this.markWrites())) return;
     this.deps.metrics.jobs.inc({ op: 'sweep' });
     this.log.info({ generation: sweep.generation }, 'recovery enqueued; sweep marker enqueued after it');
     await this.storeCheckpoint({ ...this.stored, sweep: null });
@@ -741,6 +787,7 @@ export class IngestService {
             this.deps.metrics.jobs.inc({ op: job.kind === 'indicator' ? job.op : 'sweep' });
           this.deps.metrics.batchSize.observe(jobs.length);
         }
+        if ((jobs.length > 0 || dead.length > 0) && !(await this.markWrites())) return;
         tracker.flushed(upTo);
         await this.commit(tracker);
         this.enqueueFailures = 0;

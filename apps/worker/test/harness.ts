@@ -9,7 +9,7 @@ import {
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
 import { Registry } from '@octi-sekoia/ops';
-import { type ConnectorQueues, createQueues, listDeadLetters } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, listDeadLetters, type RedisClient } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -26,7 +26,14 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
-import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
+import {
+  type ManagedProcess,
+  type RedisCluster,
+  startProcess,
+  type TestRedis,
+  testRedis,
+  waitFor,
+} from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
 import { WorkerService } from '../src/worker-service.ts';
@@ -103,6 +110,8 @@ export interface StackOptions {
   redisUrl?: string;
   /** A TestRedis of another topology (e.g. `SentinelSet.testRedis()`); the stack cleans it up. */
   redis?: TestRedis;
+  /** A private Redis Cluster (testkit startRedisCluster): the stack and its workers use it instead. */
+  cluster?: RedisCluster;
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
@@ -115,7 +124,7 @@ export class Stack {
   queues!: ConnectorQueues;
 
   private constructor(
-    readonly r: TestRedis,
+    readonly r: StackRedis,
     readonly sim: SekoiaSimulator,
   ) {
     this.queues = createQueues(r.client, r.prefix, CONNECTOR_ID);
@@ -123,7 +132,13 @@ export class Stack {
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r = opts.redis ?? (opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker'));
+    const r: StackRedis =
+      opts.redis ??
+      (opts.cluster
+        ? clusterRedis(opts.cluster)
+        : opts.redisUrl
+          ? await privateRedis(opts.redisUrl)
+          : await testRedis('worker'));
     r.alsoForget(forgetCollectionsOwnedBy);
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
@@ -332,6 +347,27 @@ export function upsert(
       description: opts.description ?? 'shared',
     },
     values,
+  };
+}
+
+/** The stack's Redis: the machine's (TestRedis), a private server, or a private cluster. */
+export interface StackRedis extends Omit<TestRedis, 'client' | 'connect'> {
+  client: RedisClient;
+  connect(): RedisClient;
+  cluster?: RedisCluster;
+}
+
+/** A private cluster (a fixed prefix; the cluster is the test's, destroyed by it). */
+function clusterRedis(cluster: RedisCluster): StackRedis {
+  return {
+    prefix: 'test:cluster',
+    url: '',
+    env: { REDIS_CLUSTER_NODES: cluster.seeds },
+    client: cluster.connect(),
+    connect: () => cluster.connect(),
+    cluster,
+    alsoForget: () => undefined,
+    cleanup: async () => undefined,
   };
 }
 

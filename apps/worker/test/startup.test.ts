@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { connectorsKey } from '@octi-sekoia/queue';
+import { connectorsKey, keys } from '@octi-sekoia/queue';
 import { type SekoiaSimulator, startSekoiaSimulator } from '@octi-sekoia/simulators';
 import {
   jsonLogEntries,
@@ -74,7 +74,7 @@ describe('worker start-up', () => {
       });
       await proc.waitForOutput(/"msg":"started"/, 30_000);
       expect(await r.client.smembers(connectorsKey(r.prefix))).toEqual([CONNECTOR_ID]);
-      expect(JSON.parse((await r.client.get(`${r.prefix}:${CONNECTOR_ID}:circuit`)) ?? '{}')).toMatchObject({
+      expect(JSON.parse((await r.client.get(keys(r.prefix, CONNECTOR_ID).circuit)) ?? '{}')).toMatchObject({
         state: 'closed',
       });
       proc.kill(signal);

@@ -50,6 +50,13 @@ export function keys(keyPrefix: string, connectorId: string) {
     identity: `${base}:identity`,
     /** ISO date of an operator's re-sync request. Writers: `pnpm cli resync`, ingest (identity change); ingest GETDELs it. */
     resyncRequested: `${base}:resync-requested`,
+    /**
+     * Integer INCRed by the ingest lease holder after each batch of jobs or dead letters it writes; the checkpoint
+     * commit refuses to move on when it is not the value ingest last got: Redis lost writes it had acknowledged (a
+     * failover, a restart from an older snapshot), so the events read since the checkpoint are read again
+     * (docs/redis.md, "What a failover can cost").
+     */
+    ingestWrites: `${base}:ingest-writes`,
     /** List of raw stream events sent back from dead letters of kind `event` (ingest pops and normalizes them). */
     replayedEvents: `${base}:replayed-events`,
 

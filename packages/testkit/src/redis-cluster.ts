@@ -25,7 +25,10 @@ export interface RedisCluster {
   connect(): Cluster;
   /** The port of the master serving `key`'s slot, as the cluster says now. */
   masterPortOf(key: string): Promise<number>;
-  /** Waits until every slot is served and `cluster_state:ok` on every live node (after a failover, say). */
+  /**
+   * Waits until `cluster_state:ok` with every slot served on every live node, and every master serving slots is
+   * a live process (after a kill: until its replica has been promoted).
+   */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** SIGKILLs one node (a crash): its replica, if any, is promoted after `cluster-node-timeout`. */
   kill(port: number): Promise<void>;
@@ -74,9 +77,20 @@ export async function startRedisCluster(
     for (const n of nodes) rmSync(n.dir, { recursive: true, force: true });
   };
   try {
+    // freePort may hand out a port it handed out a moment ago (it is free again): draw until all differ.
+    const taken = new Set<number>();
+    const draw = async () => {
+      for (;;) {
+        const p = await freePort();
+        if (!taken.has(p)) {
+          taken.add(p);
+          return p;
+        }
+      }
+    };
     for (let i = 0; i < masters * (1 + replicas); i++) {
-      const port = await freePort();
-      const busPort = await freePort();
+      const port = await draw();
+      const busPort = await draw();
       const dir = mkdtempSync(join(tmpdir(), 'redis-cluster-test-'));
       const args = [
         '--port',
@@ -102,7 +116,13 @@ export async function startRedisCluster(
       ];
       nodes.push({ port, dir, process: startProcess('redis-server', args) });
     }
-    for (const n of nodes) await n.process.waitForOutput(/Ready to accept connections/, 20_000);
+    for (const n of nodes) {
+      await n.process.waitForOutput(/Ready to accept connections/, 20_000).catch((err: Error) => {
+        throw new Error(
+          `${err.message}; redis-server on port ${n.port} said: ${n.process.output().slice(-500)}`,
+        );
+      });
+    }
     await run('redis-cli', [
       '--cluster',
       'create',
@@ -178,13 +198,13 @@ export async function startRedisCluster(
     async waitHealthy(timeoutMs = 30_000) {
       await waitFor(
         async () => {
+          const ports = new Set(live().map((n) => n.port));
           for (const n of live()) {
-            const info = await ask(n.port, (c) => c.cluster('INFO'));
-            if (
-              !info ||
-              !/cluster_state:ok/.test(String(info)) ||
-              !/cluster_slots_ok:16384/.test(String(info))
-            )
+            const info = String((await ask(n.port, (c) => c.cluster('INFO'))) ?? '');
+            if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
+            const lines = parseNodes(String((await ask(n.port, (c) => c.cluster('NODES'))) ?? ''));
+            const serving = lines.filter((l) => l.flags.includes('master') && l.slots.length > 0);
+            if (serving.length === 0 || serving.some((l) => !ports.has(l.port) || l.flags.includes('fail')))
               return false;
           }
           return true;
