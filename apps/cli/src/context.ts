@@ -7,6 +7,7 @@ import {
   keys as connectorKeys,
   createQueues,
   type DeadLetter,
+  migrateKeyLayout,
   QUEUE_DEAD_LETTERS,
   QUEUE_INDICATORS,
   type RedisClient,
@@ -126,6 +127,8 @@ export async function withWritingConnection<T>(
     io,
     async (c) => {
       await refuseEvictingRedis(c);
+      // An upgrade from the layout before hash tags, when the CLI writes before any app ran (docs/redis.md).
+      await migrateKeyLayout(c.redis, c.config.redis.keyPrefix, c.config.connector.id);
       return fn(c);
     },
     config,

@@ -2,7 +2,7 @@
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
 import { connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
-import { assertNoEviction, createQueues } from '@octi-sekoia/queue';
+import { assertNoEviction, createQueues, migrateKeyLayout } from '@octi-sekoia/queue';
 import { IngestService } from './ingest-service.ts';
 import { ingestMetrics } from './metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from './opencti-adapter.ts';
@@ -25,6 +25,10 @@ try {
   log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
   process.exit(2);
 }
+// An upgrade from the layout before hash tags: the state carries over (docs/redis.md, "Upgrading").
+const migrated = await migrateKeyLayout(redis, config.redis.keyPrefix, config.connector.id);
+if (migrated.moved + migrated.kept > 0)
+  log.info(migrated, 'moved the connector keys to the hash-tagged layout');
 
 const queues = createQueues(redis, config.redis.keyPrefix, config.connector.id);
 const ops = await listenOrExit(() =>

@@ -2,7 +2,7 @@
 import { secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, redact } from '@octi-sekoia/logger';
 import { connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
-import { assertNoEviction } from '@octi-sekoia/queue';
+import { assertNoEviction, migrateKeyLayout } from '@octi-sekoia/queue';
 import { prepareCollection } from './adopt-on-start.ts';
 import { type WorkerSettings, workerSettings } from './settings.ts';
 import { WorkerService } from './worker-service.ts';
@@ -33,6 +33,10 @@ try {
   log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
   process.exit(2);
 }
+// An upgrade from the layout before hash tags: the state carries over (docs/redis.md, "Upgrading").
+const migrated = await migrateKeyLayout(redis, config.redis.keyPrefix, config.connector.id);
+if (migrated.moved + migrated.kept > 0)
+  log.info(migrated, 'moved the connector keys to the hash-tagged layout');
 
 let service: WorkerService | undefined;
 const ops = await listenOrExit(() =>

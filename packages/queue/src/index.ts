@@ -33,10 +33,12 @@ export {
   connectorTag,
   keyPrefixPatterns,
   keys,
+  legacyLayout,
   QUEUE_DEAD_LETTERS,
   QUEUE_INDICATORS,
 } from './keys.ts';
 export { LuaScript } from './lua-script.ts';
+export { migrateKeyLayout } from './migrate-keys.ts';
 export {
   type ConnectorQueues,
   createQueues,

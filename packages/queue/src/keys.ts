@@ -177,3 +177,18 @@ function globEscape(s: string): string {
 export function keyPrefixPatterns(keyPrefix: string): string[] {
   return [`{${globEscape(keyPrefix)}:*`, `{${globEscape(keyPrefix)}}:*`];
 }
+
+/**
+ * The layout before hash tags (before issue 17): every key of a connector under `<prefix>:<connector>:`, the
+ * connectors set at `<prefix>:connectors`. Named only so that migrateKeyLayout (migrate-keys.ts) can move those
+ * keys at an upgrade; nothing reads or writes them otherwise.
+ */
+export function legacyLayout(keyPrefix: string, connectorId: string) {
+  const base = `${keyPrefix}:${connectorId}`;
+  return {
+    base,
+    /** Any of these present: a connector of the old layout. */
+    markers: [`${base}:checkpoint`, `${base}:generation`, `${base}:sync:dirty`],
+    connectors: `${keyPrefix}:connectors`,
+  };
+}

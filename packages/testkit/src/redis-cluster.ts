@@ -64,7 +64,7 @@ function parseNodes(text: string): NodeLine[] {
  * within seconds. For tests only; never the machine's shared Redis.
  */
 export async function startRedisCluster(
-  opts: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
+  opts: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; password?: string } = {},
 ): Promise<RedisCluster> {
   const masters = opts.masters ?? 3;
   const replicas = opts.replicasPerMaster ?? 0;
@@ -113,6 +113,7 @@ export async function startRedisCluster(
         'no',
         '--maxmemory-policy',
         'noeviction',
+        ...(opts.password ? ['--requirepass', opts.password, '--masterauth', opts.password] : []),
       ];
       nodes.push({ port, dir, process: startProcess('redis-server', args) });
     }
@@ -124,6 +125,7 @@ export async function startRedisCluster(
       });
     }
     await run('redis-cli', [
+      ...(opts.password ? ['--no-auth-warning', '-a', opts.password] : []),
       '--cluster',
       'create',
       ...nodes.map((n) => `127.0.0.1:${n.port}`),
@@ -141,6 +143,7 @@ export async function startRedisCluster(
       lazyConnect: true,
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
+      ...(opts.password ? { password: opts.password } : {}),
     });
     c.on('error', () => undefined);
     return c;
@@ -166,7 +169,7 @@ export async function startRedisCluster(
       const c = new Cluster(
         nodes.map((n) => ({ host: '127.0.0.1', port: n.port })),
         {
-          redisOptions: { maxRetriesPerRequest: null },
+          redisOptions: { maxRetriesPerRequest: null, ...(opts.password ? { password: opts.password } : {}) },
           retryDelayOnClusterDown: 200,
           maxRedirections: 1_000,
         },
