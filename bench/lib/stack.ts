@@ -4,6 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AppConfig, redisEnv } from '@octi-sekoia/config';
+import { connectRedis } from '@octi-sekoia/ops';
+import type { RedisClient } from '@octi-sekoia/queue';
 import { type ConnectorKeys, keys } from '@octi-sekoia/queue';
 import {
   type CollectionDiff,
@@ -19,7 +22,6 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { freePort } from '@octi-sekoia/testkit';
-import { Redis } from 'ioredis';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
 import { cleanupPrefix } from './redis.ts';
 
@@ -33,7 +35,7 @@ export const DEFAULT_TEMPLATE = '{opencti_url}/dashboard/observations/indicators
 export interface StackConfig {
   /** Used in the key prefix and the log directory. */
   label: string;
-  redisUrl: string;
+  redis: AppConfig['redis'];
   /** The run's log directory (a sub-directory per stack is made). */
   logDir: string;
   /** Injected Sekoia latency (ms). */
@@ -63,7 +65,7 @@ export class Stack {
   readonly apps: App[] = [];
   readonly keyPrefix: string;
   readonly connectorId = randomUUID();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly oracle: OracleConfig;
   private readonly dir: string;
   private closing: Promise<void> | undefined;
@@ -75,7 +77,7 @@ export class Stack {
     readonly sekoia: SekoiaSimulator,
   ) {
     this.keyPrefix = `bench-${Date.now().toString(36)}-${config.label}`;
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    this.redis = connectRedis(config.redis);
     this.redis.on('error', () => undefined);
     this.dir = join(config.logDir, `${config.label}-${this.connectorId.slice(0, 8)}`);
     mkdirSync(this.dir, { recursive: true });
@@ -132,7 +134,7 @@ export class Stack {
         : {}),
       SEKOIA_INTEL_REQUESTS_PER_SECOND: String(c.budget.rps),
       SEKOIA_INTEL_REQUEST_BURST: String(c.budget.burst),
-      REDIS_URL: c.redisUrl,
+      ...redisEnv(c.redis),
       REDIS_KEY_PREFIX: this.keyPrefix,
       ...c.env,
     };

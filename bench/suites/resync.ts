@@ -13,7 +13,7 @@ import { NO_BUDGET } from './scaling.ts';
 export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteResult> {
   const stack = await Stack.start({
     label: 'resync',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: 0,
     budget: NO_BUDGET,

@@ -1,8 +1,9 @@
+import { describeRedis } from '@octi-sekoia/ops';
 import { connectorsKey, type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
 import { type ApproximationMode, approximationCounts } from '@octi-sekoia/sekoia';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
-import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
+import { type Connection, readQueues, syncState, withConnection } from './context.ts';
 import {
   countByKind,
   countValues,
@@ -304,7 +305,7 @@ export async function gatherStatus(
             }
           : null,
       approximated,
-      redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
+      redis: { url: describeRedis(c.config.redis), maxmemoryPolicy: policy ?? null },
       unreadable,
       verdict: { ok: true, attention: [], notes: [] },
     };

@@ -109,6 +109,8 @@ export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {
 export interface StackOptions {
   /** A private Redis (a test that kills Redis); default: the machine's, under a test prefix. */
   redisUrl?: string;
+  /** A TestRedis of another topology (e.g. `SentinelSet.testRedis()`); the stack cleans it up. */
+  redis?: TestRedis;
   /** A private Redis Cluster (testkit startRedisCluster): the stack and its workers use it instead. */
   cluster?: RedisCluster;
   behavior?: Partial<SekoiaBehavior>;
@@ -131,11 +133,13 @@ export class Stack {
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r: StackRedis = opts.cluster
-      ? clusterRedis(opts.cluster)
-      : opts.redisUrl
-        ? await privateRedis(opts.redisUrl)
-        : await testRedis('worker');
+    const r: StackRedis =
+      opts.redis ??
+      (opts.cluster
+        ? clusterRedis(opts.cluster)
+        : opts.redisUrl
+          ? await privateRedis(opts.redisUrl)
+          : await testRedis('worker'));
     r.alsoForget(forgetCollectionsOwnedBy);
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
@@ -204,7 +208,7 @@ export class Stack {
       cwd: appDir,
       env: {
         PATH: process.env.PATH ?? '',
-        ...(this.r.cluster ? { REDIS_CLUSTER_NODES: this.r.cluster.seeds } : { REDIS_URL: this.r.url }),
+        ...this.r.env,
         REDIS_KEY_PREFIX: this.r.prefix,
         WORKER_HTTP_PORT: '0',
         CONNECTOR_ID,
@@ -359,6 +363,7 @@ function clusterRedis(cluster: RedisCluster): StackRedis {
   return {
     prefix: 'test:cluster',
     url: '',
+    env: { REDIS_CLUSTER_NODES: cluster.seeds },
     client: cluster.connect(),
     connect: () => cluster.connect(),
     cluster,
@@ -381,6 +386,7 @@ async function privateRedis(url: string): Promise<TestRedis> {
   return {
     prefix: 'test:private',
     url,
+    env: { REDIS_URL: url },
     client,
     connect,
     alsoForget: () => undefined,

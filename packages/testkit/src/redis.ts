@@ -8,6 +8,8 @@ export interface TestRedis {
   /** A unique prefix such as `t:3f9a1c2e:` — use it for every key and queue prefix of the test. */
   prefix: string;
   url: string;
+  /** The apps' settings for this Redis (`REDIS_URL`, or the Sentinel variables): give these to a process. */
+  env: Record<string, string>;
   client: Redis;
   /** A new connection (BullMQ workers need their own, with `maxRetriesPerRequest: null`). */
   connect(): Redis;
@@ -34,6 +36,7 @@ export async function testRedis(label = 't'): Promise<TestRedis> {
   return {
     prefix,
     url: REDIS_TEST_URL,
+    env: { REDIS_URL: REDIS_TEST_URL },
     client,
     connect,
     alsoForget: (forget) => forgets.push(forget),
