@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { limitHeapGrowth } from './heap.ts';
 import { connectRedis } from './redis.ts';
 
@@ -13,7 +13,7 @@ export interface BootedApp<S = undefined> {
   log: Logger;
   /** Removes the configured secrets (tokens, keys, passwords) from a text. */
   redact: (text: string) => string;
-  redis: Redis;
+  redis: Redis | Cluster;
 }
 
 export interface BootOptions<S> {
@@ -26,13 +26,14 @@ export interface BootOptions<S> {
    * A check of the Redis connection that must pass before the app starts (the apps pass the queue package's
    * `assertNoEviction`): a failure is logged as fatal (redacted) and exits 2.
    */
-  checkRedis?: (redis: Redis) => Promise<void>;
+  checkRedis?: (redis: Redis | Cluster) => Promise<void>;
 }
 
 /**
- * The start-up prologue of an app's main.ts: the heap's growth limited (limitHeapGrowth), the configuration and the app's settings (one `config error:` line
- * per problem, exit 2), a JSON logger that redacts the configured secrets, the configuration's warnings logged,
- * the Redis connection (its errors logged redacted, never fatal: ioredis reconnects) and `checkRedis`.
+ * The start-up prologue of an app's main.ts: the heap's growth limited (limitHeapGrowth), the configuration and
+ * the app's settings (one `config error:` line per problem, exit 2), a JSON logger that redacts the configured
+ * secrets, the configuration's warnings logged, the Redis connection (its errors logged redacted, never fatal:
+ * ioredis reconnects) and `checkRedis`.
  */
 export async function bootApp<S = undefined>(
   name: AppName,

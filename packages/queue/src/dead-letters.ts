@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Job, jobId } from '@octi-sekoia/model';
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { LuaScript } from './lua-script.ts';
 import type { ConnectorQueues } from './queues.ts';
+import type { RedisClient } from './redis-client.ts';
 
 const reserveBytesLua = new LuaScript(
   'reserve-dead-letter-bytes',
@@ -334,7 +334,7 @@ export async function discardCounts(q: Pick<ConnectorQueues, 'redis' | 'keys'>):
  */
 export function startDeadLetterParker(
   q: ConnectorQueues,
-  connection: Redis,
+  connection: RedisClient,
   handlers: ReplayHandlers,
 ): Worker<DeadLetter> {
   return new Worker<DeadLetter>(

@@ -29,6 +29,7 @@ export {
   type ConnectorRef,
   claimCollection,
   collectionOwnerKey,
+  forgetCollectionsOwnedBy,
   handOverCollection,
   ownerConflictMessage,
   sameConnector,
