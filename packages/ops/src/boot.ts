@@ -2,7 +2,7 @@ import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
 import type { Cluster, Redis } from 'ioredis';
-import { limitHeapGrowth } from './heap.ts';
+import { HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap.ts';
 import { connectRedis } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
@@ -39,7 +39,7 @@ export async function bootApp<S = undefined>(
   name: AppName,
   opts: BootOptions<S> = {},
 ): Promise<BootedApp<S>> {
-  limitHeapGrowth();
+  limitHeapGrowth(HEAP_GROWING_PERCENT[name]);
   const { config, warnings } = startupConfig(name);
   let settings: S;
   try {
