@@ -23,6 +23,7 @@ export {
   type RequestBudgetOptions,
   type TakeResult,
 } from './budget.ts';
+export { describeRead, readWithBudget } from './budgeted-read.ts';
 export {
   type ClaimResult,
   type CollectionOwner,
