@@ -1,7 +1,7 @@
 import type { Job } from '@octi-sekoia/model';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { DeadLetter } from './dead-letters.ts';
+import type { DeadLetter } from './dead-letter.ts';
 import { type ConnectorKeys, keys as connectorKeys } from './keys.ts';
 
 export interface QueueOptions {
