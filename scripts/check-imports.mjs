@@ -25,11 +25,14 @@ function walk(dir, keep) {
 }
 const isCode = (name) => /\.(ts|mts|mjs|js)$/.test(name) && !/\.d\.ts$/.test(name);
 const isSource = (name) => /\.ts$/.test(name) && !/\.(test|d)\.ts$/.test(name);
-const members = (d) => (existsSync(join(root, d)) ? readdirSync(join(root, d)).map((m) => join(root, d, m)) : []);
+const members = (d) =>
+  existsSync(join(root, d)) ? readdirSync(join(root, d)).map((m) => join(root, d, m)) : [];
 
 // Static imports and re-exports (`from '…'`), side-effect imports (`import '…'`) and dynamic `import('…')`.
-const importRe = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
-const specifiers = (file) => [...readFileSync(file, 'utf8').matchAll(importRe)].map((m) => m[1] ?? m[2] ?? m[3]);
+const importRe =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|(?:^|\n)\s*import\s+['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
+const specifiers = (file) =>
+  [...readFileSync(file, 'utf8').matchAll(importRe)].map((m) => m[1] ?? m[2] ?? m[3]);
 
 function packageTarget(spec) {
   const [, name, ...rest] = spec.split('/');
@@ -38,7 +41,8 @@ function packageTarget(spec) {
   if (!existsSync(pkgFile)) return undefined;
   const exportsField = JSON.parse(readFileSync(pkgFile, 'utf8')).exports ?? { '.': './src/index.ts' };
   const key = rest.length > 0 ? `./${rest.join('/')}` : '.';
-  const target = typeof exportsField === 'string' ? (key === '.' ? exportsField : undefined) : exportsField[key];
+  const target =
+    typeof exportsField === 'string' ? (key === '.' ? exportsField : undefined) : exportsField[key];
   return typeof target === 'string' ? join(dir, target) : undefined;
 }
 
@@ -53,9 +57,13 @@ for (const app of members('apps').filter((p) => statSync(p).isDirectory())) {
       const rel = relative(root, target).split(sep);
       const where = relative(root, file);
       if (rel[0] === 'apps' && rel[1] !== relative(join(root, 'apps'), app))
-        problems.push(`${where} imports '${spec}' from the app apps/${rel[1]}: move what it needs into a package`);
+        problems.push(
+          `${where} imports '${spec}' from the app apps/${rel[1]}: move what it needs into a package`,
+        );
       else if (rel[0] === 'packages')
-        problems.push(`${where} imports '${spec}' by relative path: import @octi-sekoia/${rel[1]} by its name`);
+        problems.push(
+          `${where} imports '${spec}' by relative path: import @octi-sekoia/${rel[1]} by its name`,
+        );
     }
   }
 }
@@ -100,7 +108,12 @@ function visit(v) {
     } while (w !== v);
     if (component.length > 1 || (graph.get(v) ?? []).includes(v)) {
       cycles += 1;
-      problems.push(`import cycle: ${component.map((f) => relative(root, f)).sort().join(' ↔ ')}`);
+      problems.push(
+        `import cycle: ${component
+          .map((f) => relative(root, f))
+          .sort()
+          .join(' ↔ ')}`,
+      );
     }
   }
 }
@@ -108,7 +121,9 @@ for (const v of graph.keys()) if (!state.has(v)) visit(v);
 
 for (const p of problems) console.error(p);
 if (problems.length > 0) {
-  console.error(`check-imports: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${cycles} cycle(s))`);
+  console.error(
+    `check-imports: ${problems.length} problem${problems.length === 1 ? '' : 's'} (${cycles} cycle(s))`,
+  );
   process.exit(1);
 }
 console.log(`check-imports: ${files.length} source files, apps are leaves, no import cycle`);

@@ -1,5 +1,14 @@
+import type { NormalizeConfig } from '@octi-sekoia/model';
 import type { Redis } from 'ioredis';
-import type { IngestSettings } from './ingest-service.ts';
+
+/** What the identity is made of (a part of IngestSettings, named here so this file does not import the service). */
+interface IdentitySettings {
+  streamId: string;
+  normalize: Pick<
+    NormalizeConfig,
+    'extractionMode' | 'descriptionTemplate' | 'openctiUrl' | 'validUntilRounding'
+  >;
+}
 
 /** The settings ingest owns in `<base>:identity` (the worker and `cli adopt` own `collectionId`). */
 export const INGEST_IDENTITY_FIELDS = [
@@ -20,7 +29,7 @@ const SHOWN: Record<Field, string> = {
   validUntilRounding: 'SEKOIA_INTEL_VALID_UNTIL_ROUNDING',
 };
 
-export function ingestIdentity(s: IngestSettings): Record<Field, string> {
+export function ingestIdentity(s: IdentitySettings): Record<Field, string> {
   return {
     streamId: s.streamId,
     extractionMode: s.normalize.extractionMode,
@@ -41,7 +50,7 @@ export function ingestIdentity(s: IngestSettings): Record<Field, string> {
 export async function checkConfigIdentity(
   redis: Redis,
   base: string,
-  settings: IngestSettings,
+  settings: IdentitySettings,
   log: { warn(obj: object, msg: string): void },
   now: () => number = Date.now,
 ): Promise<string[]> {
