@@ -5,35 +5,11 @@ import { policyOf } from '@octi-sekoia/sync';
 import { describe, expect, it } from 'vitest';
 import { BudgetQueue } from '../src/budget-queue.ts';
 import { configurationCause } from '../src/circuit.ts';
-import { InvalidJobError, isTransient, validateJob } from '../src/process-job.ts';
+import { isTransient } from '../src/process-job.ts';
 import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
 import { readTuning, tuningEnvName } from '../src/settings.ts';
 import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
-
-describe('validateJob', () => {
-  const ok = upsert('i', '1-0', ['a.example']);
-  it.each([
-    ['an upsert', ok, undefined],
-    ['a remove', { ...ok, op: 'remove', values: [] }, undefined],
-    ['a sweep marker', { kind: 'sweep', generation: 2, eventId: '5-0' }, undefined],
-    ['not an object', 'x', 'not an object'],
-    ['an unknown kind', { ...ok, kind: 'other' }, 'unknown kind'],
-    ['a bad event id', { ...ok, eventId: '1:0' }, 'bad eventId'],
-    ['a float generation', { ...ok, generation: 1.5 }, 'bad generation'],
-    ['a bad op', { ...ok, op: 'merge' }, 'bad op'],
-    ['no indicator id', { ...ok, indicatorId: '' }, 'missing indicatorId'],
-    ['an empty value', { ...ok, values: [''] }, 'values'],
-    ['no attributes on an upsert', { ...ok, attributes: undefined }, 'missing attributes'],
-    ['a numeric validUntil', { ...ok, attributes: { ...ok.attributes, validUntil: 5 } }, 'validUntil'],
-  ])('%s', (_, data, error) => {
-    if (error === undefined) expect(validateJob(data)).toBe(data);
-    else {
-      expect(() => validateJob(data)).toThrow(InvalidJobError);
-      expect(() => validateJob(data)).toThrow(error);
-    }
-  });
-});
 
 describe('isTransient (job-level errors worth the retry window)', () => {
   it.each([

@@ -1,6 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { attributesFingerprint, type IndicatorJob, type IocAttributes } from '@octi-sekoia/model';
+import {
+  attributesFingerprint,
+  type IndicatorJob,
+  type IocAttributes,
+  validateJob,
+} from '@octi-sekoia/model';
 import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
 import type { Redis } from 'ioredis';
 
@@ -35,8 +40,6 @@ const sweepUnseenLua = lua(
 );
 
 const DAY_MS = 24 * 3600 * 1000;
-const EVENT_ID_RE = /^\d+-\d+$/;
-
 export interface SyncStateOptions {
   keyPrefix: string;
   connectorId: string;
@@ -314,13 +317,7 @@ export class SyncState {
    * may have changed is put into the dirty set, in the same atomic step.
    */
   async recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
-    if (!EVENT_ID_RE.test(job.eventId))
-      throw new Error(`recordDesired: bad event id ${JSON.stringify(job.eventId)}`);
-    if (!Number.isSafeInteger(job.generation) || job.generation < 0)
-      throw new Error(`recordDesired: bad generation ${job.generation}`);
-    if (!job.indicatorId) throw new Error('recordDesired: empty indicatorId');
-    if (job.op !== 'upsert' && job.op !== 'remove')
-      throw new Error(`recordDesired: bad op ${String(job.op)}`);
+    validateJob(job);
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
     const s = this.keys.sync;
