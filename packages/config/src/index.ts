@@ -24,4 +24,3 @@ export {
   type ExtractionMode,
   type ValidUntilRounding,
 } from './schema.ts';
-export { DESCRIPTION_TEMPLATE_FIELDS, LOG_LEVELS, type LogLevel } from './values.ts';

@@ -1,7 +1,9 @@
 // The single list of settings: env name, config.yml key, default, who needs it, parser, documentation.
 // The loader, the README table and the sample files are all derived from it.
 
-import type { LogLevel, Raw } from './values.ts';
+import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
+import { DESCRIPTION_PLACEHOLDERS } from '@octi-sekoia/model';
+import type { Raw } from './values.ts';
 import * as v from './values.ts';
 
 export type AppName = 'ingest' | 'worker' | 'dashboard' | 'cli';
@@ -271,7 +273,7 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ALL,
     doc: 'Log level: `debug`, `info`, `warn`/`warning`, `error`, `critical` (also `trace`, `fatal`).',
-    expected: 'one of trace, debug, info, warn, warning, error, critical, fatal',
+    expected: `one of ${Object.keys(LOG_LEVELS).join(', ')}`,
     parse: v.logLevel,
   },
   // --- Sekoia.io (Python connector) ---
@@ -328,8 +330,8 @@ export const VARS: readonly VarSpec[] = [
     default: '{opencti_url}/dashboard/observations/indicators/{id}',
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
-    doc: `IOC description; fields: ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to 500 characters.`,
-    expected: `text with only the fields ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`,
+    doc: `IOC description; fields: ${DESCRIPTION_PLACEHOLDERS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to 500 characters.`,
+    expected: `text with only the fields ${DESCRIPTION_PLACEHOLDERS.map((f) => `{${f}}`).join(', ')}`,
     parse: v.descriptionTemplate,
   },
   {
