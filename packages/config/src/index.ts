@@ -24,3 +24,4 @@ export {
   type ExtractionMode,
   type ValidUntilRounding,
 } from './schema.ts';
+export { placeholderOf } from './values.ts';
