@@ -21,7 +21,5 @@ export {
   APPS,
   type AppConfig,
   type AppName,
-  type ExtractionMode,
-  type ValidUntilRounding,
 } from './schema.ts';
 export { placeholderOf } from './values.ts';

@@ -2,15 +2,19 @@
 // The loader, the README table and the sample files are all derived from it.
 
 import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
-import { DESCRIPTION_PLACEHOLDERS } from '@octi-sekoia/model';
+import {
+  DEFAULT_DESCRIPTION_TEMPLATE,
+  DESCRIPTION_PLACEHOLDERS,
+  MAX_DESCRIPTION_CODE_POINTS,
+  VALID_UNTIL_ROUNDINGS,
+  type ValidUntilRounding,
+} from '@octi-sekoia/model';
+import { EXTRACTION_MODES, type ExtractionMode } from '@octi-sekoia/stix';
 import type { Raw } from './values.ts';
 import * as v from './values.ts';
 
 export type AppName = 'ingest' | 'worker' | 'dashboard' | 'cli';
 export const APPS: readonly AppName[] = ['ingest', 'worker', 'dashboard', 'cli'];
-
-export type ExtractionMode = 'strict' | 'lenient';
-export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
 
 export interface AppConfig {
   opencti: {
@@ -320,17 +324,17 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Which STIX patterns export values: `strict` (only what the pattern guarantees) or `lenient`.',
-    expected: 'strict or lenient',
-    parse: v.oneOf(['strict', 'lenient'] as const),
+    expected: v.alternatives(EXTRACTION_MODES),
+    parse: v.oneOf(EXTRACTION_MODES),
   },
   {
     env: 'SEKOIA_INTEL_DESCRIPTION_TEMPLATE',
     yml: 'sekoia_intel.description_template',
     path: 'sekoiaIntel.descriptionTemplate',
-    default: '{opencti_url}/dashboard/observations/indicators/{id}',
+    default: DEFAULT_DESCRIPTION_TEMPLATE,
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
-    doc: `IOC description; fields: ${DESCRIPTION_PLACEHOLDERS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to 500 characters.`,
+    doc: `IOC description; fields: ${DESCRIPTION_PLACEHOLDERS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to ${MAX_DESCRIPTION_CODE_POINTS} characters.`,
     expected: `text with only the fields ${DESCRIPTION_PLACEHOLDERS.map((f) => `{${f}}`).join(', ')}`,
     parse: v.descriptionTemplate,
   },
@@ -342,8 +346,8 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Round `valid_until` up to the minute/hour/day so more IOCs share fields and batch together (`none` keeps it exact).',
-    expected: 'none, minute, hour or day',
-    parse: v.oneOf(['none', 'minute', 'hour', 'day'] as const),
+    expected: v.alternatives(VALID_UNTIL_ROUNDINGS),
+    parse: v.oneOf(VALID_UNTIL_ROUNDINGS),
   },
   {
     env: 'SEKOIA_INTEL_REQUESTS_PER_SECOND',

@@ -72,6 +72,11 @@ export function positiveNumber(max: number) {
   };
 }
 
+/** `a, b or c`: the choices of a setting, for its expected text. */
+export function alternatives(choices: readonly string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+}
+
 export function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: Raw): T => {
     const s = asString(raw).toLowerCase();

@@ -1,7 +1,8 @@
 import type { IocAttributes, KillChainPhase } from './job.ts';
 
 /** How `valid_until` is rounded before it is sent: coarser rounding lets more creates share one batch. */
-export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
+export const VALID_UNTIL_ROUNDINGS = ['none', 'minute', 'hour', 'day'] as const;
+export type ValidUntilRounding = (typeof VALID_UNTIL_ROUNDINGS)[number];
 
 const UNIT_MS: Record<ValidUntilRounding, number> = {
   none: 1,
