@@ -1,14 +1,5 @@
-import type { NormalizeConfig } from '@octi-sekoia/model';
 import type { Redis } from 'ioredis';
-
-/** What the identity is made of (a part of IngestSettings, named here so this file does not import the service). */
-interface IdentitySettings {
-  streamId: string;
-  normalize: Pick<
-    NormalizeConfig,
-    'extractionMode' | 'descriptionTemplate' | 'openctiUrl' | 'validUntilRounding'
-  >;
-}
+import type { IngestSettings } from './settings.ts';
 
 /** The settings ingest owns in `<base>:identity` (the worker and `cli adopt` own `collectionId`). */
 export const INGEST_IDENTITY_FIELDS = [
@@ -29,7 +20,7 @@ const SHOWN: Record<Field, string> = {
   validUntilRounding: 'SEKOIA_INTEL_VALID_UNTIL_ROUNDING',
 };
 
-export function ingestIdentity(s: IdentitySettings): Record<Field, string> {
+export function ingestIdentity(s: IngestSettings): Record<Field, string> {
   return {
     streamId: s.streamId,
     extractionMode: s.normalize.extractionMode,
@@ -50,7 +41,7 @@ export function ingestIdentity(s: IdentitySettings): Record<Field, string> {
 export async function checkConfigIdentity(
   redis: Redis,
   base: string,
-  settings: IdentitySettings,
+  settings: IngestSettings,
   log: { warn(obj: object, msg: string): void },
   now: () => number = Date.now,
 ): Promise<string[]> {

@@ -21,5 +21,7 @@ export {
   APPS,
   type AppConfig,
   type AppName,
+  type WorkerTuning,
+  workerTuningDefaults,
 } from './schema.ts';
 export { placeholderOf } from './values.ts';
