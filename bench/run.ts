@@ -15,7 +15,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { type AppConfig, ConfigError, loadRedisConfig } from '@octi-sekoia/config';
+import { connectRedis, describeRedis } from '@octi-sekoia/ops';
 import { killAllChildren, ROOT, round, setAppRoot } from './lib/children.ts';
 import { info } from './lib/redis.ts';
 import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
@@ -176,8 +177,8 @@ function git(args: string[]): string {
   }
 }
 
-async function machine(redisUrl: string) {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+async function machine(settings: AppConfig['redis']) {
+  const redis = connectRedis(settings, { maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -191,7 +192,7 @@ async function machine(redisUrl: string) {
       platform: `${os.type()} ${os.release()} ${os.arch()}`,
       loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
       redis: {
-        url: redisUrl.replace(/\/\/[^@]*@/, '//***@'),
+        url: describeRedis(settings),
         version: server.redis_version,
         mode: server.redis_mode,
         os: server.os,
@@ -290,14 +291,21 @@ async function main(): Promise<void> {
     process.exit(r.status ?? 1);
   }
 
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  let redis: AppConfig['redis'];
+  try {
+    redis = loadRedisConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) process.stderr.write(`config error: ${p.line}\n`);
+    process.exit(2);
+  }
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const outDir = join(ROOT, 'bench-results');
   const logDir = join(outDir, `logs-${stamp}`);
   mkdirSync(logDir, { recursive: true });
   const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-  const ctx: SuiteContext = { redisUrl, logDir, log };
+  const ctx: SuiteContext = { redis, logDir, log };
 
   let interrupted = false;
   let save: () => void = () => undefined;
@@ -351,7 +359,7 @@ async function main(): Promise<void> {
     };
     log(`code under test: ${code} = ${snap.commit} (snapshot in ${snap.root})`);
   }
-  const machineInfo = { ...(await machine(redisUrl)), code: codeInfo };
+  const machineInfo = { ...(await machine(redis)), code: codeInfo };
   log(
     `bench: ${plan.map((p) => `${p.def.name}${p.def.size !== undefined ? ` (${p.size.toLocaleString('en-US')} ${p.def.unit})` : ''}`).join(', ')}`,
   );

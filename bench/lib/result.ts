@@ -1,3 +1,4 @@
+import type { AppConfig } from '@octi-sekoia/config';
 import {
   applyScenario,
   controlTarget,
@@ -31,7 +32,8 @@ export interface SuiteResult {
 }
 
 export interface SuiteContext {
-  redisUrl: string;
+  /** The operator's Redis (REDIS_URL, REDIS_SENTINELS…, REDIS_CLUSTER_NODES: the apps' settings and rules). */
+  redis: AppConfig['redis'];
   logDir: string;
   /** Progress lines (stderr). */
   log: (msg: string) => void;

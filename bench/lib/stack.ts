@@ -4,6 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AppConfig, redisEnv } from '@octi-sekoia/config';
+import { connectRedis } from '@octi-sekoia/ops';
+import type { RedisClient } from '@octi-sekoia/queue';
+import { type ConnectorKeys, keys } from '@octi-sekoia/queue';
 import {
   type CollectionDiff,
   computeExpectedCollection,
@@ -18,7 +22,6 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { freePort } from '@octi-sekoia/testkit';
-import { Redis } from 'ioredis';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
 import { cleanupPrefix } from './redis.ts';
 
@@ -32,7 +35,7 @@ export const DEFAULT_TEMPLATE = '{opencti_url}/dashboard/observations/indicators
 export interface StackConfig {
   /** Used in the key prefix and the log directory. */
   label: string;
-  redisUrl: string;
+  redis: AppConfig['redis'];
   /** The run's log directory (a sub-directory per stack is made). */
   logDir: string;
   /** Injected Sekoia latency (ms). */
@@ -62,7 +65,7 @@ export class Stack {
   readonly apps: App[] = [];
   readonly keyPrefix: string;
   readonly connectorId = randomUUID();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly oracle: OracleConfig;
   private readonly dir: string;
   private closing: Promise<void> | undefined;
@@ -74,7 +77,7 @@ export class Stack {
     readonly sekoia: SekoiaSimulator,
   ) {
     this.keyPrefix = `bench-${Date.now().toString(36)}-${config.label}`;
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    this.redis = connectRedis(config.redis);
     this.redis.on('error', () => undefined);
     this.dir = join(config.logDir, `${config.label}-${this.connectorId.slice(0, 8)}`);
     mkdirSync(this.dir, { recursive: true });
@@ -95,9 +98,14 @@ export class Stack {
     return s;
   }
 
-  /** Base of every connector key (`<prefix>:<connector id>`). */
+  /** Every Redis key of the connector (packages/queue/src/keys.ts). */
+  get keys(): ConnectorKeys {
+    return keys(this.keyPrefix, this.connectorId);
+  }
+
+  /** Base of every connector key (its hash tag). */
   get base(): string {
-    return `${this.keyPrefix}:${this.connectorId}`;
+    return this.keys.base;
   }
 
   get logDir(): string {
@@ -126,7 +134,7 @@ export class Stack {
         : {}),
       SEKOIA_INTEL_REQUESTS_PER_SECOND: String(c.budget.rps),
       SEKOIA_INTEL_REQUEST_BURST: String(c.budget.burst),
-      REDIS_URL: c.redisUrl,
+      ...redisEnv(c.redis),
       REDIS_KEY_PREFIX: this.keyPrefix,
       ...c.env,
     };
@@ -323,28 +331,29 @@ export class Stack {
 
   /** Jobs still in the indicators queue (waiting, active, delayed, prioritized, paused). */
   async queued(): Promise<number> {
-    const q = `${this.base}:indicators`;
+    const k = this.keys;
+    const q = (part: string) => k.queueKey(k.queues.indicators, part);
     const [wait, active, paused, delayed, prioritized] = (await this.redis
       .multi()
-      .llen(`${q}:wait`)
-      .llen(`${q}:active`)
-      .llen(`${q}:paused`)
-      .zcard(`${q}:delayed`)
-      .zcard(`${q}:prioritized`)
+      .llen(q('wait'))
+      .llen(q('active'))
+      .llen(q('paused'))
+      .zcard(q('delayed'))
+      .zcard(q('prioritized'))
       .exec())!.map(([, v]) => Number(v));
     return wait! + active! + paused! + delayed! + prioritized!;
   }
 
   async dirty(): Promise<number> {
-    return this.redis.zcard(`${this.base}:sync:dirty`);
+    return this.redis.zcard(this.keys.sync.dirty);
   }
 
   async swept(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:sync:swept`)) ?? 0);
+    return Number((await this.redis.get(this.keys.sync.swept)) ?? 0);
   }
 
   async generation(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:generation`)) ?? 0);
+    return Number((await this.redis.get(this.keys.generation)) ?? 0);
   }
 
   /** Until the queue is empty, the dirty set empty and generation `swept` swept (bounded by `timeoutMs`). */

@@ -16,7 +16,7 @@ export async function runInitialSync(
   const tag = shape === 'shared' ? 'a' : 'b';
   const stack = await Stack.start({
     label: `sync-${tag}`,
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: LATENCY_MS,
     budget: BUDGET,

@@ -30,7 +30,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
   const preload = 500;
   const stack = await Stack.start({
     label: 'live',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: LATENCY_MS,
     budget: BUDGET,

@@ -13,7 +13,7 @@ import { NO_BUDGET } from './scaling.ts';
 export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteResult> {
   const stack = await Stack.start({
     label: 'resync',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: 0,
     budget: NO_BUDGET,
@@ -56,7 +56,7 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
     const requestsBefore = stack.sekoia.control.requestCount();
     const sampler = stack.sampleRequests();
     const t0 = Date.now();
-    await stack.redis.set(`${stack.base}:resync-requested`, new Date(t0).toISOString());
+    await stack.redis.set(stack.keys.resyncRequested, new Date(t0).toISOString());
     // Bound: room for 0.3 requests per value at the budget plus two minutes (at least 4 minutes). A re-sync that
     // needs more (e.g. one search per value) is reported as not done, with what is left.
     const deadline = t0 + Math.max(240_000, 120_000 + ((values * 0.3) / BUDGET.rps) * 1000);

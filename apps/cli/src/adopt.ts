@@ -26,7 +26,6 @@ import { appConfig, type Connection, connect, withWritingConnection, writeQueues
 import { duration, plural } from './format.ts';
 import { type FollowResult, followGeneration } from './generation-progress.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, type Io, UsageError } from './io.ts';
-import { appKeys } from './keys.ts';
 
 /** How many items of each list the text output shows (--json has them all). */
 const SHOWN = 50;
@@ -342,7 +341,6 @@ async function adopt(
         }
 
         // The generation the read is for: the re-sync's (ingest's first run is one already).
-        const k = appKeys(c.keys, config.redis.keyPrefix);
         const [checkpoint, leaseTtl] = await Promise.all([
           c.redis.get(c.keys.checkpoint),
           c.redis.pttl(c.keys.lease),
@@ -351,7 +349,7 @@ async function adopt(
         let generation = Math.max(1, before);
         let resyncRequested = false;
         if (checkpoint) {
-          await c.redis.set(k.resyncRequested, new Date().toISOString());
+          await c.redis.set(c.keys.resyncRequested, new Date().toISOString());
           resyncRequested = true;
           generation = before + 1;
           if (leaseTtl !== -2) {

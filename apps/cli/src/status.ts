@@ -1,7 +1,9 @@
-import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { describeRedis } from '@octi-sekoia/ops';
+import { connectorsKey, type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { type ApproximationMode, approximationCounts } from '@octi-sekoia/sekoia';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
-import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
+import { type Connection, readQueues, syncState, withConnection } from './context.ts';
 import {
   countByKind,
   countValues,
@@ -11,7 +13,6 @@ import {
 } from './counts.ts';
 import { aligned, duration, eventIdTime, plural, when } from './format.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io } from './io.ts';
-import { appKeys } from './keys.ts';
 
 /** Stream states in which the reader is doing its job (`paused` = backpressure, resumes by itself). */
 const READING = new Set(['open', 'paused']);
@@ -70,6 +71,8 @@ export interface StatusReport {
   counters: Record<string, number>;
   /** `full`: the worker has stopped creates (count ≥ max). */
   collection: { count: number; max: number; full: boolean; at: string | null } | null;
+  /** Values written only as close as Sekoia allows, per mode (each counted once; docs/sekoia-behaviours.md). */
+  approximated: Record<ApproximationMode, number>;
   redis: { url: string; maxmemoryPolicy: string | null };
   /** Keys present but not readable as expected. */
   unreadable: string[];
@@ -103,7 +106,6 @@ export async function gatherStatus(
 ): Promise<StatusReport> {
   const now = opts.now ?? Date.now();
   const k = c.keys;
-  const a = appKeys(k, c.config.redis.keyPrefix);
   const unreadable: string[] = [];
   const json = (key: string, raw: string | null): Json | null => {
     if (raw === null) return null;
@@ -127,35 +129,33 @@ export async function gatherStatus(
     rawCircuit,
     rawUsage,
     info,
-    connectors,
     replayed,
     liveIndicators,
     existing,
   ] = (await c.redis
     .multi()
-    .get(a.ingestStatus)
+    .get(k.ingestStatus)
     .pttl(k.lease)
     .get(k.checkpoint)
     .get(k.generation)
     .get(k.sync.swept)
-    .get(a.resyncRequested)
-    .get(a.circuit)
-    .get(a.collectionUsage)
+    .get(k.resyncRequested)
+    .get(k.circuit)
+    .get(k.collectionUsage)
     .hgetall(k.info)
-    .smembers(a.connectors)
     .llen(k.replayedEvents)
     .scard(k.sync.live)
     .exists(
       k.checkpoint,
       k.generation,
       k.lease,
-      a.ingestStatus,
-      a.circuit,
+      k.ingestStatus,
+      k.circuit,
       k.sync.dirty,
       k.sync.live,
-      `${k.bullPrefix}:${k.queues.indicators}:meta`,
-      `${k.bullPrefix}:${k.queues.indicators}:id`,
-      `${k.bullPrefix}:${k.queues.deadLetters}:id`,
+      k.queueKey(k.queues.indicators, 'meta'),
+      k.queueKey(k.queues.indicators, 'id'),
+      k.queueKey(k.queues.deadLetters, 'id'),
     )
     .exec()
     .then((replies) =>
@@ -173,7 +173,6 @@ export async function gatherStatus(
     string | null,
     string | null,
     Record<string, string>,
-    string[],
     number,
     number,
     number,
@@ -194,8 +193,11 @@ export async function gatherStatus(
         readMaxmemoryPolicy(c.redis).catch(() => undefined),
         opts.scanValues ? countValues(c) : Promise.resolve(null),
         discardCounts(q),
-        c.redis.get(a.lastSweep),
+        c.redis.get(k.lastSweep),
       ]);
+    // Alone, not in the MULTI above: the connectors set is outside the connector's slot (Redis Cluster).
+    const connectors = await c.redis.smembers(connectorsKey(c.config.redis.keyPrefix));
+    const approximated = await approximationCounts(c.redis, k.approximated);
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -206,12 +208,12 @@ export async function gatherStatus(
       reads.generations().then((g) => g.read),
       reads.lockHeld(),
     ]);
-    const st = json(a.ingestStatus, rawStatus);
+    const st = json(k.ingestStatus, rawStatus);
     const cp = json(k.checkpoint, rawCheckpoint);
-    const circuit = json(a.circuit, rawCircuit);
-    const usage = json(a.collectionUsage, rawUsage);
+    const circuit = json(k.circuit, rawCircuit);
+    const usage = json(k.collectionUsage, rawUsage);
     const sweep = cp?.sweep as Json | null | undefined;
-    const lastSweep = json(a.lastSweep, rawLastSweep);
+    const lastSweep = json(k.lastSweep, rawLastSweep);
     const report: StatusReport = {
       at: new Date(now).toISOString(),
       connector: {
@@ -302,7 +304,8 @@ export async function gatherStatus(
               at: str(usage.at),
             }
           : null,
-      redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
+      approximated,
+      redis: { url: describeRedis(c.config.redis), maxmemoryPolicy: policy ?? null },
       unreadable,
       verdict: { ok: true, attention: [], notes: [] },
     };
@@ -317,6 +320,12 @@ export async function gatherStatus(
 export function verdictOf(r: StatusReport): StatusReport['verdict'] {
   const attention: string[] = [];
   const notes: string[] = [];
+  const approximated = Object.values(r.approximated ?? {}).reduce((a, n) => a + n, 0);
+  if (approximated > 0) {
+    notes.push(
+      `${plural(approximated, 'value')} held by Sekoia.io only as close as its API allows (each reported once in the worker log; docs/sekoia-behaviours.md)`,
+    );
+  }
   if (!r.connector.found) {
     const others = r.connector.others.length > 0 ? r.connector.others.join(', ') : 'none';
     notes.push(
@@ -486,6 +495,13 @@ export function renderStatus(r: StatusReport): string {
   } else {
     rows.push(['collection', 'unknown (no usage published by a worker)']);
   }
+  const approx = Object.entries(r.approximated).filter(([, n]) => n > 0);
+  rows.push([
+    'as close as allowed',
+    approx.length === 0
+      ? 'none (every value written exactly)'
+      : `${approx.map(([mode, n]) => `${mode} ${n}`).join(', ')} values (docs/sekoia-behaviours.md)`,
+  ]);
   rows.push(['redis', `${r.redis.url}, maxmemory-policy ${r.redis.maxmemoryPolicy ?? 'unknown'}`]);
 
   const lines = [aligned(rows), ''];

@@ -203,6 +203,27 @@ describe('status', () => {
     ]);
   });
 
+  it('values Sekoia holds only as close as it allows: a count per mode and a note, not an alarm (issue 14)', async () => {
+    await seedHealthy(r);
+    const clean = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(clean.stdout).toMatch(/^as close as allowed: +none \(every value written exactly\)$/m);
+    const { approximated } = connectorKeys(r);
+    const detail = JSON.stringify({ detail: 'x', at: new Date().toISOString() });
+    await r.client.hset(approximated('valid-until-kept'), 'a.example', detail, 'b.example', detail);
+    await r.client.hset(approximated('custom-kill-chains-dropped'), 'a.example', detail);
+    const res = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(
+      /^as close as allowed: +custom-kill-chains-dropped 1, valid-until-kept 2 values \(docs\/sekoia-behaviours\.md\)$/m,
+    );
+    expect(res.stdout).toContain(
+      'note: 3 values held by Sekoia.io only as close as its API allows (each reported once in the worker log; docs/sekoia-behaviours.md)\n',
+    );
+    expect(res.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: OK, nothing needs attention');
+    const json = JSON.parse((await cli(['status', '--json', '--no-scan'], redisEnv(r))).stdout);
+    expect(json.approximated).toEqual({ 'custom-kill-chains-dropped': 1, 'valid-until-kept': 2 });
+  });
+
   it('a connector id with nothing in Redis: says so, names the registered ones, writes nothing, exit 1', async () => {
     await seedHealthy(r);
     const other = '0d2b6c5e-1f3a-4c7e-9b8d-2a6f4e1c3b5a';
@@ -214,7 +235,7 @@ describe('status', () => {
     expect(res.stdout).toMatch(/^stream: +unknown/m);
     expect(res.stdout).toMatch(/^circuit: +unknown/m);
     expect(res.stdout).toMatch(/^verdict: ATTENTION: no ingest replica holds the reader lease/m);
-    expect(await r.client.keys(`${r.prefix}:${other}*`)).toEqual([]);
+    expect(await r.client.keys(`*${r.prefix}:${other}*`)).toEqual([]);
   });
 
   it('configuration errors: one line per problem on stderr, exit 2', async () => {

@@ -1,8 +1,10 @@
 // Collection reads in the worker: the config identity check and the adoption of the collection at a first start
 // (before any job is taken), then a watcher that reads the whole collection at the start of every generation.
+
 import { hostname } from 'node:os';
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
+import type { RedisClient } from '@octi-sekoia/queue';
 import { type SekoiaClient, SekoiaError } from '@octi-sekoia/sekoia';
 import {
   type Budget,
@@ -18,7 +20,6 @@ import {
   readWithBudget,
 } from '@octi-sekoia/sync';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { WorkerSettings } from './settings.ts';
 
 /** What the hook needs of the worker service (its Sekoia client and budget, its queue). */
@@ -29,7 +30,7 @@ export interface CollectionHookService {
 }
 
 export interface CollectionHookDeps {
-  redis: Redis;
+  redis: RedisClient;
   settings: WorkerSettings;
   log: Logger;
   service: CollectionHookService;

@@ -1,4 +1,5 @@
 import { type IndicatorJob, type Job, type SweepMarkerJob, validateJob } from '@octi-sekoia/model';
+import type { RedisClient } from '@octi-sekoia/queue';
 import type { ApplyJobResult, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
 import {
   type Job as BullJob,
@@ -8,14 +9,13 @@ import {
   UnrecoverableError,
   WaitingError,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { findSweepBlocker, type SweepExemption } from './sweep.ts';
 
 export interface ProcessJobDeps {
   reconciler: Reconciler;
   /** The indicators queue (the sweep looks at what is still in it) and its connection. */
   queue: Queue<Job>;
-  redis: Redis;
+  redis: RedisClient;
   settings: {
     /** Attempts before a failing job becomes a dead letter (WORKER_RETRY_ATTEMPTS). */
     retryAttempts: number;

@@ -1,7 +1,7 @@
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
 import type { Readiness, Registry } from '@octi-sekoia/ops';
-import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type ConnectorQueues, connectorsKey, createQueues, type RedisClient } from '@octi-sekoia/queue';
 import {
   behavioursFor,
   clientBehaviour,
@@ -17,7 +17,7 @@ import {
 } from '@octi-sekoia/sekoia';
 import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
 import { Circuit, type CircuitStatus } from './circuit.ts';
 import { quotaMessage, UsageWatch } from './collection-usage.ts';
@@ -34,9 +34,9 @@ const QUOTA_MARGIN = 100;
 
 export interface WorkerServiceDeps {
   /** Commands: sync state, queues, dead letters, budget, published status. */
-  redis: Redis;
+  redis: RedisClient;
   /** A new connection for BullMQ's worker (blocking commands; `maxRetriesPerRequest: null`). */
-  connect: () => Redis;
+  connect: () => RedisClient;
   settings: WorkerSettings;
   log: Logger;
   registry: Registry;
@@ -57,9 +57,10 @@ export class WorkerService {
   readonly reconciler: Reconciler;
   readonly circuit: Circuit;
   readonly usage: UsageWatch;
+  readonly approximations: Approximations;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
-  private readonly workerConnection: Redis;
+  private readonly workerConnection: RedisClient;
   private readonly dlq: DeadLetterDeps;
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -81,7 +82,7 @@ export class WorkerService {
     this.log = deps.log;
     this.metrics = workerMetrics(deps.registry);
     this.queues = createQueues(deps.redis, s.keyPrefix, s.connectorId);
-    const base = this.queues.keys.base;
+    const k = this.queues.keys;
     this.dlq = {
       queues: this.queues,
       redact: deps.redact,
@@ -99,6 +100,20 @@ export class WorkerService {
       },
     };
 
+    this.approximations = new Approximations({
+      redis: deps.redis,
+      keyOf: k.approximated,
+      onFirst: (mode, value, detail) =>
+        this.log.warn(
+          { value, mode, detail },
+          'written as close as Sekoia.io allows (reported once per value; docs/sekoia-behaviours.md)',
+        ),
+      onError: (err) =>
+        this.log.debug(
+          { err: deps.redact(String((err as Error)?.message ?? err)) },
+          'approximation record failed',
+        ),
+    });
     this.budget = new RequestBudget(deps.redis, {
       keyPrefix: s.keyPrefix,
       host: new URL(s.sekoia.url).host,
@@ -131,11 +146,7 @@ export class WorkerService {
       port: sekoiaPort(this.client, gate, {
         observer,
         choices: () => this.choices,
-        onDegraded: (d) =>
-          this.log.warn(
-            { subjects: d.subjects, mode: d.mode, detail: d.detail },
-            'written as close as Sekoia.io allows: kill chain phases it refuses left out',
-          ),
+        onDegraded: (d) => this.approximations.report(d.mode, d.subjects, d.detail),
         redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
@@ -163,8 +174,11 @@ export class WorkerService {
 
     this.circuit = new Circuit({
       redis: deps.redis,
-      key: `${base}:circuit`,
-      probe: () => gate.run('getCollection', 0, () => this.client.getCollection()),
+      key: k.circuit,
+      probe: (st) =>
+        st.state === 'open' && st.reason === 'forbidden'
+          ? gate.run('revoke', 0, () => this.client.probeWrite())
+          : gate.run('getCollection', 0, () => this.client.getCollection()),
       probeIntervalMs: t.probeIntervalMs,
       onOpen: (st) => this.pauseWork(st),
       onClose: (st) => this.resumeWork(st),
@@ -174,7 +188,7 @@ export class WorkerService {
 
     this.usage = new UsageWatch({
       redis: deps.redis,
-      key: `${base}:collection-usage`,
+      key: k.collectionUsage,
       read: () => gate.run('countTotalIocs', 0, () => this.client.countTotalIocs()),
       intervalMs: t.usageIntervalMs,
       fullIntervalMs: t.usageFullIntervalMs,
@@ -221,7 +235,7 @@ export class WorkerService {
         this.metrics.sweepKept.set(kept);
         // For `pnpm cli status`: the last sweep and how many indicators dead letters kept from it.
         void deps.redis
-          .set(`${base}:last-sweep`, JSON.stringify({ generation, kept, at: new Date().toISOString() }))
+          .set(k.lastSweep, JSON.stringify({ generation, kept, at: new Date().toISOString() }))
           .catch(() => undefined);
       },
       backlog: () => this.backlog,
@@ -283,7 +297,7 @@ export class WorkerService {
     const s = this.deps.settings;
     this.started = true;
     await this.loadProfile();
-    await this.deps.redis.sadd(`${s.keyPrefix}:connectors`, s.connectorId);
+    await this.deps.redis.sadd(connectorsKey(s.keyPrefix), s.connectorId);
     this.circuit.publish();
     await this.circuit.probeNow();
     await this.circuit.settled();

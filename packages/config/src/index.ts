@@ -2,6 +2,7 @@ export {
   type ConfigTableRow,
   configTable,
   describeConfig,
+  redisEnv,
   renderConfigTableMarkdown,
   renderConfigYmlSample,
   renderEnvExample,
@@ -15,6 +16,7 @@ export {
   invocationDir,
   type LoadOptions,
   loadConfig,
+  loadRedisConfig,
   startupConfig,
 } from './load.ts';
 export {

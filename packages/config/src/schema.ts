@@ -57,7 +57,16 @@ export interface AppConfig {
     probeViewOnlyApiKey?: string;
   };
   redis: {
+    /** REDIS_URL (the default when no topology is given); ignored when REDIS_SENTINELS or REDIS_CLUSTER_NODES is set. */
     url: string;
+    /** Sentinel topology: REDIS_SENTINELS + REDIS_SENTINEL_MASTER (+ REDIS_SENTINEL_PASSWORD). */
+    sentinels?: { host: string; port: number }[];
+    sentinelMaster?: string;
+    sentinelPassword?: string;
+    /** Cluster topology: REDIS_CLUSTER_NODES (seed nodes). */
+    clusterNodes?: { host: string; port: number }[];
+    /** ACL user of the data nodes (every topology; overrides a user in REDIS_URL). */
+    username?: string;
     password?: string;
     /** REDIS_TLS or a `rediss://` URL. */
     tls: boolean;
@@ -539,9 +548,60 @@ export const VARS: readonly VarSpec[] = [
     default: 'redis://127.0.0.1:6379',
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Redis server (`redis://` or `rediss://` for TLS). It must not evict keys (`maxmemory-policy noeviction`).',
+    doc: 'Standalone Redis: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES (none: this default). Redis must not evict keys (`maxmemory-policy noeviction`).',
     expected: 'redis://host:port[/db] or rediss://host:port[/db]',
     parse: v.redisUrl,
+  },
+  {
+    env: 'REDIS_SENTINELS',
+    yml: 'redis.sentinels',
+    path: 'redis.sentinels',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis behind Sentinel: the sentinels, `host:port,host:port,…` (with REDIS_SENTINEL_MASTER). The apps follow failovers. REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to the master.',
+    expected: 'host:port,host:port,… (IPv6 as [addr]:port)',
+    parse: v.hostPortList,
+  },
+  {
+    env: 'REDIS_SENTINEL_MASTER',
+    yml: 'redis.sentinel_master',
+    path: 'redis.sentinelMaster',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Name of the master group the sentinels monitor (`sentinel monitor <name> …`); only with REDIS_SENTINELS.',
+    expected: 'a master name (letters, digits, `.`, `_`, `-`)',
+    parse: v.sentinelMasterName,
+  },
+  {
+    env: 'REDIS_SENTINEL_PASSWORD',
+    yml: 'redis.sentinel_password',
+    path: 'redis.sentinelPassword',
+    requiredFor: [],
+    usedBy: ALL,
+    secret: true,
+    doc: "Password of the sentinels themselves (their `requirepass`), when they have one; only with REDIS_SENTINELS. The master's password is REDIS_PASSWORD.",
+    expected: "the sentinels' password",
+    parse: v.anyText,
+  },
+  {
+    env: 'REDIS_CLUSTER_NODES',
+    yml: 'redis.cluster_nodes',
+    path: 'redis.clusterNodes',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis Cluster: some of its nodes, `host:port,host:port,…` (the apps discover the others). REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to every node. No master may evict keys.',
+    expected: 'host:port,host:port,… (IPv6 as [addr]:port)',
+    parse: v.hostPortList,
+  },
+  {
+    env: 'REDIS_USERNAME',
+    yml: 'redis.username',
+    path: 'redis.username',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis ACL user for every data node, whatever the topology (overrides a user in REDIS_URL). Unset: `default`.',
+    expected: 'a Redis ACL user name',
+    parse: v.credential,
   },
   {
     env: 'REDIS_PASSWORD',
@@ -550,7 +610,7 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ALL,
     secret: true,
-    doc: 'Redis password (overrides one in REDIS_URL).',
+    doc: 'Redis password for every data node, whatever the topology (overrides one in REDIS_URL).',
     expected: 'the Redis password',
     parse: v.anyText,
   },
@@ -561,7 +621,7 @@ export const VARS: readonly VarSpec[] = [
     default: false,
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Connect to Redis over TLS (implied by `rediss://`).',
+    doc: 'Connect to Redis over TLS: every data node, and the sentinels too (implied by a `rediss://` REDIS_URL).',
     expected: BOOL,
     parse: v.bool,
   },
@@ -582,7 +642,7 @@ export const VARS: readonly VarSpec[] = [
     default: 'octi-sekoia',
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Every key and queue of this connector lives under `<prefix>:<connector id>`.',
+    doc: 'Every key and queue of this connector lives under `{<prefix>:<connector id>}` (one Redis Cluster hash tag).',
     expected: 'letters, digits, `_`, `.`, `-`, segments joined by `:`',
     parse: v.keyPrefix,
   },

@@ -131,6 +131,34 @@ export function redisUrl(raw: Raw): string {
   return s;
 }
 
+/**
+ * `host:port,host:port,…` (REDIS_SENTINELS, REDIS_CLUSTER_NODES; a YAML list too): an IPv6 host in brackets,
+ * the port always given (26379 for a sentinel and 6379 for a node are common, but a guess would hide a typo).
+ */
+export function hostPortList(raw: Raw): { host: string; port: number }[] {
+  const items = Array.isArray(raw) ? raw.map((x) => String(x)) : asString(raw).split(',');
+  const out: { host: string; port: number }[] = [];
+  const seen = new Set<string>();
+  for (const item of items.map((x) => x.trim())) {
+    if (item === '') throw new Invalid('an empty entry');
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(item);
+    const host = m?.[1] ?? m?.[2];
+    const port = Number(m?.[3]);
+    if (!m || !host || port < 1 || port > 65535) throw new Invalid(`'${item}' is not host:port`);
+    if (seen.has(`${host}:${port}`)) throw new Invalid(`'${item}' is listed twice`);
+    seen.add(`${host}:${port}`);
+    out.push({ host, port });
+  }
+  return out;
+}
+
+/** A Sentinel master group name (`sentinel monitor <name> …`): no whitespace. */
+export function sentinelMasterName(raw: Raw): string {
+  const s = asString(raw);
+  if (!/^[A-Za-z0-9._-]+$/.test(s)) throw new Invalid();
+  return s;
+}
+
 export function uuid(raw: Raw): string {
   const s = asString(raw);
   if (!UUID.test(s)) throw new Invalid();

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Job, jobId } from '@octi-sekoia/model';
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type {
   DeadEventPayload,
   DeadLetter,
@@ -12,6 +11,7 @@ import type {
 } from './dead-letter.ts';
 import { LuaScript } from './lua-script.ts';
 import type { ConnectorQueues } from './queues.ts';
+import type { RedisClient } from './redis-client.ts';
 
 export type { DeadEventPayload, DeadLetter, DeadLetterKind, DeadLetterPayload, DeadValuePayload };
 
@@ -299,7 +299,7 @@ export async function discardCounts(q: Pick<ConnectorQueues, 'redis' | 'keys'>):
  */
 export function startDeadLetterParker(
   q: ConnectorQueues,
-  connection: Redis,
+  connection: RedisClient,
   handlers: ReplayHandlers,
 ): Worker<DeadLetter> {
   return new Worker<DeadLetter>(

@@ -30,6 +30,7 @@ export {
   type ConnectorRef,
   claimCollection,
   collectionOwnerKey,
+  forgetCollectionsOwnedBy,
   handOverCollection,
   ownerConflictMessage,
   sameConnector,

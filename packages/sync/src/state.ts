@@ -6,8 +6,7 @@ import {
   type IocAttributes,
   validateJob,
 } from '@octi-sekoia/model';
-import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import { type ConnectorKeys, keys as connectorKeys, LuaScript, type RedisClient } from '@octi-sekoia/queue';
 
 const lua = (name: string, source: string) => new LuaScript(name, source);
 const recordDesiredLua = lua(
@@ -299,7 +298,7 @@ export class SyncState {
   readonly now: () => number;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     opts: SyncStateOptions,
   ) {
     this.keys = connectorKeys(opts.keyPrefix, opts.connectorId);
@@ -382,8 +381,8 @@ export class SyncState {
     if (values.length === 0) return new Set();
     const held = (await renewClaimLua.run(
       this.redis,
-      [this.keys.sync.dirty],
-      [claim.token, this.lockTtlMs, this.now(), this.keys.sync.lockPrefix, ...values],
+      [this.keys.sync.dirty, ...values.map((v) => this.keys.sync.lock(v))],
+      [claim.token, this.lockTtlMs, this.now(), ...values],
     )) as string[];
     return new Set(held);
   }
@@ -394,8 +393,8 @@ export class SyncState {
     const s = this.keys.sync;
     const rows = (await readValuesLua.run(
       this.redis,
-      [],
-      [s.indexPrefix, s.valuePrefix, s.indicatorPrefix, ...values],
+      values.flatMap((v) => [s.index(v), s.value(v)]),
+      [s.indicatorPrefix, ...values],
     )) as [string, string, string, string, string, string, number, string[]][];
     return rows.map(([value, winnerId, g, e, attrs, fp, count, flat]) => {
       const { applied, version } = parseApplied(flat);
@@ -427,16 +426,14 @@ export class SyncState {
     fp: string,
   ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
-    const args: (string | number)[] = [
-      this.now(),
-      this.lockTtlMs,
-      this.keys.sync.lockPrefix,
-      this.keys.sync.valuePrefix,
-    ];
-    args.push(op, fp);
-    for (const { value, claim, version } of items)
+    const s = this.keys.sync;
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.now(), this.lockTtlMs, op, fp];
+    for (const { value, claim, version } of items) {
+      keys.push(s.lock(value), s.value(value));
       args.push(value, claim.token, String(claim.seq), String(version));
-    return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
+    }
+    return new Set((await beginWriteLua.run(this.redis, keys, args)) as string[]);
   }
 
   /**

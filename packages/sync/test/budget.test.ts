@@ -87,7 +87,7 @@ describe('RequestBudget', () => {
     const b = budget();
     await b.take();
     await b.pause(60_000);
-    const names = await r.client.keys(`${r.prefix}*`);
+    const names = await r.client.keys(`*${r.prefix}*`);
     expect(names.length).toBeGreaterThan(0);
     for (const n of names) {
       expect(n).not.toContain(SECRET);

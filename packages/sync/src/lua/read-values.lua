@@ -1,7 +1,10 @@
 -- Reads, in one consistent snapshot, the desired and the applied state of each value.
 -- The desired state is derived, not stored: live iff the value's index set is non-empty; attributes of the
 -- live indicator whose latest event is last in stream order (max (generation, eventId), ties by id).
--- ARGV[1] index prefix  ARGV[2] value prefix  ARGV[3] indicator prefix  ARGV[4..] values
+-- KEYS[2n-1] index set of value n  KEYS[2n] value hash of value n
+-- ARGV[1] indicator prefix  ARGV[2..] values (value n is ARGV[n + 1])
+-- Undeclared keys: the indicator hashes, found in the index sets (`ARGV[1] .. id`), so they cannot be declared;
+-- they share the connector's hash tag with every declared key, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns per value {value, winnerId, winnerGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}}.
 
 local function cmpint(a, b)
@@ -23,13 +26,13 @@ local function cmpfence(g1, e1, g2, e2)
 end
 
 local out = {}
-for i = 4, #ARGV do
-  local v = ARGV[i]
-  local members = redis.call('SMEMBERS', ARGV[1] .. v)
+for n = 1, #KEYS / 2 do
+  local v = ARGV[n + 1]
+  local members = redis.call('SMEMBERS', KEYS[2 * n - 1])
   local bestId, bestG, bestE = false, false, false
   local count = 0
   for _, m in ipairs(members) do
-    local h = redis.call('HMGET', ARGV[3] .. m, 'g', 'e', 'live')
+    local h = redis.call('HMGET', ARGV[1] .. m, 'g', 'e', 'live')
     if h[1] and h[3] == '1' then
       count = count + 1
       local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
@@ -40,9 +43,9 @@ for i = 4, #ARGV do
   end
   local attrs, fp = '', ''
   if bestId then
-    local a = redis.call('HMGET', ARGV[3] .. bestId, 'attrs', 'fp')
+    local a = redis.call('HMGET', ARGV[1] .. bestId, 'attrs', 'fp')
     attrs, fp = a[1] or '', a[2] or ''
   end
-  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v)}
+  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', KEYS[2 * n])}
 end
 return out

@@ -11,6 +11,9 @@
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] index key prefix  ARGV[13] value key prefix
+-- Undeclared keys: the index sets and value hashes (`ARGV[12|13] .. value`) of the values the indicator exported
+-- before, found in its hash; they share the connector's hash tag with KEYS, hence its slot
+-- (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 -- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.

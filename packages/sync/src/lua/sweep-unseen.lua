@@ -6,6 +6,9 @@
 -- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] index prefix
 -- ARGV[6] value prefix  ARGV[7..] indicator ids (a chunk of the live set)
+-- Undeclared keys: the indicator hashes (`ARGV[4] .. id`) and the index sets and value hashes of the values found
+-- in them (`ARGV[5|6] .. value`); they share the connector's hash tag with KEYS, hence its slot
+-- (@octi-sekoia/queue keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
