@@ -41,6 +41,8 @@ export interface ReconcilerOptions {
   defaultRetryAfterMs?: number;
   /** How long values wait after a configuration error. */
   configurationRetryMs?: number;
+  /** Re-check of a value whose holders are settling (a generation's recovery), unless dirtied earlier. */
+  settleRecheckMs?: number;
 }
 
 export interface ReconcileReport {
@@ -234,6 +236,8 @@ export class Reconciler {
         searched,
       });
       if (d.kind === 'wait') return finish('retry', d.untilMs - now);
+      // Its holders' re-reads (or the sweep) dirty it again at once; the delay only bounds a missed wake-up.
+      if (d.kind === 'settle') return finish('retry', this.opts.settleRecheckMs ?? 2_000);
       if (d.kind === 'noop') {
         if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
         return finish('done');
@@ -334,7 +338,7 @@ export class Reconciler {
     const fp = action.type === 'edit' ? action.fp : '';
     // Refused when the lock is lost, another write is in flight, or the desired state changed while this claim
     // waited for its token (the value is then claimed again with the new version at once).
-    const ok = await this.state.beginWrite([{ value, claim, version: desired.version }], action.type, fp);
+    const ok = await this.state.beginWrite([{ value, claim, version: desired.version, fp }], action.type);
     if (!ok.has(value)) return { status: 'retry', muts: [], delayMs: 0 };
     try {
       if (action.type === 'edit') {

@@ -80,9 +80,9 @@ export interface Claim {
   busy: number;
 }
 
+/** The live holder whose event is last in stream order (docs: packages/sync/README.md, "Reconcile"). */
 export interface Winner {
   indicatorId: string;
-  generation: number;
   eventId: string;
 }
 
@@ -94,9 +94,14 @@ export interface DesiredValue {
   attributes?: IocAttributes;
   fp?: string;
   winner?: Winner;
-  /** Generation of the winning indicator event (0 when not live). */
+  /** Highest generation among the live holders (0 when not live). */
   generation: number;
   liveIndicators: number;
+  /**
+   * The current generation is not swept yet and a live holder was last recorded in an older one: its re-read
+   * or its sweep may still change the winner, so the value is not written until then.
+   */
+  settling?: boolean;
 }
 
 export interface Intent {
@@ -397,10 +402,10 @@ export class SyncState {
     const s = this.keys.sync;
     const rows = (await readValuesLua.run(
       this.redis,
-      [],
+      [this.keys.generation, s.swept],
       [s.indexPrefix, s.valuePrefix, s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, string, number, string[]][];
-    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat]) => {
+    )) as [string, string, string, string, string, string, number, string[], number][];
+    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat, settling]) => {
       const { applied, version } = parseApplied(flat);
       const live = winnerId !== '' && attrs !== '';
       const desired: DesiredValue = {
@@ -413,7 +418,8 @@ export class SyncState {
       if (live) {
         desired.attributes = JSON.parse(attrs) as IocAttributes;
         desired.fp = fp;
-        desired.winner = { indicatorId: winnerId, generation: Number(g), eventId: e };
+        desired.winner = { indicatorId: winnerId, eventId: e };
+        if (settling === 1) desired.settling = true;
       }
       return { value, desired, applied };
     });
@@ -425,9 +431,8 @@ export class SyncState {
    * Call it right before the request, after taking the budget token. Returns the values that may be written.
    */
   async beginWrite(
-    items: { value: string; claim: Claim; version: number }[],
+    items: { value: string; claim: Claim; version: number; fp: string }[],
     op: Intent['op'],
-    fp: string,
   ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
     const args: (string | number)[] = [
@@ -436,9 +441,9 @@ export class SyncState {
       this.keys.sync.lockPrefix,
       this.keys.sync.valuePrefix,
     ];
-    args.push(op, fp);
-    for (const { value, claim, version } of items)
-      args.push(value, claim.token, String(claim.seq), String(version));
+    args.push(op);
+    for (const { value, claim, version, fp } of items)
+      args.push(value, claim.token, String(claim.seq), String(version), fp);
     return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
   }
 

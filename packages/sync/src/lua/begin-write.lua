@@ -6,14 +6,16 @@
 -- one the claim decided on is refused too: the claim may have waited long for its budget token, and a write decided
 -- on an older desired state would go out with outdated attributes (or revoke a value wanted again) and be redone.
 -- Called again by a claim that already holds an intent (a bisected half), it refreshes the intent's time.
--- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] lock prefix  ARGV[4] value prefix  ARGV[5] op  ARGV[6] fp
--- ARGV[7..] quadruples (value, token, seq, desired version acted on)
+-- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] lock prefix  ARGV[4] value prefix  ARGV[5] op
+-- ARGV[6..] quintuples (value, token, seq, desired version acted on, fp written) — fp per value: the items of one
+-- create carry their own valid_from
 -- Returns the values whose write may go ahead.
 local now, ttl, lockPrefix, valuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local mark = ARGV[5] .. '|' .. now .. '|' .. ARGV[6]
+local prefix = ARGV[5] .. '|' .. now .. '|'
 local accepted = {}
-for i = 7, #ARGV, 4 do
+for i = 6, #ARGV, 5 do
   local v, token, seq, version = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local mark = prefix .. ARGV[i + 4]
   if redis.call('GET', lockPrefix .. v) == token
     and (redis.call('HGET', valuePrefix .. v, 'ver') or '0') == version then
     local foreign = false

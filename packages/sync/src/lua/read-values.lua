@@ -1,8 +1,15 @@
 -- Reads, in one consistent snapshot, the desired and the applied state of each value.
 -- The desired state is derived, not stored: live iff the value's index set is non-empty; attributes of the
--- live indicator whose latest event is last in stream order (max (generation, eventId), ties by id).
+-- live indicator whose latest event is last in stream order: max eventId, ties by indicator id. The generation
+-- is not compared: a re-read (generation G+1) gives an unchanged indicator the same event id (recovery ids are
+-- the entity's updated_at), so the winner among a value's holders does not flip while some are re-read and
+-- others not yet (comparing (generation, eventId) made every re-read holder win in turn: edits back and forth).
+-- "Settling": the current generation is not swept yet and some live holder was last recorded in an older one —
+-- its re-read (or its sweep) may still change the winner, so the value is not written yet.
+-- KEYS[1] generation (current)  KEYS[2] swept (highest generation swept)
 -- ARGV[1] index prefix  ARGV[2] value prefix  ARGV[3] indicator prefix  ARGV[4..] values
--- Returns per value {value, winnerId, winnerGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}}.
+-- Returns per value {value, winnerId, maxGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}, settling}
+-- (maxGen: the highest generation among the live holders).
 
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -12,30 +19,34 @@ local function cmpint(a, b)
   return a < b and -1 or 1
 end
 
-local function cmpfence(g1, e1, g2, e2)
-  local c = cmpint(g1, g2)
-  if c ~= 0 then return c end
+local function cmpevent(e1, e2)
   local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
   local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
-  c = cmpint(m1, m2)
+  local c = cmpint(m1, m2)
   if c ~= 0 then return c end
   return cmpint(s1, s2)
 end
+
+local current = redis.call('GET', KEYS[1]) or '0'
+local swept = redis.call('GET', KEYS[2]) or '0'
+local recovering = cmpint(swept, current) < 0
 
 local out = {}
 for i = 4, #ARGV do
   local v = ARGV[i]
   local members = redis.call('SMEMBERS', ARGV[1] .. v)
-  local bestId, bestG, bestE = false, false, false
-  local count = 0
+  local bestId, bestE, maxG = false, false, false
+  local count, settling = 0, 0
   for _, m in ipairs(members) do
     local h = redis.call('HMGET', ARGV[3] .. m, 'g', 'e', 'live')
     if h[1] and h[3] == '1' then
       count = count + 1
-      local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
+      local c = bestId and cmpevent(h[2], bestE) or 1
       if c > 0 or (c == 0 and m > bestId) then
-        bestId, bestG, bestE = m, h[1], h[2]
+        bestId, bestE = m, h[2]
       end
+      if not maxG or cmpint(h[1], maxG) > 0 then maxG = h[1] end
+      if recovering and cmpint(h[1], current) < 0 then settling = 1 end
     end
   end
   local attrs, fp = '', ''
@@ -43,6 +54,6 @@ for i = 4, #ARGV do
     local a = redis.call('HMGET', ARGV[3] .. bestId, 'attrs', 'fp')
     attrs, fp = a[1] or '', a[2] or ''
   end
-  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v)}
+  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v), settling}
 end
 return out
