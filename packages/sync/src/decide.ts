@@ -39,9 +39,9 @@ export interface DecideContext {
  *   already carries the attributes), edit it if its attributes differ, revoke the others (duplicates);
  * - not live: revoke every known id, except those whose revoke Sekoia refused at this same desired version;
  *   none left → nothing;
- * - a live value whose holders are still settling (DesiredValue.settling) is written only once they are: a
- *   re-sync of an unchanged collection then writes nothing, and a shared value is written once with its final
- *   fields.
+ * - a live value whose holders are still settling (`DesiredValue.settling`, during a generation's recovery) is
+ *   written only once they are: a re-sync of an unchanged collection then writes nothing, and a shared value is
+ *   created once with its final fields.
  */
 export function decide(desired: DesiredValue, applied: AppliedState, ctx: DecideContext): Decision {
   const foreign = applied.intents.filter((i) => i.seq !== ctx.seq);
@@ -67,17 +67,16 @@ export function decide(desired: DesiredValue, applied: AppliedState, ctx: Decide
   if (applied.rejected && applied.rejected.version === desired.version)
     return { kind: 'noop', reason: 'rejected' };
   const { attributes, fp } = desired;
+  const settling = desired.settling === true;
   if (ids.length === 0)
-    return desired.settling
-      ? { kind: 'settle' }
-      : { kind: 'write', actions: [{ type: 'create', attributes, fp }] };
+    return settling ? { kind: 'settle' } : { kind: 'write', actions: [{ type: 'create', attributes, fp }] };
   if (!ctx.searched && applied.generation < desired.generation)
-    return { kind: 'search', reason: 'verify-generation' };
+    return settling ? { kind: 'settle' } : { kind: 'search', reason: 'verify-generation' };
 
   const keep = ids.find((id) => applied.ids[id] === fp) ?? ids[0]!;
   const actions: Action[] = [];
   if (applied.ids[keep] !== fp) actions.push({ type: 'edit', id: keep, attributes, fp });
   for (const id of ids) if (id !== keep) actions.push({ type: 'revoke', id });
   if (actions.length === 0) return { kind: 'noop', reason: 'in-sync' };
-  return desired.settling ? { kind: 'settle' } : { kind: 'write', actions };
+  return settling ? { kind: 'settle' } : { kind: 'write', actions };
 }

@@ -41,8 +41,20 @@ export interface ReconcilerOptions {
   defaultRetryAfterMs?: number;
   /** How long values wait after a configuration error. */
   configurationRetryMs?: number;
-  /** Re-check of a value whose holders are settling (a generation's recovery), unless dirtied earlier. */
+  /**
+   * During a generation's recovery (before its sweep), a live value is never written while one of its holders is
+   * not re-read yet. With `holdDuringRecovery`, no live value is written before the sweep at all: the recovery
+   * may still bring a holder with later fields, so a value shared by several indicators is created once, with
+   * its final fields (the worker sets it; off by default so that engine tests may write before any sweep).
+   */
+  holdDuringRecovery?: boolean;
+  /** A value held back is looked at again after this long, or at once when the sweep comes (default 30 s). */
   settleRecheckMs?: number;
+  /**
+   * Longest a process holds writes back for one generation's recovery (default 10 min): a sweep that does not
+   * come (ingest gone mid-recovery, a job failing for long before the marker) must not stop the sync.
+   */
+  settleMaxMs?: number;
 }
 
 export interface ReconcileReport {
@@ -149,8 +161,35 @@ export class Reconciler {
    * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
    * applied. The removed indicators' values are left to the drainer. `exempt`: see SyncState.sweepUnseen.
    */
-  sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
-    return this.state.sweepUnseen(generation, opts);
+  async sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
+    const r = await this.state.sweepUnseen(generation, opts);
+    // The recovery is over: the values that waited for their holders to settle are due now.
+    if (!r.skipped) await this.state.wakeDirty(this.settleRecheckMs());
+    return r;
+  }
+
+  /** When this process first saw each generation still recovering (for settleMaxMs). */
+  private readonly recoveringSince = new Map<number, number>();
+
+  /**
+   * The desired state with `settling` set when it must not be written yet (see holdDuringRecovery), unless this
+   * process has held writes back for that generation for settleMaxMs already.
+   */
+  private boundSettling(desired: DesiredValue): DesiredValue {
+    const g = desired.recovering;
+    if (!g || !(desired.staleHolders || this.opts.holdDuringRecovery)) return desired;
+    const now = this.state.now();
+    let since = this.recoveringSince.get(g);
+    if (since === undefined) {
+      since = now;
+      this.recoveringSince.set(g, now);
+    }
+    if (now - since > (this.opts.settleMaxMs ?? 600_000)) return desired;
+    return { ...desired, settling: true };
+  }
+
+  private settleRecheckMs(): number {
+    return this.opts.settleRecheckMs ?? 30_000;
   }
 
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
@@ -215,7 +254,8 @@ export class Reconciler {
   }
 
   private async reconcileOne(claim: Claim, st: ValueState, report: ReconcileReport): Promise<void> {
-    const { value, desired } = st;
+    const { value } = st;
+    const desired = this.boundSettling(st.desired);
     let applied = st.applied;
     let searched = false;
     const attempt: Attempt = { forceDeleted: new Set(), forceDeleteRounds: 0 };
@@ -237,7 +277,7 @@ export class Reconciler {
       });
       if (d.kind === 'wait') return finish('retry', d.untilMs - now);
       // Its holders' re-reads (or the sweep) dirty it again at once; the delay only bounds a missed wake-up.
-      if (d.kind === 'settle') return finish('retry', this.opts.settleRecheckMs ?? 2_000);
+      if (d.kind === 'settle') return finish('retry', this.settleRecheckMs());
       if (d.kind === 'noop') {
         if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
         return finish('done');

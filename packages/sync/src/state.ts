@@ -98,9 +98,13 @@ export interface DesiredValue {
   generation: number;
   liveIndicators: number;
   /**
-   * The current generation is not swept yet and a live holder was last recorded in an older one: its re-read
-   * or its sweep may still change the winner, so the value is not written until then.
+   * Set while the current generation (its value) is not swept: its recovery may still bring holders of this
+   * live value, or its sweep remove some, so the winner may change (README, "Reconcile").
    */
+  recovering?: number;
+  /** While recovering: a live holder is not re-read in the current generation yet. */
+  staleHolders?: boolean;
+  /** Not to be written yet: its holders are settling (set by the reconciler from the two fields above). */
   settling?: boolean;
 }
 
@@ -385,6 +389,20 @@ export class SyncState {
     return { token, seq: Number(seq), values: claimed, busy: Number(busy) };
   }
 
+  /**
+   * Makes every dirty value due within the next `withinMs` due now (values that waited for a generation's
+   * recovery to end; a retry woken early is only decided again). Returns how many.
+   */
+  async wakeDirty(withinMs: number): Promise<number> {
+    const now = this.now();
+    const due = await this.redis.zrangebyscore(this.keys.sync.dirty, `(${now}`, now + withinMs);
+    for (let i = 0; i < due.length; i += 1000) {
+      const chunk = due.slice(i, i + 1000);
+      await this.redis.zadd(this.keys.sync.dirty, 'LT', ...chunk.flatMap((v) => [now, v]));
+    }
+    return due.length;
+  }
+
   /** Renews the claim's locks; returns the values still held. */
   async renew(claim: Claim, values: string[] = claim.values): Promise<Set<string>> {
     if (values.length === 0) return new Set();
@@ -404,8 +422,8 @@ export class SyncState {
       this.redis,
       [this.keys.generation, s.swept],
       [s.indexPrefix, s.valuePrefix, s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, string, number, string[], number][];
-    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat, settling]) => {
+    )) as [string, string, string, string, string, string, number, string[], number, number][];
+    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat, recovering, stale]) => {
       const { applied, version } = parseApplied(flat);
       const live = winnerId !== '' && attrs !== '';
       const desired: DesiredValue = {
@@ -419,7 +437,8 @@ export class SyncState {
         desired.attributes = JSON.parse(attrs) as IocAttributes;
         desired.fp = fp;
         desired.winner = { indicatorId: winnerId, eventId: e };
-        if (settling === 1) desired.settling = true;
+        if (recovering > 0) desired.recovering = recovering;
+        if (stale === 1) desired.staleHolders = true;
       }
       return { value, desired, applied };
     });

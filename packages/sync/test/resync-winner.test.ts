@@ -20,12 +20,22 @@ describe('re-sync of a shared value', () => {
       keyPrefix: r.prefix,
       connectorId: 'c1',
       lingerMs: 5,
+      holdDuringRecovery: true,
     });
+    // The first generation's recovery: both holders arrive before its sweep, the value waits for them.
     await r.client.set(rec.state.keys.generation, '1');
     await rec.applyJob(upsert('i1', '1-0', ['shared.example'], { description: 'one' }));
     await rec.applyJob(upsert('i2', '2-0', ['shared.example'], { description: 'two' }));
+    expect(fake.calls).toEqual([]);
     await rec.sweep(1);
-    expect(fake.live().get('shared.example')).toEqual([expect.objectContaining({ description: 'two' })]);
+    await rec.reconcileDirty({ max: 10 });
+    // Created once, with the fields of the last event: no edit.
+    expect(fake.calls).toEqual([
+      expect.objectContaining({
+        kind: 'create',
+        attributes: expect.objectContaining({ description: 'two' }),
+      }),
+    ]);
     fake.calls.length = 0;
     await r.client.set(rec.state.keys.generation, '2'); // ingest starts generation 2: everything is re-read
   });
@@ -38,7 +48,12 @@ describe('re-sync of a shared value', () => {
   it('unchanged holders re-read one by one: no write', async () => {
     await rec.applyJob(upsert('i1', '1-0', ['shared.example'], { generation: 2, description: 'one' }));
     const [v] = await rec.state.readValues(['shared.example']);
-    expect(v?.desired).toMatchObject({ winner: { indicatorId: 'i2' }, settling: true, generation: 2 });
+    expect(v?.desired).toMatchObject({
+      winner: { indicatorId: 'i2' },
+      recovering: 2,
+      staleHolders: true,
+      generation: 2,
+    });
     await rec.reconcileDirty({ max: 10 });
     await rec.applyJob(upsert('i2', '2-0', ['shared.example'], { generation: 2, description: 'two' }));
     await rec.reconcileDirty({ max: 10 });
@@ -76,5 +91,33 @@ describe('re-sync of a shared value', () => {
       expect.objectContaining({ kind: 'edit', attributes: expect.objectContaining({ description: 'one' }) }),
     ]);
     expect(await rec.dirtyCount()).toBe(0);
+  });
+});
+
+describe('holding writes back during a recovery', () => {
+  it('is bounded: past settleMaxMs without a sweep, the value is written', async () => {
+    const r = await testRedis('rsb');
+    try {
+      let clock = 1_000_000;
+      const fake = new FakeSekoia();
+      const rec = createSyncEngine({
+        redis: r.connect(),
+        port: fake,
+        keyPrefix: r.prefix,
+        connectorId: 'c1',
+        lingerMs: 5,
+        settleMaxMs: 60_000,
+        holdDuringRecovery: true,
+        now: () => clock,
+      });
+      await r.client.set(rec.state.keys.generation, '1');
+      await rec.applyJob(upsert('i1', '1-0', ['v.example'], { description: 'one' }));
+      expect(fake.calls).toEqual([]);
+      clock += 60_001; // the sweep never came (ingest gone mid-recovery)
+      await rec.reconcileValues(['v.example']);
+      expect(fake.count('create')).toBe(1);
+    } finally {
+      await r.cleanup();
+    }
   });
 });

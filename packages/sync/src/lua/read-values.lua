@@ -4,12 +4,14 @@
 -- is not compared: a re-read (generation G+1) gives an unchanged indicator the same event id (recovery ids are
 -- the entity's updated_at), so the winner among a value's holders does not flip while some are re-read and
 -- others not yet (comparing (generation, eventId) made every re-read holder win in turn: edits back and forth).
--- "Settling": the current generation is not swept yet and some live holder was last recorded in an older one —
--- its re-read (or its sweep) may still change the winner, so the value is not written yet.
+-- "Recovering": the current generation is not swept yet, so its recovery may still bring (or its sweep remove)
+-- holders of a live value and change its winner; "stale holders": some live holder is not re-read in it yet.
 -- KEYS[1] generation (current)  KEYS[2] swept (highest generation swept)
 -- ARGV[1] index prefix  ARGV[2] value prefix  ARGV[3] indicator prefix  ARGV[4..] values
--- Returns per value {value, winnerId, maxGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}, settling}
--- (maxGen: the highest generation among the live holders).
+-- Returns per value {value, winnerId, maxGen, winnerEvent, attrs, fp, liveCount, {applied hash flat},
+-- recovering, staleHolders} (maxGen: the highest generation among the live holders; recovering: the current
+-- generation while it is not swept and the value is live, else 0; staleHolders: 1 when recovering and a live
+-- holder was last recorded in an older generation).
 
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -29,14 +31,14 @@ end
 
 local current = redis.call('GET', KEYS[1]) or '0'
 local swept = redis.call('GET', KEYS[2]) or '0'
-local recovering = cmpint(swept, current) < 0
+local recovering = cmpint(swept, current) < 0 and tonumber(current) or 0
 
 local out = {}
 for i = 4, #ARGV do
   local v = ARGV[i]
   local members = redis.call('SMEMBERS', ARGV[1] .. v)
   local bestId, bestE, maxG = false, false, false
-  local count, settling = 0, 0
+  local count, stale = 0, 0
   for _, m in ipairs(members) do
     local h = redis.call('HMGET', ARGV[3] .. m, 'g', 'e', 'live')
     if h[1] and h[3] == '1' then
@@ -46,7 +48,7 @@ for i = 4, #ARGV do
         bestId, bestE = m, h[2]
       end
       if not maxG or cmpint(h[1], maxG) > 0 then maxG = h[1] end
-      if recovering and cmpint(h[1], current) < 0 then settling = 1 end
+      if recovering > 0 and cmpint(h[1], current) < 0 then stale = 1 end
     end
   end
   local attrs, fp = '', ''
@@ -54,6 +56,6 @@ for i = 4, #ARGV do
     local a = redis.call('HMGET', ARGV[3] .. bestId, 'attrs', 'fp')
     attrs, fp = a[1] or '', a[2] or ''
   end
-  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v), settling}
+  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v), count > 0 and recovering or 0, stale}
 end
 return out
