@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createGroupKey } from '@octi-sekoia/model';
 import {
   type CollectionDiff,
   computeExpectedCollection,
@@ -411,13 +412,8 @@ export function summarize(d: CollectionDiff): DiffSummary {
 export function createGroups(expected: Map<string, ExpectedIoc>): { groups: number; minRequests: number } {
   const groups = new Map<string, number>();
   for (const e of expected.values()) {
-    const a = e.attributes;
-    const key = JSON.stringify([
-      Date.parse(a.validFrom),
-      a.validUntil === undefined ? null : Date.parse(a.validUntil),
-      a.killChainPhases.map((p) => `${p.kill_chain_name}\u0000${p.phase_name}`).sort(),
-      a.description,
-    ]);
+    // The product's own rule: valid_from is per item, so it does not split a group.
+    const key = createGroupKey(e.attributes);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   let minRequests = 0;
