@@ -60,7 +60,7 @@ const DEFAULTS: Tuning = {
   sweepRecheckMs: 5_000,
   inlineMaxActive: 4,
   budgetTakers: 4,
-  drainConcurrency: 2,
+  drainConcurrency: 8,
   drainBatch: 500,
   drainIdleMs: 250,
   drainSettleMs: 1_000,

@@ -144,6 +144,11 @@ export class Reconciler {
   async applyJob(job: IndicatorJob): Promise<ApplyJobResult> {
     const r = await this.state.recordDesired(job);
     if (r.outcome === 'stale-generation') return { ...r, report: emptyReport() };
+    // A job of a generation still recovering: its values are held until the sweep (holdDuringRecovery), so the
+    // reconcile would only claim them to put them back. They stay dirty for the drainer, which claims them in
+    // bulk; the recovery's jobs are applied that much faster.
+    if (this.opts.holdDuringRecovery && (await this.recovering(job.generation)))
+      return { ...r, report: emptyReport() };
     // Not applied (a retry of a job whose first attempt crashed): its values may still be dirty.
     const values = r.applied ? r.dirtied : [...job.values, ...(job.previous ?? [])];
     return { ...r, report: await this.reconcileValues(values) };
@@ -166,6 +171,28 @@ export class Reconciler {
     // The recovery is over: the values that waited for their holders to settle are due now.
     if (!r.skipped) await this.state.wakeDirty(this.settleRecheckMs());
     return r;
+  }
+
+  /** Highest generation known swept, and when the `swept` key was last read. */
+  private swept = { generation: 0, readAt: Number.NEGATIVE_INFINITY };
+
+  /**
+   * Whether `generation` is not swept yet (its recovery runs) and this process has not held writes back for it
+   * for settleMaxMs. Reads the `swept` key at most every 250 ms (a sweep seen late only delays a wake-up).
+   */
+  private async recovering(generation: number): Promise<boolean> {
+    if (generation <= this.swept.generation) return false;
+    const now = this.state.now();
+    if (now - this.swept.readAt >= 250) {
+      this.swept = { generation: await this.state.sweptGeneration(), readAt: now };
+      if (generation <= this.swept.generation) return false;
+    }
+    let since = this.recoveringSince.get(generation);
+    if (since === undefined) {
+      since = now;
+      this.recoveringSince.set(generation, now);
+    }
+    return now - since <= (this.opts.settleMaxMs ?? 600_000);
   }
 
   /** When this process first saw each generation still recovering (for settleMaxMs). */

@@ -389,6 +389,11 @@ export class SyncState {
     return { token, seq: Number(seq), values: claimed, busy: Number(busy) };
   }
 
+  /** Highest generation swept (0 = none). */
+  async sweptGeneration(): Promise<number> {
+    return Number((await this.redis.get(this.keys.sync.swept)) ?? 0);
+  }
+
   /**
    * Makes every dirty value due within the next `withinMs` due now (values that waited for a generation's
    * recovery to end; a retry woken early is only decided again). Returns how many.
