@@ -1,5 +1,5 @@
 -- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
--- value index and the dirty set in the same atomic step (ARCHITECTURE "Convergence" 1).
+-- value index and the dirty set in the same atomic step (docs/architecture.md).
 --
 -- KEYS[1] indicator hash  {g, e, live, vals, attrs, fp, stix}
 -- KEYS[2] dirty zset      value -> not-before ms
