@@ -90,7 +90,7 @@ function statusOf(err: unknown): string {
 
 /**
  * A create's `default_fields` from the fields its items share (absent fields are left out); `valid_from` is sent
- * per item (packages/sekoia/README.md, "Create batches").
+ * per item (docs/sekoia-api.md, "POST /{id}/indicators").
  */
 export function toDefaultFields(a: CreateFields): DefaultFields {
   const f: DefaultFields = { kill_chain_phases: a.killChainPhases };

@@ -103,7 +103,7 @@ export function attributesFingerprint(a: IocAttributes): string {
 
 /**
  * What the items of one create request share: Sekoia's `default_fields`. Only `value` and `valid_from` are per
- * item in `POST …/indicators` (packages/sekoia/README.md, "Create batches"), so every other field is shared.
+ * item in `POST …/indicators` (docs/sekoia-api.md, "POST /{id}/indicators"), so every other field is shared.
  */
 export type CreateFields = Omit<IocAttributes, 'validFrom'>;
 

@@ -8,7 +8,7 @@ import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 export interface SekoiaPort {
   /**
    * POST …/indicators with 1..100 values sharing `fields` (Sekoia's `default_fields`), each with its own
-   * `valid_from` (the one per-item field: packages/sekoia/README.md, "Create batches"). Items are matched back
+   * `valid_from` (the one per-item field: docs/sekoia-api.md, "POST /{id}/indicators"). Items are matched back
    * by value.
    */
   createBatch(fields: CreateFields, items: CreateItem[]): Promise<CreatedIndicator[]>;

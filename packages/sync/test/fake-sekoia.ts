@@ -63,7 +63,7 @@ export class FakeSekoia implements SekoiaPort {
     );
   }
 
-  /** Like Sekoia: `fields` shared, `valid_from` per item (packages/sekoia/README.md, "Create batches"). */
+  /** Like Sekoia: `fields` shared, `valid_from` per item (docs/sekoia-api.md, "POST /{id}/indicators"). */
   async createBatch(fields: CreateFields, created: CreateItem[]) {
     const values = created.map((c) => c.value);
     const lose = await this.enter({
