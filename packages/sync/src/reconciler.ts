@@ -74,6 +74,8 @@ export interface ReconcileReport {
   searches: number;
   rejected: number;
   configurationError?: string;
+  /** Nothing claimed: the current generation's recovery runs (holdDuringRecovery). */
+  held?: boolean;
 }
 
 export interface ApplyJobResult extends RecordDesiredResult {
@@ -169,28 +171,33 @@ export class Reconciler {
   async sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
     const r = await this.state.sweepUnseen(generation, opts);
     // The recovery is over: the values that waited for their holders to settle are due now.
-    if (!r.skipped) await this.state.wakeDirty(this.settleRecheckMs());
+    if (!r.skipped) {
+      this.generations.swept = Math.max(this.generations.swept, generation);
+      await this.state.wakeDirty(this.settleRecheckMs());
+    }
     return r;
   }
 
-  /** Highest generation known swept, and when the `swept` key was last read. */
-  private swept = { generation: 0, readAt: Number.NEGATIVE_INFINITY };
+  /** Current and highest swept generation as last read, and when. */
+  private generations = { current: 0, swept: 0, readAt: Number.NEGATIVE_INFINITY };
 
   /**
-   * Whether `generation` is not swept yet (its recovery runs) and this process has not held writes back for it
-   * for settleMaxMs. Reads the `swept` key at most every 250 ms (a sweep seen late only delays a wake-up).
+   * Whether `generation` (default: the current one) is not swept yet (its recovery runs) and this process has not
+   * held writes back for it for settleMaxMs. Reads the keys at most every 250 ms (a sweep seen late only delays
+   * a wake-up by that much).
    */
-  private async recovering(generation: number): Promise<boolean> {
-    if (generation <= this.swept.generation) return false;
+  private async recovering(generation?: number): Promise<boolean> {
     const now = this.state.now();
-    if (now - this.swept.readAt >= 250) {
-      this.swept = { generation: await this.state.sweptGeneration(), readAt: now };
-      if (generation <= this.swept.generation) return false;
+    if (generation !== undefined && generation <= this.generations.swept) return false;
+    if (now - this.generations.readAt >= 250) {
+      this.generations = { ...(await this.state.generationAndSwept()), readAt: now };
     }
-    let since = this.recoveringSince.get(generation);
+    const g = generation ?? this.generations.current;
+    if (g <= this.generations.swept) return false;
+    let since = this.recoveringSince.get(g);
     if (since === undefined) {
       since = now;
-      this.recoveringSince.set(generation, now);
+      this.recoveringSince.set(g, now);
     }
     return now - since <= (this.opts.settleMaxMs ?? 600_000);
   }
@@ -219,7 +226,13 @@ export class Reconciler {
     return this.opts.settleRecheckMs ?? 30_000;
   }
 
+  /**
+   * Claims due dirty values and reconciles them. With holdDuringRecovery, nothing is claimed while the current
+   * generation's recovery runs (`held` in the report): its values wait for the sweep, which makes them due, and
+   * the recovery's jobs are applied without the claims' load.
+   */
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
+    if (this.opts.holdDuringRecovery && (await this.recovering())) return { ...emptyReport(), held: true };
     return this.reconcileClaim(await this.state.claimDirty(opts.max ?? 100));
   }
 
@@ -588,7 +601,7 @@ export class Reconciler {
 
   private add(r: ReconcileReport): void {
     for (const k of Object.keys(this.totals) as (keyof ReconcileReport)[]) {
-      if (k === 'configurationError') continue;
+      if (k === 'configurationError' || k === 'held') continue;
       (this.totals[k] as number) += r[k] as number;
     }
   }

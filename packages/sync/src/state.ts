@@ -389,9 +389,10 @@ export class SyncState {
     return { token, seq: Number(seq), values: claimed, busy: Number(busy) };
   }
 
-  /** Highest generation swept (0 = none). */
-  async sweptGeneration(): Promise<number> {
-    return Number((await this.redis.get(this.keys.sync.swept)) ?? 0);
+  /** The current generation and the highest swept (0 = none). */
+  async generationAndSwept(): Promise<{ current: number; swept: number }> {
+    const [current, swept] = await this.redis.mget(this.keys.generation, this.keys.sync.swept);
+    return { current: Number(current ?? 0), swept: Number(swept ?? 0) };
   }
 
   /**
