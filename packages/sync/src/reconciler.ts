@@ -192,8 +192,11 @@ export class Reconciler {
     if (now - this.generations.readAt >= 250) {
       this.generations = { ...(await this.state.generationAndSwept()), readAt: now };
     }
-    const g = generation ?? this.generations.current;
-    if (g <= this.generations.swept) return false;
+    // As read-values.lua: only while the current generation (ingest's counter) is not swept. Without a counter
+    // (an engine fed jobs directly) nothing is held.
+    const { current, swept } = this.generations;
+    const g = generation ?? current;
+    if (g <= swept || current <= swept) return false;
     let since = this.recoveringSince.get(g);
     if (since === undefined) {
       since = now;
