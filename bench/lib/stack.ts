@@ -18,6 +18,7 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
+import { collectionOwnerKey } from '@octi-sekoia/sync';
 import { freePort } from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
@@ -374,6 +375,12 @@ export class Stack {
     ]);
     try {
       await cleanupPrefix(this.redis, this.keyPrefix);
+      // The collection's owner record lives outside every prefix: left behind, it made the next stack whose
+      // simulator got the same port refuse to start ("synced by connector …").
+      const owner = collectionOwnerKey(this.sekoia.url, this.sekoia.collectionId);
+      const record = await this.redis.get(owner);
+      if (record && (JSON.parse(record) as { keyPrefix?: string }).keyPrefix === this.keyPrefix)
+        await this.redis.del(owner);
     } finally {
       this.redis.disconnect();
       stacks.delete(this);
