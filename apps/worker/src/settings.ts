@@ -57,7 +57,7 @@ const DEFAULTS: Tuning = {
   probeIntervalMs: 5_000,
   usageIntervalMs: 60_000,
   usageFullIntervalMs: 15_000,
-  sweepRecheckMs: 5_000,
+  sweepRecheckMs: 1_000,
   inlineMaxActive: 4,
   budgetTakers: 4,
   drainConcurrency: 8,
