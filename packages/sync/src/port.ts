@@ -12,8 +12,8 @@ export interface SekoiaPort {
    * by value.
    */
   createBatch(fields: CreateFields, items: CreateItem[]): Promise<CreatedIndicator[]>;
-  /** PUT …/indicators/{id}. */
-  edit(id: string, fields: IocAttributes): Promise<void>;
+  /** PUT …/indicators/{id}; `value` is the value the indicator stands for (for what the adapter reports). */
+  edit(id: string, fields: IocAttributes, value?: string): Promise<void>;
   /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
   revoke(id: string): Promise<'revoked' | 'not-found'>;
   /**
@@ -42,6 +42,11 @@ export interface FoundIndicator {
   id: string;
   value: string;
   revoked: boolean;
+  /**
+   * What the indicator carries, as the search answer lists it (absent without a `valid_from`): a verify search
+   * then sees an edit made by hand in Sekoia, as a collection read does.
+   */
+  attributes?: IocAttributes;
 }
 
 /**
