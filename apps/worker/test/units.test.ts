@@ -33,12 +33,9 @@ describe('Sekoia port mapping', () => {
     description: '',
   };
   it('create: absent fields left out; edit: absent fields cleared with null only when the probe saw null clear', () => {
-    expect(toDefaultFields(attrs)).toEqual({
-      valid_from: attrs.validFrom,
-      kill_chain_phases: attrs.killChainPhases,
-    });
+    // valid_from is per item, never a default field (docs/sekoia-api.md, "POST /{id}/indicators").
+    expect(toDefaultFields(attrs)).toEqual({ kill_chain_phases: attrs.killChainPhases });
     expect(toDefaultFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
-      valid_from: attrs.validFrom,
       valid_until: '2027-01-01T00:00:00.000Z',
       kill_chain_phases: attrs.killChainPhases,
       description: 'd',

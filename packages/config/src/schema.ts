@@ -214,8 +214,8 @@ const WORKER_TUNING: readonly VarSpec[] = [
   tuningVar('usageFullIntervalMs', 15_000, 'count-total-iocs period while the quota is full.'),
   tuningVar(
     'sweepRecheckMs',
-    5_000,
-    'A sweep marker whose generation still has jobs is looked at again after this.',
+    1_000,
+    "A sweep marker whose generation still has jobs is looked at again after this (values wait for their recovery's sweep).",
   ),
   tuningVar(
     'inlineMaxActive',
@@ -223,7 +223,11 @@ const WORKER_TUNING: readonly VarSpec[] = [
     'A job reconciles its own values while at most this many jobs run in the process.',
   ),
   tuningVar('budgetTakers', 4, 'Callers of one process polling the shared Redis budget at once.'),
-  tuningVar('drainConcurrency', 2, 'Parallel claims of the background drainer of the dirty set.'),
+  tuningVar(
+    'drainConcurrency',
+    8,
+    'Parallel claims of the background drainer of the dirty set (create batches of every field group fill while they wait for their budget tokens).',
+  ),
   tuningVar('drainBatch', 500, 'Values per claim of the background drainer.'),
   tuningVar('drainIdleMs', 250, 'Longest idle sleep of the background drainer.'),
   tuningVar('drainSettleMs', 1_000, 'During a burst, due values wait up to this long for a full claim.'),

@@ -51,6 +51,7 @@ export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {
   type Budget,
   type CreatedIndicator,
+  type CreateItem,
   type ErrorPolicy,
   type FoundIndicator,
   type PolicyError,
