@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type AppConfig, redisEnv } from '@octi-sekoia/config';
+import { createGroupKey } from '@octi-sekoia/model';
 import { connectRedis } from '@octi-sekoia/ops';
 import type { RedisClient } from '@octi-sekoia/queue';
 import { type ConnectorKeys, keys } from '@octi-sekoia/queue';
@@ -21,6 +22,7 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
+import { collectionOwnerKey } from '@octi-sekoia/sync';
 import { freePort } from '@octi-sekoia/testkit';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
 import { cleanupPrefix } from './redis.ts';
@@ -382,6 +384,12 @@ export class Stack {
     ]);
     try {
       await cleanupPrefix(this.redis, this.keyPrefix);
+      // The collection's owner record lives outside every prefix: left behind, it made the next stack whose
+      // simulator got the same port refuse to start ("synced by connector …").
+      const owner = collectionOwnerKey(this.sekoia.url, this.sekoia.collectionId);
+      const record = await this.redis.get(owner);
+      if (record && (JSON.parse(record) as { keyPrefix?: string }).keyPrefix === this.keyPrefix)
+        await this.redis.del(owner);
     } finally {
       this.redis.disconnect();
       stacks.delete(this);
@@ -420,13 +428,8 @@ export function summarize(d: CollectionDiff): DiffSummary {
 export function createGroups(expected: Map<string, ExpectedIoc>): { groups: number; minRequests: number } {
   const groups = new Map<string, number>();
   for (const e of expected.values()) {
-    const a = e.attributes;
-    const key = JSON.stringify([
-      Date.parse(a.validFrom),
-      a.validUntil === undefined ? null : Date.parse(a.validUntil),
-      a.killChainPhases.map((p) => `${p.kill_chain_name}\u0000${p.phase_name}`).sort(),
-      a.description,
-    ]);
+    // The product's own rule: valid_from is per item, so it does not split a group.
+    const key = createGroupKey(e.attributes);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   let minRequests = 0;

@@ -166,6 +166,8 @@ export class WorkerService {
       lostAnswerSearchDelayMs: t.lostAnswerSearchDelayMs,
       defaultRetryAfterMs: t.defaultRetryAfterMs,
       configurationRetryMs: t.configurationRetryMs,
+      // A value is written once its holders have settled: after its generation's recovery (issue 18).
+      holdDuringRecovery: true,
       onRejected: (r) => deadLetterRejectedValue(this.dlq, r),
       onConfigurationError: (message) => this.circuit.trip({ policy: 'configuration', message }),
       onError: (err) =>

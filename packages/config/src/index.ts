@@ -23,9 +23,7 @@ export {
   APPS,
   type AppConfig,
   type AppName,
-  type ExtractionMode,
-  type ValidUntilRounding,
   type WorkerTuning,
   workerTuningDefaults,
 } from './schema.ts';
-export { DESCRIPTION_TEMPLATE_FIELDS, LOG_LEVELS, type LogLevel } from './values.ts';
+export { placeholderOf } from './values.ts';

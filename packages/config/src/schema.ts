@@ -1,14 +1,20 @@
 // The single list of settings: env name, config.yml key, default, who needs it, parser, documentation.
 // The loader, the README table and the sample files are all derived from it.
 
-import type { LogLevel, Raw } from './values.ts';
+import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
+import {
+  DEFAULT_DESCRIPTION_TEMPLATE,
+  DESCRIPTION_PLACEHOLDERS,
+  MAX_DESCRIPTION_CODE_POINTS,
+  VALID_UNTIL_ROUNDINGS,
+  type ValidUntilRounding,
+} from '@octi-sekoia/model';
+import { EXTRACTION_MODES, type ExtractionMode } from '@octi-sekoia/stix';
+import type { Raw } from './values.ts';
 import * as v from './values.ts';
 
 export type AppName = 'ingest' | 'worker' | 'dashboard' | 'cli';
 export const APPS: readonly AppName[] = ['ingest', 'worker', 'dashboard', 'cli'];
-
-export type ExtractionMode = 'strict' | 'lenient';
-export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
 
 export interface AppConfig {
   opencti: {
@@ -208,8 +214,8 @@ const WORKER_TUNING: readonly VarSpec[] = [
   tuningVar('usageFullIntervalMs', 15_000, 'count-total-iocs period while the quota is full.'),
   tuningVar(
     'sweepRecheckMs',
-    5_000,
-    'A sweep marker whose generation still has jobs is looked at again after this.',
+    1_000,
+    "A sweep marker whose generation still has jobs is looked at again after this (values wait for their recovery's sweep).",
   ),
   tuningVar(
     'inlineMaxActive',
@@ -217,7 +223,11 @@ const WORKER_TUNING: readonly VarSpec[] = [
     'A job reconciles its own values while at most this many jobs run in the process.',
   ),
   tuningVar('budgetTakers', 4, 'Callers of one process polling the shared Redis budget at once.'),
-  tuningVar('drainConcurrency', 2, 'Parallel claims of the background drainer of the dirty set.'),
+  tuningVar(
+    'drainConcurrency',
+    8,
+    'Parallel claims of the background drainer of the dirty set (create batches of every field group fill while they wait for their budget tokens).',
+  ),
   tuningVar('drainBatch', 500, 'Values per claim of the background drainer.'),
   tuningVar('drainIdleMs', 250, 'Longest idle sleep of the background drainer.'),
   tuningVar('drainSettleMs', 1_000, 'During a burst, due values wait up to this long for a full claim.'),
@@ -396,7 +406,7 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ALL,
     doc: 'Log level: `debug`, `info`, `warn`/`warning`, `error`, `critical` (also `trace`, `fatal`).',
-    expected: 'one of trace, debug, info, warn, warning, error, critical, fatal',
+    expected: `one of ${Object.keys(LOG_LEVELS).join(', ')}`,
     parse: v.logLevel,
   },
   // --- Sekoia.io (Python connector) ---
@@ -443,18 +453,18 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Which STIX patterns export values: `strict` (only what the pattern guarantees) or `lenient`.',
-    expected: 'strict or lenient',
-    parse: v.oneOf(['strict', 'lenient'] as const),
+    expected: v.alternatives(EXTRACTION_MODES),
+    parse: v.oneOf(EXTRACTION_MODES),
   },
   {
     env: 'SEKOIA_INTEL_DESCRIPTION_TEMPLATE',
     yml: 'sekoia_intel.description_template',
     path: 'sekoiaIntel.descriptionTemplate',
-    default: '{opencti_url}/dashboard/observations/indicators/{id}',
+    default: DEFAULT_DESCRIPTION_TEMPLATE,
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
-    doc: `IOC description; fields: ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to 500 characters.`,
-    expected: `text with only the fields ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`,
+    doc: `IOC description; fields: ${DESCRIPTION_PLACEHOLDERS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to ${MAX_DESCRIPTION_CODE_POINTS} characters.`,
+    expected: `text with only the fields ${DESCRIPTION_PLACEHOLDERS.map((f) => `{${f}}`).join(', ')}`,
     parse: v.descriptionTemplate,
   },
   {
@@ -465,8 +475,8 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Round `valid_until` up to the minute/hour/day so more IOCs share fields and batch together (`none` keeps it exact).',
-    expected: 'none, minute, hour or day',
-    parse: v.oneOf(['none', 'minute', 'hour', 'day'] as const),
+    expected: v.alternatives(VALID_UNTIL_ROUNDINGS),
+    parse: v.oneOf(VALID_UNTIL_ROUNDINGS),
   },
   {
     env: 'SEKOIA_INTEL_REQUESTS_PER_SECOND',

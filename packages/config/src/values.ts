@@ -2,6 +2,8 @@
 // normalised value or throws `Invalid`. Placeholders, emptiness and quoting are handled before they run.
 
 import { accessSync, constants } from 'node:fs';
+import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
+import { unknownPlaceholders } from '@octi-sekoia/model';
 
 /** A raw value as it comes from the environment (string) or config.yml (scalar or list). */
 export type Raw = string | number | boolean | unknown[];
@@ -12,33 +14,6 @@ export class Invalid extends Error {
     super(reason ?? 'invalid');
   }
 }
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-/** pycti/Python logging names and pino names → pino level. */
-export const LOG_LEVELS: Record<string, LogLevel> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-  critical: 'fatal',
-  fatal: 'fatal',
-};
-
-/** Fields the description template may use: the same list as @octi-sekoia/model's DESCRIPTION_PLACEHOLDERS. */
-export const DESCRIPTION_TEMPLATE_FIELDS = [
-  'opencti_url',
-  'id',
-  'stix_id',
-  'name',
-  'description',
-  'score',
-  'labels',
-  'pattern_type',
-  'main_observable_type',
-] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEKOIA_COLLECTIONS_PATH = '/v2/inthreat/ioc-collections';
@@ -95,6 +70,11 @@ export function positiveNumber(max: number) {
     if (!(n > 0) || n > max) throw new Invalid('out of range');
     return n;
   };
+}
+
+/** `a, b or c`: the choices of a setting, for its expected text. */
+export function alternatives(choices: readonly string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
 }
 
 export function oneOf<T extends string>(choices: readonly T[]) {
@@ -288,11 +268,9 @@ export function readableFile(raw: Raw): string {
 
 export function descriptionTemplate(raw: Raw): string {
   const s = asString(raw);
-  // Same token syntax as the renderer: `{name}`, case-insensitive; other braces are plain text.
-  const unknown = [...s.matchAll(/\{([A-Za-z0-9_]+)\}/g)]
-    .map((m) => m[1] ?? '')
-    .filter((f) => !(DESCRIPTION_TEMPLATE_FIELDS as readonly string[]).includes(f.toLowerCase()));
-  if (unknown.length > 0) throw new Invalid(`unknown field {${unknown[0]}}`);
+  // The renderer's own token rule (packages/model): `{name}`, case-insensitive; other braces are plain text.
+  const unknown = unknownPlaceholders(s);
+  if (unknown.length > 0) throw new Invalid(`unknown field ${unknown[0]}`);
   return s;
 }
 

@@ -1,6 +1,6 @@
 import type { Job } from '@octi-sekoia/model';
 import { Queue } from 'bullmq';
-import type { DeadLetter } from './dead-letters.ts';
+import type { DeadLetter } from './dead-letter.ts';
 import { type ConnectorKeys, keys as connectorKeys } from './keys.ts';
 import type { RedisClient } from './redis-client.ts';
 

@@ -23,6 +23,7 @@ export {
   type RequestBudgetOptions,
   type TakeResult,
 } from './budget.ts';
+export { describeRead, readWithBudget } from './budgeted-read.ts';
 export {
   type ClaimResult,
   type CollectionOwner,
@@ -50,6 +51,7 @@ export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {
   type Budget,
   type CreatedIndicator,
+  type CreateItem,
   type ErrorPolicy,
   type FoundIndicator,
   type PolicyError,

@@ -7,16 +7,18 @@
 -- on an older desired state would go out with outdated attributes (or revoke a value wanted again) and be redone.
 -- Called again by a claim that already holds an intent (a bisected half), it refreshes the intent's time.
 -- KEYS[2n-1] lock of item n  KEYS[2n] value hash of item n (every key it touches)
--- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] op  ARGV[4] fp
--- ARGV[5..] quadruples per item n (value, token, seq, desired version acted on)
+-- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] op
+-- ARGV[4..] quintuples per item n (value, token, seq, desired version acted on, fp written) — fp per value: the
+-- items of one create carry their own valid_from
 -- Returns the values whose write may go ahead.
 local now, ttl = ARGV[1], ARGV[2]
-local mark = ARGV[3] .. '|' .. now .. '|' .. ARGV[4]
+local prefix = ARGV[3] .. '|' .. now .. '|'
 local accepted = {}
 for n = 1, #KEYS / 2 do
-  local i = 5 + (n - 1) * 4
+  local i = 4 + (n - 1) * 5
   local lock, hash = KEYS[2 * n - 1], KEYS[2 * n]
   local v, token, seq, version = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local mark = prefix .. ARGV[i + 4]
   if redis.call('GET', lock) == token
     and (redis.call('HGET', hash, 'ver') or '0') == version then
     local foreign = false

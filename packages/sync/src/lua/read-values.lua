@@ -1,11 +1,20 @@
 -- Reads, in one consistent snapshot, the desired and the applied state of each value.
 -- The desired state is derived, not stored: live iff the value's index set is non-empty; attributes of the
--- live indicator whose latest event is last in stream order (max (generation, eventId), ties by id).
--- KEYS[2n-1] index set of value n  KEYS[2n] value hash of value n
+-- live indicator whose latest event is last in stream order: max eventId, ties by indicator id. The generation
+-- is not compared: a re-read (generation G+1) gives an unchanged indicator the same event id (recovery ids are
+-- the entity's updated_at), so the winner among a value's holders does not flip while some are re-read and
+-- others not yet (comparing (generation, eventId) made every re-read holder win in turn: edits back and forth).
+-- "Recovering": the current generation is not swept yet, so its recovery may still bring (or its sweep remove)
+-- holders of a live value and change its winner; "stale holders": some live holder is not re-read in it yet.
+-- KEYS[1] generation (current)  KEYS[2] swept (highest generation swept)
+-- KEYS[2n+1] index set of value n  KEYS[2n+2] value hash of value n
 -- ARGV[1] indicator prefix  ARGV[2..] values (value n is ARGV[n + 1])
 -- Undeclared keys: the indicator hashes, found in the index sets (`ARGV[1] .. id`), so they cannot be declared;
 -- they share the connector's hash tag with every declared key, hence its slot (@octi-sekoia/queue keys.ts).
--- Returns per value {value, winnerId, winnerGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}}.
+-- Returns per value {value, winnerId, maxGen, winnerEvent, attrs, fp, liveCount, {applied hash flat},
+-- recovering, staleHolders} (maxGen: the highest generation among the live holders; recovering: the current
+-- generation while it is not swept and the value is live, else 0; staleHolders: 1 when recovering and a live
+-- holder was last recorded in an older generation).
 
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -15,30 +24,34 @@ local function cmpint(a, b)
   return a < b and -1 or 1
 end
 
-local function cmpfence(g1, e1, g2, e2)
-  local c = cmpint(g1, g2)
-  if c ~= 0 then return c end
+local function cmpevent(e1, e2)
   local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
   local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
-  c = cmpint(m1, m2)
+  local c = cmpint(m1, m2)
   if c ~= 0 then return c end
   return cmpint(s1, s2)
 end
 
+local current = redis.call('GET', KEYS[1]) or '0'
+local swept = redis.call('GET', KEYS[2]) or '0'
+local recovering = cmpint(swept, current) < 0 and tonumber(current) or 0
+
 local out = {}
-for n = 1, #KEYS / 2 do
+for n = 1, (#KEYS - 2) / 2 do
   local v = ARGV[n + 1]
-  local members = redis.call('SMEMBERS', KEYS[2 * n - 1])
-  local bestId, bestG, bestE = false, false, false
-  local count = 0
+  local members = redis.call('SMEMBERS', KEYS[2 * n + 1])
+  local bestId, bestE, maxG = false, false, false
+  local count, stale = 0, 0
   for _, m in ipairs(members) do
     local h = redis.call('HMGET', ARGV[1] .. m, 'g', 'e', 'live')
     if h[1] and h[3] == '1' then
       count = count + 1
-      local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
+      local c = bestId and cmpevent(h[2], bestE) or 1
       if c > 0 or (c == 0 and m > bestId) then
-        bestId, bestG, bestE = m, h[1], h[2]
+        bestId, bestE = m, h[2]
       end
+      if not maxG or cmpint(h[1], maxG) > 0 then maxG = h[1] end
+      if recovering > 0 and cmpint(h[1], current) < 0 then stale = 1 end
     end
   end
   local attrs, fp = '', ''
@@ -46,6 +59,6 @@ for n = 1, #KEYS / 2 do
     local a = redis.call('HMGET', ARGV[1] .. bestId, 'attrs', 'fp')
     attrs, fp = a[1] or '', a[2] or ''
   end
-  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', KEYS[2 * n])}
+  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', KEYS[2 * n + 2]), count > 0 and recovering or 0, stale}
 end
 return out
