@@ -107,6 +107,11 @@ export async function startRedisCluster(
         'nodes.conf',
         '--cluster-node-timeout',
         String(opts.nodeTimeoutMs ?? 1_000),
+        // A replica may always take over: with the default factor (10) a replica whose last contact with its master
+        // looks older than 10 node timeouts refuses, which a loaded test machine can cause (the promotion after
+        // a master was killed never came in one CI run).
+        '--cluster-replica-validity-factor',
+        '0',
         '--save',
         '',
         '--appendonly',
@@ -199,21 +204,26 @@ export async function startRedisCluster(
       throw new Error(`no live master serves the slot of ${key}`);
     },
     async waitHealthy(timeoutMs = 30_000) {
+      // What the last poll saw, for the timeout message: which node disagreed, and its view of the cluster.
+      let seen = '';
       await waitFor(
         async () => {
           const ports = new Set(live().map((n) => n.port));
           for (const n of live()) {
             const info = String((await ask(n.port, (c) => c.cluster('INFO'))) ?? '');
+            const view = String((await ask(n.port, (c) => c.cluster('NODES'))) ?? '');
+            seen = `node ${n.port}: ${info.match(/cluster_state:\w+/)?.[0] ?? 'no answer'}\n${view}`;
             if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
-            const lines = parseNodes(String((await ask(n.port, (c) => c.cluster('NODES'))) ?? ''));
-            const serving = lines.filter((l) => l.flags.includes('master') && l.slots.length > 0);
+            const serving = parseNodes(view).filter((l) => l.flags.includes('master') && l.slots.length > 0);
             if (serving.length === 0 || serving.some((l) => !ports.has(l.port) || l.flags.includes('fail')))
               return false;
           }
           return true;
         },
         { timeoutMs, intervalMs: 100, what: 'the Redis Cluster to be ok on every node' },
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; last seen: ${seen}`);
+      });
     },
     async kill(port) {
       const n = nodes.find((x) => x.port === port);
