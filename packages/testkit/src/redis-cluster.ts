@@ -107,10 +107,10 @@ export async function startRedisCluster(
         'nodes.conf',
         '--cluster-node-timeout',
         String(opts.nodeTimeoutMs ?? 1_000),
-        // A replica may always take over: with the default factor (10) a replica whose last contact with its master
-        // looks older than 10 node timeouts refuses, which a loaded test machine can cause (the promotion after
-        // a master was killed never came in one CI run).
-        '--cluster-replica-validity-factor',
+        // Redis 7 waits 5 s before a diskless full sync (for more replicas to join): a replica holds nothing until
+        // then and, its link never up, is not promoted when its master is killed (the promotion never came in a CI
+        // run). Start-up below waits for every replica's first sync.
+        '--repl-diskless-sync-delay',
         '0',
         '--save',
         '',
@@ -235,6 +235,19 @@ export async function startRedisCluster(
   };
   try {
     await cluster.waitHealthy();
+    // Every replica has completed its first sync (a replica whose link is still down holds nothing: promoted, it
+    // would lose every write of its master; the failover test killed a master while its replica was so).
+    await waitFor(
+      async () => {
+        for (const n of live()) {
+          const info = String((await ask(n.port, (c) => c.info('replication'))) ?? '');
+          if (!/role:(master|slave)/.test(info)) return false;
+          if (/role:slave/.test(info) && !/master_link_status:up/.test(info)) return false;
+        }
+        return true;
+      },
+      { timeoutMs: 60_000, intervalMs: 100, what: 'every cluster replica to complete its first sync' },
+    );
   } catch (err) {
     await destroy();
     throw err;
