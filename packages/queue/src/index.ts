@@ -29,6 +29,6 @@ export { LuaScript } from './lua-script.ts';
 export {
   type ConnectorQueues,
   createQueues,
-  DEFAULT_COMPLETED_HORIZON_SEC,
+  DEFAULT_COMPLETED_KEPT,
   type QueueOptions,
 } from './queues.ts';
