@@ -51,12 +51,21 @@ export function keys(keyPrefix: string, connectorId: string) {
 
     // Sync state (see packages/sync/README.md).
     sync: {
-      /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, attrs, fp, stix} — desired state + fence. */
+      /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, fs, stix} — desired state + fence. */
       indicatorPrefix: `${s}:ind:`,
-      /** Prefix: `<p><value>` set of live indicator ids exporting the value. */
-      indexPrefix: `${s}:idx:`,
-      /** Prefix: `<p><value>` hash {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure, fail} — version + applied. */
+      /**
+       * Prefix: `<p><value>` hash, the one record of a value: {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure,
+       * fail} (version + applied) and `i:<indicatorId>` per live indicator exporting the value (the index).
+       */
       valuePrefix: `${s}:val:`,
+      /** Hash field set ref → JSON `[fingerprint, attributes]`: each distinct field set stored once. */
+      fieldSets: `${s}:field-sets`,
+      /** Hash field set ref → number of live indicators referring to it (0: both entries deleted). */
+      fieldSetRefs: `${s}:field-set-refs`,
+      /** Integer: layout version of the sync state (absent: the layout before 2, migrated at worker start). */
+      format: `${s}:format`,
+      /** Prefix of the index sets of layout 1 (before 2 merged them into the value hashes): migration only. */
+      legacyIndexPrefix: `${s}:idx:`,
       /** Prefix: `<p><value>` string lock (claim token, PX). */
       lockPrefix: `${s}:lock:`,
       /** Sorted set value → not-before time (ms): the durable dirty set. */
@@ -74,7 +83,6 @@ export function keys(keyPrefix: string, connectorId: string) {
       /** Hash of counters (applied, stale, duplicate, …). */
       stats: `${s}:stats`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
-      index: (value: string) => `${s}:idx:${value}`,
       value: (value: string) => `${s}:val:${value}`,
       lock: (value: string) => `${s}:lock:${value}`,
     },

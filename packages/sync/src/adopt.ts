@@ -28,6 +28,10 @@ const finishReadLua = new LuaScript(
   'finish-read',
   readFileSync(new URL('./lua/finish-read.lua', import.meta.url), 'utf8'),
 );
+const dropAppliedLua = new LuaScript(
+  'drop-applied',
+  readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
+);
 
 /** An indicator as Sekoia lists it (the fields a collection read looks at; SekoiaClient's SekoiaIndicator fits). */
 export interface ListedIndicator {
@@ -320,8 +324,9 @@ export class CollectionReads {
    * Another collection is adopted: forgets everything known of the old one — the value records (applied state
    * and desired versions: a value no job touched since reads version 0, which record-applied expects; versions
    * come from a global counter, so none is ever reused), the observed sets and reads — keeping the desired
-   * state (indicators, index, dirty set). The new collection's values then have no record, so its read adopts
-   * them as they are. Workers must be stopped. Returns how many value records were dropped.
+   * state (indicators, the index fields of the value hashes, dirty set). The new collection's values then have
+   * no record, so its read adopts them as they are. Workers must be stopped. Returns how many value records were
+   * dropped.
    */
   async dropAppliedState(chunk = 500): Promise<number> {
     let n = 0;
@@ -335,7 +340,7 @@ export class CollectionReads {
         chunk,
       );
       cursor = next;
-      if (names.length > 0) n += await this.redis.unlink(...names);
+      if (names.length > 0) n += Number(await dropAppliedLua.run(this.redis, names, []));
     } while (cursor !== '0');
     const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
     await this.redis.del(

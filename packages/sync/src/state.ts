@@ -33,6 +33,13 @@ const sweepUnseenLua = lua(
   'sweep-unseen',
   readFileSync(new URL('./lua/sweep-unseen.lua', import.meta.url), 'utf8'),
 );
+const migrateLegacyLua = lua(
+  'migrate-legacy',
+  readFileSync(new URL('./lua/migrate-legacy.lua', import.meta.url), 'utf8'),
+);
+
+/** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
+export const STATE_FORMAT = 2;
 
 const DAY_MS = 24 * 3600 * 1000;
 const EVENT_ID_RE = /^\d+-\d+$/;
@@ -277,6 +284,28 @@ export function parseApplied(flat: string[]): { applied: AppliedState; version: 
   return { applied, version };
 }
 
+/** JSON with object keys sorted at every level: equal data, equal text. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The field set of an indicator as stored once in the field-sets hash: its text (canonical JSON of
+ * `[fingerprint, attributes]`) and its ref (a hash of that text: equal field sets share one entry, and one ref
+ * never names two different texts).
+ */
+export function fieldSet(fp: string, attributes: IocAttributes): { ref: string; json: string } {
+  const json = canonicalJson([fp, attributes]);
+  return { ref: createHash('sha256').update(json).digest('base64url').slice(0, 16), json };
+}
+
 /** Short, stable fingerprint of attributes: a hash of the model's canonical attribute key. */
 export function defaultFingerprint(a: IocAttributes): string {
   return createHash('sha256').update(attributesFingerprint(a)).digest('base64url').slice(0, 22);
@@ -324,22 +353,32 @@ export class SyncState {
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
     const s = this.keys.sync;
+    const fields =
+      job.op === 'upsert' ? fieldSet(this.fingerprint(job.attributes), job.attributes) : undefined;
     const reply = (await recordDesiredLua.run(
       this.redis,
-      [s.indicator(job.indicatorId), s.dirty, s.live, this.keys.generation, s.versionSeq, s.stats],
+      [
+        s.indicator(job.indicatorId),
+        s.dirty,
+        s.live,
+        this.keys.generation,
+        s.versionSeq,
+        s.stats,
+        s.fieldSets,
+        s.fieldSetRefs,
+      ],
       [
         job.indicatorId,
         String(job.generation),
         job.eventId,
         job.op,
         JSON.stringify(values),
-        job.op === 'upsert' ? JSON.stringify(job.attributes) : '',
-        job.op === 'upsert' ? this.fingerprint(job.attributes) : '',
+        fields?.json ?? '',
+        fields?.ref ?? '',
         job.stixId ?? '',
         this.tombstoneTtlMs,
         this.now(),
         previous ? JSON.stringify(previous) : '',
-        s.indexPrefix,
         s.valuePrefix,
       ],
     )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
@@ -397,12 +436,12 @@ export class SyncState {
     const s = this.keys.sync;
     const rows = (await readValuesLua.run(
       this.redis,
-      [],
-      [s.indexPrefix, s.valuePrefix, s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, string, number, string[]][];
-    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat]) => {
+      [s.fieldSets, ...values.map((v) => s.value(v))],
+      [s.indicatorPrefix, ...values],
+    )) as [string, string, string, string, string, number, string[]][];
+    return rows.map(([value, winnerId, g, e, fields, count, flat]) => {
       const { applied, version } = parseApplied(flat);
-      const live = winnerId !== '' && attrs !== '';
+      const live = winnerId !== '' && fields !== '';
       const desired: DesiredValue = {
         value,
         version,
@@ -411,7 +450,8 @@ export class SyncState {
         liveIndicators: Number(count),
       };
       if (live) {
-        desired.attributes = JSON.parse(attrs) as IocAttributes;
+        const [fp, attributes] = JSON.parse(fields) as [string, IocAttributes];
+        desired.attributes = attributes;
         desired.fp = fp;
         desired.winner = { indicatorId: winnerId, generation: Number(g), eventId: e };
       }
@@ -459,7 +499,7 @@ export class SyncState {
     const s = this.keys.sync;
     const [outcome, reason] = (await recordAppliedLua.run(
       this.redis,
-      [s.dirty, s.lock(value), s.value(value), s.index(value)],
+      [s.dirty, s.lock(value), s.value(value)],
       [
         claim.token,
         String(claim.seq),
@@ -521,20 +561,67 @@ export class SyncState {
   async readIndicator(indicatorId: string) {
     const h = await this.redis.hgetall(this.keys.sync.indicator(indicatorId));
     if (!h.g) return undefined;
+    const fields = h.fs ? await this.redis.hget(this.keys.sync.fieldSets, h.fs) : null;
     return {
       generation: Number(h.g),
       eventId: h.e ?? '',
       live: h.live === '1',
       values: JSON.parse(h.vals ?? '[]') as string[],
-      attributes: h.attrs ? (JSON.parse(h.attrs) as IocAttributes) : undefined,
+      attributes: fields ? (JSON.parse(fields) as [string, IocAttributes])[1] : undefined,
       stixId: h.stix,
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
   }
 
-  /** Live indicator ids exporting the value. */
-  indicatorsOf(value: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.sync.index(value));
+  /** Live indicator ids exporting the value (the index fields of its value hash). */
+  async indicatorsOf(value: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(this.keys.sync.value(value));
+    return fields.filter((f) => f.startsWith('i:')).map((f) => f.slice(2));
+  }
+
+  /**
+   * Brings sync state of an older layout to STATE_FORMAT (the worker calls it at start, before taking work):
+   * layout 1 kept an index set per value (`idx:<value>`) and each indicator's attributes inline; layout 2 keeps
+   * the index in the value hash and each distinct field set once (packages/sync/README.md "Older deployments").
+   * Idempotent and safe to run from several workers at once; a state with no live indicator has nothing to move.
+   * Returns how many keys were moved.
+   */
+  async migrate(chunk = 500): Promise<{ index: number; indicators: number }> {
+    const s = this.keys.sync;
+    const moved = { index: 0, indicators: 0 };
+    if (Number((await this.redis.get(s.format)) ?? 0) >= STATE_FORMAT) return moved;
+    if ((await this.redis.scard(s.live)) > 0) {
+      await this.scanKeys(`${s.legacyIndexPrefix}*`, chunk, async (names) => {
+        const keys = names.flatMap((k) => [k, s.value(k.slice(s.legacyIndexPrefix.length))]);
+        moved.index += Number(await migrateLegacyLua.run(this.redis, keys, ['index']));
+      });
+      await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
+        const m = this.redis.multi();
+        for (const k of names) m.hmget(k, 'attrs', 'fp');
+        const rows = ((await m.exec()) ?? []).map((r) => r[1] as (string | null)[]);
+        const keys = [s.fieldSets, s.fieldSetRefs];
+        const args: string[] = ['indicator'];
+        names.forEach((k, i) => {
+          const [attrs, fp] = rows[i] ?? [];
+          if (!attrs) return;
+          const fields = fieldSet(fp ?? '', JSON.parse(attrs) as IocAttributes);
+          keys.push(k);
+          args.push(attrs, fields.ref, fields.json);
+        });
+        if (keys.length > 2) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
+      });
+    }
+    await this.redis.set(s.format, String(STATE_FORMAT));
+    return moved;
+  }
+
+  private async scanKeys(pattern: string, chunk: number, each: (keys: string[]) => Promise<void>) {
+    let cursor = '0';
+    do {
+      const [next, names] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', chunk);
+      cursor = next;
+      if (names.length > 0) await each(names);
+    } while (cursor !== '0');
   }
 
   /**
@@ -570,16 +657,8 @@ export class SyncState {
       if (ids.length > 0) {
         const [r, d, k] = (await sweepUnseenLua.run(
           this.redis,
-          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt],
-          [
-            String(generation),
-            this.tombstoneTtlMs,
-            this.now(),
-            s.indicatorPrefix,
-            s.indexPrefix,
-            s.valuePrefix,
-            ...ids,
-          ],
+          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, s.fieldSetRefs],
+          [String(generation), this.tombstoneTtlMs, this.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
         )) as [number, number, string[]];
         removed += r;
         dirtied += d;

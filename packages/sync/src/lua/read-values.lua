@@ -1,8 +1,13 @@
 -- Reads, in one consistent snapshot, the desired and the applied state of each value.
--- The desired state is derived, not stored: live iff the value's index set is non-empty; attributes of the
--- live indicator whose latest event is last in stream order (max (generation, eventId), ties by id).
--- ARGV[1] index prefix  ARGV[2] value prefix  ARGV[3] indicator prefix  ARGV[4..] values
--- Returns per value {value, winnerId, winnerGen, winnerEvent, attrs, fp, liveCount, {applied hash flat}}.
+-- The desired state is derived, not stored: live iff the value's index (the `i:<indicatorId>` fields of its value
+-- hash) names a live indicator; attributes: the field set of the live indicator whose latest event is last in
+-- stream order (max (generation, eventId), ties by id).
+-- KEYS[1] field sets hash  KEYS[1 + n] value hash of value n
+-- ARGV[1] indicator prefix  ARGV[1 + n] value n
+-- Undeclared keys: the indicator hashes (`ARGV[1] .. id`), found in the value hashes; they share the connector's
+-- key prefix with KEYS (@octi-sekoia/queue keys.ts).
+-- Returns per value {value, winnerId, winnerGen, winnerEvent, field set JSON, liveCount, {applied hash flat}}:
+-- the applied hash without its index fields.
 
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -23,26 +28,31 @@ local function cmpfence(g1, e1, g2, e2)
 end
 
 local out = {}
-for i = 4, #ARGV do
-  local v = ARGV[i]
-  local members = redis.call('SMEMBERS', ARGV[1] .. v)
-  local bestId, bestG, bestE = false, false, false
+for n = 1, #KEYS - 1 do
+  local v = ARGV[n + 1]
+  local flat = redis.call('HGETALL', KEYS[n + 1])
+  local applied = {}
+  local bestId, bestG, bestE, bestRef = false, false, false, false
   local count = 0
-  for _, m in ipairs(members) do
-    local h = redis.call('HMGET', ARGV[3] .. m, 'g', 'e', 'live')
-    if h[1] and h[3] == '1' then
-      count = count + 1
-      local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
-      if c > 0 or (c == 0 and m > bestId) then
-        bestId, bestG, bestE = m, h[1], h[2]
+  for k = 1, #flat, 2 do
+    local f = flat[k]
+    if string.sub(f, 1, 2) == 'i:' then
+      local m = string.sub(f, 3)
+      local h = redis.call('HMGET', ARGV[1] .. m, 'g', 'e', 'live', 'fs')
+      if h[1] and h[3] == '1' then
+        count = count + 1
+        local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
+        if c > 0 or (c == 0 and m > bestId) then
+          bestId, bestG, bestE, bestRef = m, h[1], h[2], h[4]
+        end
       end
+    else
+      applied[#applied + 1] = f
+      applied[#applied + 1] = flat[k + 1]
     end
   end
-  local attrs, fp = '', ''
-  if bestId then
-    local a = redis.call('HMGET', ARGV[3] .. bestId, 'attrs', 'fp')
-    attrs, fp = a[1] or '', a[2] or ''
-  end
-  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', attrs, fp, count, redis.call('HGETALL', ARGV[2] .. v)}
+  local fields = ''
+  if bestRef then fields = redis.call('HGET', KEYS[1], bestRef) or '' end
+  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', fields, count, applied}
 end
 return out

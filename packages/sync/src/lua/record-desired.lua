@@ -1,16 +1,22 @@
 -- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
 -- value index and the dirty set in the same atomic step (ARCHITECTURE "Convergence" 1).
+-- The index of a value is the `i:<indicatorId>` fields of its value hash (one record per value); the indicator
+-- refers to its field set (fingerprint + attributes) by ref, stored once in the field-sets hash and counted.
 --
--- KEYS[1] indicator hash  {g, e, live, vals, attrs, fp, stix}
+-- KEYS[1] indicator hash  {g, e, live, vals, fs, stix}
 -- KEYS[2] dirty zset      value -> not-before ms
 -- KEYS[3] live set        live indicator ids
 -- KEYS[4] generation      current generation (absent = no guard)
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
+-- KEYS[7] field sets hash  ref -> JSON [fingerprint, attributes]
+-- KEYS[8] field set refs hash  ref -> live indicators referring to it
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
--- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
+-- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
--- ARGV[12] index key prefix  ARGV[13] value key prefix
+-- ARGV[12] value key prefix
+-- Undeclared keys: the value hashes (`ARGV[12] .. value`) of the values the indicator exported before, found in
+-- its hash; they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 -- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.
@@ -41,7 +47,7 @@ if current and cmpint(gen, current) < 0 then
   return {0, 'stale-generation', current}
 end
 
-local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'live', 'vals')
+local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'live', 'vals', 'fs')
 local known = h[1] ~= false
 if known then
   local c = cmpfence(gen, eid, h[1], h[2])
@@ -72,12 +78,13 @@ end
 
 -- Every value the indicator exported before or exports now is dirty: membership or the winning attributes
 -- (last event in stream order) may have changed for it.
+local member = 'i:' .. id
 for _, v in ipairs(old) do
-  if not inNew[v] then redis.call('SREM', ARGV[12] .. v, id) end
+  if not inNew[v] then redis.call('HDEL', ARGV[12] .. v, member) end
   mark(v)
 end
 for _, v in ipairs(new) do
-  redis.call('SADD', ARGV[12] .. v, id)
+  redis.call('HSET', ARGV[12] .. v, member, '')
   mark(v)
 end
 -- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
@@ -91,18 +98,31 @@ local now = tonumber(ARGV[10])
 for _, v in ipairs(dirty) do
   -- LT: makes a value waiting for a retry (future score) due now, never delays one already due.
   redis.call('ZADD', KEYS[2], 'LT', now, v)
-  redis.call('HSET', ARGV[13] .. v, 'ver', version)
-  redis.call('PERSIST', ARGV[13] .. v)
+  redis.call('HSET', ARGV[12] .. v, 'ver', version)
+  redis.call('PERSIST', ARGV[12] .. v)
+end
+
+-- The field set the indicator held while live (refs count live indicators only; a tombstone holds none).
+local oldRef = false
+if known and h[3] == '1' and h[5] then oldRef = h[5] end
+local newRef = false
+if op == 'upsert' then newRef = ARGV[7] end
+if newRef ~= oldRef then
+  if newRef and redis.call('HINCRBY', KEYS[8], newRef, 1) == 1 then redis.call('HSET', KEYS[7], newRef, ARGV[6]) end
+  if oldRef and redis.call('HINCRBY', KEYS[8], oldRef, -1) <= 0 then
+    redis.call('HDEL', KEYS[8], oldRef)
+    redis.call('HDEL', KEYS[7], oldRef)
+  end
 end
 
 if op == 'upsert' then
-  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '1', 'vals', ARGV[5], 'attrs', ARGV[6], 'fp', ARGV[7], 'stix', ARGV[8])
+  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '1', 'vals', ARGV[5], 'fs', newRef, 'stix', ARGV[8])
   redis.call('PERSIST', KEYS[1])
   redis.call('SADD', KEYS[3], id)
 else
   -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
   redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '0', 'vals', '[]', 'stix', ARGV[8])
-  redis.call('HDEL', KEYS[1], 'attrs', 'fp')
+  redis.call('HDEL', KEYS[1], 'fs')
   redis.call('PEXPIRE', KEYS[1], ARGV[9])
   redis.call('SREM', KEYS[3], id)
 end

@@ -4,8 +4,11 @@
 -- An indicator named in the exempt set (by internal or STIX id) is kept: its last event of G could not be applied
 -- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
 -- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
--- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] index prefix
--- ARGV[6] value prefix  ARGV[7..] indicator ids (a chunk of the live set)
+-- KEYS[6] field sets hash  KEYS[7] field set refs hash (see record-desired.lua)
+-- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
+-- ARGV[6..] indicator ids (a chunk of the live set)
+-- Undeclared keys: the indicator hashes (`ARGV[4] .. id`) and the value hashes of the values found in them
+-- (`ARGV[5] .. value`); they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -18,10 +21,10 @@ end
 local G, now = ARGV[1], tonumber(ARGV[3])
 local removed, dirtied, kept = 0, 0, {}
 local version = false
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
   local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'g', 'live', 'vals', 'stix')
+  local h = redis.call('HMGET', key, 'g', 'live', 'vals', 'stix', 'fs')
   local exempt = h[1] and h[2] == '1' and cmpint(h[1], G) < 0
     and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[4] and redis.call('SISMEMBER', KEYS[5], h[4]) == 1))
   if exempt then
@@ -29,14 +32,18 @@ for i = 7, #ARGV do
   elseif h[1] and h[2] == '1' and cmpint(h[1], G) < 0 then
     if not version then version = redis.call('INCR', KEYS[3]) end
     for _, v in ipairs(cjson.decode(h[3])) do
-      redis.call('SREM', ARGV[5] .. v, id)
+      redis.call('HDEL', ARGV[5] .. v, 'i:' .. id)
       redis.call('ZADD', KEYS[1], 'LT', now, v)
-      redis.call('HSET', ARGV[6] .. v, 'ver', version)
-      redis.call('PERSIST', ARGV[6] .. v)
+      redis.call('HSET', ARGV[5] .. v, 'ver', version)
+      redis.call('PERSIST', ARGV[5] .. v)
       dirtied = dirtied + 1
     end
     redis.call('HSET', key, 'g', G, 'e', '0-0', 'live', '0', 'vals', '[]')
-    redis.call('HDEL', key, 'attrs', 'fp')
+    if h[5] and redis.call('HINCRBY', KEYS[7], h[5], -1) <= 0 then
+      redis.call('HDEL', KEYS[7], h[5])
+      redis.call('HDEL', KEYS[6], h[5])
+    end
+    redis.call('HDEL', key, 'fs')
     redis.call('PEXPIRE', key, ARGV[2])
     redis.call('SREM', KEYS[2], id)
     removed = removed + 1

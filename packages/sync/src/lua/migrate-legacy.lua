@@ -1,0 +1,40 @@
+-- Moves sync state of layout 1 to layout 2 (packages/sync/README.md "Older deployments"), one chunk of keys
+-- found by SCAN, each key at most once whatever runs it concurrently (a key already moved is left alone):
+-- * mode 'index': each index set `idx:<value>` becomes the `i:<indicatorId>` fields of the value's hash, and goes;
+-- * mode 'indicator': a live indicator's inline `attrs` + `fp` become a reference `fs` to its field set, stored
+--   once and counted (as record-desired.lua does), but only while the hash still holds exactly the `attrs`
+--   text the caller computed the field set from.
+-- mode 'index':     KEYS[2n-1] index set n  KEYS[2n] value hash n;  ARGV[1] 'index'
+-- mode 'indicator': KEYS[1] field sets hash  KEYS[2] field set refs hash  KEYS[2 + n] indicator hash n;
+--                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
+-- Returns how many keys were moved.
+local moved = 0
+if ARGV[1] == 'index' then
+  for n = 1, #KEYS / 2 do
+    local members = redis.call('SMEMBERS', KEYS[2 * n - 1])
+    if #members > 0 then
+      for _, m in ipairs(members) do redis.call('HSET', KEYS[2 * n], 'i:' .. m, '') end
+      -- The value is wanted: its record must not expire (layout 1 persisted it when indexing).
+      redis.call('PERSIST', KEYS[2 * n])
+      redis.call('DEL', KEYS[2 * n - 1])
+      moved = moved + 1
+    end
+  end
+elseif ARGV[1] == 'indicator' then
+  for n = 1, #KEYS - 2 do
+    local key = KEYS[2 + n]
+    local attrs, ref, json = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+    local h = redis.call('HMGET', key, 'attrs', 'live', 'fs')
+    if h[1] == attrs and not h[3] then
+      if h[2] == '1' then
+        if redis.call('HINCRBY', KEYS[2], ref, 1) == 1 then redis.call('HSET', KEYS[1], ref, json) end
+        redis.call('HSET', key, 'fs', ref)
+      end
+      redis.call('HDEL', key, 'attrs', 'fp')
+      moved = moved + 1
+    end
+  end
+else
+  return redis.error_reply('migrate-legacy: unknown mode ' .. tostring(ARGV[1]))
+end
+return moved
