@@ -144,7 +144,7 @@ export async function gatherStatus(
     .hgetall(k.info)
     .smembers(a.connectors)
     .llen(k.replayedEvents)
-    .scard(k.sync.live)
+    .get(k.sync.liveCount)
     .exists(
       k.checkpoint,
       k.generation,
@@ -152,7 +152,7 @@ export async function gatherStatus(
       a.ingestStatus,
       a.circuit,
       k.sync.dirty,
-      k.sync.live,
+      k.sync.liveCount,
       `${k.bullPrefix}:${k.queues.indicators}:meta`,
       `${k.bullPrefix}:${k.queues.indicators}:id`,
       `${k.bullPrefix}:${k.queues.deadLetters}:id`,
@@ -175,7 +175,7 @@ export async function gatherStatus(
     Record<string, string>,
     string[],
     number,
-    number,
+    string | null,
     number,
   ];
 
@@ -288,7 +288,7 @@ export async function gatherStatus(
             }
           : null,
       values,
-      indicatorsLive: liveIndicators,
+      indicatorsLive: Number(liveIndicators ?? 0),
       counters,
       collection:
         usage && num(usage.count) !== null && num(usage.max) !== null

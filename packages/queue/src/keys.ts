@@ -70,8 +70,10 @@ export function keys(keyPrefix: string, connectorId: string) {
       lockPrefix: `${s}:lock:`,
       /** Sorted set value → not-before time (ms): the durable dirty set. */
       dirty: `${s}:dirty`,
-      /** Set of live indicator ids (enumerated by the sweep). */
-      live: `${s}:live`,
+      /** Integer: number of live indicators (the sweep walks the indicator hashes themselves). */
+      liveCount: `${s}:live-count`,
+      /** Set of live indicator ids of layout 1 (counted by liveCount in layout 2): migration only. */
+      legacyLive: `${s}:live`,
       /** Counter: global desired-version sequence (monotonic, so a deleted value hash never reuses a version). */
       versionSeq: `${s}:version-seq`,
       /** Counter: claim sequence (identifies the claim that wrote an intent). */

@@ -360,7 +360,7 @@ export class SyncState {
       [
         s.indicator(job.indicatorId),
         s.dirty,
-        s.live,
+        s.liveCount,
         this.keys.generation,
         s.versionSeq,
         s.stats,
@@ -590,7 +590,8 @@ export class SyncState {
     const s = this.keys.sync;
     const moved = { index: 0, indicators: 0 };
     if (Number((await this.redis.get(s.format)) ?? 0) >= STATE_FORMAT) return moved;
-    if ((await this.redis.scard(s.live)) > 0) {
+    // Layout 1 had a set of live indicator ids; it goes last, so a worker starting meanwhile migrates too.
+    if ((await this.redis.scard(s.legacyLive)) > 0) {
       await this.scanKeys(`${s.legacyIndexPrefix}*`, chunk, async (names) => {
         const keys = names.flatMap((k) => [k, s.value(k.slice(s.legacyIndexPrefix.length))]);
         moved.index += Number(await migrateLegacyLua.run(this.redis, keys, ['index']));
@@ -610,6 +611,7 @@ export class SyncState {
         });
         if (keys.length > 2) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
       });
+      await migrateLegacyLua.run(this.redis, [s.legacyLive, s.liveCount], ['live']);
     }
     await this.redis.set(s.format, String(STATE_FORMAT));
     return moved;
@@ -649,25 +651,23 @@ export class SyncState {
       await this.redis.sadd(s.sweepExempt, ...exempt.slice(i, i + 1000));
     let removed = 0;
     let dirtied = 0;
-    const kept: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.redis.sscan(s.live, cursor, 'COUNT', chunk);
-      cursor = next;
-      if (ids.length > 0) {
-        const [r, d, k] = (await sweepUnseenLua.run(
-          this.redis,
-          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, s.fieldSetRefs],
-          [String(generation), this.tombstoneTtlMs, this.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
-        )) as [number, number, string[]];
-        removed += r;
-        dirtied += d;
-        kept.push(...k);
-      }
-    } while (cursor !== '0');
+    const kept = new Set<string>();
+    // Every indicator hash (no set of live ids is kept: it cost ~70 B per value, packages/sync/README.md
+    // "Memory"); tombstones and keys a SCAN returns twice are skipped by the script.
+    await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
+      const ids = names.map((k) => k.slice(s.indicatorPrefix.length));
+      const [r, d, k] = (await sweepUnseenLua.run(
+        this.redis,
+        [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, s.fieldSetRefs],
+        [String(generation), this.tombstoneTtlMs, this.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
+      )) as [number, number, string[]];
+      removed += r;
+      dirtied += d;
+      for (const id of k) kept.add(id);
+    });
     await this.redis.set(s.swept, String(generation));
     await this.redis.del(s.sweepExempt);
-    return { removed, dirtied, skipped: false, kept: kept.sort() };
+    return { removed, dirtied, skipped: false, kept: [...kept].sort() };
   }
 }
 

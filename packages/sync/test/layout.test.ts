@@ -33,6 +33,7 @@ async function keyNames(): Promise<string[]> {
 
 const fieldSets = () => r.client.hgetall(state.keys.sync.fieldSets);
 const refs = () => r.client.hgetall(state.keys.sync.fieldSetRefs);
+const liveCount = async () => Number(await r.client.get(state.keys.sync.liveCount));
 
 describe('one record per value, field sets stored once', () => {
   it('a value has one key; indicators sharing attributes share one field set, counted', async () => {
@@ -65,12 +66,21 @@ describe('one record per value, field sets stored once', () => {
     expect(await refs()).toEqual({ [x]: '2', [y]: '1' });
     await state.recordDesired(upsert('i1', '4-0', ['a'], { description: 'z' }));
     expect(await refs()).toEqual({ [x]: '1', [y]: '1', [z]: '1' });
+    expect(await liveCount()).toBe(3);
     await state.recordDesired(remove('i2', '5-0'));
+    await state.recordDesired(remove('i2', '6-0'));
     expect(await refs()).toEqual({ [y]: '1', [z]: '1' });
+    expect(await liveCount()).toBe(2);
     expect(Object.keys(await fieldSets()).sort()).toEqual([y, z].sort());
     // i1 was not seen in generation 2: the sweep removes it, and its field set with it.
     await r.client.set(state.keys.generation, '2');
-    expect((await state.sweepUnseen(2)).removed).toBe(1);
+    expect(await state.sweepUnseen(2, { chunk: 1 })).toEqual({
+      removed: 1,
+      dirtied: 1,
+      skipped: false,
+      kept: [],
+    });
+    expect(await liveCount()).toBe(1);
     expect(await refs()).toEqual({ [y]: '1' });
     expect(Object.keys(await fieldSets())).toEqual([y]);
     expect(await state.indicatorsOf('a')).toEqual([]);
@@ -114,7 +124,7 @@ describe('sync state of layout 1 (before issue 17)', () => {
       fp: state.fingerprint(a),
       stix: `indicator--${id}`,
     });
-    await r.client.sadd(s.live, id);
+    await r.client.sadd(s.legacyLive, id);
     for (const v of values) {
       await r.client.sadd(`${s.legacyIndexPrefix}${v}`, id);
       await r.client.hset(s.value(v), 'ver', '7');
@@ -130,7 +140,8 @@ describe('sync state of layout 1 (before issue 17)', () => {
     await r.client.hset(state.keys.sync.indicator('dead'), { g: '1', e: '4-0', live: '0', vals: '[]' });
 
     expect(await state.migrate(1)).toEqual({ index: 3, indicators: 3 });
-    expect((await keyNames()).filter((k) => k.startsWith('sync:idx:'))).toEqual([]);
+    expect((await keyNames()).filter((k) => k.startsWith('sync:idx:') || k === 'sync:live')).toEqual([]);
+    expect(await liveCount()).toBe(3);
     expect(await r.client.get(state.keys.sync.format)).toBe('2');
     const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared')).ref;
     const own = fieldSet(state.fingerprint(attrs('own')), attrs('own')).ref;
@@ -145,6 +156,7 @@ describe('sync state of layout 1 (before issue 17)', () => {
     // Then the new code goes on from it: i1 removed, its field set still held by i2.
     await state.recordDesired(remove('i1', '5-0'));
     expect(await refs()).toEqual({ [shared]: '1', [own]: '1' });
+    expect(await liveCount()).toBe(2);
     expect(await state.indicatorsOf('b')).toEqual(['i2']);
     // Migrating again finds the format and does nothing.
     expect(await state.migrate()).toEqual({ index: 0, indicators: 0 });

@@ -4,9 +4,11 @@
 -- * mode 'indicator': a live indicator's inline `attrs` + `fp` become a reference `fs` to its field set, stored
 --   once and counted (as record-desired.lua does), but only while the hash still holds exactly the `attrs`
 --   text the caller computed the field set from.
+-- * mode 'live' (last): the set of live indicator ids becomes their count, added to the count new code keeps.
 -- mode 'index':     KEYS[2n-1] index set n  KEYS[2n] value hash n;  ARGV[1] 'index'
 -- mode 'indicator': KEYS[1] field sets hash  KEYS[2] field set refs hash  KEYS[2 + n] indicator hash n;
 --                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
+-- mode 'live':      KEYS[1] live set  KEYS[2] live count;  ARGV[1] 'live'
 -- Returns how many keys were moved.
 local moved = 0
 if ARGV[1] == 'index' then
@@ -33,6 +35,13 @@ elseif ARGV[1] == 'indicator' then
       redis.call('HDEL', key, 'attrs', 'fp')
       moved = moved + 1
     end
+  end
+elseif ARGV[1] == 'live' then
+  local n = redis.call('SCARD', KEYS[1])
+  if n > 0 then
+    redis.call('INCRBY', KEYS[2], n)
+    redis.call('DEL', KEYS[1])
+    moved = 1
   end
 else
   return redis.error_reply('migrate-legacy: unknown mode ' .. tostring(ARGV[1]))

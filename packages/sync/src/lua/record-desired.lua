@@ -5,7 +5,7 @@
 --
 -- KEYS[1] indicator hash  {g, e, live, vals, fs, stix}
 -- KEYS[2] dirty zset      value -> not-before ms
--- KEYS[3] live set        live indicator ids
+-- KEYS[3] live count      number of live indicators
 -- KEYS[4] generation      current generation (absent = no guard)
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
@@ -118,13 +118,13 @@ end
 if op == 'upsert' then
   redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '1', 'vals', ARGV[5], 'fs', newRef, 'stix', ARGV[8])
   redis.call('PERSIST', KEYS[1])
-  redis.call('SADD', KEYS[3], id)
+  if not (known and h[3] == '1') then redis.call('INCR', KEYS[3]) end
 else
   -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
   redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '0', 'vals', '[]', 'stix', ARGV[8])
   redis.call('HDEL', KEYS[1], 'fs')
   redis.call('PEXPIRE', KEYS[1], ARGV[9])
-  redis.call('SREM', KEYS[3], id)
+  if known and h[3] == '1' then redis.call('DECR', KEYS[3]) end
 end
 redis.call('HINCRBY', KEYS[6], 'applied', 1)
 return {1, 'applied', version, dirty}

@@ -3,10 +3,10 @@
 -- would: any event of G for it (seen later, or replayed) still wins.
 -- An indicator named in the exempt set (by internal or STIX id) is kept: its last event of G could not be applied
 -- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
--- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
+-- KEYS[1] dirty zset  KEYS[2] live count  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
 -- KEYS[6] field sets hash  KEYS[7] field set refs hash (see record-desired.lua)
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
--- ARGV[6..] indicator ids (a chunk of the live set)
+-- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator hashes: tombstones and repeats are skipped)
 -- Undeclared keys: the indicator hashes (`ARGV[4] .. id`) and the value hashes of the values found in them
 -- (`ARGV[5] .. value`); they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
@@ -45,12 +45,11 @@ for i = 6, #ARGV do
     end
     redis.call('HDEL', key, 'fs')
     redis.call('PEXPIRE', key, ARGV[2])
-    redis.call('SREM', KEYS[2], id)
     removed = removed + 1
-  elseif not h[1] or h[2] ~= '1' then
-    -- Not live any more (or expired): the live set was stale for it.
-    redis.call('SREM', KEYS[2], id)
   end
 end
-if removed > 0 then redis.call('HINCRBY', KEYS[4], 'swept', removed) end
+if removed > 0 then
+  redis.call('HINCRBY', KEYS[4], 'swept', removed)
+  redis.call('DECRBY', KEYS[2], removed)
+end
 return {removed, dirtied, kept}
