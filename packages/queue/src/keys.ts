@@ -51,7 +51,7 @@ export function keys(keyPrefix: string, connectorId: string) {
 
     // Sync state (see packages/sync/README.md).
     sync: {
-      /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, fs, stix} — desired state + fence. */
+      /** Prefix: `<p><indicatorId>` string, JSON [g, e, live, vals, fs, stix] — desired state + fence. */
       indicatorPrefix: `${s}:ind:`,
       /**
        * Prefix: `<p><value>` hash, the one record of a value: {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure,
@@ -70,7 +70,7 @@ export function keys(keyPrefix: string, connectorId: string) {
       lockPrefix: `${s}:lock:`,
       /** Sorted set value → not-before time (ms): the durable dirty set. */
       dirty: `${s}:dirty`,
-      /** Integer: number of live indicators (the sweep walks the indicator hashes themselves). */
+      /** Integer: number of live indicators (the sweep walks the indicator records themselves). */
       liveCount: `${s}:live-count`,
       /** Set of live indicator ids of layout 1 (counted by liveCount in layout 2): migration only. */
       legacyLive: `${s}:live`,

@@ -29,6 +29,9 @@ export interface ConnectorQueues {
  */
 export const DEFAULT_COMPLETED_KEPT = 1000;
 
+/** Entries of BullMQ's event stream kept (approximately: XADD MAXLEN ~). */
+export const EVENTS_KEPT = 1000;
+
 /**
  * The two queues of one connector. Indicator jobs only touch Redis (recordDesired + best-effort reconcile;
  * Sekoia failures leave values in the dirty set, not the job failed), so their retries are for Redis-level
@@ -44,6 +47,8 @@ export function createQueues(
   const indicators = new Queue<Job>(k.queues.indicators, {
     connection,
     prefix: k.bullPrefix,
+    // BullMQ's event stream (no process of ours reads it; Bull Board neither): 1,000 entries, not 10,000.
+    streams: { events: { maxLen: EVENTS_KEPT } },
     defaultJobOptions: {
       attempts: 25,
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },

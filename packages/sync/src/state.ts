@@ -38,6 +38,12 @@ const migrateLegacyLua = lua(
   readFileSync(new URL('./lua/migrate-legacy.lua', import.meta.url), 'utf8'),
 );
 
+/**
+ * An indicator's record (`ind:<id>`, a string written by record-desired.lua and sweep-unseen.lua): generation,
+ * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id.
+ */
+type IndicatorRecord = [string, string, 0 | 1, string[], string, string];
+
 /** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
 export const STATE_FORMAT = 2;
 
@@ -559,16 +565,17 @@ export class SyncState {
 
   /** The stored desired state of an indicator (debugging, CLI, tests). */
   async readIndicator(indicatorId: string) {
-    const h = await this.redis.hgetall(this.keys.sync.indicator(indicatorId));
-    if (!h.g) return undefined;
-    const fields = h.fs ? await this.redis.hget(this.keys.sync.fieldSets, h.fs) : null;
+    const raw = await this.redis.get(this.keys.sync.indicator(indicatorId));
+    if (!raw) return undefined;
+    const [g, e, live, values, fs, stixId] = JSON.parse(raw) as IndicatorRecord;
+    const fields = fs ? await this.redis.hget(this.keys.sync.fieldSets, fs) : null;
     return {
-      generation: Number(h.g),
-      eventId: h.e ?? '',
-      live: h.live === '1',
-      values: JSON.parse(h.vals ?? '[]') as string[],
+      generation: Number(g),
+      eventId: e,
+      live: live === 1,
+      values,
       attributes: fields ? (JSON.parse(fields) as [string, IocAttributes])[1] : undefined,
-      stixId: h.stix,
+      stixId,
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
   }
@@ -598,16 +605,16 @@ export class SyncState {
       });
       await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
         const m = this.redis.multi();
-        for (const k of names) m.hmget(k, 'attrs', 'fp');
-        const rows = ((await m.exec()) ?? []).map((r) => r[1] as (string | null)[]);
+        for (const k of names) m.type(k).hmget(k, 'attrs', 'fp');
+        const replies = (await m.exec()) ?? [];
         const keys = [s.fieldSets, s.fieldSetRefs];
         const args: string[] = ['indicator'];
         names.forEach((k, i) => {
-          const [attrs, fp] = rows[i] ?? [];
-          if (!attrs) return;
-          const fields = fieldSet(fp ?? '', JSON.parse(attrs) as IocAttributes);
+          if (replies[2 * i]?.[1] !== 'hash') return; // moved already (a record string)
+          const [attrs, fp] = (replies[2 * i + 1]?.[1] as (string | null)[] | undefined) ?? [];
+          const fields = attrs ? fieldSet(fp ?? '', JSON.parse(attrs) as IocAttributes) : undefined;
           keys.push(k);
-          args.push(attrs, fields.ref, fields.json);
+          args.push(attrs ?? '', fields?.ref ?? '', fields?.json ?? '');
         });
         if (keys.length > 2) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
       });
@@ -652,7 +659,7 @@ export class SyncState {
     let removed = 0;
     let dirtied = 0;
     const kept = new Set<string>();
-    // Every indicator hash (no set of live ids is kept: it cost ~70 B per value, packages/sync/README.md
+    // Every indicator record (no set of live ids is kept: it cost ~70 B per value, packages/sync/README.md
     // "Memory"); tombstones and keys a SCAN returns twice are skipped by the script.
     await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
       const ids = names.map((k) => k.slice(s.indicatorPrefix.length));

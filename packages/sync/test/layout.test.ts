@@ -136,17 +136,26 @@ describe('sync state of layout 1 (before issue 17)', () => {
     await legacyIndicator('i2', '2-0', ['b'], 'shared');
     await legacyIndicator('i3', '3-0', ['c'], 'own');
     await r.client.hset(state.keys.sync.value('a'), 'id:sek-1', 'fp1');
-    // A tombstone of layout 1 (no attributes) needs nothing.
+    // A tombstone of layout 1 (no attributes), with its TTL.
     await r.client.hset(state.keys.sync.indicator('dead'), { g: '1', e: '4-0', live: '0', vals: '[]' });
+    await r.client.pexpire(state.keys.sync.indicator('dead'), 3_600_000);
 
-    expect(await state.migrate(1)).toEqual({ index: 3, indicators: 3 });
+    expect(await state.migrate(1)).toEqual({ index: 3, indicators: 4 });
+    expect(await r.client.pttl(state.keys.sync.indicator('dead'))).toBeGreaterThan(3_500_000);
     expect((await keyNames()).filter((k) => k.startsWith('sync:idx:') || k === 'sync:live')).toEqual([]);
     expect(await liveCount()).toBe(3);
     expect(await r.client.get(state.keys.sync.format)).toBe('2');
     const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared')).ref;
     const own = fieldSet(state.fingerprint(attrs('own')), attrs('own')).ref;
     expect(await refs()).toEqual({ [shared]: '2', [own]: '1' });
-    expect(await r.client.hgetall(state.keys.sync.indicator('i1'))).not.toHaveProperty('attrs');
+    // Each indicator is now one record string; the tombstone kept its fence (and would keep its TTL).
+    expect(await r.client.type(state.keys.sync.indicator('i1'))).toBe('string');
+    expect(await state.readIndicator('i1')).toMatchObject({
+      live: true,
+      values: ['a', 'b'],
+      stixId: 'indicator--i1',
+    });
+    expect(await state.readIndicator('dead')).toMatchObject({ live: false, eventId: '4-0', values: [] });
     const [a, b, c] = await state.readValues(['a', 'b', 'c']);
     expect(a?.desired).toMatchObject({ live: true, version: 7, attributes: attrs('shared') });
     expect(a?.applied.ids).toEqual({ 'sek-1': 'fp1' });

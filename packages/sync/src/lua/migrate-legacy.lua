@@ -1,12 +1,13 @@
 -- Moves sync state of layout 1 to layout 2 (packages/sync/README.md "Older deployments"), one chunk of keys
 -- found by SCAN, each key at most once whatever runs it concurrently (a key already moved is left alone):
 -- * mode 'index': each index set `idx:<value>` becomes the `i:<indicatorId>` fields of the value's hash, and goes;
--- * mode 'indicator': a live indicator's inline `attrs` + `fp` become a reference `fs` to its field set, stored
---   once and counted (as record-desired.lua does), but only while the hash still holds exactly the `attrs`
---   text the caller computed the field set from.
+-- * mode 'indicator': an indicator hash {g, e, live, vals, attrs, fp, stix} becomes the record string of
+--   record-desired.lua (its TTL kept: a tombstone's), its inline `attrs` + `fp` a reference to its field set,
+--   stored once and counted, but only while the hash still holds exactly the `attrs` text the caller computed
+--   the field set from ('' for none).
 -- * mode 'live' (last): the set of live indicator ids becomes their count, added to the count new code keeps.
 -- mode 'index':     KEYS[2n-1] index set n  KEYS[2n] value hash n;  ARGV[1] 'index'
--- mode 'indicator': KEYS[1] field sets hash  KEYS[2] field set refs hash  KEYS[2 + n] indicator hash n;
+-- mode 'indicator': KEYS[1] field sets hash  KEYS[2] field set refs hash  KEYS[2 + n] indicator key n;
 --                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
 -- mode 'live':      KEYS[1] live set  KEYS[2] live count;  ARGV[1] 'live'
 -- Returns how many keys were moved.
@@ -26,13 +27,21 @@ elseif ARGV[1] == 'indicator' then
   for n = 1, #KEYS - 2 do
     local key = KEYS[2 + n]
     local attrs, ref, json = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
-    local h = redis.call('HMGET', key, 'attrs', 'live', 'fs')
-    if h[1] == attrs and not h[3] then
-      if h[2] == '1' then
+    local isHash = redis.call('TYPE', key)['ok'] == 'hash'
+    local h = isHash and redis.call('HMGET', key, 'g', 'e', 'live', 'vals', 'attrs', 'stix') or {}
+    if isHash and (h[5] or '') == attrs then
+      local live = h[3] == '1' and attrs ~= ''
+      local fs = ''
+      if live then
+        fs = ref
         if redis.call('HINCRBY', KEYS[2], ref, 1) == 1 then redis.call('HSET', KEYS[1], ref, json) end
-        redis.call('HSET', key, 'fs', ref)
       end
-      redis.call('HDEL', key, 'attrs', 'fp')
+      local rec = '[' .. cjson.encode(h[1] or '0') .. ',' .. cjson.encode(h[2] or '0-0') .. ',' ..
+        (live and 1 or 0) .. ',' .. (live and h[4] or '[]') .. ',' .. cjson.encode(fs) .. ',' ..
+        cjson.encode(h[6] or '') .. ']'
+      local ttl = redis.call('PTTL', key)
+      redis.call('DEL', key)
+      if ttl > 0 then redis.call('SET', key, rec, 'PX', ttl) else redis.call('SET', key, rec) end
       moved = moved + 1
     end
   end

@@ -4,8 +4,9 @@
 -- stream order (max (generation, eventId), ties by id).
 -- KEYS[1] field sets hash  KEYS[1 + n] value hash of value n
 -- ARGV[1] indicator prefix  ARGV[1 + n] value n
--- Undeclared keys: the indicator hashes (`ARGV[1] .. id`), found in the value hashes; they share the connector's
--- key prefix with KEYS (@octi-sekoia/queue keys.ts).
+-- Undeclared keys: the indicator records (`ARGV[1] .. id`, JSON [g, e, live, vals, fs, stix], see
+-- record-desired.lua), found in the value hashes; they share the connector's key prefix with KEYS
+-- (@octi-sekoia/queue keys.ts).
 -- Returns per value {value, winnerId, winnerGen, winnerEvent, field set JSON, liveCount, {applied hash flat}}:
 -- the applied hash without its index fields.
 
@@ -38,12 +39,13 @@ for n = 1, #KEYS - 1 do
     local f = flat[k]
     if string.sub(f, 1, 2) == 'i:' then
       local m = string.sub(f, 3)
-      local h = redis.call('HMGET', ARGV[1] .. m, 'g', 'e', 'live', 'fs')
-      if h[1] and h[3] == '1' then
+      local raw = redis.call('GET', ARGV[1] .. m)
+      local h = raw and cjson.decode(raw) or {}
+      if h[1] and h[3] == 1 then
         count = count + 1
         local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
         if c > 0 or (c == 0 and m > bestId) then
-          bestId, bestG, bestE, bestRef = m, h[1], h[2], h[4]
+          bestId, bestG, bestE, bestRef = m, h[1], h[2], h[5]
         end
       end
     else

@@ -6,8 +6,8 @@
 -- KEYS[1] dirty zset  KEYS[2] live count  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
 -- KEYS[6] field sets hash  KEYS[7] field set refs hash (see record-desired.lua)
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
--- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator hashes: tombstones and repeats are skipped)
--- Undeclared keys: the indicator hashes (`ARGV[4] .. id`) and the value hashes of the values found in them
+-- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator records: tombstones and repeats are skipped)
+-- Undeclared keys: the indicator records (`ARGV[4] .. id`) and the value hashes of the values found in them
 -- (`ARGV[5] .. value`); they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
@@ -24,27 +24,28 @@ local version = false
 for i = 6, #ARGV do
   local id = ARGV[i]
   local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'g', 'live', 'vals', 'stix', 'fs')
-  local exempt = h[1] and h[2] == '1' and cmpint(h[1], G) < 0
-    and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[4] and redis.call('SISMEMBER', KEYS[5], h[4]) == 1))
+  -- The record (record-desired.lua): {g, e, live, vals, fs, stix}.
+  local raw = redis.call('GET', key)
+  local h = raw and cjson.decode(raw) or {}
+  local unseen = h[1] and h[3] == 1 and cmpint(h[1], G) < 0
+  local exempt = unseen
+    and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[6] ~= '' and redis.call('SISMEMBER', KEYS[5], h[6]) == 1))
   if exempt then
     kept[#kept + 1] = id
-  elseif h[1] and h[2] == '1' and cmpint(h[1], G) < 0 then
+  elseif unseen then
     if not version then version = redis.call('INCR', KEYS[3]) end
-    for _, v in ipairs(cjson.decode(h[3])) do
+    for _, v in ipairs(h[4]) do
       redis.call('HDEL', ARGV[5] .. v, 'i:' .. id)
       redis.call('ZADD', KEYS[1], 'LT', now, v)
       redis.call('HSET', ARGV[5] .. v, 'ver', version)
       redis.call('PERSIST', ARGV[5] .. v)
       dirtied = dirtied + 1
     end
-    redis.call('HSET', key, 'g', G, 'e', '0-0', 'live', '0', 'vals', '[]')
-    if h[5] and redis.call('HINCRBY', KEYS[7], h[5], -1) <= 0 then
+    if h[5] ~= '' and redis.call('HINCRBY', KEYS[7], h[5], -1) <= 0 then
       redis.call('HDEL', KEYS[7], h[5])
       redis.call('HDEL', KEYS[6], h[5])
     end
-    redis.call('HDEL', key, 'fs')
-    redis.call('PEXPIRE', key, ARGV[2])
+    redis.call('SET', key, '[' .. cjson.encode(G) .. ',"0-0",0,[],"",' .. cjson.encode(h[6]) .. ']', 'PX', ARGV[2])
     removed = removed + 1
   end
 end
