@@ -5,7 +5,7 @@
 // on the compose network. Every step is timed; any failed check stops the run with exit 1 after printing the
 // containers' state and recent logs, and the stack is removed (down -v) whatever happens.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,19 @@ import { waitFor } from '@octi-sekoia/testkit';
 
 const root = join(import.meta.dirname, '..', '..');
 const PROJECT = process.env.COMPOSE_E2E_PROJECT ?? 'octi-sekoia-e2e';
-const OPENCTI = 'http://127.0.0.1:4000';
-const SEKOIA = 'http://127.0.0.1:8080';
-const DASHBOARD = 'http://127.0.0.1:3000';
+/**
+ * The host ports published by docker-compose.yml, chosen at preflight: the defaults (3000, 4000, 8080) when free,
+ * otherwise free ports given to compose through its interpolation variables, so a port held by anything else on the
+ * machine (a developer's demo, another stack) never fails the run.
+ */
+const PUBLISHED = [
+  { variable: 'DASHBOARD_PUBLISHED_PORT', default: 3000 },
+  { variable: 'OPENCTI_SIM_PUBLISHED_PORT', default: 4000 },
+  { variable: 'SEKOIA_SIM_PUBLISHED_PORT', default: 8080 },
+] as const;
+let DASHBOARD = '';
+let OPENCTI = '';
+let SEKOIA = '';
 const PRODUCT_SERVICES = ['redis', 'ingest', 'worker', 'dashboard'];
 const SIMULATORS = ['opencti-sim', 'sekoia-sim'];
 const IMAGES = [
@@ -243,6 +253,18 @@ async function addIndicators(from: number, count: number): Promise<void> {
   }
 }
 
+/** A port the kernel says is free on 127.0.0.1 now (bound and released at once). */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
@@ -265,18 +287,27 @@ function hostUidsOf(container: string): number[] {
 let logsBeforeDown = '';
 
 async function scenario(): Promise<void> {
-  await step('preflight: published ports free, scratch copy with demo.env as .env', async () => {
-    for (const port of [3000, 4000, 8080]) {
-      check(await portFree(port), `127.0.0.1:${port} is free for the demo's published port`);
-    }
+  await step('preflight: scratch copy with demo.env as .env, free published ports', async () => {
     workdir = mkdtempSync(join(tmpdir(), 'compose-e2e-'));
     const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: root })
       .toString()
       .split('\0')
       .filter((f) => f !== '' && !f.includes('node_modules/'));
     for (const f of files) cpSync(join(root, f), join(workdir, f), { recursive: true });
-    cpSync(join(root, 'demo.env'), join(workdir, '.env'));
+    // A stack of this project left by an interrupted run would hold the ports: remove it first.
     compose(['down', '-v', '--remove-orphans'], { quiet: true });
+    const ports: number[] = [];
+    for (const p of PUBLISHED) {
+      const port = (await portFree(p.default)) ? p.default : await freePort();
+      if (port !== p.default) console.log(`  127.0.0.1:${p.default} is taken: ${p.variable}=${port}`);
+      ports.push(port);
+    }
+    check(new Set(ports).size === ports.length, `distinct published ports (${ports.join(', ')})`);
+    const url = (port: number | undefined) => `http://127.0.0.1:${port}`;
+    [DASHBOARD, OPENCTI, SEKOIA] = [url(ports[0]), url(ports[1]), url(ports[2])];
+    const env = readFileSync(join(root, 'demo.env'), 'utf8');
+    const published = PUBLISHED.map((p, i) => `${p.variable}=${ports[i]}`).join('\n');
+    writeFileSync(join(workdir, '.env'), `${env.trimEnd()}\n${published}\n`);
   });
 
   await step('docker compose --profile demo up -d --build', () => {

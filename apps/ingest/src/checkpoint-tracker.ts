@@ -1,7 +1,7 @@
 import { compareEventIds, type EventId } from '@octi-sekoia/model';
 
 /**
- * Decides which stream id may be committed as the checkpoint (ARCHITECTURE.md "Reading the stream").
+ * Decides which stream id may be committed as the checkpoint (docs/opencti-api.md "Event ids").
  *
  * OpenCTI resumes *after* the id we give it, and several messages can share one id (dependency messages reuse
  * the id of the event that triggered them; recovery ids are `<updated_at ms>-0` and may repeat). So an id N is

@@ -23,7 +23,7 @@ export function isDataEvent(event: string): boolean {
 /**
  * Pure: what to do with a frame's id before it reaches the checkpoint tracker, which can only order
  * `<ms>-<seq>` ids. OpenCTI sends data frames with increasing ids, recovery ones ascending by `updated_at` and
- * dependencies with the id of the object they precede (opencti-stream.md §2–3): an
+ * dependencies with the id of the object they precede (docs/opencti-api.md "Event ids"): an
  * id below the previous one is an anomaly worth a warning, though the fence keeps it harmless.
  * `previousId`: the id of the previous data frame of this reading. `undefined`: nothing wrong (or a control
  * frame without id, which normally has none).

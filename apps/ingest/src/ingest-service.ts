@@ -86,7 +86,7 @@ export interface IngestDeps {
   now?: () => number;
   /**
    * Test seam: awaited when a generation is about to start (the lease checked, the reading flushed), right
-   * before the start-generation script. A stall here is the GC pause / throttled CPU of ARCHITECTURE "Revision 2".
+   * before the start-generation script. A stall here is the GC pause / throttled CPU of docs/architecture.md.
    */
   beforeGenerationStart?: () => Promise<void>;
 }
@@ -336,7 +336,7 @@ export class IngestService {
       }
     }
     if (recoverMs !== null && recoverMs <= Number(startFrom.split('-')[0])) {
-      // OpenCTI runs no recovery unless recover-date > from-date (opencti-stream.md §1): no snapshot, so no sweep.
+      // No recovery unless recover-date > from-date (docs/opencti-api.md "Request"): no snapshot, no sweep.
       this.log.warn(
         { start_from: startFrom, recover_until: isoMs(recoverMs) },
         'the recovery date is not after the start of the stream: no recovery, no sweep',
@@ -643,7 +643,7 @@ export class IngestService {
    * During a generation's recovery, the first id past `<recover ms>-0` means the whole snapshot was read: OpenCTI
    * lists objects with ids `<updated_at ms>-0` ≤ it, goes live strictly after it, and a heartbeat carries the
    * channel's last id — during the listing the last listed one; a synthetic `<now>-0` only comes from the live
-   * read after the listing (opencti-stream.md §2). `<recover ms>` is the platform's own position
+   * read after the listing (docs/opencti-api.md). `<recover ms>` is the platform's own position
    * (platformPosition), so no comparison here involves this process's clock.
    */
   private async maybeEndRecovery(id: string): Promise<void> {
@@ -860,8 +860,8 @@ export class IngestService {
   /**
    * The end of a recovery, taken from the platform, never from this process's clock (issue 13 case 5): the
    * millisecond part of the stream's last id, as reported by the `connected` frame of a connection opened for
-   * this (opencti-stream.md §2: `connected` carries the Redis stream's `lastEventId`). A recovery up to that
-   * date lists every object as of then (updated_at ≤ it) and goes live right after `<ms>-0` (§2 "Recovery"): the
+   * this (docs/opencti-api.md: `connected` carries the Redis stream's `lastEventId`). A recovery up to that
+   * date lists every object as of then (updated_at ≤ it) and goes live right after `<ms>-0` ("Recovery"): the
    * events after it are exactly the ones the listing may have missed. With ingest's clock instead, a platform
    * ahead lists too little (the snapshot ends before its last events, so the sweep marker comes before them and
    * the sweep revokes what they would have kept), and a platform behind skips the live events until ingest's

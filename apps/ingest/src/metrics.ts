@@ -7,8 +7,8 @@ export function ingestMetrics(registry: Registry, now: () => number = Date.now) 
   return {
     /**
      * The stream position this replica has read up to. Heartbeats count: an idle OpenCTI sends ids that keep
-     * advancing (`<now>-0`, opencti-stream.md §1), so a reader that is caught up shows a lag of seconds, and one
-     * that reads nothing (stalled, disconnected) shows a lag that grows at every scrape.
+     * advancing (`<now>-0`, docs/opencti-api.md), so a reader that is caught up shows a lag of seconds, and
+     * one that reads nothing (stalled, disconnected) shows a lag that grows at every scrape.
      */
     streamRead(idMs: number | undefined): void {
       lastReadMs = idMs;

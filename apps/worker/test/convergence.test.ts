@@ -12,7 +12,7 @@ afterEach(async () => {
 });
 
 describe('convergence: the collection equals the oracle after the queue drains', () => {
-  // The same test for each of Sekoia's possible re-import behaviours (unknown: see sekoia-ioc-api.md §2.8).
+  // The same test for each of Sekoia's possible re-import behaviours (undocumented: docs/sekoia-api.md).
   it.each([
     ['duplicate', 11, 1000],
     ['ignore', 12, 500],

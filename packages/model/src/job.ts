@@ -1,5 +1,5 @@
 /**
- * The one job definition (ARCHITECTURE.md "The job"). Ingest produces it, the worker consumes it,
+ * The one job definition (docs/architecture.md "The job"). Ingest produces it, the worker consumes it,
  * the dashboard and CLI show it. Values are canonical strings (see @octi-sekoia/stix canonicalize).
  */
 

@@ -11,7 +11,7 @@ import type { IndicatorJob, IocAttributes } from './job.ts';
 /** OpenCTI's property extension; its `id` is the internal id, stable across pattern (and STIX id) changes. */
 export const OPENCTI_EXTENSION = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 
-/** One SSE message as the client delivers it (opencti-stream.md §2). */
+/** One SSE message as the client delivers it (docs/opencti-api.md). */
 export interface StreamMessage {
   id?: string;
   event: string;
@@ -107,7 +107,7 @@ const malformed = (reason: string): NormalizeResult => ({ outcome: 'malformed', 
 /**
  * Pure: one SSE message → the jobs it implies. The SSE event name decides upsert vs remove, not the envelope's
  * `type`: OpenCTI sends an update that moves an object out of the stream filters as `event: delete` and one
- * that moves it in as `event: create`, both with `type: "update"` (opencti-stream.md §2).
+ * that moves it in as `event: create`, both with `type: "update"` (docs/opencti-api.md).
  */
 export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): NormalizeResult {
   switch (msg.event) {
@@ -168,7 +168,7 @@ export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): N
 
   if (msg.event === 'merge') {
     // Sources are absorbed into the target. Whether OpenCTI also emits a delete per source is UNCONFIRMED
-    // (opencti-stream.md §8), so they are removed here; a later delete is then a harmless duplicate.
+    // (docs/opencti-api.md), so they are removed here; a later delete is then a harmless duplicate.
     const seen = new Set([target.job.indicatorId]);
     const sources = Array.isArray(context?.sources) ? context.sources : [];
     for (const source of sources) {

@@ -30,7 +30,7 @@ export const config: NormalizeConfig = {
 
 type Obj = Record<string, unknown>;
 
-/** A streamed indicator (opencti-stream.md §6 shape) with overrides; `internalId: null` drops the id. */
+/** A streamed indicator (docs/opencti-api.md shape) with overrides; `internalId: null` drops the id. */
 export function indicator(over: Obj = {}, internalId: string | null = 'iid-1'): Obj {
   const ext: Obj = {
     extension_type: 'property-extension',

@@ -28,7 +28,7 @@ const remove = (indicatorId: string, previous: string[]) => ({
   previous,
 });
 
-describe('reference frames (opencti-stream.md §6)', () => {
+describe('reference frames (docs/opencti-api.md)', () => {
   const ID = '5f3c2a10-8d7e-4b1a-9c3d-2e1f0a9b8c7d';
   const cases: { event: string; id: string | undefined; want: unknown }[] = [
     { event: 'connected', id: undefined, want: { outcome: 'skipped', reason: 'connected' } },

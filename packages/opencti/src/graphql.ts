@@ -1,5 +1,5 @@
 /**
- * OpenCTI GraphQL client for what a stream connector needs (opencti-stream.md §5), with pycti's query shapes.
+ * OpenCTI GraphQL client for what a stream connector needs (docs/opencti-api.md), with pycti's query shapes.
  * Errors: HTTP 200 + `errors[]` → typed errors by `extensions.code`; anything at the transport level → retryable.
  */
 import {

@@ -1,6 +1,6 @@
 /**
  * pycti's stream connector state (`{"start_from": …, "recover_until": …}`) as stored in OpenCTI's
- * `connector_state` string (opencti-stream.md §4).
+ * `connector_state` string (docs/opencti-api.md).
  */
 export interface ConnectorState {
   /** The stream id to resume after (exclusive), e.g. `1732615205120-0` or `0-0`. */

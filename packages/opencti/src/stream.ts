@@ -1,5 +1,5 @@
 /**
- * OpenCTI live-stream reader (opencti-stream.md §1–§4, §8) on eventsource 4.1.1.
+ * OpenCTI live-stream reader (docs/opencti-api.md) on eventsource 4.1.1.
  *
  * - Every connection is a fresh EventSource whose fetch wrapper sends Authorization, the stream headers and our
  *   own Last-Event-ID (never a `from` query parameter; `recover` stays in the query string on every reconnect).

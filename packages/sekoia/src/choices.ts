@@ -47,7 +47,7 @@ export function writeChoices(b: SekoiaBehaviours): WriteChoices {
 }
 
 /**
- * Phase names Sekoia's file-import documentation accepts (sekoia-ioc-api.md, kill_chain_phases): the MITRE
+ * Phase names Sekoia's file-import documentation accepts (docs/sekoia-api.md, "Limits"): the MITRE
  * ATT&CK enterprise tactics and the Lockheed Martin Cyber Kill Chain phases, lower-case and hyphenated as STIX
  * writes them.
  */

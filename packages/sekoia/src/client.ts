@@ -67,8 +67,8 @@ export interface SekoiaClientOptions {
   /** Awaited before EVERY HTTP request (the caller takes a request-budget token here). */
   beforeRequest?: () => Promise<void>;
   /**
-   * Canonical form of a value, used to match Sekoia's `name` back to what was sent. Pass `canonicalValue` of
-   * `@octi-sekoia/stix` (not a dependency of this package yet); the default only trims.
+   * Canonical form of a value, used to match Sekoia's `name` back to what was sent. Default: `canonicalValue` of
+   * `@octi-sekoia/stix` (tests may pass another).
    */
   canonicalValue?: (value: string) => string | undefined;
   /** What the recorded behaviour profile established (`pnpm cli probe`); without it the safe choices. */
@@ -104,7 +104,7 @@ interface Answer {
 }
 
 const PAGE = 100;
-/** Longest WAF block Sekoia documents (sekoia-ioc-api.md §4: "30 s – 10 min"). */
+/** Longest WAF block Sekoia documents (docs/sekoia-api.md "Limits": "30 s – 10 min"). */
 export const WAF_MAX_BLOCK_MS = 10 * 60_000;
 const WRITES: ReadonlySet<SekoiaOperation> = new Set(['createBatch', 'edit', 'revoke', 'forceDelete']);
 const isObject = (v: unknown): v is Record<string, unknown> =>
@@ -280,7 +280,7 @@ export class SekoiaClient {
 
   /**
    * Every indicator (revoked included, flagged) whose value is exactly `value`: `term` is a substring match on
-   * the pattern (sekoia-ioc-api.md §2.4), so all pages are read (limit 100) and only indicators standing for the
+   * the pattern (docs/sekoia-api.md), so all pages are read (limit 100) and only indicators standing for the
    * value (`indicatorValues`: canonical name or pattern) are kept. Whether `term` is case-sensitive is unknown
    * (issue 14 row 10): a hash, which Sekoia may hold upper-cased, is searched upper-cased as well when the
    * lower-case search found nothing and the client was not told `term` ignores case; a value with `'` or `\`
@@ -298,7 +298,7 @@ export class SekoiaClient {
         out.push({ id: i.id, value: i.name, revoked: i.revoked });
       }
     };
-    // Under a substring `term` (sekoia-ioc-api.md §2.4) the pattern escapes `'` and `\`: search the longest part
+    // Under a substring `term` (docs/sekoia-api.md) the pattern escapes `'` and `\`: search the longest part
     // without them. A tokenised search matches whole values only: then the value itself is the term.
     const part = value.split(/['\\]/).reduce((a, b) => (b.length > a.length ? b : a), '');
     const terms = this.behaviour.termMatch === 'tokenised' ? [value.trim()] : [part];

@@ -1,6 +1,6 @@
 /**
- * Errors of the Sekoia client. Each carries the failure policy the caller applies (ARCHITECTURE.md, "Writing
- * to Sekoia"), the way BullMQ's UnrecoverableError / RateLimitError do. Messages are built here from the
+ * Errors of the Sekoia client. Each carries the failure policy the caller applies (docs/architecture.md
+ * "Failure policy"), like BullMQ's UnrecoverableError / RateLimitError. Messages are built here from the
  * status and Sekoia's own message — never from an axios error, whose config holds the Authorization header.
  */
 

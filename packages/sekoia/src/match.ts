@@ -1,7 +1,7 @@
 import { canonicalValue, extractObservables } from '@octi-sekoia/stix';
 
 /**
- * Matching Sekoia's indicators back to values (sekoia-ioc-api.md §2.3, row 1 of issue 14). Sekoia's `name` of an
+ * Matching Sekoia's indicators back to values (docs/sekoia-behaviours.md row 1). Sekoia's `name` of an
  * indicator is documented as "the value", but nothing says in which form: it may be the value as sent, a
  * normalised form (upper-case hashes, RFC 5952 vs expanded IPv6), every hash of a file joined by commas, or a
  * label. The `pattern` is documented STIX and is the stronger evidence. So an indicator stands for every

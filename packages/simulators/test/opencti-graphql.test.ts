@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '../src/opencti/index.ts';
 import { gql } from './opencti-helpers.ts';
 
-// The shapes pycti 6.8 sends (opencti-stream.md §5).
+// The shapes pycti 6.8 sends (docs/opencti-api.md).
 const REGISTER = `mutation RegisterConnector($input: RegisterConnectorInput) {
   registerConnector(input: $input) { id connector_state connector_user_id config { connection { host vhost use_ssl port user pass } listen listen_routing listen_exchange push push_routing push_exchange } }
 }`;

@@ -55,7 +55,7 @@ async function connect(
   return r;
 }
 
-describe('simulator vs the reference example frames (opencti-stream.md §6)', () => {
+describe('simulator vs the reference example frames (docs/opencti-api.md)', () => {
   it('reproduces the create frame byte for byte', async () => {
     const clock = { t: 0 };
     const { sim, created } = await referenceWorld(clock);

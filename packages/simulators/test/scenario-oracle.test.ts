@@ -29,7 +29,7 @@ import {
 import { auth, openRaw, streamUrl } from './opencti-helpers.ts';
 
 // ---------------------------------------------------------------------------------------------------------
-// Stream messages in the shape of opencti-stream.md §6, written by hand (no World, no product code).
+// Stream messages in the shape of docs/opencti-api.md, written by hand (no World, no product code).
 // `StreamFixture.apply(steps)` turns scenario steps into the frames OpenCTI would send, so the same case can
 // also run through the simulator's World and be compared.
 

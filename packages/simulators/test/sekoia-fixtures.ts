@@ -1,4 +1,4 @@
-/** Example payloads of shared/reference/sekoia-ioc-api.md (constructed there, not captured). */
+/** Example payloads of docs/sekoia-api.md (constructed, not captured). */
 
 /** §2.2 POST …/indicators/text */
 export const TEXT_IMPORT_EXAMPLE = {

@@ -14,7 +14,7 @@ import { KEYWORDS } from './lexer.ts';
 import { parsePattern } from './parser.ts';
 
 /**
- * IOC extraction (shared/reference/stix-patterns.md section 4).
+ * IOC extraction (packages/stix/README.md; docs/stix-patterns.md).
  *
  * A value is exported only when seeing it alone implies the pattern matches: a positive `=`/`==` or
  * `IN`-of-strings comparison on an exact IOC path, reached from the root through OR, WITHIN, REPEATS 1,

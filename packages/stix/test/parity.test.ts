@@ -3,8 +3,8 @@ import { extractObservables, sekoiaFormat } from '../src/index.ts';
 import { vector } from './vectors.ts';
 
 /**
- * Parity with the Python connector, construct by construct (shared/reference/stix-patterns.md sections 2
- * and 3). Each row states what the Python connector sends (from the vector's `python_connector` field,
+ * Parity with the Python connector, construct by construct (docs/stix-patterns.md).
+ * Each row states what the Python connector sends (from the vector's `python_connector` field,
  * checked against the fixture; rows without a vector follow the rules written in section 2) next to what
  * we export, and marks every intentional difference.
  */

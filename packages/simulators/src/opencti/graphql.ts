@@ -1,5 +1,5 @@
 /**
- * The slice of OpenCTI's GraphQL API a stream connector uses (opencti-stream.md §5). No GraphQL engine: the
+ * The slice of OpenCTI's GraphQL API a stream connector uses (docs/opencti-api.md). No GraphQL engine: the
  * operation's top-level field names are matched, arguments come from `variables` (what pycti sends) or simple
  * inline literals. Errors are HTTP 200 with an `errors` array, as OpenCTI's plugin forces.
  */

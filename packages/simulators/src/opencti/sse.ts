@@ -1,5 +1,5 @@
 /**
- * One live-stream connection, reproducing OpenCTI's sseMiddleware (opencti-stream.md §1–§3): `connected`,
+ * One live-stream connection, reproducing OpenCTI's sseMiddleware (docs/opencti-api.md): `connected`,
  * optional recovery, then the Redis stream read after the start id with per-connection visibility, dependencies
  * and heartbeats. Fault switches (cuts, silence, newer-platform events) act here.
  */

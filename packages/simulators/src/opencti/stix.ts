@@ -1,5 +1,5 @@
 /**
- * STIX 2.1 objects shaped as OpenCTI streams them (opencti-stream.md §6): key order, the OpenCTI extension,
+ * STIX 2.1 objects shaped as OpenCTI streams them (docs/opencti-api.md): key order, the OpenCTI extension,
  * deterministic standard ids, millisecond timestamps.
  */
 import { identityStandardId, indicatorStandardId } from './uuid.ts';

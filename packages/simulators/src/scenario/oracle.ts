@@ -1,5 +1,5 @@
 /**
- * The oracle: the exact collection the convergence invariant demands (ARCHITECTURE.md "Convergence"),
+ * The oracle: the exact collection the convergence invariant demands (docs/architecture.md),
  * computed from the stream messages alone. Deliberately independent of the product: it does not use
  * `normalizeMessage` nor any sync code, only the STIX extractor and the model's attribute helpers, so a bug in
  * the product's normalisation cannot hide itself.

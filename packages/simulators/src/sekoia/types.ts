@@ -23,7 +23,7 @@ export const SEKOIA_ROUTES: readonly SekoiaRoute[] = [
 ];
 
 /**
- * Switches for the behaviours the reference (shared/reference/sekoia-ioc-api.md §6) marks unknown.
+ * Switches for the behaviours the reference (docs/sekoia-behaviours.md, docs/sekoia-api.md) leaves open.
  * Defaults are in DEFAULT_BEHAVIOR; every one is changeable at run time.
  */
 export interface SekoiaBehavior {

@@ -1,5 +1,5 @@
 -- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
--- value index and the dirty set in the same atomic step (ARCHITECTURE "Convergence" 1).
+-- value index and the dirty set in the same atomic step (docs/architecture.md).
 -- The index of a value is the `i:<indicatorId>` fields of its value hash (one record per value); the indicator
 -- refers to its field set (fingerprint + attributes) by ref, stored once in the field-sets hash and counted.
 --
