@@ -58,10 +58,11 @@ export function keys(keyPrefix: string, connectorId: string) {
        * fail} (version + applied) and `i:<indicatorId>` per live indicator exporting the value (the index).
        */
       valuePrefix: `${s}:val:`,
-      /** Hash field set ref → JSON `[fingerprint, attributes]`: each distinct field set stored once. */
+      /**
+       * Hash field set ref → `<live indicators referring to it> <JSON [fp, validFrom, validUntil, phases,
+       * description]>`: each distinct field set once, deleted when no live indicator refers to it.
+       */
       fieldSets: `${s}:field-sets`,
-      /** Hash field set ref → number of live indicators referring to it (0: both entries deleted). */
-      fieldSetRefs: `${s}:field-set-refs`,
       /** Integer: layout version of the sync state (absent: the layout before 2, migrated at worker start). */
       format: `${s}:format`,
       /** Prefix of the index sets of layout 1 (before 2 merged them into the value hashes): migration only. */

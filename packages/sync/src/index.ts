@@ -75,6 +75,7 @@ export {
   fieldSet,
   type Intent,
   type Mutation,
+  parseFieldSet,
   type RecordAppliedResult,
   type RecordDesiredOutcome,
   type RecordDesiredResult,

@@ -290,26 +290,38 @@ export function parseApplied(flat: string[]): { applied: AppliedState; version: 
   return { applied, version };
 }
 
-/** JSON with object keys sorted at every level: equal data, equal text. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  return JSON.stringify(v);
+/**
+ * The field set of an indicator as stored once in the field-sets hash: its text, a JSON array by position
+ * `[fingerprint, validFrom, validUntil | null, [[kill_chain_name, phase_name], …], description]` (no key names:
+ * ~50 bytes less per distinct set; equal field sets, equal text), and its ref (a hash of that text: equal field
+ * sets share one entry, and one ref never names two different texts). parseFieldSet reads it back.
+ */
+export function fieldSet(fp: string, a: IocAttributes): { ref: string; json: string } {
+  const json = JSON.stringify([
+    fp,
+    a.validFrom,
+    a.validUntil ?? null,
+    a.killChainPhases.map((p) => [p.kill_chain_name, p.phase_name]),
+    a.description,
+  ]);
+  return { ref: createHash('sha256').update(json).digest('base64url').slice(0, 16), json };
 }
 
-/**
- * The field set of an indicator as stored once in the field-sets hash: its text (canonical JSON of
- * `[fingerprint, attributes]`) and its ref (a hash of that text: equal field sets share one entry, and one ref
- * never names two different texts).
- */
-export function fieldSet(fp: string, attributes: IocAttributes): { ref: string; json: string } {
-  const json = canonicalJson([fp, attributes]);
-  return { ref: createHash('sha256').update(json).digest('base64url').slice(0, 16), json };
+export function parseFieldSet(json: string): { fp: string; attributes: IocAttributes } {
+  const [fp, validFrom, validUntil, phases, description] = JSON.parse(json) as [
+    string,
+    string,
+    string | null,
+    [string, string][],
+    string,
+  ];
+  const attributes: IocAttributes = {
+    validFrom,
+    ...(validUntil === null ? {} : { validUntil }),
+    killChainPhases: phases.map(([kill_chain_name, phase_name]) => ({ kill_chain_name, phase_name })),
+    description,
+  };
+  return { fp, attributes };
 }
 
 /** Short, stable fingerprint of attributes: a hash of the model's canonical attribute key. */
@@ -371,7 +383,6 @@ export class SyncState {
         s.versionSeq,
         s.stats,
         s.fieldSets,
-        s.fieldSetRefs,
       ],
       [
         job.indicatorId,
@@ -456,7 +467,7 @@ export class SyncState {
         liveIndicators: Number(count),
       };
       if (live) {
-        const [fp, attributes] = JSON.parse(fields) as [string, IocAttributes];
+        const { fp, attributes } = parseFieldSet(fields);
         desired.attributes = attributes;
         desired.fp = fp;
         desired.winner = { indicatorId: winnerId, generation: Number(g), eventId: e };
@@ -568,13 +579,14 @@ export class SyncState {
     const raw = await this.redis.get(this.keys.sync.indicator(indicatorId));
     if (!raw) return undefined;
     const [g, e, live, values, fs, stixId] = JSON.parse(raw) as IndicatorRecord;
-    const fields = fs ? await this.redis.hget(this.keys.sync.fieldSets, fs) : null;
+    const counted = fs ? await this.redis.hget(this.keys.sync.fieldSets, fs) : null;
+    const fields = counted ? counted.slice(counted.indexOf(' ') + 1) : null; // '<count> <JSON>'
     return {
       generation: Number(g),
       eventId: e,
       live: live === 1,
       values,
-      attributes: fields ? (JSON.parse(fields) as [string, IocAttributes])[1] : undefined,
+      attributes: fields ? parseFieldSet(fields).attributes : undefined,
       stixId,
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
@@ -607,7 +619,7 @@ export class SyncState {
         const m = this.redis.multi();
         for (const k of names) m.type(k).hmget(k, 'attrs', 'fp');
         const replies = (await m.exec()) ?? [];
-        const keys = [s.fieldSets, s.fieldSetRefs];
+        const keys = [s.fieldSets];
         const args: string[] = ['indicator'];
         names.forEach((k, i) => {
           if (replies[2 * i]?.[1] !== 'hash') return; // moved already (a record string)
@@ -616,7 +628,7 @@ export class SyncState {
           keys.push(k);
           args.push(attrs ?? '', fields?.ref ?? '', fields?.json ?? '');
         });
-        if (keys.length > 2) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
+        if (keys.length > 1) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
       });
       await migrateLegacyLua.run(this.redis, [s.legacyLive, s.liveCount], ['live']);
     }
@@ -665,7 +677,7 @@ export class SyncState {
       const ids = names.map((k) => k.slice(s.indicatorPrefix.length));
       const [r, d, k] = (await sweepUnseenLua.run(
         this.redis,
-        [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, s.fieldSetRefs],
+        [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets],
         [String(generation), this.tombstoneTtlMs, this.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
       )) as [number, number, string[]];
       removed += r;

@@ -5,7 +5,7 @@
  */
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CollectionReads, fieldSet, SyncState } from '../src/index.ts';
+import { CollectionReads, fieldSet, parseFieldSet, SyncState } from '../src/index.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 
 let r: TestRedis;
@@ -32,7 +32,9 @@ async function keyNames(): Promise<string[]> {
 }
 
 const fieldSets = () => r.client.hgetall(state.keys.sync.fieldSets);
-const refs = () => r.client.hgetall(state.keys.sync.fieldSetRefs);
+/** ref → how many live indicators refer to it (the count in front of each field set). */
+const refs = async () =>
+  Object.fromEntries(Object.entries(await fieldSets()).map(([ref, counted]) => [ref, counted.split(' ')[0]]));
 const liveCount = async () => Number(await r.client.get(state.keys.sync.liveCount));
 
 describe('one record per value, field sets stored once', () => {
@@ -46,7 +48,7 @@ describe('one record per value, field sets stored once', () => {
     ]);
     expect((await state.indicatorsOf('b')).sort()).toEqual(['i1', 'i2']);
     const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared'));
-    expect(await fieldSets()).toEqual({ [shared.ref]: shared.json });
+    expect(await fieldSets()).toEqual({ [shared.ref]: `2 ${shared.json}` });
     expect(await refs()).toEqual({ [shared.ref]: '2' });
     const [b] = await state.readValues(['b']);
     expect(b?.desired).toMatchObject({ live: true, liveIndicators: 2, attributes: attrs('shared') });
@@ -87,6 +89,19 @@ describe('one record per value, field sets stored once', () => {
     const [a, c] = await state.readValues(['a', 'c']);
     expect(a?.desired.live).toBe(false);
     expect(c?.desired.attributes).toEqual(attrs('y'));
+  });
+
+  it('a field set reads back as the attributes it was made of, with or without validUntil', () => {
+    const full = attrs('d', {
+      validUntil: '2027-01-01T00:00:00.000Z',
+      killChainPhases: [{ kill_chain_name: 'mitre-attack', phase_name: 'execution' }],
+    });
+    for (const a of [full, attrs('no validity end')]) {
+      const { json, ref } = fieldSet('fp1', a);
+      expect(parseFieldSet(json)).toEqual({ fp: 'fp1', attributes: a });
+      expect(ref).toHaveLength(16);
+    }
+    expect(fieldSet('fp1', full).ref).not.toBe(fieldSet('fp2', full).ref);
   });
 
   it('the applied state read never includes the index fields', async () => {

@@ -7,10 +7,20 @@
 --   the field set from ('' for none).
 -- * mode 'live' (last): the set of live indicator ids becomes their count, added to the count new code keeps.
 -- mode 'index':     KEYS[2n-1] index set n  KEYS[2n] value hash n;  ARGV[1] 'index'
--- mode 'indicator': KEYS[1] field sets hash  KEYS[2] field set refs hash  KEYS[2 + n] indicator key n;
+-- mode 'indicator': KEYS[1] field sets hash (counted in place, see record-desired.lua)  KEYS[1 + n] indicator key n;
 --                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
 -- mode 'live':      KEYS[1] live set  KEYS[2] live count;  ARGV[1] 'live'
 -- Returns how many keys were moved.
+local function addRef(ref, json)
+  local cur = redis.call('HGET', KEYS[1], ref)
+  if cur then
+    local n, text = string.match(cur, '^(%d+) (.*)$')
+    redis.call('HSET', KEYS[1], ref, (tonumber(n) + 1) .. ' ' .. text)
+  else
+    redis.call('HSET', KEYS[1], ref, '1 ' .. json)
+  end
+end
+
 local moved = 0
 if ARGV[1] == 'index' then
   for n = 1, #KEYS / 2 do
@@ -24,8 +34,8 @@ if ARGV[1] == 'index' then
     end
   end
 elseif ARGV[1] == 'indicator' then
-  for n = 1, #KEYS - 2 do
-    local key = KEYS[2 + n]
+  for n = 1, #KEYS - 1 do
+    local key = KEYS[1 + n]
     local attrs, ref, json = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
     local isHash = redis.call('TYPE', key)['ok'] == 'hash'
     local h = isHash and redis.call('HMGET', key, 'g', 'e', 'live', 'vals', 'attrs', 'stix') or {}
@@ -34,7 +44,7 @@ elseif ARGV[1] == 'indicator' then
       local fs = ''
       if live then
         fs = ref
-        if redis.call('HINCRBY', KEYS[2], ref, 1) == 1 then redis.call('HSET', KEYS[1], ref, json) end
+        addRef(ref, json)
       end
       local rec = '[' .. cjson.encode(h[1] or '0') .. ',' .. cjson.encode(h[2] or '0-0') .. ',' ..
         (live and 1 or 0) .. ',' .. (live and h[4] or '[]') .. ',' .. cjson.encode(fs) .. ',' ..

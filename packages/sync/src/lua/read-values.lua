@@ -54,7 +54,10 @@ for n = 1, #KEYS - 1 do
     end
   end
   local fields = ''
-  if bestRef then fields = redis.call('HGET', KEYS[1], bestRef) or '' end
+  if bestRef then
+    -- '<count> <JSON>' (record-desired.lua)
+    fields = string.match(redis.call('HGET', KEYS[1], bestRef) or '', '^%d+ (.*)$') or ''
+  end
   out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', fields, count, applied}
 end
 return out

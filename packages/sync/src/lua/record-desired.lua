@@ -10,8 +10,7 @@
 -- KEYS[4] generation      current generation (absent = no guard)
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
--- KEYS[7] field sets hash  ref -> JSON [fingerprint, attributes]
--- KEYS[8] field set refs hash  ref -> live indicators referring to it
+-- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of state.ts fieldSet>'
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
@@ -37,6 +36,27 @@ local function cmpfence(g1, e1, g2, e2)
   c = cmpint(m1, m2)
   if c ~= 0 then return c end
   return cmpint(s1, s2)
+end
+
+-- Field sets (state.ts fieldSet) are counted in place: ref -> '<live indicators referring to it> <JSON>'.
+local function addRef(ref, json)
+  local cur = redis.call('HGET', KEYS[7], ref)
+  if cur then
+    local n, text = string.match(cur, '^(%d+) (.*)$')
+    redis.call('HSET', KEYS[7], ref, (tonumber(n) + 1) .. ' ' .. text)
+  else
+    redis.call('HSET', KEYS[7], ref, '1 ' .. json)
+  end
+end
+local function dropRef(ref)
+  local cur = redis.call('HGET', KEYS[7], ref)
+  if not cur then return end
+  local n, text = string.match(cur, '^(%d+) (.*)$')
+  if tonumber(n) <= 1 then
+    redis.call('HDEL', KEYS[7], ref)
+  else
+    redis.call('HSET', KEYS[7], ref, (tonumber(n) - 1) .. ' ' .. text)
+  end
 end
 
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -114,11 +134,8 @@ if known and h[3] == '1' and h[5] then oldRef = h[5] end
 local newRef = false
 if op == 'upsert' then newRef = ARGV[7] end
 if newRef ~= oldRef then
-  if newRef and redis.call('HINCRBY', KEYS[8], newRef, 1) == 1 then redis.call('HSET', KEYS[7], newRef, ARGV[6]) end
-  if oldRef and redis.call('HINCRBY', KEYS[8], oldRef, -1) <= 0 then
-    redis.call('HDEL', KEYS[8], oldRef)
-    redis.call('HDEL', KEYS[7], oldRef)
-  end
+  if newRef then addRef(newRef, ARGV[6]) end
+  if oldRef then dropRef(oldRef) end
 end
 
 -- The record: the values JSON as the caller made it (checked canonical), every string encoded by cjson.

@@ -4,7 +4,7 @@
 -- An indicator named in the exempt set (by internal or STIX id) is kept: its last event of G could not be applied
 -- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
 -- KEYS[1] dirty zset  KEYS[2] live count  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
--- KEYS[6] field sets hash  KEYS[7] field set refs hash (see record-desired.lua)
+-- KEYS[6] field sets hash (counted in place, see record-desired.lua)
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
 -- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator records: tombstones and repeats are skipped)
 -- Undeclared keys: the indicator records (`ARGV[4] .. id`) and the value hashes of the values found in them
@@ -16,6 +16,17 @@ local function cmpint(a, b)
   if #a ~= #b then return #a < #b and -1 or 1 end
   if a == b then return 0 end
   return a < b and -1 or 1
+end
+
+local function dropRef(ref)
+  local cur = redis.call('HGET', KEYS[6], ref)
+  if not cur then return end
+  local n, text = string.match(cur, '^(%d+) (.*)$')
+  if tonumber(n) <= 1 then
+    redis.call('HDEL', KEYS[6], ref)
+  else
+    redis.call('HSET', KEYS[6], ref, (tonumber(n) - 1) .. ' ' .. text)
+  end
 end
 
 local G, now = ARGV[1], tonumber(ARGV[3])
@@ -41,10 +52,7 @@ for i = 6, #ARGV do
       redis.call('PERSIST', ARGV[5] .. v)
       dirtied = dirtied + 1
     end
-    if h[5] ~= '' and redis.call('HINCRBY', KEYS[7], h[5], -1) <= 0 then
-      redis.call('HDEL', KEYS[7], h[5])
-      redis.call('HDEL', KEYS[6], h[5])
-    end
+    if h[5] ~= '' then dropRef(h[5]) end
     redis.call('SET', key, '[' .. cjson.encode(G) .. ',"0-0",0,[],"",' .. cjson.encode(h[6]) .. ']', 'PX', ARGV[2])
     removed = removed + 1
   end
