@@ -88,7 +88,7 @@ async function dryRun(io: Io, json: boolean, line: (t: string) => void, timeoutM
     );
     line(`reading the collection ${worker.sekoiaIntel.iocCollectionUuid}…`);
     const planner = new CollectionPlanner(desired);
-    const settings = workerSettings(worker, io.env);
+    const settings = workerSettings(worker);
     const client = collectionClient(settings.sekoia, budgetOf(c, worker));
     let last = 0;
     try {
@@ -244,6 +244,7 @@ async function readOpenCti(
           line(`  OpenCTI: ${messages} messages read, ${desired.indicatorCount} live indicators so far`);
         }
       },
+      onConnected: () => undefined, // the dry run needs nothing from the `connected` frame
       onStatus: (st) => {
         if (st.state === 'unauthorized') finish(new CommandError(`OpenCTI: ${st.message}`, EXIT_USAGE));
       },
@@ -358,7 +359,7 @@ async function adopt(
 
         line(`reading the collection ${configured} for generation ${generation} (indicators queue paused)…`);
         const budget = budgetOf(c, config);
-        const client = collectionClient(workerSettings(config, io.env).sekoia, budget);
+        const client = collectionClient(workerSettings(config).sekoia, budget);
         let last = 0;
         let read: ReadInfo | null = null;
         try {

@@ -62,7 +62,10 @@ function configFileOf(env: Record<string, string | undefined>): string | null {
 }
 
 export async function checkConfigCommand(io: Io, args: readonly string[]): Promise<number> {
-  const { flags, options } = parseArgs('check-config', args, { flags: ['--json'], options: ['--app'] });
+  const { flags, options } = parseArgs('check-config', args, {
+    flags: ['--json', '--internal'],
+    options: ['--app'],
+  });
   const only = options.get('--app');
   if (only !== undefined && !(ALL_APPS as readonly string[]).includes(only)) {
     throw new UsageError(
@@ -96,8 +99,9 @@ export async function checkConfigCommand(io: Io, args: readonly string[]): Promi
       continue;
     }
     io.out(`${app}: valid; effective configuration (secrets masked):`);
+    // Internal settings (VarSpec.internal) only on request: they are not part of the supported configuration.
     const rows = table
-      .filter((row) => row.usedBy.includes(app))
+      .filter((row) => row.usedBy.includes(app) && (!row.internal || flags.has('--internal')))
       .map((row) => [row.env, shown(lookup(r.config ?? {}, row.yml))] as const);
     const width = Math.max(...rows.map(([env]) => env.length));
     for (const [env, value] of rows) io.out(`  ${env.padEnd(width)}  ${value}`);

@@ -2,7 +2,7 @@
 // (issue 14; docs/sekoia-behaviours.md). The shell (probe.ts) makes the requests and feeds the answers here.
 import { createHash } from 'node:crypto';
 import type { BehaviourName, BehaviourVariant, QuotaBodyKind } from '@octi-sekoia/sekoia';
-import { canonicalValue } from '@octi-sekoia/stix';
+import { canonicalValue, expandIpv6 } from '@octi-sekoia/stix';
 
 /**
  * The values one probe run writes: documentation ranges only (RFC 3849 IPv6 2001:db8::/32, RFC 2606
@@ -73,15 +73,6 @@ export function classifyCreateName(
     name.toLowerCase() !== hash && name.toLowerCase().includes(hash);
   if (labelled(names.md5, c.md5) && labelled(names.sha256, c.sha256)) return 'file-hashes';
   return 'unknown';
-}
-
-/** An RFC 5952 IPv6 written out in full (8 groups of 4 digits). */
-export function expandIpv6(canonical: string): string {
-  const [head, tail] = canonical.includes('::') ? canonical.split('::') : [canonical, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const zeros = tail === undefined ? [] : Array(8 - left.length - right.length).fill('0');
-  return [...left, ...zeros, ...right].map((g) => g.padStart(4, '0')).join(':');
 }
 
 export interface FieldState {

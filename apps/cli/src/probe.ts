@@ -24,7 +24,7 @@ import {
   unknownBehaviours,
   writeProfile,
 } from '@octi-sekoia/sekoia';
-import { canonicalValue } from '@octi-sekoia/stix';
+import { canonicalValue, expandIpv6 } from '@octi-sekoia/stix';
 import type { Budget } from '@octi-sekoia/sync';
 import { budgetOf } from './adopt.ts';
 import { parseArgs } from './args.ts';
@@ -43,7 +43,6 @@ import {
   classifyReimportRevoked,
   classifyRepeatRevoke,
   classifyTermSearch,
-  expandIpv6,
   type FieldState,
   type ProbeValues,
   probeValues,

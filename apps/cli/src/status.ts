@@ -1,4 +1,5 @@
 import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { type ApproximationMode, approximationCounts } from '@octi-sekoia/sekoia';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
 import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
@@ -70,6 +71,8 @@ export interface StatusReport {
   counters: Record<string, number>;
   /** `full`: the worker has stopped creates (count ≥ max). */
   collection: { count: number; max: number; full: boolean; at: string | null } | null;
+  /** Values written only as close as Sekoia allows, per mode (each counted once; docs/sekoia-behaviours.md). */
+  approximated: Record<ApproximationMode, number>;
   redis: { url: string; maxmemoryPolicy: string | null };
   /** Keys present but not readable as expected. */
   unreadable: string[];
@@ -196,6 +199,7 @@ export async function gatherStatus(
         discardCounts(q),
         c.redis.get(a.lastSweep),
       ]);
+    const approximated = await approximationCounts(c.redis, k.base);
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -302,6 +306,7 @@ export async function gatherStatus(
               at: str(usage.at),
             }
           : null,
+      approximated,
       redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
       unreadable,
       verdict: { ok: true, attention: [], notes: [] },
@@ -317,6 +322,12 @@ export async function gatherStatus(
 export function verdictOf(r: StatusReport): StatusReport['verdict'] {
   const attention: string[] = [];
   const notes: string[] = [];
+  const approximated = Object.values(r.approximated ?? {}).reduce((a, n) => a + n, 0);
+  if (approximated > 0) {
+    notes.push(
+      `${plural(approximated, 'value')} held by Sekoia.io only as close as its API allows (each reported once in the worker log; docs/sekoia-behaviours.md)`,
+    );
+  }
   if (!r.connector.found) {
     const others = r.connector.others.length > 0 ? r.connector.others.join(', ') : 'none';
     notes.push(
@@ -486,6 +497,13 @@ export function renderStatus(r: StatusReport): string {
   } else {
     rows.push(['collection', 'unknown (no usage published by a worker)']);
   }
+  const approx = Object.entries(r.approximated).filter(([, n]) => n > 0);
+  rows.push([
+    'as close as allowed',
+    approx.length === 0
+      ? 'none (every value written exactly)'
+      : `${approx.map(([mode, n]) => `${mode} ${n}`).join(', ')} values (docs/sekoia-behaviours.md)`,
+  ]);
   rows.push(['redis', `${r.redis.url}, maxmemory-policy ${r.redis.maxmemoryPolicy ?? 'unknown'}`]);
 
   const lines = [aligned(rows), ''];

@@ -29,8 +29,9 @@ commands:
       settle on the real Sekoia.io the behaviours no public source documents (a scratch collection:
       documentation values only, all revoked at the end), check OpenCTI (version, live stream, connector
       rights), record the profile the workers use; exit 1 names a degraded mode
-  check-config [--app ingest|worker|dashboard|cli] [--json]
-      validate each app's configuration and print it with secrets masked
+  check-config [--app ingest|worker|dashboard|cli] [--internal] [--json]
+      validate each app's configuration and print it with secrets masked (--internal: the internal
+      settings too)
   stix-extract [--lenient] [--stix-version=2.0|2.1] < patterns
       one JSON line of extracted observables per STIX pattern read on stdin
   help, --help, -h (also after a command)

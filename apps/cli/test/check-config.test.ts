@@ -77,6 +77,27 @@ describe('check-config', () => {
     });
   });
 
+  it('internal settings: validated always, listed only with --internal', async () => {
+    const plain = await cli(['check-config', '--app', 'ingest'], { ...VALID, INGEST_LINGER_MS: '20' });
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/^ {2}INGEST_BATCH_SIZE +500$/m);
+    expect(plain.stdout).not.toContain('INGEST_LINGER_MS');
+
+    const shown = await cli(['check-config', '--app', 'ingest', '--internal'], {
+      ...VALID,
+      INGEST_LINGER_MS: '20',
+    });
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^ {2}INGEST_LINGER_MS +20$/m);
+    expect(shown.stdout).toMatch(/^ {2}INGEST_LEASE_TTL_MS +15000$/m);
+
+    const bad = await cli(['check-config', '--app', 'ingest'], { ...VALID, INGEST_LEASE_TTL_MS: 'soon' });
+    expect(bad.code).toBe(2);
+    expect(bad.stdout).toContain(
+      "config error: INGEST_LEASE_TTL_MS (ingest.lease_ttl_ms) = 'soon' is invalid",
+    );
+  });
+
   it('a broken configuration: problems listed per app, the valid app still shown, no secret, exit 2', async () => {
     const env = {
       ...VALID,

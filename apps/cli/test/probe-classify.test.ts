@@ -12,7 +12,6 @@ import {
   classifyReimportRevoked,
   classifyRepeatRevoke,
   classifyTermSearch,
-  expandIpv6,
   isDocumentationValue,
   probeValues,
 } from '../src/probe-classify.ts';
@@ -65,17 +64,6 @@ describe('classifyCreateName', () => {
     ['unknown', { md5: 'file', sha256: 'file', ipv6: ip }],
   ] as const)('%s', (variant, names) => {
     expect(classifyCreateName(v, names)).toBe(variant);
-  });
-});
-
-describe('expandIpv6', () => {
-  it.each([
-    ['::', '0000:0000:0000:0000:0000:0000:0000:0000'],
-    ['::1', '0000:0000:0000:0000:0000:0000:0000:0001'],
-    ['2001:db8::', '2001:0db8:0000:0000:0000:0000:0000:0000'],
-    ['1:2:3:4:5:6:7:8', '0001:0002:0003:0004:0005:0006:0007:0008'],
-  ])('%s', (c, full) => {
-    expect(expandIpv6(c)).toBe(full);
   });
 });
 

@@ -1,4 +1,5 @@
 import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { approximationKey } from '@octi-sekoia/sekoia';
 import { freePort, type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CONNECTOR_ID, cli, indicatorJob, redisEnv } from './helpers.ts';
@@ -201,6 +202,27 @@ describe('status', () => {
       'the sweep of generation 5 kept 2 indicators not seen in it because dead letters name them (their last ' +
         'event could not be applied): replay or discard those dead letters (see: dead-letters list)',
     ]);
+  });
+
+  it('values Sekoia holds only as close as it allows: a count per mode and a note, not an alarm (issue 14)', async () => {
+    await seedHealthy(r);
+    const clean = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(clean.stdout).toMatch(/^as close as allowed: +none \(every value written exactly\)$/m);
+    const { base } = connectorKeys(r);
+    const detail = JSON.stringify({ detail: 'x', at: new Date().toISOString() });
+    await r.client.hset(approximationKey(base, 'valid-until-kept'), 'a.example', detail, 'b.example', detail);
+    await r.client.hset(approximationKey(base, 'custom-kill-chains-dropped'), 'a.example', detail);
+    const res = await cli(['status', '--no-scan'], redisEnv(r));
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(
+      /^as close as allowed: +custom-kill-chains-dropped 1, valid-until-kept 2 values \(docs\/sekoia-behaviours\.md\)$/m,
+    );
+    expect(res.stdout).toContain(
+      'note: 3 values held by Sekoia.io only as close as its API allows (each reported once in the worker log; docs/sekoia-behaviours.md)\n',
+    );
+    expect(res.stdout.trimEnd().split('\n').at(-1)).toBe('verdict: OK, nothing needs attention');
+    const json = JSON.parse((await cli(['status', '--json', '--no-scan'], redisEnv(r))).stdout);
+    expect(json.approximated).toEqual({ 'custom-kill-chains-dropped': 1, 'valid-until-kept': 2 });
   });
 
   it('a connector id with nothing in Redis: says so, names the registered ones, writes nothing, exit 1', async () => {

@@ -1,24 +1,16 @@
 // Entry point: read config (exit 2 with one line per problem), refuse an evicting Redis (exit 2), serve Bull
 // Board behind authentication (a port in use or a host that does not resolve: one line, exit 2).
-import { secretsOf, startupConfig } from '@octi-sekoia/config';
-import { createLogger, redact } from '@octi-sekoia/logger';
-import { connectRedis, listenOrExit, onShutdown } from '@octi-sekoia/ops';
+import { bootApp, listenOrExit, onShutdown } from '@octi-sekoia/ops';
 import { assertNoEviction } from '@octi-sekoia/queue';
 import { SyncState } from '@octi-sekoia/sync';
 import { createDashboard } from './dashboard.ts';
 import { listen } from './listen.ts';
 
-const { config, warnings } = startupConfig('dashboard');
-// The dashboard needs neither the OpenCTI token nor the Sekoia key, but redacts them when they are set
-// (compose hands the same .env to every service), so an old error that still holds one never reaches a browser.
-const secrets = secretsOf(config);
-const log = createLogger({
-  level: config.connector.logLevel,
-  name: 'dashboard',
-  secrets,
-  base: { connectorId: config.connector.id },
-});
-for (const warning of warnings) log.warn(warning);
+// The dashboard needs neither the OpenCTI token nor the Sekoia key, but redacts them when they are set (bootApp
+// redacts every configured secret), so an old error that still holds one never reaches a browser. It refuses an
+// evicting Redis as ingest and the worker do: it writes too (it parks dead letters, sends them back, marks values
+// dirty), and an evicted key would lose work.
+const { config, log, redact, redis } = await bootApp('dashboard', { checkRedis: assertNoEviction });
 const d = config.dashboard;
 if (d.noAuth) {
   log.warn(
@@ -26,16 +18,6 @@ if (d.noAuth) {
   );
 }
 
-const redis = connectRedis(config.redis);
-redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
-// As ingest and the worker: the dashboard writes too (it parks dead letters, sends them back, marks values
-// dirty), and an evicted key would lose work.
-try {
-  await assertNoEviction(redis);
-} catch (err) {
-  log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
-  process.exit(2);
-}
 const states = new Map<string, SyncState>();
 const dashboard = await createDashboard({
   redis,
@@ -44,7 +26,7 @@ const dashboard = await createDashboard({
   basePath: d.basePath,
   auth: d.noAuth ? undefined : { username: d.username ?? '', password: d.password ?? '' },
   readOnly: d.readOnly,
-  redact: (text) => redact(text, secrets),
+  redact,
   markValueDirty: async (connectorId, value) => {
     let state = states.get(connectorId);
     if (!state) {

@@ -98,6 +98,7 @@ export async function benchIngest(
       noDependencies: true,
       withInferences: false,
       heartbeatTimeoutMs: 45_000,
+      backoff: { baseMs: 1000, maxMs: 60_000 }, // the defaults of INGEST_STREAM_BACKOFF_MS / _MAX_MS
     };
     const quiet = { info() {}, warn() {}, error() {} };
     const service = new IngestService({

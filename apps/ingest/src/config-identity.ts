@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { IngestSettings } from './ingest-service.ts';
+import type { IngestSettings } from './settings.ts';
 
 /** The settings ingest owns in `<base>:identity` (the worker and `cli adopt` own `collectionId`). */
 export const INGEST_IDENTITY_FIELDS = [

@@ -4,6 +4,14 @@ export function ingestMetrics(registry: Registry, now: () => number = Date.now) 
   const r = [registry];
   /** Millisecond part of the last id read (data or heartbeat); undefined when this replica does not read. */
   let lastReadMs: number | undefined;
+  const events = new Counter({
+    name: 'ingest_stream_events_total',
+    help: 'Stream messages read, by SSE event type',
+    labelNames: ['type'],
+    registers: r,
+  });
+  /** Counter children by label, so the per-message path does not hash label objects. */
+  const eventCounters = new Map<string, { inc(): void }>();
   return {
     /**
      * The stream position this replica has read up to. Heartbeats count: an idle OpenCTI sends ids that keep
@@ -13,12 +21,15 @@ export function ingestMetrics(registry: Registry, now: () => number = Date.now) 
     streamRead(idMs: number | undefined): void {
       lastReadMs = idMs;
     },
-    events: new Counter({
-      name: 'ingest_stream_events_total',
-      help: 'Stream messages read, by SSE event type',
-      labelNames: ['type'],
-      registers: r,
-    }),
+    /** One stream message of SSE event type `type`. */
+    countEvent(type: string): void {
+      let c = eventCounters.get(type);
+      if (!c) {
+        c = events.labels({ type });
+        if (eventCounters.size < 100) eventCounters.set(type, c);
+      }
+      c.inc();
+    },
     skipped: new Counter({
       name: 'ingest_skipped_total',
       help: 'Messages that produced no job, by reason',

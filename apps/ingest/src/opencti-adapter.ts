@@ -9,8 +9,8 @@ export interface OpenCtiSettings {
   noDependencies: boolean;
   withInferences: boolean;
   heartbeatTimeoutMs: number;
-  /** Reconnect backoff (exponential with jitter). Default 1 s doubling up to 60 s. */
-  backoff?: { baseMs: number; maxMs: number };
+  /** Reconnect backoff (exponential with jitter): INGEST_STREAM_BACKOFF_MS, INGEST_STREAM_BACKOFF_MAX_MS. */
+  backoff: { baseMs: number; maxMs: number };
 }
 
 type StreamLogger = NonNullable<Parameters<typeof openStream>[0]['logger']>;
@@ -41,7 +41,7 @@ export function openCtiClient(s: OpenCtiSettings): OpenCtiClient {
   return createOpenCtiClient({ url: s.url, token: s.token, userAgent: 'octi-sekoia-sync/ingest' });
 }
 
-/** The live stream reader with the configured headers; `connected` is handed to onMessage like any message. */
+/** The live stream reader with the configured headers. */
 export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStream {
   return (o) => {
     // The reader reports a status (onStatus) and then logs the same message: for the states ingest reports,
@@ -63,9 +63,9 @@ export function streamOpener(s: OpenCtiSettings, logger?: StreamLogger): OpenStr
       noDependencies: s.noDependencies,
       withInferences: s.withInferences,
       heartbeatTimeoutMs: s.heartbeatTimeoutMs,
-      backoff: s.backoff ?? { baseMs: 1000, maxMs: 60_000 },
+      backoff: s.backoff,
       onMessage: o.onMessage,
-      onConnected: (info) => o.onMessage({ event: 'connected', data: JSON.stringify(info) }),
+      onConnected: o.onConnected,
       onStatus: (st) => {
         reported = REPORTED_BY_INGEST.has(st.state) ? st.message : undefined;
         o.onStatus(st);

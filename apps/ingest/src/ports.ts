@@ -2,6 +2,7 @@
  * What ingest needs from OpenCTI, as interfaces: the real adapters come from @octi-sekoia/opencti, and the
  * service stays testable against the simulator without knowing how the client is built.
  */
+import type { ConnectedInfo, StreamMessage, StreamStatus } from '@octi-sekoia/opencti';
 
 /** pycti's connector state shape, mirrored to OpenCTI on every ping. */
 export interface ConnectorState {
@@ -27,22 +28,14 @@ export interface ConnectorApi {
   ): Promise<{ state: ConnectorState | null; reset: boolean }>;
 }
 
-export interface StreamMessage {
-  id?: string;
-  event: string;
-  data: string;
-}
-
-export interface StreamStatus {
-  state: 'connecting' | 'open' | 'retrying' | 'unauthorized' | 'stopped' | 'error';
-  httpStatus?: number;
-  message: string;
-}
+export type { ConnectedInfo, StreamMessage, StreamStatus } from '@octi-sekoia/opencti';
 
 export interface StreamOptions {
   lastEventId: string;
   recover?: string;
   onMessage(msg: StreamMessage): void | Promise<void>;
+  /** The `connected` frame, in stream order with the messages. */
+  onConnected(info: ConnectedInfo): void | Promise<void>;
   onStatus(status: StreamStatus): void;
 }
 

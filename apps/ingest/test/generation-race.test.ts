@@ -8,7 +8,8 @@ import type { IndicatorJob } from '@octi-sekoia/model';
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IngestService, StoredCheckpoint } from '../src/ingest-service.ts';
+import type { StoredCheckpoint } from '../src/checkpoint-store.ts';
+import type { IngestService } from '../src/ingest-service.ts';
 import { inProcessIngest, memoryLog } from './helpers.ts';
 
 let r: TestRedis;

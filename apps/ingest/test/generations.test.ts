@@ -8,7 +8,8 @@ import type { ConnectorQueues } from '@octi-sekoia/queue';
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { IngestService, StoredCheckpoint } from '../src/ingest-service.ts';
+import type { StoredCheckpoint } from '../src/checkpoint-store.ts';
+import type { IngestService } from '../src/ingest-service.ts';
 import { CONNECTOR_ID, compare, inProcessIngest, parseJobId } from './helpers.ts';
 
 let r: TestRedis;

@@ -10,9 +10,10 @@ import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
 import type { OpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type ManagedProcess, startProcess, type TestRedis, waitFor } from '@octi-sekoia/testkit';
 import type { Redis } from 'ioredis';
-import { IngestService, type IngestSettings } from '../src/ingest-service.ts';
+import { IngestService } from '../src/ingest-service.ts';
 import { ingestMetrics } from '../src/metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from '../src/opencti-adapter.ts';
+import type { IngestSettings } from '../src/settings.ts';
 
 export const CONNECTOR_ID = '7d3c1e8a-2b4f-4c6d-9e0a-1f2b3c4d5e6f';
 const appDir = join(import.meta.dirname, '..');

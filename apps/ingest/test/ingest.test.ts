@@ -4,9 +4,10 @@ import { createQueues } from '@octi-sekoia/queue';
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { IngestService, type IngestSettings } from '../src/ingest-service.ts';
+import { IngestService } from '../src/ingest-service.ts';
 import { ingestMetrics } from '../src/metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from '../src/opencti-adapter.ts';
+import type { IngestSettings } from '../src/settings.ts';
 
 const CONNECTOR_ID = '7d3c1e8a-2b4f-4c6d-9e0a-1f2b3c4d5e6f';
 const silent = { info() {}, warn() {}, error() {} };
@@ -36,6 +37,7 @@ function makeService(overrides: Partial<IngestSettings> = {}) {
     noDependencies: true,
     withInferences: false,
     heartbeatTimeoutMs: 5000,
+    backoff: { baseMs: 1000, maxMs: 60_000 }, // the defaults of INGEST_STREAM_BACKOFF_MS / _MAX_MS
   };
   const service = new IngestService({
     redis,

@@ -32,14 +32,7 @@ export interface CollectionHookDeps {
   settings: WorkerSettings;
   log: Logger;
   service: CollectionHookService;
-  env?: Record<string, string | undefined>;
   exit?: (code: number) => never;
-}
-
-/** `TUNING_COLLECTION_READ_POLL_MS`: how often the watcher looks for a new generation (default 200 ms). */
-function pollMsOf(env: Record<string, string | undefined>): number {
-  const n = Number(env.TUNING_COLLECTION_READ_POLL_MS ?? '');
-  return Number.isSafeInteger(n) && n > 0 ? n : 200;
 }
 
 /** The Sekoia client a collection read uses outside the worker (the CLI), under the shared request budget. */
@@ -129,7 +122,7 @@ export async function prepareCollection(deps: CollectionHookDeps): Promise<Colle
   }
   if (claim.kind === 'claimed')
     log.info({ collection }, 'this connector is recorded as the collection owner');
-  const watcher = new CollectionWatcher(reads, deps, pollMsOf(deps.env ?? process.env));
+  const watcher = new CollectionWatcher(reads, deps, deps.settings.tuning.collectionReadPollMs);
   await watcher.adoptOnStart();
   watcher.start();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => watcher.stop());

@@ -18,8 +18,12 @@ export interface CircuitOptions {
   redis: Redis;
   /** Redis key the status is published to (`<base>:circuit`). */
   key: string;
-  /** One cheap request that succeeds only when the configuration is right (GET the collection). */
-  probe: () => Promise<unknown>;
+  /**
+   * One cheap request that succeeds only when the configuration is right, given the circuit's status: GET the
+   * collection, or, while open for a refused write ('forbidden'), a write that changes nothing — a read
+   * succeeding proves nothing about a missing "Manage" permission.
+   */
+  probe: (status: CircuitStatus) => Promise<unknown>;
   /** Period of the self-probe while open. */
   probeIntervalMs: number;
   /** Called when the circuit opens: stop taking work. */
@@ -82,7 +86,7 @@ export class Circuit {
     if (this.probing || this.stopped) return;
     this.probing = true;
     try {
-      await this.opts.probe();
+      await this.opts.probe(this.current());
       if (this.isOpen) this.close();
     } catch (err) {
       if (configurationCause(err)) this.trip(err);

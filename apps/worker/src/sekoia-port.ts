@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IocAttributes } from '@octi-sekoia/model';
 import {
+  type ApproximationMode,
   type DefaultFields,
   type IndicatorFields,
   type KillChainPhase,
@@ -14,7 +15,13 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { type Budget, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '@octi-sekoia/sync';
+import {
+  type Budget,
+  type FoundIndicator,
+  listedAttributes,
+  SekoiaPolicyError,
+  type SekoiaPort,
+} from '@octi-sekoia/sync';
 
 export type Endpoint =
   | 'createBatch'
@@ -152,13 +159,14 @@ export interface PortOptions {
   /** How to write what the behaviour profile settles (read at each call: the worker loads the profile at start). */
   choices?: () => WriteChoices;
   /**
-   * A write made as close to OpenCTI's state as Sekoia allows, not exactly (kill chain phases left out): the
-   * worker logs it, once per write.
+   * A write made as close to OpenCTI's state as Sekoia allows, not exactly (docs/sekoia-behaviours.md): kill
+   * chain phases left out, or a `valid_until` OpenCTI removed that Sekoia keeps. Called on every such write; the
+   * worker reports it once per value (Approximations).
    */
   onDegraded?: (d: {
-    /** The values of a create, the indicator id of an edit. */
+    /** The values written (an edit's value when the engine gave it, else its indicator id). */
     subjects: string[];
-    mode: 'custom-kill-chains-dropped';
+    mode: ApproximationMode;
     detail: string;
   }) => void;
   /**
@@ -245,10 +253,20 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
         throw err;
       }
     },
-    async edit(id, fields) {
-      await call('edit', () =>
-        phased(toEditFields(fields, choices().clear), [id], (f) => client.edit(id, f)),
+    async edit(id, fields, value) {
+      const subjects = [value ?? id];
+      const answer = await call('edit', () =>
+        phased(toEditFields(fields, choices().clear), subjects, (f) => client.edit(id, f)),
       );
+      // OpenCTI has no valid_until, and Sekoia still holds one: null could not be sent (row 2) and the PUT kept it.
+      const kept: unknown = answer?.valid_until;
+      if (fields.validUntil === undefined && typeof kept === 'string' && kept !== '') {
+        opts.onDegraded?.({
+          subjects,
+          mode: 'valid-until-kept',
+          detail: `Sekoia.io keeps valid_until ${kept}`,
+        });
+      }
     },
     revoke(id) {
       return call('revoke', () => client.revoke(id));
@@ -258,7 +276,10 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     },
     async searchExact(value): Promise<FoundIndicator[]> {
       const hits = await call('searchExact', () => client.searchExact(value));
-      return hits.map((h) => ({ id: h.id, value, revoked: h.revoked }));
+      return hits.map((h) => {
+        const attributes = listedAttributes(h.indicator);
+        return { id: h.id, value, revoked: h.revoked, ...(attributes ? { attributes } : {}) };
+      });
     },
   };
 }

@@ -18,6 +18,7 @@ import {
 import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
 import { Circuit, type CircuitStatus } from './circuit.ts';
 import { quotaMessage, UsageWatch } from './collection-usage.ts';
@@ -57,6 +58,7 @@ export class WorkerService {
   readonly reconciler: Reconciler;
   readonly circuit: Circuit;
   readonly usage: UsageWatch;
+  readonly approximations: Approximations;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
   private readonly workerConnection: Redis;
@@ -100,6 +102,20 @@ export class WorkerService {
       },
     };
 
+    this.approximations = new Approximations({
+      redis: deps.redis,
+      base,
+      onFirst: (mode, value, detail) =>
+        this.log.warn(
+          { value, mode, detail },
+          'written as close as Sekoia.io allows (reported once per value; docs/sekoia-behaviours.md)',
+        ),
+      onError: (err) =>
+        this.log.debug(
+          { err: deps.redact(String((err as Error)?.message ?? err)) },
+          'approximation record failed',
+        ),
+    });
     this.budget = new RequestBudget(deps.redis, {
       keyPrefix: s.keyPrefix,
       host: new URL(s.sekoia.url).host,
@@ -132,11 +148,7 @@ export class WorkerService {
       port: sekoiaPort(this.client, gate, {
         observer,
         choices: () => this.choices,
-        onDegraded: (d) =>
-          this.log.warn(
-            { subjects: d.subjects, mode: d.mode, detail: d.detail },
-            'written as close as Sekoia.io allows: kill chain phases it refuses left out',
-          ),
+        onDegraded: (d) => this.approximations.report(d.mode, d.subjects, d.detail),
         redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
@@ -165,7 +177,10 @@ export class WorkerService {
     this.circuit = new Circuit({
       redis: deps.redis,
       key: `${base}:circuit`,
-      probe: () => gate.run('getCollection', 0, () => this.client.getCollection()),
+      probe: (st) =>
+        st.state === 'open' && st.reason === 'forbidden'
+          ? gate.run('revoke', 0, () => this.client.probeWrite())
+          : gate.run('getCollection', 0, () => this.client.getCollection()),
       probeIntervalMs: t.probeIntervalMs,
       onOpen: (st) => this.pauseWork(st),
       onClose: (st) => this.resumeWork(st),

@@ -144,3 +144,53 @@ describe('configuration circuit', () => {
     expect(await s.deadLetters()).toEqual([]);
   });
 });
+
+/**
+ * Issue 14 row 7: Sekoia's 403 bodies are undocumented. A key without "Manage IOC collections" (reads work,
+ * writes refused) must surface as a configuration error — circuit open naming the permission, /readyz failing,
+ * nothing dead-lettered — whatever the body, never be taken for rate limiting (budget paused, writes retried
+ * for ever), and the circuit must stay open while the permission is missing instead of closing on every read.
+ */
+describe('a permission 403, whatever its body (issue 14 row 7)', () => {
+  it.each(['json', 'text', 'html'] as const)(
+    '%s body: a configuration error that stays open until the permission is given',
+    async (body) => {
+      const s = stack;
+      s.sim.control.setBehavior({ forbiddenBody: body });
+      const service = await s.startService();
+      createSome(3, `before-${body}`);
+      await s.enqueue(jobsOf(story.take()));
+      await s.waitIdle(20_000);
+
+      s.sim.control.setKey({ key: s.sim.apiKey, manage: false });
+      createSome(5, `during-${body}`);
+      await s.enqueue(jobsOf(story.take()));
+      await waitFor(() => service.circuit.isOpen, { timeoutMs: 10_000, what: 'the circuit to open' });
+      const open = service.circuit.current();
+      expect(open.reason).toBe('forbidden');
+      expect(open.message).toContain('"Manage IOC collections"');
+      expect(service.readiness()).toEqual({ ready: false, reason: open.message });
+
+      // Six self-probe periods: the circuit stays open (a read succeeding is no proof that writes may go on),
+      // and the writes are not sent again and again.
+      const refused = s.sim.control.requestCount(undefined, 403);
+      const until = Date.now() + 6 * 500;
+      while (Date.now() < until) {
+        expect(service.circuit.current()).toMatchObject({ state: 'open', since: open.since });
+        await pace(100);
+      }
+      // At most one write probe per period (6, one more for a period boundary) and the writes of the 5 values
+      // already under way when the circuit opened; a retry loop would send hundreds.
+      expect(s.sim.control.requestCount(undefined, 403) - refused).toBeLessThanOrEqual(6 + 1 + 5);
+      const pauses = (await service.metrics.budgetPauses.get()).values.reduce((a, v) => a + v.value, 0);
+      expect(pauses).toBe(0);
+      expect(await s.deadLetters()).toEqual([]);
+
+      s.sim.control.setKey({ key: s.sim.apiKey, manage: true });
+      await waitFor(() => !service.circuit.isOpen, { timeoutMs: 10_000, what: 'the circuit to close' });
+      await s.waitIdle(20_000);
+      expect(s.diff(expectedOf(story.all()))).toEqual(CONVERGED);
+      expect(await s.deadLetters()).toEqual([]);
+    },
+  );
+});

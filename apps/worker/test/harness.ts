@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { workerTuningDefaults } from '@octi-sekoia/config';
 import { createLogger, type Logger } from '@octi-sekoia/logger';
 import {
   DEFAULT_DESCRIPTION_TEMPLATE,
@@ -27,7 +28,7 @@ import {
 } from '@octi-sekoia/simulators';
 import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
-import { readTuning, type Tuning, type WorkerSettings } from '../src/settings.ts';
+import { type Tuning, tuningOf, type WorkerSettings } from '../src/settings.ts';
 import { WorkerService } from '../src/worker-service.ts';
 
 export const appDir = join(import.meta.dirname, '..');
@@ -152,7 +153,7 @@ export class Stack {
       backoffMs: 50,
       backoffMaxMs: 1_000,
       transientRetryWindowMs: 60_000,
-      tuning: { ...readTuning({}, 1_500), ...FAST_TUNING, ...tuning },
+      tuning: { ...tuningOf(workerTuningDefaults(), 1_500), ...FAST_TUNING, ...tuning },
       ...over,
     };
   }

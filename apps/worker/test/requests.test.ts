@@ -1,6 +1,7 @@
+import { workerTuningDefaults } from '@octi-sekoia/config';
 import type { Job } from '@octi-sekoia/model';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readTuning } from '../src/settings.ts';
+import { tuningOf } from '../src/settings.ts';
 import { expectedOf, jobsOf, type NormalizeOptions, Stack, scenarioMessages } from './harness.ts';
 
 const CONVERGED = { missing: [], unexpected: [], wrongAttributes: [], duplicates: [] };
@@ -73,7 +74,7 @@ describe('Sekoia requests', () => {
     const jobs = jobsOf(messages, shared);
     // Production defaults (linger 200 ms, 100 per request, concurrency 50, timeout 30 s, drainer), so that a
     // loaded test machine does not turn slow answers into timeouts and searches.
-    const prod = readTuning({}, 30_000);
+    const prod = tuningOf(workerTuningDefaults(), 30_000);
     await s.startService(
       { sekoia: { ...s.settings().sekoia, batchLingerMs: 200, timeoutMs: 30_000 } },
       {

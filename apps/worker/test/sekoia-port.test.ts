@@ -98,3 +98,27 @@ describe('clearing a field with an edit (row 2)', () => {
     expect(i.kill_chain_phases).toEqual([]);
   });
 });
+
+describe('exact search', () => {
+  it('a hit carries the attributes Sekoia lists for it (a verify search sees an edit made by hand)', async () => {
+    const { sim, port } = await portFor({}, unknownBehaviours());
+    const [c] = await port.createBatch(attrs({ killChainPhases: [MITRE] }), ['d.example']);
+    const res = await fetch(
+      `${sim.url}/v2/inthreat/ioc-collections/${sim.collectionId}/indicators/${c!.id}`,
+      {
+        method: 'PUT',
+        headers: { Authorization: `Bearer ${sim.apiKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ description: 'edited by hand' }),
+      },
+    );
+    expect(res.status).toBe(200);
+    expect(await port.searchExact('d.example')).toEqual([
+      {
+        id: c!.id,
+        value: 'd.example',
+        revoked: false,
+        attributes: attrs({ killChainPhases: [MITRE], description: 'edited by hand' }),
+      },
+    ]);
+  });
+});

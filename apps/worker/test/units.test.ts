@@ -1,3 +1,4 @@
+import { loadConfig } from '@octi-sekoia/config';
 import { OPENCTI_EXTENSION } from '@octi-sekoia/model';
 import type { DeadLetter } from '@octi-sekoia/queue';
 import { ConfigurationError, QuotaFullError, RejectedError, RetryableError } from '@octi-sekoia/sekoia';
@@ -7,7 +8,7 @@ import { BudgetQueue } from '../src/budget-queue.ts';
 import { configurationCause } from '../src/circuit.ts';
 import { InvalidJobError, isTransient, validateJob } from '../src/process-job.ts';
 import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
-import { readTuning, tuningEnvName } from '../src/settings.ts';
+import { workerSettings } from '../src/settings.ts';
 import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
 
@@ -191,15 +192,30 @@ describe('BudgetQueue', () => {
 });
 
 describe('tuning', () => {
+  // What the worker requires (packages/config), plus the TUNING_* variables under test.
+  const settingsOf = (env: Record<string, string>) =>
+    workerSettings(
+      loadConfig('worker', {
+        env: {
+          CONNECTOR_ID: '0d2b6c5e-1f3a-4c7e-9b8d-2a6f4e1c3b5a',
+          SEKOIA_INTEL_URL: 'https://api.sekoia.io',
+          SEKOIA_INTEL_APIKEY: 'sk-test-1234',
+          SEKOIA_INTEL_IOC_COLLECTION_UUID: '6f1b7c2d-3e4a-4b5c-8d9e-0f1a2b3c4d5e',
+          ...env,
+        },
+      }).config,
+    ).tuning;
+
   it('reads TUNING_* overrides and keeps the write horizon above twice the request timeout', () => {
-    expect(tuningEnvName('lockDurationMs')).toBe('TUNING_LOCK_DURATION_MS');
-    expect(readTuning({ TUNING_LOCK_DURATION_MS: '5000' }, 30_000)).toMatchObject({
+    expect(settingsOf({ TUNING_LOCK_DURATION_MS: '5000', SEKOIA_INTEL_TIMEOUT_MS: '30000' })).toMatchObject({
       lockDurationMs: 5000,
       writeHorizonMs: 120_000,
+      collectionReadPollMs: 200,
     });
-    expect(readTuning({}, 90_000).writeHorizonMs).toBe(190_000);
-    expect(() => readTuning({ TUNING_MAX_STALLED_COUNT: '0' }, 30_000)).toThrow(
-      "TUNING_MAX_STALLED_COUNT = '0' is invalid: expected an integer ≥ 1",
+    expect(settingsOf({ SEKOIA_INTEL_TIMEOUT_MS: '90000' }).writeHorizonMs).toBe(190_000);
+    expect(settingsOf({ TUNING_WRITE_HORIZON_MS: '1000' }).writeHorizonMs).toBe(1000);
+    expect(() => settingsOf({ TUNING_MAX_STALLED_COUNT: '0' })).toThrow(
+      "TUNING_MAX_STALLED_COUNT (tuning.max_stalled_count) = '0' is invalid (out of range): expected an integer ≥ 1",
     );
   });
 });

@@ -37,6 +37,8 @@ export interface ConfigTableRow {
   requiredFor: AppName[];
   usedBy: AppName[];
   secret: boolean;
+  /** Not part of the supported configuration (VarSpec.internal): not in the README table nor the samples. */
+  internal: boolean;
   doc: string;
 }
 
@@ -48,6 +50,7 @@ export function configTable(): ConfigTableRow[] {
     requiredFor: [...s.requiredFor],
     usedBy: [...s.usedBy],
     secret: s.secret === true,
+    internal: s.internal === true,
     doc: s.doc,
   }));
 }
@@ -74,14 +77,18 @@ export function renderConfigTableMarkdown(): string {
     'An empty variable counts as unset. Booleans take `true`/`false` in any',
     'case (`yes`/`no` too). Placeholders such as `ChangeMe` are rejected. Each app checks only what it uses and',
     'requires only what it needs; a bad configuration stops it with one `config error:` line per problem and exit code 2.',
+    'Internal settings (for tests and incident work) are validated too but not listed here: `pnpm cli check-config',
+    '--internal` shows them with their values.',
     '',
     '| Variable | `config.yml` key | Default | Required by | Used by | Description |',
     '|---|---|---|---|---|---|',
-    ...configTable().map((r) => {
-      const def = r.default === '' ? '' : `\`${r.default}\``;
-      const doc = `${r.secret ? '**Secret.** ' : ''}${r.doc}`;
-      return `| \`${r.env}\` | \`${r.yml}\` | ${cell(def)} | ${apps(r.requiredFor)} | ${apps(r.usedBy)} | ${cell(doc)} |`;
-    }),
+    ...configTable()
+      .filter((r) => !r.internal)
+      .map((r) => {
+        const def = r.default === '' ? '' : `\`${r.default}\``;
+        const doc = `${r.secret ? '**Secret.** ' : ''}${r.doc}`;
+        return `| \`${r.env}\` | \`${r.yml}\` | ${cell(def)} | ${apps(r.requiredFor)} | ${apps(r.usedBy)} | ${cell(doc)} |`;
+      }),
   ];
   return lines.join('\n');
 }
@@ -109,6 +116,7 @@ const SECTION_TITLES: Record<string, string> = {
 function sections(): Array<[string, VarSpec[]]> {
   const out = new Map<string, VarSpec[]>();
   for (const s of VARS) {
+    if (s.internal) continue;
     const section = s.yml.split('.')[0] as string;
     out.set(section, [...(out.get(section) ?? []), s]);
   }

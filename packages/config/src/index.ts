@@ -23,5 +23,7 @@ export {
   type AppName,
   type ExtractionMode,
   type ValidUntilRounding,
+  type WorkerTuning,
+  workerTuningDefaults,
 } from './schema.ts';
 export { DESCRIPTION_TEMPLATE_FIELDS, LOG_LEVELS, type LogLevel } from './values.ts';

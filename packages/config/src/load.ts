@@ -65,9 +65,10 @@ const OPTIONAL_PATHS = new Set([
   'redis.tlsCaFile',
   'dashboard.username',
   'dashboard.password',
+  'tuning.writeHorizonMs',
 ]);
 // Our own prefixes: an unknown variable under them is most likely a typo.
-const OWN_PREFIXES = /^(SEKOIA_INTEL|REDIS|WORKER|INGEST|DASHBOARD)_/;
+const OWN_PREFIXES = /^(SEKOIA_INTEL|REDIS|WORKER|INGEST|DASHBOARD|TUNING)_/;
 // Kubernetes service links (`<SERVICE>_PORT_80_TCP_ADDR`, `<SERVICE>_SERVICE_HOST`…) are not typos.
 const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 const TEST_ENV = new Set(['REDIS_TEST_URL']);
@@ -332,6 +333,18 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
       `= '${config.worker.backoffMaxMs}' is below WORKER_BACKOFF_MS (${config.worker.backoffMs})`,
       String(config.worker.backoffMaxMs),
       'an integer ≥ WORKER_BACKOFF_MS',
+    );
+  }
+
+  if (
+    related('INGEST_STREAM_BACKOFF_MAX_MS', 'INGEST_STREAM_BACKOFF_MS') &&
+    config.ingest.streamBackoffMaxMs < config.ingest.streamBackoffMs
+  ) {
+    report(
+      spec('INGEST_STREAM_BACKOFF_MAX_MS'),
+      `= '${config.ingest.streamBackoffMaxMs}' is below INGEST_STREAM_BACKOFF_MS (${config.ingest.streamBackoffMs})`,
+      String(config.ingest.streamBackoffMaxMs),
+      'an integer ≥ INGEST_STREAM_BACKOFF_MS',
     );
   }
 

@@ -76,7 +76,16 @@ export interface AppConfig {
     heartbeatTimeoutS: number;
     pingIntervalS: number;
     httpPort: number;
+    /** Internal (see VarSpec.internal). */
+    lingerMs: number;
+    leaseTtlMs: number;
+    pollMs: number;
+    shutdownGraceMs: number;
+    streamBackoffMs: number;
+    streamBackoffMaxMs: number;
   };
+  /** The worker's internal knobs (`TUNING_*`, see WORKER_TUNING). */
+  tuning: WorkerTuning;
   dashboard: {
     host: string;
     port: number;
@@ -87,6 +96,36 @@ export interface AppConfig {
     noAuth: boolean;
     readOnly: boolean;
   };
+}
+
+/**
+ * The worker's internal knobs (`TUNING_*`): not part of the supported configuration (VarSpec.internal). Each is
+ * documented by its entry in WORKER_TUNING below. `writeHorizonMs` unset: the worker derives it from the timeout.
+ */
+export interface WorkerTuning {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  maxStalledCount: number;
+  valueLockMs: number;
+  writeHorizonMs?: number;
+  probeIntervalMs: number;
+  usageIntervalMs: number;
+  usageFullIntervalMs: number;
+  sweepRecheckMs: number;
+  inlineMaxActive: number;
+  budgetTakers: number;
+  drainConcurrency: number;
+  drainBatch: number;
+  drainIdleMs: number;
+  drainSettleMs: number;
+  handBackAfterMs: number;
+  shutdownGraceMs: number;
+  defaultRetryAfterMs: number;
+  lostAnswerSearchDelayMs: number;
+  configurationRetryMs: number;
+  failedSweepIntervalMs: number;
+  gaugeIntervalMs: number;
+  collectionReadPollMs: number;
 }
 
 export interface VarSpec {
@@ -105,6 +144,11 @@ export interface VarSpec {
   expected: string;
   /** Value shown uncommented in the sample files (required settings). */
   sample?: string;
+  /**
+   * Not part of the supported configuration: validated like any setting, but left out of the README table and
+   * the sample files (tests and incident work set them); `cli check-config --internal` shows them.
+   */
+  internal?: true;
   parse(raw: Raw): unknown;
 }
 
@@ -117,6 +161,78 @@ const BOOL = 'true or false (any case)';
 const intExpected = (min: number, max?: number) =>
   max === undefined ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
 const PORT = 'a TCP port from 0 to 65535 (0 = any free port)';
+
+/** `lockDurationMs` → `TUNING_LOCK_DURATION_MS` (yml `tuning.lock_duration_ms`). */
+function tuningVar(key: keyof WorkerTuning, def: number | undefined, doc: string): VarSpec {
+  const snake = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+  return {
+    env: `TUNING_${snake.toUpperCase()}`,
+    yml: `tuning.${snake}`,
+    path: `tuning.${key}`,
+    ...(def !== undefined ? { default: def } : {}),
+    requiredFor: [],
+    usedBy: WORKER,
+    internal: true,
+    doc,
+    expected: intExpected(1),
+    parse: v.int(1),
+  };
+}
+
+/** The worker's internal knobs with safe defaults (docs: WorkerTuning). */
+const WORKER_TUNING: readonly VarSpec[] = [
+  tuningVar('lockDurationMs', 60_000, 'BullMQ job lock (renewed every half of it while a job runs).'),
+  tuningVar('stalledIntervalMs', 30_000, 'How often BullMQ looks for jobs of crashed workers.'),
+  tuningVar(
+    'maxStalledCount',
+    10,
+    'Stall recoveries before BullMQ fails a job (a crash must never dead-letter one).',
+  ),
+  tuningVar('valueLockMs', 60_000, 'Per-value claim lock of the sync engine.'),
+  tuningVar(
+    'writeHorizonMs',
+    undefined,
+    'How long a write intent is trusted to be in flight; unset: max(120 s, 2 × SEKOIA_INTEL_TIMEOUT_MS + 10 s).',
+  ),
+  tuningVar('probeIntervalMs', 5_000, 'Self-probe period while the circuit is open.'),
+  tuningVar('usageIntervalMs', 60_000, 'count-total-iocs period.'),
+  tuningVar('usageFullIntervalMs', 15_000, 'count-total-iocs period while the quota is full.'),
+  tuningVar(
+    'sweepRecheckMs',
+    5_000,
+    'A sweep marker whose generation still has jobs is looked at again after this.',
+  ),
+  tuningVar(
+    'inlineMaxActive',
+    4,
+    'A job reconciles its own values while at most this many jobs run in the process.',
+  ),
+  tuningVar('budgetTakers', 4, 'Callers of one process polling the shared Redis budget at once.'),
+  tuningVar('drainConcurrency', 2, 'Parallel claims of the background drainer of the dirty set.'),
+  tuningVar('drainBatch', 500, 'Values per claim of the background drainer.'),
+  tuningVar('drainIdleMs', 250, 'Longest idle sleep of the background drainer.'),
+  tuningVar('drainSettleMs', 1_000, 'During a burst, due values wait up to this long for a full claim.'),
+  tuningVar('handBackAfterMs', 8_000, 'SIGTERM: in-flight jobs are handed back to the queue after this.'),
+  tuningVar('shutdownGraceMs', 25_000, 'SIGTERM: hard deadline of the whole shutdown (exit 1 past it).'),
+  tuningVar('defaultRetryAfterMs', 30_000, '429 without Retry-After: budget pause.'),
+  tuningVar('lostAnswerSearchDelayMs', 5_000, 'A create whose answer was lost is searched for after this.'),
+  tuningVar(
+    'configurationRetryMs',
+    5_000,
+    'Values hit by a configuration error (or a full quota) are due again after this.',
+  ),
+  tuningVar(
+    'failedSweepIntervalMs',
+    60_000,
+    'Failed jobs left behind by a crash are moved to the dead letters this often.',
+  ),
+  tuningVar(
+    'gaugeIntervalMs',
+    5_000,
+    'Gauges read from Redis (dirty set, budget pause) are refreshed this often.',
+  ),
+  tuningVar('collectionReadPollMs', 200, 'How often the collection-read watcher looks for a new generation.'),
+];
 
 export const VARS: readonly VarSpec[] = [
   // --- OpenCTI (Python connector / pycti) ---
@@ -620,6 +736,81 @@ export const VARS: readonly VarSpec[] = [
     expected: PORT,
     parse: v.int(0, 65535),
   },
+  // Internal (left out of the README table and the samples).
+  {
+    env: 'INGEST_LINGER_MS',
+    yml: 'ingest.linger_ms',
+    path: 'ingest.lingerMs',
+    default: 50,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'A batch smaller than INGEST_BATCH_SIZE is written after this many milliseconds.',
+    expected: intExpected(1, 60000),
+    parse: v.int(1, 60000),
+  },
+  {
+    env: 'INGEST_LEASE_TTL_MS',
+    yml: 'ingest.lease_ttl_ms',
+    path: 'ingest.leaseTtlMs',
+    default: 15000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'Reader lease TTL (renewed every third of it): a standby takes over within it; a reader stalled longer stops.',
+    expected: intExpected(300),
+    parse: v.int(300),
+  },
+  {
+    env: 'INGEST_POLL_MS',
+    yml: 'ingest.poll_ms',
+    path: 'ingest.pollMs',
+    default: 1000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'How often the reader reads the backlog (resume after backpressure), `cli resync` requests and replayed events.',
+    expected: intExpected(10),
+    parse: v.int(10),
+  },
+  {
+    env: 'INGEST_SHUTDOWN_GRACE_MS',
+    yml: 'ingest.shutdown_grace_ms',
+    path: 'ingest.shutdownGraceMs',
+    default: 20000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'SIGTERM: hard deadline of the whole shutdown (exit 1 past it).',
+    expected: intExpected(1000),
+    parse: v.int(1000),
+  },
+  {
+    env: 'INGEST_STREAM_BACKOFF_MS',
+    yml: 'ingest.stream_backoff_ms',
+    path: 'ingest.streamBackoffMs',
+    default: 1000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'First delay before reconnecting to the stream (doubling with jitter up to INGEST_STREAM_BACKOFF_MAX_MS).',
+    expected: intExpected(1),
+    parse: v.int(1),
+  },
+  {
+    env: 'INGEST_STREAM_BACKOFF_MAX_MS',
+    yml: 'ingest.stream_backoff_max_ms',
+    path: 'ingest.streamBackoffMaxMs',
+    default: 60000,
+    requiredFor: [],
+    usedBy: INGEST,
+    internal: true,
+    doc: 'Longest delay before reconnecting to the stream.',
+    expected: intExpected(1),
+    parse: v.int(1),
+  },
+  // --- Worker tuning (internal) ---
+  ...WORKER_TUNING,
   // --- Dashboard ---
   {
     env: 'DASHBOARD_HOST',
@@ -700,6 +891,15 @@ export const VARS: readonly VarSpec[] = [
     parse: v.bool,
   },
 ];
+
+/** The worker's knobs at their defaults (tests build settings without loading a configuration). */
+export function workerTuningDefaults(): WorkerTuning {
+  const entries = WORKER_TUNING.filter((s) => s.default !== undefined).map((s) => [
+    s.path.split('.')[1],
+    s.parse(s.default as number),
+  ]);
+  return Object.fromEntries(entries) as WorkerTuning;
+}
 
 /** Settings whose requirement is waived when the dashboard runs without authentication. */
 export const WAIVED_BY_NO_AUTH = new Set(['DASHBOARD_USERNAME', 'DASHBOARD_PASSWORD']);

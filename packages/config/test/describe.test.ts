@@ -7,6 +7,8 @@ import { API_KEY, BASE, load, problemsOf, TOKEN } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const table = configTable();
+/** The supported settings: the internal ones (VarSpec.internal) stay out of the README table and the samples. */
+const supported = table.filter((r) => !r.internal);
 
 describe('secretsOf and describeConfig', () => {
   const env = {
@@ -97,9 +99,11 @@ describe('README table', () => {
     expect(region).toBe(renderConfigTableMarkdown());
   });
 
-  it('has one row per setting', () => {
+  it('has one row per supported setting, none for the internal ones', () => {
     const rows = (region ?? '').split('\n').filter((l) => /^\| `[A-Z_]+` \|/.test(l));
-    expect(rows.map((l) => /^\| `([A-Z_]+)`/.exec(l)?.[1])).toEqual(table.map((r) => r.env));
+    expect(rows.map((l) => /^\| `([A-Z_]+)`/.exec(l)?.[1])).toEqual(supported.map((r) => r.env));
+    expect(table.filter((r) => r.internal).map((r) => r.env)).toContain('INGEST_LEASE_TTL_MS');
+    expect(region).not.toContain('INGEST_LEASE_TTL_MS');
   });
 });
 
@@ -107,12 +111,12 @@ describe('sample files (run `pnpm --filter @octi-sekoia/config samples`)', () =>
   const envExample = readFileSync(join(root, '.env.example'), 'utf8');
   const ymlSample = readFileSync(join(root, 'config.yml.sample'), 'utf8');
 
-  it('.env.example names every setting and nothing else', () => {
+  it('.env.example names every supported setting and nothing else', () => {
     const names = [...envExample.matchAll(/^(?:# )?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
-    expect(names.sort()).toEqual(table.map((r) => r.env).sort());
+    expect(names.sort()).toEqual(supported.map((r) => r.env).sort());
   });
 
-  it('config.yml.sample names every key and nothing else', () => {
+  it('config.yml.sample names every supported key and nothing else', () => {
     const keys: string[] = [];
     let section = '';
     for (const line of ymlSample.split('\n')) {
@@ -121,7 +125,7 @@ describe('sample files (run `pnpm --filter @octi-sekoia/config samples`)', () =>
       const k = /^ {2}(?:# )?([a-z_]+):/.exec(line);
       if (k) keys.push(`${section}.${k[1]}`);
     }
-    expect(keys.sort()).toEqual(table.map((r) => r.yml).sort());
+    expect(keys.sort()).toEqual(supported.map((r) => r.yml).sort());
   });
 
   it('config.yml.sample is YAML whose uncommented keys are exactly the ones with sample values', () => {

@@ -18,6 +18,9 @@ const get = (config: AppConfig, path: string): unknown => {
 };
 /** An app that uses the variable, to load it with. */
 const appUsing = (env: string): AppName => configTable().find((r) => r.env === env)!.usedBy[0]!;
+/** The worker's internal `TUNING_*` knobs: each an integer ≥ 1, `tuning.<camelCase>` in AppConfig. */
+const TUNING = configTable().filter((r) => r.env.startsWith('TUNING_'));
+const tuningPath = (yml: string) => yml.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 describe('defaults', () => {
   const cases: Array<[string, unknown]> = [
@@ -56,6 +59,16 @@ describe('defaults', () => {
     ['ingest.heartbeatTimeoutS', 45],
     ['ingest.pingIntervalS', 40],
     ['ingest.httpPort', 9101],
+    ['ingest.lingerMs', 50],
+    ['ingest.leaseTtlMs', 15000],
+    ['ingest.pollMs', 1000],
+    ['ingest.shutdownGraceMs', 20000],
+    ['ingest.streamBackoffMs', 1000],
+    ['ingest.streamBackoffMaxMs', 60000],
+    ...TUNING.map((r): [string, unknown] => [
+      tuningPath(r.yml),
+      r.default === '' ? undefined : Number(r.default),
+    ]),
     ['dashboard.host', '127.0.0.1'],
     ['dashboard.port', 3000],
     ['dashboard.basePath', '/'],
@@ -273,6 +286,13 @@ describe('values: accepted and normalised', () => {
     ['INGEST_HEARTBEAT_TIMEOUT_S', '90', 'ingest.heartbeatTimeoutS', 90],
     ['INGEST_PING_INTERVAL_S', '10', 'ingest.pingIntervalS', 10],
     ['INGEST_HTTP_PORT', '65535', 'ingest.httpPort', 65535],
+    ['INGEST_LINGER_MS', '1', 'ingest.lingerMs', 1],
+    ['INGEST_LEASE_TTL_MS', '1500', 'ingest.leaseTtlMs', 1500],
+    ['INGEST_POLL_MS', '50', 'ingest.pollMs', 50],
+    ['INGEST_SHUTDOWN_GRACE_MS', '5000', 'ingest.shutdownGraceMs', 5000],
+    ['INGEST_STREAM_BACKOFF_MS', '50', 'ingest.streamBackoffMs', 50],
+    ['INGEST_STREAM_BACKOFF_MAX_MS', '5000', 'ingest.streamBackoffMaxMs', 5000],
+    ...TUNING.map((r): [string, string, string, unknown] => [r.env, '7', tuningPath(r.yml), 7]),
     ['DASHBOARD_HOST', '0.0.0.0', 'dashboard.host', '0.0.0.0'],
     ['DASHBOARD_PORT', '8080', 'dashboard.port', 8080],
     ['DASHBOARD_BASE_PATH', 'octi/queues/', 'dashboard.basePath', '/octi/queues'],
@@ -344,6 +364,13 @@ describe('values: malformed ones are named, shown and explained', () => {
     ['INGEST_HEARTBEAT_TIMEOUT_S', '0'],
     ['INGEST_PING_INTERVAL_S', '40s'],
     ['INGEST_HTTP_PORT', 'http'],
+    ['INGEST_LINGER_MS', '0'],
+    ['INGEST_LEASE_TTL_MS', '15s'],
+    ['INGEST_POLL_MS', '5'],
+    ['INGEST_SHUTDOWN_GRACE_MS', '999'],
+    ['INGEST_STREAM_BACKOFF_MS', '0'],
+    ['INGEST_STREAM_BACKOFF_MAX_MS', 'never'],
+    ...TUNING.map((r): [string, string] => [r.env, '0']),
     ['DASHBOARD_HOST', 'http://0.0.0.0'],
     ['DASHBOARD_PORT', 'tcp://10.0.0.12:3000'],
     ['DASHBOARD_BASE_PATH', '/a/../b'],
@@ -703,6 +730,11 @@ describe('relations and warnings', () => {
   it.each([
     ['INGEST_LOW_WATERMARK', { INGEST_LOW_WATERMARK: '100', INGEST_HIGH_WATERMARK: '100' }, 'ingest'],
     ['WORKER_BACKOFF_MAX_MS', { WORKER_BACKOFF_MS: '5000', WORKER_BACKOFF_MAX_MS: '1000' }, 'worker'],
+    [
+      'INGEST_STREAM_BACKOFF_MAX_MS',
+      { INGEST_STREAM_BACKOFF_MS: '5000', INGEST_STREAM_BACKOFF_MAX_MS: '1000' },
+      'ingest',
+    ],
   ] as const)('%s against its partner', (name, overrides, app) => {
     const err = problemsOf(app, { ...BASE, ...overrides });
     expect(err.problems.map((p) => p.env)).toEqual([name]);

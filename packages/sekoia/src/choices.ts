@@ -1,3 +1,4 @@
+import { KNOWN_KILL_CHAIN_PHASES } from '@octi-sekoia/stix';
 import type { ClientBehaviour } from './client.ts';
 import type { SekoiaBehaviours } from './profile.ts';
 
@@ -45,33 +46,6 @@ export function writeChoices(b: SekoiaBehaviours): WriteChoices {
           : 'retry-known-only',
   };
 }
-
-/**
- * Phase names Sekoia's file-import documentation accepts (docs/sekoia-api.md, "Limits"): the MITRE
- * ATT&CK enterprise tactics and the Lockheed Martin Cyber Kill Chain phases, lower-case and hyphenated as STIX
- * writes them.
- */
-export const KNOWN_KILL_CHAIN_PHASES: ReadonlySet<string> = new Set([
-  'reconnaissance',
-  'resource-development',
-  'initial-access',
-  'execution',
-  'persistence',
-  'privilege-escalation',
-  'defense-evasion',
-  'credential-access',
-  'discovery',
-  'lateral-movement',
-  'collection',
-  'command-and-control',
-  'exfiltration',
-  'impact',
-  'weaponization',
-  'delivery',
-  'exploitation',
-  'installation',
-  'actions-on-objectives',
-]);
 
 /** The phases Sekoia accepts under 'mitre-lockheed', and whether any were left out. */
 export function knownPhases<P extends { phase_name: string }>(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { canonicalValue } from '@octi-sekoia/stix';
@@ -263,6 +264,16 @@ export class SekoiaClient {
   }
 
   /**
+   * Whether the key may write, changing nothing: a DELETE of an indicator id no collection holds (a new random
+   * one) answers 404 when writes are allowed and 403 when the key lacks "Manage IOC collections". Assumption
+   * (no public source says in which order Sekoia checks): the permission before the id, as for any route-level
+   * permission (docs/sekoia-behaviours.md, row 7). Resolves when writes are allowed; throws what `revoke` throws.
+   */
+  async probeWrite(): Promise<void> {
+    await this.revoke(`indicator--${randomUUID()}`);
+  }
+
+  /**
    * DELETE /{id}/indicators/{indicatorId} with `{"force_deletion": true}`: deletes a revoked indicator for good.
    * Documented as allowed only 24 h after the revocation (an earlier one is refused: RejectedError).
    * 'not-found' when it does not exist.
@@ -284,18 +295,21 @@ export class SekoiaClient {
    * value (`indicatorValues`: canonical name or pattern) are kept. Whether `term` is case-sensitive is unknown
    * (issue 14 row 10): a hash, which Sekoia may hold upper-cased, is searched upper-cased as well when the
    * lower-case search found nothing and the client was not told `term` ignores case; a value with `'` or `\`
-   * is searched whole as well when its longest part found nothing (a tokenised search).
+   * is searched whole as well when its longest part found nothing (a tokenised search). Each hit keeps the item
+   * as listed (`indicator`): a verify search compares the attributes it carries, not only its id.
    */
-  async searchExact(value: string): Promise<Array<{ id: string; value: string; revoked: boolean }>> {
+  async searchExact(
+    value: string,
+  ): Promise<Array<{ id: string; value: string; revoked: boolean; indicator: SekoiaIndicator }>> {
     const want = this.canonical(value);
-    const out: Array<{ id: string; value: string; revoked: boolean }> = [];
+    const out: Array<{ id: string; value: string; revoked: boolean; indicator: SekoiaIndicator }> = [];
     const seen = new Set<string>();
     const collect = (items: SekoiaIndicator[]) => {
       for (const i of items) {
         if (want === undefined || seen.has(i.id)) continue;
         if (!indicatorValues(i, this.canonical).includes(want)) continue;
         seen.add(i.id);
-        out.push({ id: i.id, value: i.name, revoked: i.revoked });
+        out.push({ id: i.id, value: i.name, revoked: i.revoked, indicator: i });
       }
     };
     // Under a substring `term` (docs/sekoia-api.md) the pattern escapes `'` and `\`: search the longest part

@@ -1,6 +1,13 @@
+// The phase list lives in @octi-sekoia/stix (shared with the simulator); re-exported for the package's users.
+export { KNOWN_KILL_CHAIN_PHASES } from '@octi-sekoia/stix';
+export {
+  APPROXIMATION_MODES,
+  type ApproximationMode,
+  approximationCounts,
+  approximationKey,
+} from './approximations.ts';
 export {
   clientBehaviour,
-  KNOWN_KILL_CHAIN_PHASES,
   knownPhases,
   type WriteChoices,
   writeChoices,

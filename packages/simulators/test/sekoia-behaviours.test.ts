@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SekoiaSimulator } from '../src/sekoia/index.ts';
-import { expandIpv6 } from '../src/sekoia/values.ts';
 import { call, createBatch, startSim } from './sekoia-helpers.ts';
 
 // The switches of issue 14 (one per behaviour no public source settles), each variant over real HTTP.
@@ -35,13 +34,6 @@ describe('row 1: itemName', () => {
     const r = await createBatch(sim, sent);
     expect(r.status).toBe(200);
     expect(r.body.items.map((i: { name: string }) => i.name)).toEqual(names);
-  });
-
-  it('expandIpv6 writes every group out', () => {
-    expect(expandIpv6('::')).toBe('0000:0000:0000:0000:0000:0000:0000:0000');
-    expect(expandIpv6('::1')).toBe('0000:0000:0000:0000:0000:0000:0000:0001');
-    expect(expandIpv6('2001:db8::')).toBe('2001:0db8:0000:0000:0000:0000:0000:0000');
-    expect(expandIpv6('1:2:3:4:5:6:7:8')).toBe('0001:0002:0003:0004:0005:0006:0007:0008');
   });
 });
 

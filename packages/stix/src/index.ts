@@ -22,3 +22,4 @@ export {
   type SkipNote,
 } from './extract.ts';
 export { type ParseOptions, parsePattern } from './parser.ts';
+export { expandIpv6, KNOWN_KILL_CHAIN_PHASES } from './sekoia-names.ts';

@@ -8,8 +8,8 @@ import type { IocAttributes } from '@octi-sekoia/model';
 export interface SekoiaPort {
   /** POST …/indicators with 1..100 values sharing `defaultFields`. Items are matched back by value. */
   createBatch(defaultFields: IocAttributes, values: string[]): Promise<CreatedIndicator[]>;
-  /** PUT …/indicators/{id}. */
-  edit(id: string, fields: IocAttributes): Promise<void>;
+  /** PUT …/indicators/{id}; `value` is the value the indicator stands for (for what the adapter reports). */
+  edit(id: string, fields: IocAttributes, value?: string): Promise<void>;
   /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
   revoke(id: string): Promise<'revoked' | 'not-found'>;
   /**
@@ -32,6 +32,11 @@ export interface FoundIndicator {
   id: string;
   value: string;
   revoked: boolean;
+  /**
+   * What the indicator carries, as the search answer lists it (absent without a `valid_from`): a verify search
+   * then sees an edit made by hand in Sekoia, as a collection read does.
+   */
+  attributes?: IocAttributes;
 }
 
 /**

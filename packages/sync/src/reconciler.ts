@@ -1,4 +1,4 @@
-import type { IndicatorJob } from '@octi-sekoia/model';
+import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { CreateCollector } from './collector.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
@@ -7,6 +7,7 @@ import {
   applyMutations,
   type Claim,
   type DesiredValue,
+  defaultFingerprint,
   type Mutation,
   type RecordDesiredResult,
   type SyncState,
@@ -251,7 +252,7 @@ export class Reconciler {
           if (step.status === 'stop') report.configurationError = step.message;
           return finish('retry', step.status === 'retry' ? step.delayMs : this.configurationRetryMs());
         }
-        const obs = observation(value, applied, found, claim.seq);
+        const obs = observation(value, applied, found, claim.seq, this.state.fingerprint);
         const r = await this.state.recordApplied(claim, value, desired.version, 'observe', obs);
         if (r.outcome === 'lost') {
           // Someone else has the value now (or will, once our expired lock is seen): it is still dirty.
@@ -340,7 +341,7 @@ export class Reconciler {
       if (action.type === 'edit') {
         report.edits++;
         this.requests.edit++;
-        await this.port.edit(action.id, action.attributes);
+        await this.port.edit(action.id, action.attributes, value);
         return { status: 'ok', muts: [{ op: 'setid', id: action.id, fp: action.fp }] };
       }
       report.revokes++;
@@ -533,24 +534,38 @@ function completion(desired: DesiredValue, applied: AppliedState): Mutation[] {
 }
 
 /**
- * What an exact search says about the value, as mutations: every live exact match is a known id (keeping the
- * fingerprint we last wrote, or the one a lost create sent; unknown after a crashed edit), every known id not
- * found live is gone.
+ * What an exact search says about the value, as mutations: every live exact match is a known id, every known id
+ * not found live is gone. An id's fingerprint: the one we last wrote (or the one a lost create sent) when the
+ * attributes the search lists agree with it — Sekoia's default `valid_until` where we sent none is no
+ * difference, as in record-observed.lua — else the listed attributes' own (an edit by hand in Sekoia, a crashed
+ * edit that landed: the next decision edits when they are not the desired ones). Without listed attributes:
+ * the one we last wrote, unknown after a crashed edit.
  */
 export function observation(
   value: string,
   applied: AppliedState,
   found: FoundIndicator[],
   seq: number,
+  fingerprint: (a: IocAttributes) => string = defaultFingerprint,
 ): Mutation[] {
-  const live = new Set(found.filter((f) => f.value === value && !f.revoked).map((f) => f.id));
+  const liveFound = found.filter((f) => f.value === value && !f.revoked);
+  const live = new Set(liveFound.map((f) => f.id));
+  const listed = new Map(liveFound.map((f) => [f.id, f.attributes]));
   const foreign = applied.intents.filter((i) => i.seq !== seq);
   const createFp = foreign.find((i) => i.op === 'create')?.fp ?? applied.unsureFp ?? '';
   // A crashed writer's edit may have landed on any id: what they carry is unknown.
   const editLost = foreign.some((i) => i.op === 'edit');
   const muts: Mutation[] = [];
   for (const id of [...live].sort()) {
-    muts.push({ op: 'setid', id, fp: editLost ? '' : (applied.ids[id] ?? createFp) });
+    const known = editLost ? '' : (applied.ids[id] ?? createFp);
+    const attributes = listed.get(id);
+    if (!attributes) {
+      muts.push({ op: 'setid', id, fp: known });
+      continue;
+    }
+    const { validUntil: _, ...noUntil } = attributes;
+    const same = known !== '' && (known === fingerprint(attributes) || known === fingerprint(noUntil));
+    muts.push({ op: 'setid', id, fp: same ? known : fingerprint(attributes) });
   }
   for (const id of Object.keys(applied.ids)) if (!live.has(id)) muts.push({ op: 'delid', id });
   muts.push({ op: 'sure' }, { op: 'clearforeign' });

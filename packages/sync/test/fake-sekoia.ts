@@ -1,7 +1,7 @@
 // In-memory SekoiaPort: a test double for the engine's own tests only (the end-to-end tests use the Sekoia
 // simulator over HTTP). Faults are injected per call with `fault`.
 import type { IocAttributes } from '@octi-sekoia/model';
-import { type ErrorPolicy, SekoiaPolicyError, type SekoiaPort } from '../src/index.ts';
+import { type ErrorPolicy, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '../src/index.ts';
 
 export interface StoredIndicator {
   id: string;
@@ -101,11 +101,16 @@ export class FakeSekoia implements SekoiaPort {
     return 'deleted' as const;
   }
 
-  async searchExact(value: string) {
+  async searchExact(value: string): Promise<FoundIndicator[]> {
     await this.enter({ kind: 'search', value });
     return [...this.indicators.values()]
       .filter((i) => i.value === value)
-      .map((i) => ({ id: i.id, value: i.value, revoked: i.revoked }));
+      .map((i) => ({
+        id: i.id,
+        value: i.value,
+        revoked: i.revoked,
+        attributes: structuredClone(i.attributes),
+      }));
   }
 
   /** Live values → attributes of each live indicator. */

@@ -493,6 +493,33 @@ describe('reconcile', () => {
     expect(fake.count('search')).toBe(2); // confirmed in generation 2: no more searches
   });
 
+  it("a new generation's verify search repairs attributes edited by hand in Sekoia (no collection read)", async () => {
+    // The variants matrix's re-sync stall: a job of the new generation applied while (or instead of) its collection
+    // read verified the value by search, kept the fingerprint we last wrote, and the hand edit stayed for good.
+    const rec = engine();
+    await rec.applyJob(upsert('i1', '1-0', ['a.example', 'b.example'], { generation: 1 }));
+    const ind = [...fake.indicators.values()].find((i) => i.value === 'a.example')!;
+    ind.attributes = { ...ind.attributes, description: 'edited by hand' };
+    await r.client.set(rec.state.keys.generation, '2');
+    await rec.applyJob(upsert('i1', '1-0', ['a.example', 'b.example'], { generation: 2 }));
+    await drain(rec);
+    expect(descriptionOf('a.example')).toEqual(['desc i1 @1-0']);
+    expect(descriptionOf('b.example')).toEqual(['desc i1 @1-0']);
+    expect(fake.count('edit')).toBe(1);
+  });
+
+  it('a verify search takes Sekoia’s default valid_until (none sent) for no difference', async () => {
+    const rec = engine();
+    await rec.applyJob(upsert('i1', '1-0', ['a.example'], { generation: 1 }));
+    const ind = [...fake.indicators.values()][0]!;
+    ind.attributes = { ...ind.attributes, validUntil: '2027-01-01T00:00:00.000Z' };
+    await r.client.set(rec.state.keys.generation, '2');
+    await rec.applyJob(upsert('i1', '1-0', ['a.example'], { generation: 2 }));
+    await drain(rec);
+    expect(fake.count('search')).toBe(1);
+    expect(fake.count('edit')).toBe(0);
+  });
+
   it('sweep: indicators not seen in the new generation are removed', async () => {
     const rec = engine();
     await rec.applyJob(

@@ -1,4 +1,4 @@
-import type { ObservableType } from '@octi-sekoia/stix';
+import { KNOWN_KILL_CHAIN_PHASES, type ObservableType } from '@octi-sekoia/stix';
 import { SeededRandom } from './rng.ts';
 import {
   DEFAULT_BEHAVIOR,
@@ -17,7 +17,6 @@ import {
   defaultValidityMs,
   indicatorName,
   isHashType,
-  KNOWN_KILL_CHAIN_PHASES,
   observableObjectType,
   TEXT_FORMATS,
 } from './values.ts';

@@ -1,4 +1,4 @@
-import { canonicalValue, detectObservableType, type ObservableType } from '@octi-sekoia/stix';
+import { canonicalValue, detectObservableType, expandIpv6, type ObservableType } from '@octi-sekoia/stix';
 
 /** A value as the simulator understands it: Sekoia works out the type from the value alone. */
 export interface AnalysedValue {
@@ -74,16 +74,6 @@ export function defaultValidityMs(type: ObservableType): number | undefined {
   return undefined;
 }
 
-/** An RFC 5952 (canonical) IPv6 address written out in full: 8 groups of 4 lower-case hex digits. */
-export function expandIpv6(canonical: string): string {
-  const [head, tail] = canonical.includes('::') ? canonical.split('::') : [canonical, undefined];
-  const left = head ? head.split(':') : [];
-  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
-  const groups =
-    tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
-  return groups.map((g) => g.padStart(4, '0')).join(':');
-}
-
 const HASH_LABELS: Partial<Record<ObservableType, string>> = {
   'file:hashes.MD5': 'MD5',
   'file:hashes.SHA-1': 'SHA-1',
@@ -111,29 +101,3 @@ export function indicatorName(
   });
   return names.join(',');
 }
-
-/**
- * Phase names Sekoia's file-import documentation accepts (issue 14 row 8): the MITRE ATT&CK enterprise
- * tactics and the Lockheed Martin Cyber Kill Chain phases, in STIX's lower-case hyphenated spelling.
- */
-export const KNOWN_KILL_CHAIN_PHASES: ReadonlySet<string> = new Set([
-  'reconnaissance',
-  'resource-development',
-  'initial-access',
-  'execution',
-  'persistence',
-  'privilege-escalation',
-  'defense-evasion',
-  'credential-access',
-  'discovery',
-  'lateral-movement',
-  'collection',
-  'command-and-control',
-  'exfiltration',
-  'impact',
-  'weaponization',
-  'delivery',
-  'exploitation',
-  'installation',
-  'actions-on-objectives',
-]);

@@ -1,0 +1,142 @@
+import {
+  type Job,
+  jobId,
+  type NormalizeConfig,
+  type NormalizeResult,
+  normalizeMessage,
+  type SweepMarkerJob,
+} from '@octi-sekoia/model';
+import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions } from '@octi-sekoia/queue';
+import type { IngestMetrics } from './metrics.ts';
+import type { StreamMessage } from './ports.ts';
+import type { IngestSettings } from './settings.ts';
+
+/** One thing to write: a job, or an event kept whole as a dead letter of kind `event`. */
+export type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }; reason: string };
+
+export interface BatchWriterDeps {
+  queues: ConnectorQueues;
+  settings: Pick<IngestSettings, 'normalize' | 'deadLettersMaxBytes'>;
+  metrics: Pick<IngestMetrics, 'jobs' | 'batchSize' | 'skipped' | 'findings' | 'deadLettersRefused'>;
+  redact: (text: string) => string;
+  log: {
+    debug?(obj: object, msg: string): void;
+    warn(obj: object, msg: string): void;
+  };
+}
+
+/**
+ * Stream messages → jobs (normalized with the reading's generation) → Redis: one BullMQ `addBulk` per batch, and
+ * dead letters of kind `event` for what cannot be normalized. Used by the stream reading and by the operator
+ * inbox (dead-lettered events sent back), so both apply the same rules.
+ */
+export class BatchWriter {
+  private normalizeCache: NormalizeConfig | undefined;
+
+  constructor(private readonly deps: BatchWriterDeps) {}
+
+  /** A message with an id → what to write; skipped and malformed messages and findings are counted and logged. */
+  normalize(
+    msg: StreamMessage & { id: string },
+    generation: number,
+  ): { result: NormalizeResult; pending: Pending[] } {
+    const result = normalizeMessage(msg, this.normalizeConfig(generation));
+    const m = this.deps.metrics;
+    if (result.outcome === 'skipped') {
+      this.noteSkipped(msg, result);
+      return { result, pending: [] };
+    }
+    if (result.outcome === 'malformed') {
+      m.skipped.inc({ reason: 'malformed' });
+      this.deps.log.warn({ eventId: msg.id, reason: result.reason }, 'malformed event kept as a dead letter');
+      return { result, pending: [{ deadEvent: msg, reason: result.reason }] };
+    }
+    for (const f of result.findings) {
+      m.findings.inc({ kind: f.kind });
+      this.deps.log.debug?.(
+        { eventId: msg.id, indicatorId: f.indicatorId, kind: f.kind, note: f.message },
+        'indicator note',
+      );
+    }
+    return { result, pending: result.jobs.map((job) => ({ job })) };
+  }
+
+  /** A message without an id (a control frame): only counted when the normalizer skips it. */
+  noteControl(msg: StreamMessage, generation: number): void {
+    this.noteSkipped(msg, normalizeMessage(msg, this.normalizeConfig(generation)));
+  }
+
+  /**
+   * Writes the dead letters, then the jobs in one `addBulk` (job ids make a second write of the same event a
+   * no-op; `jobIdSuffix` marks the re-sent ones). Rejects when Redis does: the caller reads the batch again.
+   */
+  async write(batch: Pending[], opts: { jobIdSuffix?: string } = {}): Promise<number> {
+    const jobs = batch.filter((p): p is { job: Job } => 'job' in p).map((p) => p.job);
+    const dead = batch.filter((p): p is Exclude<Pending, { job: Job }> => 'deadEvent' in p);
+    for (const d of dead) {
+      await addDeadLetter(
+        this.deps.queues,
+        { kind: 'event', payload: d.deadEvent, error: d.reason },
+        this.deadLetterOptions(),
+      );
+    }
+    if (jobs.length > 0) {
+      const suffix = opts.jobIdSuffix ?? '';
+      await this.deps.queues.indicators.addBulk(
+        jobs.map((job) => ({
+          name: job.kind === 'indicator' ? job.op : 'sweep',
+          data: job,
+          opts: { jobId: `${jobId(job)}${suffix}` },
+        })),
+      );
+      for (const job of jobs) this.deps.metrics.jobs.inc({ op: job.kind === 'indicator' ? job.op : 'sweep' });
+      this.deps.metrics.batchSize.observe(jobs.length);
+    }
+    return jobs.length;
+  }
+
+  /** The sweep marker of a generation, after every job of its recovery. */
+  async writeSweepMarker(marker: SweepMarkerJob): Promise<void> {
+    await this.deps.queues.indicators.add('sweep', marker, { jobId: jobId(marker) });
+    this.deps.metrics.jobs.inc({ op: 'sweep' });
+  }
+
+  /** The queue's backlog: jobs not yet taken by a worker. */
+  async backlog(): Promise<number> {
+    const c = await this.deps.queues.indicators.getJobCounts('waiting', 'prioritized', 'delayed');
+    return Object.values(c).reduce((a, b) => a + b, 0);
+  }
+
+  private normalizeConfig(generation: number): NormalizeConfig {
+    if (this.normalizeCache?.generation !== generation) {
+      this.normalizeCache = { ...this.deps.settings.normalize, generation };
+    }
+    return this.normalizeCache;
+  }
+
+  /** A skipped message: counted by reason and one debug line (unknown event types, non-indicators…). */
+  private noteSkipped(msg: StreamMessage, result: NormalizeResult): void {
+    if (result.outcome !== 'skipped') return;
+    this.deps.metrics.skipped.inc({ reason: result.reason });
+    this.deps.log.debug?.(
+      { eventId: msg.id ?? null, event: msg.event, reason: result.reason, detail: result.detail ?? null },
+      'message skipped',
+    );
+  }
+
+  /** Dead letters: secrets redacted; at the cap on their total size, counted and logged instead of stored. */
+  private deadLetterOptions(): DeadLetterOptions {
+    const max = this.deps.settings.deadLettersMaxBytes;
+    return {
+      redact: this.deps.redact,
+      ...(max !== undefined ? { maxTotalBytes: max } : {}),
+      onRefused: ({ kind, subject, bytes, error }) => {
+        this.deps.metrics.deadLettersRefused.inc({ kind });
+        this.deps.log.warn(
+          { kind, subject, bytes, error, maxTotalBytes: max },
+          'dead letters at their cap (REDIS_DEAD_LETTERS_MAX_BYTES): this one is counted and logged, not stored',
+        );
+      },
+    };
+  }
+}

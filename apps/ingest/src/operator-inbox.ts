@@ -1,0 +1,44 @@
+import type { ConnectorKeys } from '@octi-sekoia/queue';
+import type { Redis } from 'ioredis';
+import type { BatchWriter } from './batch-writer.ts';
+import type { StreamMessage } from './ports.ts';
+
+export interface OperatorInboxDeps {
+  redis: Redis;
+  keys: Pick<ConnectorKeys, 'base' | 'replayedEvents'>;
+  writer: Pick<BatchWriter, 'normalize' | 'write'>;
+  /** The generation the current reading stamps on its jobs. */
+  generation(): number;
+  /** `cli resync` asked for a full re-sync. */
+  requestResync(): void;
+  log: { info(obj: object, msg: string): void };
+}
+
+/**
+ * What operators ask of the reader through Redis, read by its periodic poll: a full re-sync (`cli resync` sets
+ * `<base>:resync-requested`) and dead letters of kind `event` sent back (`<base>:replayed-events`).
+ */
+export class OperatorInbox {
+  constructor(private readonly deps: OperatorInboxDeps) {}
+
+  async check(): Promise<void> {
+    const requested = await this.deps.redis.getdel(`${this.deps.keys.base}:resync-requested`);
+    if (requested) this.deps.requestResync();
+    await this.replayEvents();
+  }
+
+  /** Dead letters of kind `event` sent back by an operator: normalized again with the current generation. */
+  private async replayEvents(): Promise<void> {
+    const k = this.deps.keys;
+    for (let i = 0; i < 100; i++) {
+      // Peek, enqueue, then pop: a failure in between leaves the event in the list (only the leader pops).
+      const raw = await this.deps.redis.lindex(k.replayedEvents, 0);
+      if (!raw) return;
+      const msg = JSON.parse(raw) as StreamMessage & { id: string };
+      const { result, pending } = this.deps.writer.normalize(msg, this.deps.generation());
+      await this.deps.writer.write(pending, { jobIdSuffix: '-replay' });
+      await this.deps.redis.lpop(k.replayedEvents);
+      this.deps.log.info({ eventId: msg.id, outcome: result.outcome }, 'dead-lettered event sent back');
+    }
+  }
+}

@@ -1,0 +1,39 @@
+import { type ApproximationMode, approximationKey } from '@octi-sekoia/sekoia';
+import type { Redis } from 'ioredis';
+
+export interface ApproximationsOptions {
+  redis: Redis;
+  /** `<prefix>:<connector>`. */
+  base: string;
+  /** The first time a value is written so under a mode (any worker, any restart): the worker logs it. */
+  onFirst: (mode: ApproximationMode, value: string, detail: string) => void;
+  onError?: (err: unknown) => void;
+  now?: () => number;
+}
+
+/**
+ * Values written as close as Sekoia allows, recorded once per value and mode in Redis (shared by every worker,
+ * kept across restarts): the operator is told once per value — a log line, and a count in `pnpm cli status` —
+ * however often the value is written again (every re-sync edits it the same way), never in a loop.
+ */
+export class Approximations {
+  constructor(private readonly opts: ApproximationsOptions) {}
+
+  /** Records that `values` were written under `mode`; reports the ones seen for the first time. */
+  async record(mode: ApproximationMode, values: readonly string[], detail: string): Promise<void> {
+    const key = approximationKey(this.opts.base, mode);
+    const at = new Date((this.opts.now ?? Date.now)()).toISOString();
+    const m = this.opts.redis.multi();
+    for (const v of values) m.hsetnx(key, v, JSON.stringify({ detail, at }));
+    const replies = (await m.exec()) ?? [];
+    values.forEach((v, i) => {
+      const [err, added] = replies[i] ?? [null, 0];
+      if (!err && Number(added) === 1) this.opts.onFirst(mode, v, detail);
+    });
+  }
+
+  /** `record` without waiting; a Redis error is only logged (the write itself went through). */
+  report(mode: ApproximationMode, values: readonly string[], detail: string): void {
+    this.record(mode, values, detail).catch((err) => this.opts.onError?.(err));
+  }
+}

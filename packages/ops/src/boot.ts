@@ -1,0 +1,69 @@
+import { writeSync } from 'node:fs';
+import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
+import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
+import type { Redis } from 'ioredis';
+import { connectRedis } from './redis.ts';
+
+/** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
+export interface BootedApp<S = undefined> {
+  config: AppConfig;
+  /** What `settings` derived from the configuration. */
+  settings: S;
+  log: Logger;
+  /** Removes the configured secrets (tokens, keys, passwords) from a text. */
+  redact: (text: string) => string;
+  redis: Redis;
+}
+
+export interface BootOptions<S> {
+  /**
+   * The app's settings from the configuration, checked before Redis is contacted: a thrown error's message is
+   * one `config error:` line on stderr, exit 2.
+   */
+  settings?: (config: AppConfig) => S;
+  /**
+   * A check of the Redis connection that must pass before the app starts (the apps pass the queue package's
+   * `assertNoEviction`): a failure is logged as fatal (redacted) and exits 2.
+   */
+  checkRedis?: (redis: Redis) => Promise<void>;
+}
+
+/**
+ * The start-up prologue of an app's main.ts: the configuration and the app's settings (one `config error:` line
+ * per problem, exit 2), a JSON logger that redacts the configured secrets, the configuration's warnings logged,
+ * the Redis connection (its errors logged redacted, never fatal: ioredis reconnects) and `checkRedis`.
+ */
+export async function bootApp<S = undefined>(
+  name: AppName,
+  opts: BootOptions<S> = {},
+): Promise<BootedApp<S>> {
+  const { config, warnings } = startupConfig(name);
+  let settings: S;
+  try {
+    settings = opts.settings ? opts.settings(config) : (undefined as S);
+  } catch (err) {
+    // Synchronous write: nothing may be lost to the exit that follows.
+    writeSync(2, `config error: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  // Every app redacts every configured secret, also ones it does not use (compose hands one .env to all).
+  const secrets = secretsOf(config);
+  const log = createLogger({
+    level: config.connector.logLevel,
+    name,
+    secrets,
+    base: { connectorId: config.connector.id },
+  });
+  for (const warning of warnings) log.warn(warning);
+  const redis = connectRedis(config.redis);
+  redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
+  if (opts.checkRedis) {
+    try {
+      await opts.checkRedis(redis);
+    } catch (err) {
+      log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
+      process.exit(2);
+    }
+  }
+  return { config, settings, log, redact: (text) => redact(text, secrets), redis };
+}
