@@ -12,10 +12,11 @@
 //   pnpm bench --code HEAD --bundled            … from its esbuild bundles, as the containers run them
 //   pnpm bench --list                           suites and default sizes
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
+import { type AppConfig, ConfigError, loadRedisConfig } from '@octi-sekoia/config';
+import { connectRedis, describeRedis } from '@octi-sekoia/ops';
 import { killAllChildren, ROOT, round, setAppRoot } from './lib/children.ts';
 import { info } from './lib/redis.ts';
 import { fmt, type Row, type SuiteContext, type SuiteResult } from './lib/result.ts';
@@ -176,8 +177,8 @@ function git(args: string[]): string {
   }
 }
 
-async function machine(redisUrl: string) {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+async function machine(settings: AppConfig['redis']) {
+  const redis = connectRedis(settings, { maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
@@ -191,7 +192,7 @@ async function machine(redisUrl: string) {
       platform: `${os.type()} ${os.release()} ${os.arch()}`,
       loadAverageAtStart: os.loadavg().map((x) => round(x, 2)),
       redis: {
-        url: redisUrl.replace(/\/\/[^@]*@/, '//***@'),
+        url: describeRedis(settings),
         version: server.redis_version,
         mode: server.redis_mode,
         os: server.os,
@@ -239,9 +240,72 @@ function comparison(results: SuiteResult[]): SuiteResult | undefined {
   };
 }
 
+/** The same figure in an earlier run: its value, and when that run started. */
+export interface Previous {
+  value: number;
+  started: string;
+}
+
+/**
+ * The latest earlier run in bench-results/ that measured each figure (suite + figure name → value), so every
+ * figure is printed next to its previous value and a regression shows at a glance.
+ */
+function previousFigures(outDir: string, current: string): Map<string, Previous> {
+  const out = new Map<string, Previous>();
+  let files: string[] = [];
+  try {
+    files = readdirSync(outDir)
+      .filter((f) => /^\d{4}-.*\.json$/.test(f) && f !== current)
+      .sort();
+  } catch {
+    return out;
+  }
+  // Oldest first: later runs overwrite, so each figure keeps its latest earlier value.
+  for (const f of files) {
+    try {
+      const report = JSON.parse(readFileSync(join(outDir, f), 'utf8')) as {
+        started: string;
+        results?: SuiteResult[];
+      };
+      for (const r of report.results ?? []) {
+        for (const row of r.rows ?? []) {
+          if (row.measure && Number.isFinite(row.measure.value))
+            out.set(`${r.suite}\u0000${row.figure}`, { value: row.measure.value, started: report.started });
+        }
+      }
+    } catch {
+      // An unreadable or partial file: skipped.
+    }
+  }
+  return out;
+}
+
+/** "ratio to the aim" cell: value ÷ aim (aim ÷ value for lower-is-better figures), ≥ 1 = met. */
+function ratioCell(m: Row['measure']): string {
+  if (!m || m.aim === undefined) return '';
+  if (m.lowerIsBetter) {
+    if (m.value === 0) return m.aim === 0 ? '1 (met)' : '∞ (met)';
+    if (m.aim === 0) return `${fmt(m.value)} over 0`;
+    return fmt(m.aim / m.value, 3);
+  }
+  return m.aim === 0 ? '' : fmt(m.value / m.aim, 3);
+}
+
+/** "previous run" cell: its value and the change, marked when it is a regression. */
+function previousCell(m: Row['measure'], prev: Previous | undefined): string {
+  if (!m || !prev) return '';
+  const delta = m.value - prev.value;
+  const worse = m.lowerIsBetter ? delta > 0 : delta < 0;
+  const change =
+    prev.value === 0
+      ? fmt(delta, 4)
+      : `${delta >= 0 ? '+' : ''}${fmt((delta / Math.abs(prev.value)) * 100, 1)} %`;
+  return `${fmt(prev.value, 4)} (${prev.started.slice(0, 16)}; ${worse ? `**${change}**` : change})`;
+}
+
 function markdown(
   results: SuiteResult[],
-  meta: { machine: unknown; started: string; seconds: number },
+  meta: { machine: unknown; started: string; seconds: number; previous: Map<string, Previous> },
 ): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const m = meta.machine as {
@@ -253,17 +317,20 @@ function markdown(
   const out = [
     `## pnpm bench — ${meta.started} (${fmt(meta.seconds / 60, 1)} min; ${m.cores} cores, Node ${m.node}, Redis ${m.redis.version}, load average at start ${m.loadAverageAtStart.join(' / ')})`,
     '',
-    '| suite | figure | value | aim | met |',
-    '|---|---|---|---|---|',
+    '| suite | figure | value | aim | met | ratio to the aim | previous run (change) |',
+    '|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     if (r.error) {
-      out.push(`| ${r.suite} | error | ${esc(r.error)} | | |`);
+      out.push(`| ${r.suite} | error | ${esc(r.error)} | | | | |`);
       continue;
     }
     for (const row of r.rows) {
       const met = row.met === undefined ? '' : row.met === null ? 'n/a' : row.met ? 'yes' : '**no**';
-      out.push(`| ${r.suite} | ${esc(row.figure)} | ${esc(row.value)} | ${esc(row.aim ?? '')} | ${met} |`);
+      const prev = meta.previous.get(`${r.suite}\u0000${row.figure}`);
+      out.push(
+        `| ${r.suite} | ${esc(row.figure)} | ${esc(row.value)} | ${esc(row.aim ?? '')} | ${met} | ${ratioCell(row.measure)} | ${esc(previousCell(row.measure, prev))} |`,
+      );
     }
   }
   out.push('', 'Conditions:');
@@ -290,14 +357,21 @@ async function main(): Promise<void> {
     process.exit(r.status ?? 1);
   }
 
-  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  let redis: AppConfig['redis'];
+  try {
+    redis = loadRedisConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) process.stderr.write(`config error: ${p.line}\n`);
+    process.exit(2);
+  }
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const outDir = join(ROOT, 'bench-results');
   const logDir = join(outDir, `logs-${stamp}`);
   mkdirSync(logDir, { recursive: true });
   const log = (msg: string) => process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
-  const ctx: SuiteContext = { redisUrl, logDir, log };
+  const ctx: SuiteContext = { redis, logDir, log };
 
   let interrupted = false;
   let save: () => void = () => undefined;
@@ -351,20 +425,21 @@ async function main(): Promise<void> {
     };
     log(`code under test: ${code} = ${snap.commit} (snapshot in ${snap.root})`);
   }
-  const machineInfo = { ...(await machine(redisUrl)), code: codeInfo };
+  const machineInfo = { ...(await machine(redis)), code: codeInfo };
   log(
     `bench: ${plan.map((p) => `${p.def.name}${p.def.size !== undefined ? ` (${p.size.toLocaleString('en-US')} ${p.def.unit})` : ''}`).join(', ')}`,
   );
   log(`logs of the apps: ${logDir}`);
   const results: SuiteResult[] = [];
   const file = join(outDir, `${stamp}.json`);
+  const previous = previousFigures(outDir, `${stamp}.json`);
   // Written after every suite (and on Ctrl-C), so an interrupted run keeps what it measured.
   save = () => {
     const all = [...results];
     const cmp = comparison(all);
     if (cmp) all.push(cmp);
     const seconds = (Date.now() - started.getTime()) / 1000;
-    const md = markdown(all, { machine: machineInfo, started: started.toISOString(), seconds });
+    const md = markdown(all, { machine: machineInfo, started: started.toISOString(), seconds, previous });
     const report = {
       started: started.toISOString(),
       seconds: round(seconds, 1),

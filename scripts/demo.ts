@@ -6,6 +6,9 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AppConfig, ConfigError, loadRedisConfig, redisEnv } from '@octi-sekoia/config';
+import { connectRedis, describeRedis } from '@octi-sekoia/ops';
+import { keyPrefixPatterns, scanKeys } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -18,7 +21,6 @@ import {
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
 import { freePort } from '@octi-sekoia/testkit';
-import { Redis } from 'ioredis';
 
 const root = join(import.meta.dirname, '..');
 const CONNECTOR_ID = 'd3e0c0de-5e40-4a11-9d3e-000000000001';
@@ -33,8 +35,15 @@ const children: Array<{ name: string; proc: ChildProcess }> = [];
 let ownRedis: ChildProcess | undefined;
 let stopping = false;
 
-async function redisAnswers(url: string): Promise<boolean> {
-  const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+type RedisConfig = AppConfig['redis'];
+
+async function redisAnswers(redis: RedisConfig): Promise<boolean> {
+  const c = connectRedis(redis, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
+  });
   c.on('error', () => undefined);
   try {
     await c.connect();
@@ -47,29 +56,42 @@ async function redisAnswers(url: string): Promise<boolean> {
 }
 
 /** The demo's keys on a Redis it did not start (its prefix is unique to this run). */
-async function removeKeys(url: string, prefix: string): Promise<void> {
-  const c = new Redis(url, { maxRetriesPerRequest: 1 });
+async function removeKeys(redis: RedisConfig, prefix: string): Promise<void> {
+  const c = connectRedis(redis, { maxRetriesPerRequest: 1 });
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await c.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await c.unlink(...keys);
-    } while (cursor !== '0');
+    // One key per UNLINK: on a cluster the keys of several hash tags live in different slots.
+    for (const pattern of keyPrefixPatterns(prefix))
+      for await (const keys of scanKeys(c, pattern)) await Promise.all(keys.map((k) => c.unlink(k)));
   } finally {
     c.disconnect();
   }
 }
 
-async function redisUrl(): Promise<string> {
-  const wanted = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/**
+ * The operator's Redis (REDIS_URL, or REDIS_SENTINELS…, or REDIS_CLUSTER_NODES, read by the apps' own rules) if
+ * it answers; with nothing configured and nothing at the default URL, a private redis-server.
+ */
+async function demoRedis(): Promise<RedisConfig> {
+  let wanted: RedisConfig;
+  try {
+    wanted = loadRedisConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) console.error(`config error: ${p.line}`);
+    process.exit(2);
+  }
+  const where = describeRedis(wanted);
   if (await redisAnswers(wanted)) {
-    console.log(`Redis: using ${wanted}`);
+    console.log(`Redis: using ${where}`);
     return wanted;
+  }
+  if (wanted.sentinels || wanted.clusterNodes) {
+    console.error(`No Redis answers at ${where}: check the sentinels or cluster nodes (or unset them).`);
+    process.exit(1);
   }
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     console.error(
-      `No Redis answers at ${wanted} and redis-server is not installed: apt-get install redis-server (or set REDIS_URL).`,
+      `No Redis answers at ${where} and redis-server is not installed: apt-get install redis-server (or set REDIS_URL).`,
     );
     process.exit(1);
   }
@@ -87,10 +109,13 @@ async function redisUrl(): Promise<string> {
     'noeviction',
   ];
   ownRedis = spawn('redis-server', args, { stdio: 'ignore', detached: true });
-  const url = `redis://127.0.0.1:${port}`;
-  for (let i = 0; i < 100 && !(await redisAnswers(url)); i++) await new Promise((r) => setTimeout(r, 100));
-  console.log(`Redis: nothing answered at ${wanted}, started a private redis-server at ${url}`);
-  return url;
+  const own: RedisConfig = { ...wanted, url: `redis://127.0.0.1:${port}` };
+  delete own.password;
+  delete own.username;
+  own.tls = false;
+  for (let i = 0; i < 100 && !(await redisAnswers(own)); i++) await new Promise((r) => setTimeout(r, 100));
+  console.log(`Redis: nothing answered at ${where}, started a private redis-server at ${own.url}`);
+  return own;
 }
 
 function withoutInitCwd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
@@ -137,8 +162,10 @@ async function metric(urls: string[], name: string, exclude?: RegExp): Promise<n
 }
 
 /** The exact `pnpm cli status` command line for this run (its key prefix carries the demo's pid). */
-function cliLine(redis: string, prefix: string): string {
-  return `REDIS_URL=${redis} REDIS_KEY_PREFIX=${prefix} CONNECTOR_ID=${CONNECTOR_ID} pnpm cli status`;
+function cliLine(redis: RedisConfig, prefix: string): string {
+  // The passwords stay out of the terminal: the operator's environment has them.
+  const shown = Object.entries(redisEnv(redis, { secrets: false })).map(([k, v]) => `${k}=${v}`);
+  return `${shown.join(' ')} REDIS_KEY_PREFIX=${prefix} CONNECTOR_ID=${CONNECTOR_ID} pnpm cli status`;
 }
 
 // The apps live in their own process groups: if the demo ends any other way than `stop()` (an error), they
@@ -175,7 +202,7 @@ function isAlive(pid: number): boolean {
 
 async function main(): Promise<void> {
   const launcher = launcherPid();
-  const redis = await redisUrl();
+  const redis = await demoRedis();
   const opencti = await startOpenCtiSimulator({ heartbeatMs: 1000 });
   const sekoia = await startSekoiaSimulator({ faults: { latencyMs: 20 } });
 
@@ -206,7 +233,7 @@ async function main(): Promise<void> {
     SEKOIA_INTEL_IOC_COLLECTION_UUID: sekoia.collectionId,
     SEKOIA_INTEL_DESCRIPTION_TEMPLATE: DESCRIPTION_TEMPLATE,
     SEKOIA_INTEL_VALID_UNTIL_ROUNDING: 'day',
-    REDIS_URL: redis,
+    ...redisEnv(redis),
     REDIS_KEY_PREFIX: `octi-sekoia-demo-${process.pid}`,
     DASHBOARD_HOST: '127.0.0.1',
     DASHBOARD_USERNAME: DASHBOARD_USER,

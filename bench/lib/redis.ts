@@ -1,19 +1,35 @@
-import type { Redis } from 'ioredis';
+import { keyPrefixPatterns, type RedisClient } from '@octi-sekoia/queue';
+import { Cluster, type Redis } from 'ioredis';
 
-/** Deletes every key under `<prefix>:` (SCAN + UNLINK, bounded by the key count). */
-export async function cleanupPrefix(redis: Redis, prefix: string): Promise<number> {
-  let cursor = '0';
+/**
+ * The servers holding keys: the one server, or every master of a cluster. Commands below go to each node's own
+ * connection, one key per command (pipelined), so keys of several slots never meet in one command.
+ */
+function nodesOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** Deletes every key under the key prefix (SCAN + UNLINK, bounded by the key count). */
+export async function cleanupPrefix(redis: RedisClient, prefix: string): Promise<number> {
   let n = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) n += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const node of nodesOf(redis)) {
+    for (const pattern of keyPrefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        const p = node.pipeline();
+        for (const k of keys) p.unlink(k);
+        for (const [, removed] of (await p.exec()) ?? []) n += Number(removed ?? 0);
+      } while (cursor !== '0');
+    }
+  }
   return n;
 }
 
 /** One INFO section as a map. */
-export async function info(redis: Redis, section: string): Promise<Record<string, string>> {
+export async function info(redis: RedisClient, section: string): Promise<Record<string, string>> {
   const text = await redis.info(section);
   const out: Record<string, string> = {};
   for (const line of text.split('\r\n')) {
@@ -69,7 +85,7 @@ function category(key: string, base: string): string {
  * other users of the same Redis do meanwhile (unlike INFO used_memory).
  */
 export async function memoryByCategory(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   base: string,
 ): Promise<{
@@ -78,25 +94,28 @@ export async function memoryByCategory(
   byCategory: Record<string, { keys: number; bytes: number }>;
 }> {
   const byCategory: Record<string, { keys: number; bytes: number }> = {};
-  let cursor = '0';
   let totalBytes = 0;
   let keys = 0;
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (batch.length === 0) continue;
-    const m = redis.multi();
-    for (const k of batch) m.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
-    const res = (await m.exec()) ?? [];
-    batch.forEach((k, i) => {
-      const bytes = Number(res[i]?.[1] ?? 0);
-      const c = category(k, base);
-      byCategory[c] ??= { keys: 0, bytes: 0 };
-      byCategory[c].keys += 1;
-      byCategory[c].bytes += bytes;
-      totalBytes += bytes;
-      keys += 1;
-    });
-  } while (cursor !== '0');
+  for (const node of nodesOf(redis))
+    for (const pattern of keyPrefixPatterns(prefix)) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        if (batch.length === 0) continue;
+        const m = node.pipeline();
+        for (const k of batch) m.call('MEMORY', 'USAGE', k, 'SAMPLES', '0');
+        const res = (await m.exec()) ?? [];
+        batch.forEach((k, i) => {
+          const bytes = Number(res[i]?.[1] ?? 0);
+          const c = category(k, base);
+          byCategory[c] ??= { keys: 0, bytes: 0 };
+          byCategory[c].keys += 1;
+          byCategory[c].bytes += bytes;
+          totalBytes += bytes;
+          keys += 1;
+        });
+      } while (cursor !== '0');
+    }
   return { totalBytes, keys, byCategory };
 }

@@ -1,3 +1,4 @@
+import type { AppConfig } from '@octi-sekoia/config';
 import {
   applyScenario,
   controlTarget,
@@ -14,6 +15,11 @@ export interface Row {
   aim?: string;
   /** true met, false missed, null not measurable in this run. */
   met?: boolean | null;
+  /**
+   * The figure as a number, for its ratio to the aim and the comparison with the previous run (the runner
+   * prints both). `lowerIsBetter`: a latency, a request count.
+   */
+  measure?: { value: number; aim?: number; lowerIsBetter?: boolean; unit?: string };
 }
 
 export interface SuiteResult {
@@ -31,7 +37,8 @@ export interface SuiteResult {
 }
 
 export interface SuiteContext {
-  redisUrl: string;
+  /** The operator's Redis (REDIS_URL, REDIS_SENTINELS…, REDIS_CLUSTER_NODES: the apps' settings and rules). */
+  redis: AppConfig['redis'];
   logDir: string;
   /** Progress lines (stderr). */
   log: (msg: string) => void;
@@ -47,7 +54,13 @@ export function loadScenario(
 ): { indicators: number; steps: number; events: number; seconds: number } {
   const t = performance.now();
   const indicators = Math.max(1, Math.ceil(opts.values / VALUES_PER_INDICATOR));
-  const scenario = generateScenario({ seed: opts.seed, indicators, sharedFields: opts.sharedFields });
+  // Shared fields are shaped like a real feed: valid_from per indicator, validity from decay rules.
+  const scenario = generateScenario({
+    seed: opts.seed,
+    indicators,
+    sharedFields: opts.sharedFields,
+    feedValidity: opts.sharedFields,
+  });
   applyScenario(controlTarget(opencti.control), scenario);
   return {
     indicators,

@@ -46,12 +46,16 @@ export function bundleApps(root: string): void {
   }
 }
 
-/** Extracts `ref` (once per commit) and returns the snapshot's root and commit. */
+/**
+ * Extracts `ref` and returns the snapshot's root and commit. One snapshot per bench process: runs of the same
+ * commit by other people on this machine remove theirs when they end (a shared one vanished under a running
+ * bench: `spawn node ENOENT`).
+ */
 export function prepareSnapshot(ref: string): { root: string; commit: string } {
   const commit = execFileSync('git', ['rev-parse', '--verify', `${ref}^{commit}`], { cwd: ROOT })
     .toString()
     .trim();
-  const root = join(tmpdir(), `octi-sekoia-bench-src-${commit.slice(0, 12)}`);
+  const root = join(tmpdir(), `octi-sekoia-bench-src-${commit.slice(0, 12)}-${process.pid}`);
   if (existsSync(join(root, '.bench-ready'))) return { root, commit };
   const work = `${root}.tmp-${process.pid}`;
   rmSync(work, { recursive: true, force: true });

@@ -4,6 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type AppConfig, redisEnv } from '@octi-sekoia/config';
+import { createGroupKey } from '@octi-sekoia/model';
+import { connectRedis } from '@octi-sekoia/ops';
+import type { RedisClient } from '@octi-sekoia/queue';
+import { type ConnectorKeys, keys } from '@octi-sekoia/queue';
 import {
   type CollectionDiff,
   computeExpectedCollection,
@@ -17,8 +22,8 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
+import { collectionOwnerKey } from '@octi-sekoia/sync';
 import { freePort } from '@octi-sekoia/testkit';
-import { Redis } from 'ioredis';
 import { App, type LogLine, metricSum, round, sleep } from './children.ts';
 import { cleanupPrefix } from './redis.ts';
 
@@ -32,7 +37,7 @@ export const DEFAULT_TEMPLATE = '{opencti_url}/dashboard/observations/indicators
 export interface StackConfig {
   /** Used in the key prefix and the log directory. */
   label: string;
-  redisUrl: string;
+  redis: AppConfig['redis'];
   /** The run's log directory (a sub-directory per stack is made). */
   logDir: string;
   /** Injected Sekoia latency (ms). */
@@ -62,7 +67,7 @@ export class Stack {
   readonly apps: App[] = [];
   readonly keyPrefix: string;
   readonly connectorId = randomUUID();
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly oracle: OracleConfig;
   private readonly dir: string;
   private closing: Promise<void> | undefined;
@@ -74,7 +79,7 @@ export class Stack {
     readonly sekoia: SekoiaSimulator,
   ) {
     this.keyPrefix = `bench-${Date.now().toString(36)}-${config.label}`;
-    this.redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+    this.redis = connectRedis(config.redis);
     this.redis.on('error', () => undefined);
     this.dir = join(config.logDir, `${config.label}-${this.connectorId.slice(0, 8)}`);
     mkdirSync(this.dir, { recursive: true });
@@ -95,9 +100,14 @@ export class Stack {
     return s;
   }
 
-  /** Base of every connector key (`<prefix>:<connector id>`). */
+  /** Every Redis key of the connector (packages/queue/src/keys.ts). */
+  get keys(): ConnectorKeys {
+    return keys(this.keyPrefix, this.connectorId);
+  }
+
+  /** Base of every connector key (its hash tag). */
   get base(): string {
-    return `${this.keyPrefix}:${this.connectorId}`;
+    return this.keys.base;
   }
 
   get logDir(): string {
@@ -126,7 +136,7 @@ export class Stack {
         : {}),
       SEKOIA_INTEL_REQUESTS_PER_SECOND: String(c.budget.rps),
       SEKOIA_INTEL_REQUEST_BURST: String(c.budget.burst),
-      REDIS_URL: c.redisUrl,
+      ...redisEnv(c.redis),
       REDIS_KEY_PREFIX: this.keyPrefix,
       ...c.env,
     };
@@ -323,28 +333,29 @@ export class Stack {
 
   /** Jobs still in the indicators queue (waiting, active, delayed, prioritized, paused). */
   async queued(): Promise<number> {
-    const q = `${this.base}:indicators`;
+    const k = this.keys;
+    const q = (part: string) => k.queueKey(k.queues.indicators, part);
     const [wait, active, paused, delayed, prioritized] = (await this.redis
       .multi()
-      .llen(`${q}:wait`)
-      .llen(`${q}:active`)
-      .llen(`${q}:paused`)
-      .zcard(`${q}:delayed`)
-      .zcard(`${q}:prioritized`)
+      .llen(q('wait'))
+      .llen(q('active'))
+      .llen(q('paused'))
+      .zcard(q('delayed'))
+      .zcard(q('prioritized'))
       .exec())!.map(([, v]) => Number(v));
     return wait! + active! + paused! + delayed! + prioritized!;
   }
 
   async dirty(): Promise<number> {
-    return this.redis.zcard(`${this.base}:sync:dirty`);
+    return this.redis.zcard(this.keys.sync.dirty);
   }
 
   async swept(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:sync:swept`)) ?? 0);
+    return Number((await this.redis.get(this.keys.sync.swept)) ?? 0);
   }
 
   async generation(): Promise<number> {
-    return Number((await this.redis.get(`${this.base}:generation`)) ?? 0);
+    return Number((await this.redis.get(this.keys.generation)) ?? 0);
   }
 
   /** Until the queue is empty, the dirty set empty and generation `swept` swept (bounded by `timeoutMs`). */
@@ -373,6 +384,12 @@ export class Stack {
     ]);
     try {
       await cleanupPrefix(this.redis, this.keyPrefix);
+      // The collection's owner record lives outside every prefix: left behind, it made the next stack whose
+      // simulator got the same port refuse to start ("synced by connector …").
+      const owner = collectionOwnerKey(this.sekoia.url, this.sekoia.collectionId);
+      const record = await this.redis.get(owner);
+      if (record && (JSON.parse(record) as { keyPrefix?: string }).keyPrefix === this.keyPrefix)
+        await this.redis.del(owner);
     } finally {
       this.redis.disconnect();
       stacks.delete(this);
@@ -411,13 +428,8 @@ export function summarize(d: CollectionDiff): DiffSummary {
 export function createGroups(expected: Map<string, ExpectedIoc>): { groups: number; minRequests: number } {
   const groups = new Map<string, number>();
   for (const e of expected.values()) {
-    const a = e.attributes;
-    const key = JSON.stringify([
-      Date.parse(a.validFrom),
-      a.validUntil === undefined ? null : Date.parse(a.validUntil),
-      a.killChainPhases.map((p) => `${p.kill_chain_name}\u0000${p.phase_name}`).sort(),
-      a.description,
-    ]);
+    // The product's own rule: valid_from is per item, so it does not split a group.
+    const key = createGroupKey(e.attributes);
     groups.set(key, (groups.get(key) ?? 0) + 1);
   }
   let minRequests = 0;

@@ -16,7 +16,7 @@ export async function runInitialSync(
   const tag = shape === 'shared' ? 'a' : 'b';
   const stack = await Stack.start({
     label: `sync-${tag}`,
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: LATENCY_MS,
     budget: BUDGET,
@@ -110,7 +110,9 @@ export async function runInitialSync(
       cpuSecondsPer1000Values: round((cpu.reduce((s, c) => s + c.cpuSecondsSyncing, 0) / values) * 1000, 3),
       memory,
     };
-    const aim = 0.9;
+    // Issue 18: shared fields ≥ 90 % of the budget ideal; realistic fields ≥ 95 % of that data's ideal.
+    const aim = shape === 'shared' ? 0.9 : 0.95;
+    const measured = shape === 'shared' ? ratioToIdeal : valuesPerSecond / idealDataValuesPerSecond;
     return {
       suite: `initial-sync-${tag}`,
       title:
@@ -127,7 +129,7 @@ export async function runInitialSync(
         simulatorRateLimit: 'off',
         data:
           shape === 'shared'
-            ? 'generateScenario({sharedFields: true}), SEKOIA_INTEL_DESCRIPTION_TEMPLATE without placeholders, SEKOIA_INTEL_VALID_UNTIL_ROUNDING=day'
+            ? 'generateScenario({sharedFields: true, feedValidity: true}): valid_from per indicator, valid_until from decay-rule lifetimes by type; SEKOIA_INTEL_DESCRIPTION_TEMPLATE without placeholders, SEKOIA_INTEL_VALID_UNTIL_ROUNDING=day'
             : 'generateScenario({sharedFields: false}), default description template (OpenCTI link per indicator), no rounding',
         timing:
           'from spawning ingest + workers to the last change of the collection that made it equal the oracle',
@@ -136,11 +138,17 @@ export async function runInitialSync(
       rows: [
         {
           figure: 'values/s (spawn → converged)',
+          measure: { value: round(valuesPerSecond, 2), aim: round(nominalIdeal * aim, 2) },
           value: `${fmt(valuesPerSecond)} (${values} values in ${fmt(seconds, 1)} s; ${fmt(values / secondsFromStarted)} after the ${fmt((started - t0) / 1000, 1)} s start-up)`,
         },
         {
           figure: 'requests per value',
           value: `${fmt(requestsAtConvergence / values, 4)} (${requestsAtConvergence} requests)`,
+          measure: {
+            value: round(requestsAtConvergence / values, 4),
+            aim: round(minRequests / values, 4),
+            lowerIsBetter: true,
+          },
         },
         {
           figure: 'how the requests were spent',
@@ -149,6 +157,7 @@ export async function runInitialSync(
         {
           figure: 'edits during the initial sync',
           value: `${edited.edited} indicators edited, ${edited.shared} of them hold a value shared by several live indicators`,
+          measure: { value: edited.edited, aim: 0, lowerIsBetter: true },
         },
         {
           figure: 'share of the budget used (busiest 1 s / 10 s)',
@@ -160,8 +169,22 @@ export async function runInitialSync(
               ? 'ratio to the ideal (5 req/s × 100 values = 500 values/s)'
               : `ratio to the ideal (${groups} field groups for ${values} values → ${fmt(idealDataValuesPerSecond)} values/s)`,
           value: `${pct(ratioToIdeal)}${shape === 'shared' ? ` (${pct(valuesPerSecond / idealDataValuesPerSecond)} of this data's ${fmt(idealDataValuesPerSecond)} values/s)` : ''}`,
-          aim: '≥ 90 % of the budget ideal',
-          met: ratioToIdeal >= aim,
+          aim: shape === 'shared' ? '≥ 90 % of the budget ideal' : "≥ 95 % of this data's ideal",
+          met: measured >= aim,
+          measure: { value: round(measured, 4), aim },
+        },
+        {
+          figure: 'ratio to the ideal after the apps started (start-up excluded)',
+          value: pct(
+            values / secondsFromStarted / (shape === 'shared' ? nominalIdeal : idealDataValuesPerSecond),
+          ),
+          measure: {
+            value: round(
+              values / secondsFromStarted / (shape === 'shared' ? nominalIdeal : idealDataValuesPerSecond),
+              4,
+            ),
+            aim,
+          },
         },
       ],
       notes: [`logs: ${stack.logDir}`],

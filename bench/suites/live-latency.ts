@@ -30,7 +30,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
   const preload = 500;
   const stack = await Stack.start({
     label: 'live',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: LATENCY_MS,
     budget: BUDGET,
@@ -89,8 +89,17 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
     const latencies: number[] = [];
     const byKind: Record<string, number[]> = { create: [], revoke: [] };
     let unmatched = 0;
+    // A value revoked before its create was sent is never written at all (the desired state it would have had is
+    // already gone: nothing to do is the right outcome, and its latency is that of the revoke's decision):
+    // counted apart, not as lost.
+    const revokedValues = new Set(sent.filter((s) => s.kind === 'revoke').map((s) => s.value));
+    let coalesced = 0;
     for (const s of sent) {
       const rec = byValue.get(s.value);
+      if (!rec && revokedValues.has(s.value) && conv.converged) {
+        coalesced++;
+        continue;
+      }
       const at = s.kind === 'create' ? rec?.created : (rec?.revokedAt ?? undefined);
       if (at === undefined) {
         unmatched++;
@@ -118,6 +127,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
       eventsPerSecond: round(events / sendSeconds, 2),
       converged: conv.converged,
       unmatched,
+      createdAndRevokedBeforeWritten: coalesced,
       all,
       create: stats(byKind.create!),
       revoke: stats(byKind.revoke!),
@@ -142,6 +152,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
           value: `${all.p50Ms} / ${all.p95Ms} / ${all.p99Ms} ms (max ${all.maxMs} ms, n = ${all.count})`,
           aim: 'p99 ≤ 1 s at 20 ms API latency',
           met: conv.converged && unmatched === 0 ? all.p99Ms <= 1000 : false,
+          measure: { value: all.p99Ms, aim: 1000, lowerIsBetter: true, unit: 'ms (p99)' },
         },
         {
           figure: 'creates p50 / p95 / p99',
@@ -154,6 +165,9 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
       ],
       notes: [
         ...(unmatched > 0 ? [`${unmatched} events never reached Sekoia within the time limit`] : []),
+        ...(coalesced > 0
+          ? [`${coalesced} events of values revoked before their create was sent: nothing written, not timed`]
+          : []),
         `logs: ${stack.logDir}`,
       ],
     };

@@ -18,7 +18,7 @@ export async function runMemory(
 ): Promise<SuiteResult> {
   const stack = await Stack.start({
     label: 'memory',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: 0,
     budget: NO_BUDGET,

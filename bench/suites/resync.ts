@@ -13,7 +13,7 @@ import { NO_BUDGET } from './scaling.ts';
 export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteResult> {
   const stack = await Stack.start({
     label: 'resync',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: 0,
     budget: NO_BUDGET,
@@ -56,7 +56,7 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
     const requestsBefore = stack.sekoia.control.requestCount();
     const sampler = stack.sampleRequests();
     const t0 = Date.now();
-    await stack.redis.set(`${stack.base}:resync-requested`, new Date(t0).toISOString());
+    await stack.redis.set(stack.keys.resyncRequested, new Date(t0).toISOString());
     // Bound: room for 0.3 requests per value at the budget plus two minutes (at least 4 minutes). A re-sync that
     // needs more (e.g. one search per value) is reported as not done, with what is left.
     const deadline = t0 + Math.max(240_000, 120_000 + ((values * 0.3) / BUDGET.rps) * 1000);
@@ -104,6 +104,9 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
         if (d > 0) delta[route] = { ...delta[route], [status]: d };
       }
     }
+    // Requests beyond the ⌈values/100⌉ pages of the collection read: edits, creates, searches (a search is a
+    // list request with a term, so it is counted here, not by route), revokes.
+    const writes = Math.max(0, requests - Math.ceil(values / 100));
     const still = await stack.waitConverged(expected, { timeoutMs: 10_000 });
     const edited = stack.editedValues(expected, t0);
     const seconds = (idle.at - t0) / 1000;
@@ -151,6 +154,15 @@ export async function runResync(ctx: SuiteContext, size: number): Promise<SuiteR
           value: `${requests} (${fmt(requests / values, 3)} per value; ${Object.entries(delta)
             .map(([r, s]) => `${r} ${Object.values(s).reduce((a, b) => a + b, 0)}`)
             .join(', ')})`,
+          // Issue 18: only the collection read, ⌈values/100⌉ list pages.
+          aim: `${Math.ceil(values / 100)} (⌈values/100⌉ list pages, 0 edits, 0 creates, 0 searches)`,
+          met: requests <= Math.ceil(values / 100) && writes === 0,
+          measure: { value: requests, aim: Math.ceil(values / 100), lowerIsBetter: true },
+        },
+        {
+          figure: 'requests beyond the collection read (edits, creates, searches, revokes)',
+          value: String(writes),
+          measure: { value: writes, aim: 0, lowerIsBetter: true },
         },
         {
           figure: 'time until swept and idle',

@@ -160,7 +160,7 @@ export async function runScaling(ctx: SuiteContext, size: number, repeat = 2): P
       for (const n of r % 2 === 0 ? [1, 2] : [2, 1]) {
         const stack = await Stack.start({
           label: `scale-${n}`,
-          redisUrl: ctx.redisUrl,
+          redis: ctx.redis,
           logDir: ctx.logDir,
           latencyMs: 0,
           budget: NO_BUDGET,

@@ -27,7 +27,7 @@ export async function runSoak(ctx: SuiteContext, minutes: number): Promise<Suite
   const totalSteps = preloadSteps + Math.ceil(stepsPerSecond * minutes * 60);
   const stack = await Stack.start({
     label: 'soak',
-    redisUrl: ctx.redisUrl,
+    redis: ctx.redis,
     logDir: ctx.logDir,
     latencyMs: LATENCY_MS,
     budget: BUDGET,

@@ -5,28 +5,27 @@ import {
   normalizeMessage,
   type StreamMessage,
 } from '@octi-sekoia/model';
+import { openStream } from '@octi-sekoia/opencti';
+import { SekoiaClient } from '@octi-sekoia/sekoia';
 import {
   type CollectionPlan,
   CollectionPlanner,
   CollectionReads,
   collectionOwnerKey,
   DesiredCollection,
+  describeRead,
   handOverCollection,
   observeIndicator,
   type ReadInfo,
   RequestBudget,
+  readWithBudget,
   sameConnector,
 } from '@octi-sekoia/sync';
-// The CLI reads Sekoia and OpenCTI with the apps' own adapters (same client, budget and stream reader).
-import { streamOpener } from '../../ingest/src/opencti-adapter.ts';
-import { collectionClient, describeRead, readWithBudget } from '../../worker/src/adopt-on-start.ts';
-import { workerSettings } from '../../worker/src/settings.ts';
 import { parseArgs, positiveInt } from './args.ts';
 import { appConfig, type Connection, connect, withWritingConnection, writeQueues } from './context.ts';
 import { duration, plural } from './format.ts';
 import { type FollowResult, followGeneration } from './generation-progress.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_OK, EXIT_USAGE, type Io, UsageError } from './io.ts';
-import { appKeys } from './keys.ts';
 
 /** How many items of each list the text output shows (--json has them all). */
 const SHOWN = 50;
@@ -55,6 +54,19 @@ export function budgetOf(c: Connection, config: AppConfig): RequestBudget {
     apiKey: s.apiKey,
     ratePerSecond: s.requestsPerSecond,
     burst: s.requestBurst,
+  });
+}
+
+/** The Sekoia client of a collection read from the CLI, under the shared request budget. */
+function collectionClient(config: AppConfig, budget: RequestBudget): SekoiaClient {
+  const s = config.sekoiaIntel;
+  return new SekoiaClient({
+    baseUrl: s.url,
+    apiKey: s.apiKey,
+    collectionId: s.iocCollectionUuid,
+    timeoutMs: s.timeoutMs,
+    userAgent: 'octi-sekoia-cli',
+    beforeRequest: () => budget.take(),
   });
 }
 
@@ -88,8 +100,7 @@ async function dryRun(io: Io, json: boolean, line: (t: string) => void, timeoutM
     );
     line(`reading the collection ${worker.sekoiaIntel.iocCollectionUuid}…`);
     const planner = new CollectionPlanner(desired);
-    const settings = workerSettings(worker);
-    const client = collectionClient(settings.sekoia, budgetOf(c, worker));
+    const client = collectionClient(worker, budgetOf(c, worker));
     let last = 0;
     try {
       await client.listAll((page) => {
@@ -190,16 +201,6 @@ async function readOpenCti(
   const desired = new DesiredCollection();
   let messages = 0;
   let last = Date.now();
-  const open = streamOpener({
-    url: ingest.opencti.url,
-    token: ingest.opencti.token,
-    streamId: ingest.connector.liveStreamId,
-    listenDelete: ingest.connector.liveStreamListenDelete,
-    noDependencies: ingest.connector.liveStreamNoDependencies,
-    withInferences: ingest.connector.liveStreamWithInferences,
-    heartbeatTimeoutMs: ingest.ingest.heartbeatTimeoutS * 1000,
-    backoff: { baseMs: 500, maxMs: 10_000 },
-  });
   await new Promise<void>((resolve, reject) => {
     let finished = false;
     const finish = (err?: Error) => {
@@ -217,9 +218,18 @@ async function readOpenCti(
         ),
       timeoutMs,
     );
-    const handle = open({
+    const handle = openStream({
+      url: ingest.opencti.url,
+      token: ingest.opencti.token,
+      streamId: ingest.connector.liveStreamId,
       lastEventId: '0-0',
       recover: new Date(recoverMs).toISOString(),
+      listenDelete: ingest.connector.liveStreamListenDelete,
+      noDependencies: ingest.connector.liveStreamNoDependencies,
+      withInferences: ingest.connector.liveStreamWithInferences,
+      heartbeatTimeoutMs: ingest.ingest.heartbeatTimeoutS * 1000,
+      backoff: { baseMs: 500, maxMs: 10_000 },
+      onConnected: () => undefined, // the dry run needs nothing from the `connected` frame
       onMessage: (msg: StreamMessage) => {
         if (finished) return;
         if (msg.event === 'no-recover') {
@@ -244,7 +254,6 @@ async function readOpenCti(
           line(`  OpenCTI: ${messages} messages read, ${desired.indicatorCount} live indicators so far`);
         }
       },
-      onConnected: () => undefined, // the dry run needs nothing from the `connected` frame
       onStatus: (st) => {
         if (st.state === 'unauthorized') finish(new CommandError(`OpenCTI: ${st.message}`, EXIT_USAGE));
       },
@@ -332,7 +341,6 @@ async function adopt(
         }
 
         // The generation the read is for: the re-sync's (ingest's first run is one already).
-        const k = appKeys(c.keys, config.redis.keyPrefix);
         const [checkpoint, leaseTtl] = await Promise.all([
           c.redis.get(c.keys.checkpoint),
           c.redis.pttl(c.keys.lease),
@@ -341,7 +349,7 @@ async function adopt(
         let generation = Math.max(1, before);
         let resyncRequested = false;
         if (checkpoint) {
-          await c.redis.set(k.resyncRequested, new Date().toISOString());
+          await c.redis.set(c.keys.resyncRequested, new Date().toISOString());
           resyncRequested = true;
           generation = before + 1;
           if (leaseTtl !== -2) {
@@ -359,7 +367,7 @@ async function adopt(
 
         line(`reading the collection ${configured} for generation ${generation} (indicators queue paused)…`);
         const budget = budgetOf(c, config);
-        const client = collectionClient(workerSettings(config).sekoia, budget);
+        const client = collectionClient(config, budget);
         let last = 0;
         let read: ReadInfo | null = null;
         try {

@@ -1,18 +1,19 @@
 import { type AppConfig, type AppName, ConfigError, loadConfig, secretsOf } from '@octi-sekoia/config';
 import type { Job } from '@octi-sekoia/model';
-import { connectRedis } from '@octi-sekoia/ops';
+import { connectRedis, describeRedis } from '@octi-sekoia/ops';
 import {
   assertNoEviction,
   type ConnectorQueues,
   keys as connectorKeys,
   createQueues,
   type DeadLetter,
+  migrateKeyLayout,
   QUEUE_DEAD_LETTERS,
   QUEUE_INDICATORS,
+  type RedisClient,
 } from '@octi-sekoia/queue';
 import { SyncState } from '@octi-sekoia/sync';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { short } from './format.ts';
 import { CommandError, EXIT_ATTENTION, EXIT_USAGE, type Io } from './io.ts';
 
@@ -41,24 +42,13 @@ export function appConfig(io: Io, app: AppName): AppConfig {
   }
 }
 
-/** The Redis URL without its password, for messages. */
-export function shownRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString().replace(/\/$/, '');
-  } catch {
-    return '(unparsable REDIS_URL)';
-  }
-}
-
 /** One plain line for a Redis failure; authentication problems are configuration errors (exit 2). */
 function redisFailure(config: AppConfig, err: unknown): CommandError {
   const message = err instanceof Error ? err.message : String(err);
-  const where = shownRedisUrl(config.redis.url);
+  const where = describeRedis(config.redis);
   if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message)) {
     return new CommandError(
-      `Redis at ${where} refused the credentials (${short(message, 100)}): check REDIS_PASSWORD / REDIS_URL`,
+      `Redis at ${where} refused the credentials (${short(message, 100)}): check REDIS_USERNAME / REDIS_PASSWORD / REDIS_URL`,
       EXIT_USAGE,
     );
   }
@@ -67,7 +57,7 @@ function redisFailure(config: AppConfig, err: unknown): CommandError {
 
 export interface Connection {
   config: AppConfig;
-  redis: Redis;
+  redis: RedisClient;
   keys: ReturnType<typeof connectorKeys>;
   close(): Promise<void>;
 }
@@ -78,6 +68,7 @@ export async function connect(config: AppConfig): Promise<Connection> {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,
     retryStrategy: () => null,
+    sentinelRetryStrategy: () => null,
     maxRetriesPerRequest: 1,
   });
   // Failures surface as rejected commands; the event would otherwise crash the process. The event carries
@@ -136,6 +127,8 @@ export async function withWritingConnection<T>(
     io,
     async (c) => {
       await refuseEvictingRedis(c);
+      // An upgrade from the layout before hash tags, when the CLI writes before any app ran (docs/redis.md).
+      await migrateKeyLayout(c.redis, c.config.redis.keyPrefix, c.config.connector.id);
       return fn(c);
     },
     config,

@@ -1,4 +1,4 @@
-import type { ConnectorQueues, DeadLetterKind } from '@octi-sekoia/queue';
+import { type ConnectorQueues, type DeadLetterKind, scanKeys } from '@octi-sekoia/queue';
 import type { Connection } from './context.ts';
 
 export const DEAD_LETTER_KINDS: readonly DeadLetterKind[] = ['event', 'job', 'value'];
@@ -54,11 +54,7 @@ export interface ValueCounts {
 export async function countValues(c: Connection, batch = 1000): Promise<ValueCounts> {
   const s = c.keys.sync;
   const counts: ValueCounts = { live: 0, rejected: 0, pending: 0, revoked: 0, total: 0 };
-  let cursor = '0';
-  do {
-    const [next, names] = await c.redis.scan(cursor, 'MATCH', `${s.valuePrefix}*`, 'COUNT', batch);
-    cursor = next;
-    if (names.length === 0) continue;
+  for await (const names of scanKeys(c.redis, `${s.valuePrefix}*`, { slotOf: s.dirty, count: batch })) {
     const p = c.redis.pipeline();
     for (const name of names) {
       p.hkeys(name);
@@ -78,6 +74,6 @@ export async function countValues(c: Connection, batch = 1000): Promise<ValueCou
       else if (score !== null) counts.pending += 1;
       else counts.revoked += 1;
     }
-  } while (cursor !== '0');
+  }
   return counts;
 }

@@ -1,4 +1,5 @@
 import { writeSync } from 'node:fs';
+import { placeholderOf } from '@octi-sekoia/config';
 import { redact } from '@octi-sekoia/logger';
 
 /** Exit codes shared by every command. */
@@ -7,9 +8,6 @@ export const EXIT_ATTENTION = 1;
 export const EXIT_USAGE = 2;
 
 export type Env = Record<string, string | undefined>;
-
-/** What the configuration refuses as a placeholder (see packages/config). */
-const PLACEHOLDER = /changeme|^<.*>$|\$\{.*\}/i;
 
 /**
  * Where a command writes. Every line goes through the redactor with the secrets known so far (the
@@ -24,8 +22,9 @@ export class Io {
   ) {}
 
   addSecrets(secrets: Iterable<string | undefined>): void {
-    // A placeholder (`ChangeMe`) is no secret, and check-config must be able to name it.
-    for (const s of secrets) if (s && s.length >= 4 && !PLACEHOLDER.test(s)) this.secrets.add(s);
+    // A placeholder (`ChangeMe`: what the configuration refuses as one) is no secret, and check-config must be
+    // able to name it.
+    for (const s of secrets) if (s && s.length >= 4 && placeholderOf(s) === undefined) this.secrets.add(s);
   }
 
   /**

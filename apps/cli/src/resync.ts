@@ -2,7 +2,6 @@ import { parseArgs, positiveInt } from './args.ts';
 import { withWritingConnection } from './context.ts';
 import { type FollowResult, followGeneration } from './generation-progress.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io, UsageError } from './io.ts';
-import { appKeys } from './keys.ts';
 
 export const RESYNC_EXPLANATION = [
   'What happens next:',
@@ -27,7 +26,7 @@ export async function resyncCommand(io: Io, args: readonly string[]): Promise<nu
   if (options.has('--timeout') && !wait) throw new UsageError('resync: --timeout only goes with --wait');
   const requestedAt = new Date().toISOString();
   const result = await withWritingConnection(io, async (c) => {
-    const key = appKeys(c.keys, c.config.redis.keyPrefix).resyncRequested;
+    const key = c.keys.resyncRequested;
     const [[, previous], , [, leaseTtl], [, generation]] = (await c.redis
       .multi()
       .get(key)

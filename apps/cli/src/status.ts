@@ -1,8 +1,9 @@
-import { type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
+import { describeRedis } from '@octi-sekoia/ops';
+import { connectorsKey, type DiscardCounts, discardCounts, readMaxmemoryPolicy } from '@octi-sekoia/queue';
 import { type ApproximationMode, approximationCounts } from '@octi-sekoia/sekoia';
 import { CollectionReads } from '@octi-sekoia/sync';
 import { parseArgs } from './args.ts';
-import { type Connection, readQueues, shownRedisUrl, syncState, withConnection } from './context.ts';
+import { type Connection, readQueues, syncState, withConnection } from './context.ts';
 import {
   countByKind,
   countValues,
@@ -12,7 +13,6 @@ import {
 } from './counts.ts';
 import { aligned, duration, eventIdTime, plural, when } from './format.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io } from './io.ts';
-import { appKeys } from './keys.ts';
 
 /** Stream states in which the reader is doing its job (`paused` = backpressure, resumes by itself). */
 const READING = new Set(['open', 'paused']);
@@ -106,7 +106,6 @@ export async function gatherStatus(
 ): Promise<StatusReport> {
   const now = opts.now ?? Date.now();
   const k = c.keys;
-  const a = appKeys(k, c.config.redis.keyPrefix);
   const unreadable: string[] = [];
   const json = (key: string, raw: string | null): Json | null => {
     if (raw === null) return null;
@@ -130,35 +129,33 @@ export async function gatherStatus(
     rawCircuit,
     rawUsage,
     info,
-    connectors,
     replayed,
     liveIndicators,
     existing,
   ] = (await c.redis
     .multi()
-    .get(a.ingestStatus)
+    .get(k.ingestStatus)
     .pttl(k.lease)
     .get(k.checkpoint)
     .get(k.generation)
     .get(k.sync.swept)
-    .get(a.resyncRequested)
-    .get(a.circuit)
-    .get(a.collectionUsage)
+    .get(k.resyncRequested)
+    .get(k.circuit)
+    .get(k.collectionUsage)
     .hgetall(k.info)
-    .smembers(a.connectors)
     .llen(k.replayedEvents)
     .get(k.sync.liveCount)
     .exists(
       k.checkpoint,
       k.generation,
       k.lease,
-      a.ingestStatus,
-      a.circuit,
+      k.ingestStatus,
+      k.circuit,
       k.sync.dirty,
       k.sync.liveCount,
-      `${k.bullPrefix}:${k.queues.indicators}:meta`,
-      `${k.bullPrefix}:${k.queues.indicators}:id`,
-      `${k.bullPrefix}:${k.queues.deadLetters}:id`,
+      k.queueKey(k.queues.indicators, 'meta'),
+      k.queueKey(k.queues.indicators, 'id'),
+      k.queueKey(k.queues.deadLetters, 'id'),
     )
     .exec()
     .then((replies) =>
@@ -176,7 +173,6 @@ export async function gatherStatus(
     string | null,
     string | null,
     Record<string, string>,
-    string[],
     number,
     string | null,
     number,
@@ -197,9 +193,11 @@ export async function gatherStatus(
         readMaxmemoryPolicy(c.redis).catch(() => undefined),
         opts.scanValues ? countValues(c) : Promise.resolve(null),
         discardCounts(q),
-        c.redis.get(a.lastSweep),
+        c.redis.get(k.lastSweep),
       ]);
-    const approximated = await approximationCounts(c.redis, k.base);
+    // Alone, not in the MULTI above: the connectors set is outside the connector's slot (Redis Cluster).
+    const connectors = await c.redis.smembers(connectorsKey(c.config.redis.keyPrefix));
+    const approximated = await approximationCounts(c.redis, k.approximated);
 
     const reads = new CollectionReads(c.redis, {
       keyPrefix: c.config.redis.keyPrefix,
@@ -210,12 +208,12 @@ export async function gatherStatus(
       reads.generations().then((g) => g.read),
       reads.lockHeld(),
     ]);
-    const st = json(a.ingestStatus, rawStatus);
+    const st = json(k.ingestStatus, rawStatus);
     const cp = json(k.checkpoint, rawCheckpoint);
-    const circuit = json(a.circuit, rawCircuit);
-    const usage = json(a.collectionUsage, rawUsage);
+    const circuit = json(k.circuit, rawCircuit);
+    const usage = json(k.collectionUsage, rawUsage);
     const sweep = cp?.sweep as Json | null | undefined;
-    const lastSweep = json(a.lastSweep, rawLastSweep);
+    const lastSweep = json(k.lastSweep, rawLastSweep);
     const report: StatusReport = {
       at: new Date(now).toISOString(),
       connector: {
@@ -307,7 +305,7 @@ export async function gatherStatus(
             }
           : null,
       approximated,
-      redis: { url: shownRedisUrl(c.config.redis.url), maxmemoryPolicy: policy ?? null },
+      redis: { url: describeRedis(c.config.redis), maxmemoryPolicy: policy ?? null },
       unreadable,
       verdict: { ok: true, attention: [], notes: [] },
     };

@@ -29,7 +29,7 @@ describe('adopt and resync --wait: arguments', () => {
   });
 
   it('adopt needs the worker settings, the dry run also the ingest ones: config errors, exit 2, nothing written', async () => {
-    const before = await r.client.keys(`${r.prefix}:*`);
+    const before = await r.client.keys(`*${r.prefix}*`);
     const adopt = await cli(['adopt'], redisEnv(r));
     expect(adopt.code).toBe(2);
     expect(adopt.stderr).toMatch(/^config error: SEKOIA_INTEL_URL \(sekoia_intel\.url\)/m);
@@ -44,6 +44,6 @@ describe('adopt and resync --wait: arguments', () => {
     expect(dry.code).toBe(2);
     expect(dry.stderr).toMatch(/^config error: OPENCTI_URL \(opencti\.url\)/m);
     expect(dry.stderr).not.toContain('sk-test-0123456789');
-    expect(await r.client.keys(`${r.prefix}:*`)).toEqual(before);
+    expect(await r.client.keys(`*${r.prefix}*`)).toEqual(before);
   });
 });

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { type ConnectorQueues, createQueues, getDeadLetter } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, getDeadLetter, keys } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Io } from '../src/io.ts';
@@ -166,7 +166,7 @@ describe('dead-letters', () => {
       discarded: { id: ids.value, kind: 'value', payload: { value: 'evil.example' } },
       reason: 'not ours',
     });
-    expect(await r.client.hgetall(`${r.prefix}:${CONNECTOR_ID}:dead-letters-discarded`)).toEqual({
+    expect(await r.client.hgetall(keys(r.prefix, CONNECTOR_ID).deadLettersDiscarded)).toEqual({
       total: '2',
       event: '1',
       value: '1',
@@ -182,7 +182,7 @@ describe('dead-letters', () => {
     const again = await cli(['dead-letters', 'discard', ids.event, '--reason', 'twice'], redisEnv(r));
     expect(again.code).toBe(1);
     expect(again.stderr).toContain(`no dead letter "${ids.event}"`);
-    expect(await r.client.hget(`${r.prefix}:${CONNECTOR_ID}:dead-letters-discarded`, 'total')).toBe('2');
+    expect(await r.client.hget(keys(r.prefix, CONNECTOR_ID).deadLettersDiscarded, 'total')).toBe('2');
   });
 
   it('usage errors are exit 2 with one line', async () => {

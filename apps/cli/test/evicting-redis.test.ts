@@ -44,7 +44,7 @@ describe('the CLI on a Redis that may evict keys', () => {
           /^error: refusing to write: Redis maxmemory-policy is "allkeys-lru".*"noeviction"/,
         ),
       ]);
-      expect(await client.keys(`${PREFIX}:*`)).toEqual([]);
+      expect(await client.keys(`*${PREFIX}*`)).toEqual([]);
     },
   );
 

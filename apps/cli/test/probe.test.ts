@@ -252,7 +252,7 @@ describe('pnpm cli probe: refusals and problems', () => {
       expect(res.stderr).toContain('is the production collection');
     }
     expect(s.control.requestCount()).toBe(0);
-    expect(await r.client.keys(`${r.prefix}:*`)).toEqual([]);
+    expect(await r.client.keys(`*${r.prefix}*`)).toEqual([]);
   });
 
   it('with --yes-this-collection it probes the production collection and leaves nothing live there', async () => {

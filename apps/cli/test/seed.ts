@@ -1,7 +1,7 @@
 // Seeds Redis the way the real packages write it: sync state through SyncState, dead letters through
 // addDeadLetter, jobs through BullMQ, and the JSON keys ingest and the worker publish with plain SETs.
 import type { IndicatorJob } from '@octi-sekoia/model';
-import { addDeadLetter, type ConnectorQueues, keys } from '@octi-sekoia/queue';
+import { addDeadLetter, type ConnectorQueues, connectorsKey, keys } from '@octi-sekoia/queue';
 import { type Claim, type Mutation, SyncState } from '@octi-sekoia/sync';
 import type { TestRedis } from '@octi-sekoia/testkit';
 import { waitFor } from '@octi-sekoia/testkit';
@@ -9,17 +9,7 @@ import { UnrecoverableError, Worker } from 'bullmq';
 import { CONNECTOR_ID, indicatorJob } from './helpers.ts';
 
 export function connectorKeys(r: TestRedis, connectorId = CONNECTOR_ID) {
-  const k = keys(r.prefix, connectorId);
-  return {
-    ...k,
-    ingestStatus: `${k.base}:ingest-status`,
-    circuit: `${k.base}:circuit`,
-    collectionUsage: `${k.base}:collection-usage`,
-    lastSweep: `${k.base}:last-sweep`,
-    resyncRequested: `${k.base}:resync-requested`,
-    info: `${k.base}:info`,
-    connectors: `${r.prefix}:connectors`,
-  };
+  return { ...keys(r.prefix, connectorId), connectors: connectorsKey(r.prefix) };
 }
 
 export function syncState(r: TestRedis): SyncState {
@@ -94,9 +84,9 @@ export async function seedHealthy(r: TestRedis, opts: HealthyOptions = {}): Prom
     )
     .set(k.circuit, JSON.stringify({ state: 'closed' }))
     .set(k.collectionUsage, JSON.stringify({ count: 2, max: 500_000, at }))
-    .sadd(k.connectors, CONNECTOR_ID)
     .hset(k.info, { name: 'Sekoia.io', streamId: 'live-stream-1' })
     .exec();
+  await r.client.sadd(k.connectors, CONNECTOR_ID);
   await seedValues(r, generation);
 }
 

@@ -10,7 +10,7 @@ function stixCli(
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', join(appDir, '../../packages/stix/src/cli.ts'), ...args],
+    ['--import', 'tsx', join(appDir, '../../packages/stix/src/bin.ts'), ...args],
     {
       cwd: appDir,
       env: { PATH: process.env.PATH ?? '' },

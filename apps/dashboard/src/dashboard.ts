@@ -1,9 +1,13 @@
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
-import { replayDeadLetter, startDeadLetterParker } from '@octi-sekoia/queue';
+import {
+  duplicateClient,
+  type RedisClient,
+  replayDeadLetter,
+  startDeadLetterParker,
+} from '@octi-sekoia/queue';
 import express, { type Express, type Request, type Response } from 'express';
-import type { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { basicAuth, securityHeaders } from './auth.ts';
 import { type ConnectorView, connectorName, discoverConnectors, openConnector } from './connectors.ts';
@@ -12,7 +16,7 @@ import { redactingResponses } from './redacting-responses.ts';
 import { decideRoute, type QueueRole } from './route-guard.ts';
 
 export interface DashboardOptions {
-  redis: Redis;
+  redis: RedisClient;
   keyPrefix: string;
   /** The dashboard's own connector (always shown); others registered on the same Redis are discovered. */
   connectorId?: string;
@@ -101,7 +105,7 @@ export async function createDashboard(opts: DashboardOptions): Promise<Dashboard
       views.set(id, view);
       // Parks new dead letters in "failed", where Bull Board shows the reason and a Retry button.
       parkers.push(
-        startDeadLetterParker(view.queues, opts.redis.duplicate({ maxRetriesPerRequest: null }), {
+        startDeadLetterParker(view.queues, duplicateClient(opts.redis), {
           markValueDirty: (value) => opts.markValueDirty(id, value),
         }),
       );

@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type IndicatorJob, jobId } from '@octi-sekoia/model';
 import { Registry } from '@octi-sekoia/ops';
-import { addDeadLetter, removeDeadLetter } from '@octi-sekoia/queue';
+import { addDeadLetter, keys, removeDeadLetter } from '@octi-sekoia/queue';
 import { type SekoiaSimulator, startSekoiaSimulator } from '@octi-sekoia/simulators';
 import {
   freePort,
@@ -68,7 +68,7 @@ beforeAll(async () => {
   const { SyncState } = await import('@octi-sekoia/sync');
   const state = new SyncState(r.connect(), { keyPrefix: r.prefix, connectorId: CONNECTOR_ID });
   // As ingest records it when it registers the connector in OpenCTI.
-  await r.client.hset(`${r.prefix}:${CONNECTOR_ID}:info`, { name: 'Sekoia Intel', streamId: 'live' });
+  await r.client.hset(keys(r.prefix, CONNECTOR_ID).info, { name: 'Sekoia Intel', streamId: 'live' });
   d = await startDashboard(r, {
     redact: (t) => redact(t, [sekoia.apiKey]),
     registry: new Registry(),
@@ -214,7 +214,7 @@ describe('dashboard in a browser', () => {
       attributes: { validFrom: '2026-01-01T00:00:00.000Z', killChainPhases: [], description: 'browser test' },
       values: [REJECTED],
     };
-    await r.client.set(`${r.prefix}:${CONNECTOR_ID}:generation`, '1');
+    await r.client.set(keys(r.prefix, CONNECTOR_ID).generation, '1');
     await d.queues.indicators.add(job.op, job, { jobId: jobId(job) });
     const deadLetters = async () => {
       const c = await d.queues.deadLetters.getJobCounts('waiting', 'failed', 'active', 'delayed');

@@ -1,4 +1,4 @@
-import { addDeadLetter } from '@octi-sekoia/queue';
+import { addDeadLetter, connectorsKey, keys } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { boardApiRoutes, boardPageRoutes, LOSES_WORK } from '../src/route-guard.ts';
@@ -372,8 +372,8 @@ describe('stack traces', () => {
 describe('several connectors on one Redis', () => {
   it('shows the connector name and the queue role in the sidebar (the id until ingest has registered a name)', async () => {
     const other = '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b';
-    await r.client.sadd(`${r.prefix}:connectors`, other);
-    await r.client.hset(`${r.prefix}:${CONNECTOR_ID}:info`, { name: 'Sekoia Intel', streamId: 's' });
+    await r.client.sadd(connectorsKey(r.prefix), other);
+    await r.client.hset(keys(r.prefix, CONNECTOR_ID).info, { name: 'Sekoia Intel', streamId: 's' });
     d = await startDashboard(r);
     const shown = async () =>
       (
@@ -391,7 +391,7 @@ describe('several connectors on one Redis', () => {
         `${other} · indicators`,
       ].sort(),
     );
-    await r.client.hset(`${r.prefix}:${other}:info`, { name: 'Second', streamId: 's' });
+    await r.client.hset(keys(r.prefix, other).info, { name: 'Second', streamId: 's' });
     await d.refresh();
     expect(await shown()).toEqual(
       [
@@ -405,7 +405,7 @@ describe('several connectors on one Redis', () => {
 
   it('shows each registered connector as separate, clearly named queues', async () => {
     const other = '5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b';
-    await r.client.sadd(`${r.prefix}:connectors`, other);
+    await r.client.sadd(connectorsKey(r.prefix), other);
     d = await startDashboard(r);
     const body = (await (await d.get('/board/api/queues')).json()) as { queues: Array<{ name: string }> };
     expect(body.queues.map((q) => q.name).sort()).toEqual(

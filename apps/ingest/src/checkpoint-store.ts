@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type ConnectorKeys, LuaScript } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import { type ConnectorKeys, LuaScript, type RedisClient } from '@octi-sekoia/queue';
 import type { IngestMetrics } from './metrics.ts';
 
 const commitCheckpointLua = new LuaScript(
@@ -26,13 +25,19 @@ export interface StoredCheckpoint {
 }
 
 export interface CheckpointStoreDeps {
-  redis: Redis;
-  keys: Pick<ConnectorKeys, 'lease' | 'checkpoint' | 'generation' | 'resetSeen'>;
+  redis: RedisClient;
+  keys: Pick<ConnectorKeys, 'lease' | 'checkpoint' | 'generation' | 'resetSeen' | 'ingestWrites'>;
   /** The reader lease's token: every write is fenced by it (a replica that lost the lease writes nothing). */
   leaseToken: string;
   metrics: Pick<IngestMetrics, 'checkpointMs' | 'generation'>;
   /** A commit found the generation counter at another value than the reading's (see commit-checkpoint.lua). */
   onDiverged(reading: number, counter: number): void;
+  /**
+   * Redis lost writes it had acknowledged (a failover to a replica that had not received them, a restart from an
+   * older snapshot): `stored` is the checkpoint Redis holds now (undefined: none), already `current`. The jobs of
+   * events read since it may be gone: read again from it (docs/redis.md, "What a failover can cost").
+   */
+  onWritesLost(stored: StoredCheckpoint | undefined, wasAt: string | undefined): void;
 }
 
 /**
@@ -41,6 +46,8 @@ export interface CheckpointStoreDeps {
  */
 export class CheckpointStore {
   private stored: StoredCheckpoint | undefined;
+  /** The `ingestWrites` value after this reader's last batch ('' = none yet), checked by every commit. */
+  private writeMark = '';
 
   constructor(private readonly deps: CheckpointStoreDeps) {}
 
@@ -52,7 +59,21 @@ export class CheckpointStore {
   async read(): Promise<StoredCheckpoint | undefined> {
     const raw = await this.deps.redis.get(this.deps.keys.checkpoint);
     this.stored = raw ? (JSON.parse(raw) as StoredCheckpoint) : undefined;
+    this.writeMark = '';
     return this.stored;
+  }
+
+  /**
+   * After a batch landed (jobs, dead letters, a sweep marker): the write mark the next commit checks. Only the
+   * lease holder increments it, so it must follow the last one; otherwise Redis lost writes (onWritesLost) and
+   * false: the caller commits nothing.
+   */
+  async markWrites(): Promise<boolean> {
+    const mark = await this.deps.redis.incr(this.deps.keys.ingestWrites);
+    const follows = this.writeMark === '' || mark === Number(this.writeMark) + 1;
+    this.writeMark = String(mark);
+    if (!follows) this.writesLost((await this.deps.redis.get(this.deps.keys.checkpoint)) ?? '');
+    return follows;
   }
 
   /** Nothing read (stopping, or the lease lost while loading). */
@@ -77,20 +98,31 @@ export class CheckpointStore {
     return stored;
   }
 
-  /** Runs commit-checkpoint.lua; false when the lease is not ours or the generation counter differs. */
+  /**
+   * Runs commit-checkpoint.lua; false when the lease is not ours, the generation counter differs or Redis lost
+   * writes (the write mark differs).
+   */
   async store(cp: StoredCheckpoint): Promise<boolean> {
     const k = this.deps.keys;
     const ok = await commitCheckpointLua.run(
       this.deps.redis,
-      [k.lease, k.checkpoint, k.generation],
-      [this.deps.leaseToken, JSON.stringify(cp), String(cp.generation)],
+      [k.lease, k.checkpoint, k.generation, k.ingestWrites],
+      [this.deps.leaseToken, JSON.stringify(cp), String(cp.generation), this.writeMark],
     );
     if (ok === 1) {
       this.remember(cp);
       return true;
     }
-    if (Array.isArray(ok)) this.deps.onDiverged(cp.generation, Number(ok[1]));
+    if (Array.isArray(ok) && Number(ok[0]) === -2) this.writesLost(String(ok[1] ?? ''));
+    else if (Array.isArray(ok)) this.deps.onDiverged(cp.generation, Number(ok[1]));
     return false;
+  }
+
+  private writesLost(storedJson: string): void {
+    const wasAt = this.stored?.start_from;
+    this.writeMark = '';
+    this.stored = storedJson ? (JSON.parse(storedJson) as StoredCheckpoint) : undefined;
+    this.deps.onWritesLost(this.stored, wasAt);
   }
 
   /**

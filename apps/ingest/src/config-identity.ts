@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { type ConnectorKeys, duplicateClient, type RedisClient } from '@octi-sekoia/queue';
 import type { IngestSettings } from './settings.ts';
 
 /** The settings ingest owns in `<base>:identity` (the worker and `cli adopt` own `collectionId`). */
@@ -39,17 +39,17 @@ export function ingestIdentity(s: IngestSettings): Record<Field, string> {
  * (a failure is logged, the identity is checked again at the next start).
  */
 export async function checkConfigIdentity(
-  redis: Redis,
-  base: string,
+  redis: RedisClient,
+  k: ConnectorKeys,
   settings: IngestSettings,
   log: { warn(obj: object, msg: string): void },
   now: () => number = Date.now,
 ): Promise<string[]> {
-  const key = `${base}:identity`;
-  const checkpointKey = `${base}:checkpoint`;
+  const key = k.identity;
+  const checkpointKey = k.checkpoint;
   const mine = ingestIdentity(settings);
   // WATCH needs a connection of its own: the shared one carries other transactions.
-  const conn = redis.duplicate();
+  const conn = duplicateClient(redis);
   try {
     for (let attempt = 0; attempt < 10; attempt++) {
       await conn.watch(key, checkpointKey);
@@ -63,7 +63,7 @@ export async function checkConfigIdentity(
       }
       const at = new Date(now()).toISOString();
       const m = conn.multi().set(key, JSON.stringify({ ...stored, ...mine, updatedAt: at }));
-      if (changed.length > 0 && checkpoint) m.set(`${base}:resync-requested`, at);
+      if (changed.length > 0 && checkpoint) m.set(k.resyncRequested, at);
       if ((await m.exec()) === null) continue;
       if (changed.length > 0) {
         log.warn(

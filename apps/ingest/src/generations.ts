@@ -30,7 +30,8 @@ export interface GenerationsDeps {
    * reading was not abandoned meanwhile).
    */
   readingFlushed(): Promise<boolean>;
-  writeSweepMarker(marker: SweepMarkerJob): Promise<void>;
+  /** False when Redis turned out to have lost writes (CheckpointStore.markWrites): nothing is committed then. */
+  writeSweepMarker(marker: SweepMarkerJob): Promise<boolean>;
   /** Status of the connection that reads the platform's position (the stream's statuses). */
   onStatus(status: StreamStatus): void;
   /** Test seam: see IngestDeps.beforeGenerationStart. */
@@ -144,7 +145,7 @@ export class Generations {
     const cp = this.deps.store.current;
     if (cp?.sweep !== sweep) return;
     const marker: SweepMarkerJob = { kind: 'sweep', generation: sweep.generation, eventId: sweep.afterId };
-    await this.deps.writeSweepMarker(marker);
+    if (!(await this.deps.writeSweepMarker(marker))) return;
     this.deps.log.info({ generation: sweep.generation }, 'recovery enqueued; sweep marker enqueued after it');
     await this.deps.store.store({ ...cp, sweep: null });
   }

@@ -1,5 +1,4 @@
-import type { ConnectorQueues } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import { type ConnectorQueues, connectorsKey, type RedisClient } from '@octi-sekoia/queue';
 import { Backpressure } from './backpressure.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoint-store.ts';
@@ -15,7 +14,7 @@ import { Reading } from './reading.ts';
 import type { IngestSettings } from './settings.ts';
 
 export interface IngestDeps {
-  redis: Redis;
+  redis: RedisClient;
   queues: ConnectorQueues;
   opencti: ConnectorApi;
   openStream: OpenStream;
@@ -74,6 +73,16 @@ export class IngestService {
       leaseToken: this.lease.token,
       metrics,
       onDiverged: (reading, counter) => this.generations.onDiverged(reading, counter),
+      onWritesLost: (stored, wasAt) => {
+        this.log.warn(
+          { checkpoint: stored?.start_from ?? null, wasAt: wasAt ?? null },
+          'Redis lost writes it had acknowledged (a failover, or a restart from an older snapshot): reading again from the checkpoint it holds',
+        );
+        this.reading.abandon();
+        // Even the checkpoint gone: only a full re-sync restores the truth.
+        if (!stored) this.generations.request('diverged');
+        else this.enqueueControl(async () => this.openStream());
+      },
     });
     this.presence = new OpenCtiPresence({
       api: deps.opencti,
@@ -95,7 +104,7 @@ export class IngestService {
     this.writer = new BatchWriter({ queues, settings, metrics, log, redact });
     this.status = new ReaderStatus({
       redis,
-      key: `${queues.keys.base}:ingest-status`,
+      key: queues.keys.ingestStatus,
       isReader: () => this.lease.isHeld(),
       now: this.now,
       metrics,
@@ -130,7 +139,10 @@ export class IngestService {
       startReading: () => this.openStream(),
       ping: () => this.presence.ping(),
       readingFlushed: () => this.reading.flushedAll(),
-      writeSweepMarker: (marker) => this.writer.writeSweepMarker(marker),
+      writeSweepMarker: async (marker) => {
+        await this.writer.writeSweepMarker(marker);
+        return this.store.markWrites();
+      },
       onStatus: (st) => this.status.onStatus(st),
       ...(deps.beforeGenerationStart ? { beforeGenerationStart: deps.beforeGenerationStart } : {}),
     });
@@ -164,11 +176,10 @@ export class IngestService {
 
   start(): void {
     const s = this.deps.settings;
+    // Two commands, not a MULTI: the connectors set is outside the connector's slot (Redis Cluster).
+    void this.deps.redis.sadd(connectorsKey(s.keyPrefix), s.connectorId).catch(() => undefined);
     void this.deps.redis
-      .multi()
-      .sadd(`${s.keyPrefix}:connectors`, s.connectorId)
       .hset(this.deps.queues.keys.info, { name: s.connectorName, streamId: s.streamId })
-      .exec()
       .catch(() => undefined);
     this.lease.start();
     this.log.info({}, 'waiting for the reader lease (one ingest replica reads the stream)');
@@ -232,7 +243,7 @@ export class IngestService {
     this.deps.metrics.leader.set(1);
     await this.presence.checkVersion();
     await this.presence.register();
-    await checkConfigIdentity(this.deps.redis, this.deps.queues.keys.base, this.deps.settings, this.log);
+    await checkConfigIdentity(this.deps.redis, this.deps.queues.keys, this.deps.settings, this.log);
     if (!(await this.generations.load())) return; // stopping, or the lease lost while asking OpenCTI's position
     // Read before the first ping, which may see (and record) a new reset itself.
     const resetSeen = await this.store.resetSeen();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@octi-sekoia/queue';
 
 const renewScript = readFileSync(new URL('./lua/renew-lease.lua', import.meta.url), 'utf8');
 const releaseScript = readFileSync(new URL('./lua/release-lease.lua', import.meta.url), 'utf8');
@@ -29,7 +29,7 @@ export class ReaderLease {
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     readonly key: string,
     private readonly ttlMs: number,
     private readonly events: LeaseEvents,

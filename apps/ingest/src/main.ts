@@ -1,12 +1,16 @@
 // Entry point: boot (config, logger, Redis: exit 2 on a problem), wire the stream reader to Redis, start.
 import { bootApp, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
-import { assertNoEviction, createQueues } from '@octi-sekoia/queue';
+import { assertNoEviction, createQueues, migrateKeyLayout } from '@octi-sekoia/queue';
 import { IngestService } from './ingest-service.ts';
 import { ingestMetrics } from './metrics.ts';
 import { connectorApi, openCtiClient, streamOpener } from './opencti-adapter.ts';
 import { ingestSettings, openCtiSettings } from './settings.ts';
 
 const { config, log, redact, redis } = await bootApp('ingest', { checkRedis: assertNoEviction });
+// An upgrade from the layout before hash tags: the state carries over (docs/redis.md, "Upgrading").
+const migrated = await migrateKeyLayout(redis, config.redis.keyPrefix, config.connector.id);
+if (migrated.moved + migrated.kept > 0)
+  log.info(migrated, 'moved the connector keys to the hash-tagged layout');
 const queues = createQueues(redis, config.redis.keyPrefix, config.connector.id);
 const ops = await listenOrExit(() =>
   startOpsServer({

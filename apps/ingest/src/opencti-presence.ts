@@ -1,4 +1,9 @@
-import { isVersionBelow, TESTED_OPENCTI_VERSION } from '@octi-sekoia/opencti';
+import {
+  ConnectorNotFoundError,
+  isVersionBelow,
+  OpenCtiAuthError,
+  TESTED_OPENCTI_VERSION,
+} from '@octi-sekoia/opencti';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectorApi, ConnectorState } from './ports.ts';
 import type { IngestSettings } from './settings.ts';
@@ -124,7 +129,9 @@ export class OpenCtiPresence {
   private pingFailed(err: unknown): void {
     const e = err as Error & { code?: string };
     this.deps.metrics.pings.inc({ outcome: 'failed' });
-    if (e.name === 'ConnectorNotFoundError' || /No connector found/.test(e.message)) {
+    // The client's class (FUNCTIONAL_ERROR "No connector found…", docs/opencti-api.md); the message too, in case
+    // another OpenCTI version answers it under another code (an assumption, kept from before).
+    if (err instanceof ConnectorNotFoundError || /No connector found/.test(e.message)) {
       this.deps.log.warn(
         {},
         'OpenCTI no longer knows this connector (deleted in the UI?): registering again',
@@ -133,7 +140,7 @@ export class OpenCtiPresence {
       return;
     }
     const message = this.deps.redact(e.message);
-    if (e.name === 'OpenCtiAuthError') {
+    if (err instanceof OpenCtiAuthError) {
       this.authProblem('graphql', `OpenCTI refused the connector's GraphQL calls (${message}); retrying`);
       return;
     }

@@ -1,11 +1,10 @@
-import type { ConnectorKeys } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import type { ConnectorKeys, RedisClient } from '@octi-sekoia/queue';
 import type { BatchWriter } from './batch-writer.ts';
 import type { StreamMessage } from './ports.ts';
 
 export interface OperatorInboxDeps {
-  redis: Redis;
-  keys: Pick<ConnectorKeys, 'base' | 'replayedEvents'>;
+  redis: RedisClient;
+  keys: Pick<ConnectorKeys, 'resyncRequested' | 'replayedEvents'>;
   writer: Pick<BatchWriter, 'normalize' | 'write'>;
   /** The generation the current reading stamps on its jobs. */
   generation(): number;
@@ -22,7 +21,7 @@ export class OperatorInbox {
   constructor(private readonly deps: OperatorInboxDeps) {}
 
   async check(): Promise<void> {
-    const requested = await this.deps.redis.getdel(`${this.deps.keys.base}:resync-requested`);
+    const requested = await this.deps.redis.getdel(this.deps.keys.resyncRequested);
     if (requested) this.deps.requestResync();
     await this.replayEvents();
   }

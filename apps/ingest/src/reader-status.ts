@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@octi-sekoia/queue';
 import type { IngestMetrics } from './metrics.ts';
 import type { OpenCtiPresence } from './opencti-presence.ts';
 import type { StreamStatus } from './ports.ts';
 
 export interface ReaderStatusDeps {
-  redis: Redis;
+  redis: RedisClient;
   /** `<base>:ingest-status`. */
   key: string;
   /** Only the reader publishes: a standby starting up must not overwrite the leader's state. */

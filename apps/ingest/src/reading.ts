@@ -146,6 +146,7 @@ export class Reading {
       if (this.deps.backpressure.isPaused || tracker !== this.tracker) return;
       try {
         const jobs = await this.deps.writer.write(batch);
+        if (batch.length > 0 && !(await this.deps.store.markWrites())) return;
         tracker.flushed(upTo);
         await this.commit(tracker);
         this.enqueueFailures = 0;

@@ -81,7 +81,7 @@ describe('case 1: ingest generation race', () => {
     services.push(b.service);
     b.service.start();
     // A re-sync request: A (the leader) starts generation 2 and stalls right before it is recorded.
-    await r.client.set(`${k.base}:resync-requested`, '1');
+    await r.client.set(k.resyncRequested, '1');
     await waitFor(() => resumed, { timeoutMs: 60_000, what: 'A to stall and resume' });
     expect(stalled).toBe(true);
     // A's lease renewal (on its connection, after whatever A sent when it resumed) finds the lease taken.

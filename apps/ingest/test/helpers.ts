@@ -106,7 +106,11 @@ export function inProcessIngest(
  * The real entry point (`src/main.ts`) as a child process, configured only by the environment, logging JSON on
  * stdout. Reads from the start of the stream without recovery unless `env` says otherwise.
  */
-export function spawnIngest(r: TestRedis, sim: OpenCtiSimulator, env: Record<string, string> = {}) {
+export function spawnIngest(
+  r: Pick<TestRedis, 'url' | 'prefix'>,
+  sim: OpenCtiSimulator,
+  env: Record<string, string> = {},
+) {
   const proc = startProcess(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: appDir,
     env: {

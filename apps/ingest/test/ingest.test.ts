@@ -95,4 +95,15 @@ describe('ingest', () => {
       what: 'checkpoint',
     });
   });
+
+  it('a connector deleted in OpenCTI (its ping answers ConnectorNotFoundError) is registered again', async () => {
+    const { service } = makeService();
+    service.start();
+    await waitFor(() => sim.control.connector({ id: CONNECTOR_ID }) !== undefined, { what: 'registered' });
+    expect(sim.control.removeConnector({ id: CONNECTOR_ID })).toBe(true);
+    await waitFor(() => sim.control.connector({ id: CONNECTOR_ID }) !== undefined, {
+      what: 'registered again after the deletion',
+    });
+    expect(sim.control.connector({ id: CONNECTOR_ID })?.name).toBe('Sekoia test');
+  });
 });

@@ -1,23 +1,25 @@
 // Collection reads in the worker: the config identity check and the adoption of the collection at a first start
 // (before any job is taken), then a watcher that reads the whole collection at the start of every generation.
+
 import { hostname } from 'node:os';
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
-import { RateLimitedError, SekoiaClient, SekoiaError } from '@octi-sekoia/sekoia';
+import type { RedisClient } from '@octi-sekoia/queue';
+import { type SekoiaClient, SekoiaError } from '@octi-sekoia/sekoia';
 import {
   type Budget,
   CollectionReads,
   claimCollection,
   collectionChangedMessage,
   collectionOwnerKey,
+  describeRead,
   ownerConflictMessage,
   type ReadInfo,
-  type ReadOptions,
   type ReadProgress,
   type ReadResult,
+  readWithBudget,
 } from '@octi-sekoia/sync';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { WorkerSettings } from './settings.ts';
 
 /** What the hook needs of the worker service (its Sekoia client and budget, its queue). */
@@ -28,55 +30,11 @@ export interface CollectionHookService {
 }
 
 export interface CollectionHookDeps {
-  redis: Redis;
+  redis: RedisClient;
   settings: WorkerSettings;
   log: Logger;
   service: CollectionHookService;
   exit?: (code: number) => never;
-}
-
-/** The Sekoia client a collection read uses outside the worker (the CLI), under the shared request budget. */
-export function collectionClient(
-  s: WorkerSettings['sekoia'],
-  budget: Budget,
-  userAgent = 'octi-sekoia-cli',
-): SekoiaClient {
-  return new SekoiaClient({
-    baseUrl: s.url,
-    apiKey: s.apiKey,
-    collectionId: s.collectionId,
-    timeoutMs: s.timeoutMs,
-    userAgent,
-    beforeRequest: () => budget.take(),
-  });
-}
-
-/**
- * Runs a collection read of generation G; a 429 / WAF block pauses the shared budget before the error is
- * rethrown (the caller retries the read later: what was recorded stays valid).
- */
-export async function readWithBudget(
-  reads: CollectionReads,
-  generation: number,
-  client: Pick<SekoiaClient, 'listAll'>,
-  budget: Budget,
-  opts: ReadOptions,
-): Promise<ReadResult> {
-  try {
-    return await reads.read(generation, { listAll: (onPage) => client.listAll(onPage) }, opts);
-  } catch (err) {
-    if (err instanceof RateLimitedError)
-      await budget.pause(err.retryAfterMs ?? 30_000).catch(() => undefined);
-    throw err;
-  }
-}
-
-export function describeRead(info: ReadInfo): string {
-  return (
-    `${info.indicators} indicators listed (${info.live} live, ${info.values} values, ${info.duplicates} duplicate ids): ` +
-    `${info.trusted} adopted as they are, ${info.confirmed} confirmed, ${info.refreshed} with other attributes, ` +
-    `${info.unsure} to search`
-  );
 }
 
 const errText = (err: unknown) =>

@@ -1,10 +1,10 @@
-import { type ApproximationMode, approximationKey } from '@octi-sekoia/sekoia';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@octi-sekoia/queue';
+import type { ApproximationMode } from '@octi-sekoia/sekoia';
 
 export interface ApproximationsOptions {
-  redis: Redis;
-  /** `<prefix>:<connector>`. */
-  base: string;
+  redis: RedisClient;
+  /** The hash of a mode: `keys().approximated` of @octi-sekoia/queue. */
+  keyOf: (mode: ApproximationMode) => string;
   /** The first time a value is written so under a mode (any worker, any restart): the worker logs it. */
   onFirst: (mode: ApproximationMode, value: string, detail: string) => void;
   onError?: (err: unknown) => void;
@@ -21,7 +21,7 @@ export class Approximations {
 
   /** Records that `values` were written under `mode`; reports the ones seen for the first time. */
   async record(mode: ApproximationMode, values: readonly string[], detail: string): Promise<void> {
-    const key = approximationKey(this.opts.base, mode);
+    const key = this.opts.keyOf(mode);
     const at = new Date((this.opts.now ?? Date.now)()).toISOString();
     const m = this.opts.redis.multi();
     for (const v of values) m.hsetnx(key, v, JSON.stringify({ detail, at }));

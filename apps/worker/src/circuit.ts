@@ -1,5 +1,5 @@
+import type { RedisClient } from '@octi-sekoia/queue';
 import { ConfigurationError } from '@octi-sekoia/sekoia';
-import type { Redis } from 'ioredis';
 
 export type CircuitState = 'closed' | 'open';
 
@@ -15,7 +15,7 @@ export interface CircuitStatus {
 }
 
 export interface CircuitOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Redis key the status is published to (`<base>:circuit`). */
   key: string;
   /**

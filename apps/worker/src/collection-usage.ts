@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@octi-sekoia/queue';
 
 /** What `<base>:collection-usage` holds (JSON). */
 export interface CollectionUsage {
@@ -11,7 +11,7 @@ export interface CollectionUsage {
 }
 
 export interface UsageWatchOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** `<base>:collection-usage`. */
   key: string;
   /** GET …/count-total-iocs. */

@@ -74,6 +74,8 @@ export class Drainer {
         } else {
           const report = await this.reconciler.reconcileDirty({ max: this.opts.batch });
           if (report.configurationError) sleepMs = this.opts.configurationRetryMs;
+          // A recovery runs: values wait for its sweep (the sync README, "Reconcile").
+          else if (report.held) sleepMs = this.opts.idleMs;
         }
       } catch (err) {
         this.opts.onError?.(err);

@@ -1,6 +1,6 @@
 // Entry point: boot (config, logger, Redis: exit 2 on a problem), wire the worker to Redis and Sekoia, start.
 import { bootApp, connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
-import { assertNoEviction } from '@octi-sekoia/queue';
+import { assertNoEviction, migrateKeyLayout } from '@octi-sekoia/queue';
 import { prepareCollection } from './adopt-on-start.ts';
 import { workerSettings } from './settings.ts';
 import { WorkerService } from './worker-service.ts';
@@ -9,6 +9,10 @@ const { config, settings, log, redact, redis } = await bootApp('worker', {
   settings: workerSettings,
   checkRedis: assertNoEviction,
 });
+// An upgrade from the layout before hash tags: the state carries over (docs/redis.md, "Upgrading").
+const migrated = await migrateKeyLayout(redis, config.redis.keyPrefix, config.connector.id);
+if (migrated.moved + migrated.kept > 0)
+  log.info(migrated, 'moved the connector keys to the hash-tagged layout');
 
 let service: WorkerService | undefined;
 const ops = await listenOrExit(() =>

@@ -1,4 +1,5 @@
-import type { IndicatorJob, Job, SweepMarkerJob } from '@octi-sekoia/model';
+import { type IndicatorJob, type Job, type SweepMarkerJob, validateJob } from '@octi-sekoia/model';
+import type { RedisClient } from '@octi-sekoia/queue';
 import type { ApplyJobResult, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
 import {
   type Job as BullJob,
@@ -8,14 +9,13 @@ import {
   UnrecoverableError,
   WaitingError,
 } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { findSweepBlocker, type SweepExemption } from './sweep.ts';
 
 export interface ProcessJobDeps {
   reconciler: Reconciler;
   /** The indicators queue (the sweep looks at what is still in it) and its connection. */
   queue: Queue<Job>;
-  redis: Redis;
+  redis: RedisClient;
   settings: {
     /** Attempts before a failing job becomes a dead letter (WORKER_RETRY_ATTEMPTS). */
     retryAttempts: number;
@@ -50,40 +50,6 @@ export interface ProcessJobDeps {
     warn(obj: object, msg: string): void;
   };
   now?: () => number;
-}
-
-/** A job whose data can never be applied: dead-lettered at once. */
-export class InvalidJobError extends Error {
-  override readonly name = 'InvalidJobError';
-}
-
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
-
-/** Checks the shape of a job before anything is written (a producer bug must not reach the sync state). */
-export function validateJob(data: unknown): Job {
-  const fail = (why: string): never => {
-    throw new InvalidJobError(`invalid job: ${why}`);
-  };
-  if (typeof data !== 'object' || data === null) return fail('not an object');
-  const j = data as Record<string, unknown>;
-  if (!Number.isSafeInteger(j.generation) || (j.generation as number) < 0) fail('bad generation');
-  if (typeof j.eventId !== 'string' || !EVENT_ID_RE.test(j.eventId)) fail('bad eventId');
-  if (j.kind === 'sweep') return data as SweepMarkerJob;
-  if (j.kind !== 'indicator') return fail(`unknown kind ${JSON.stringify(j.kind)}`);
-  if (j.op !== 'upsert' && j.op !== 'remove') fail(`bad op ${JSON.stringify(j.op)}`);
-  if (typeof j.indicatorId !== 'string' || j.indicatorId === '') fail('missing indicatorId');
-  const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string' && x !== '');
-  if (!strings(j.values)) fail('values must be non-empty strings');
-  if (j.previous !== undefined && !strings(j.previous)) fail('previous must be non-empty strings');
-  const a = j.attributes as Record<string, unknown> | undefined;
-  if (j.op === 'upsert') {
-    if (typeof a !== 'object' || a === null) fail('missing attributes');
-    if (typeof a?.validFrom !== 'string') fail('attributes.validFrom must be a string');
-    if (a?.validUntil !== undefined && typeof a.validUntil !== 'string') fail('bad attributes.validUntil');
-    if (typeof a?.description !== 'string') fail('attributes.description must be a string');
-    if (!Array.isArray(a?.killChainPhases)) fail('attributes.killChainPhases must be an array');
-  }
-  return data as IndicatorJob;
 }
 
 /** Redis trouble (connection, failover, loading, full memory): worth retrying for as long as the window. */

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { IocAttributes } from '@octi-sekoia/model';
+import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 import {
   type ApproximationMode,
   type DefaultFields,
@@ -95,9 +95,12 @@ function statusOf(err: unknown): string {
   return 'error';
 }
 
-/** Sekoia's editable fields from the model's attributes (create: absent fields are left out). */
-export function toDefaultFields(a: IocAttributes): DefaultFields {
-  const f: DefaultFields = { valid_from: a.validFrom, kill_chain_phases: a.killChainPhases };
+/**
+ * A create's `default_fields` from the fields its items share (absent fields are left out); `valid_from` is sent
+ * per item (docs/sekoia-api.md, "POST /{id}/indicators").
+ */
+export function toDefaultFields(a: CreateFields): DefaultFields {
+  const f: DefaultFields = { kill_chain_phases: a.killChainPhases };
   if (a.validUntil !== undefined) f.valid_until = a.validUntil;
   if (a.description !== '') f.description = a.description;
   return f;
@@ -226,14 +229,15 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     return out;
   };
   return {
-    async createBatch(defaultFields, values) {
+    async createBatch(fields, items) {
+      const values = items.map((i) => i.value);
       opts.observer?.batch?.(values.length);
       try {
         return await call('createBatch', () =>
-          phased(toDefaultFields(defaultFields), values, (f) =>
+          phased(toDefaultFields(fields), values, (f) =>
             client.createBatch(
               f,
-              values.map((value) => ({ value })),
+              items.map((i) => ({ value: i.value, valid_from: i.validFrom })),
             ),
           ),
         );

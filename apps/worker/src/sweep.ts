@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { type IndicatorJob, OPENCTI_EXTENSION } from '@octi-sekoia/model';
-import { type ConnectorQueues, type DeadEventPayload, type DeadLetter, LuaScript } from '@octi-sekoia/queue';
+import {
+  type ConnectorQueues,
+  type DeadEventPayload,
+  type DeadLetter,
+  LuaScript,
+  type RedisClient,
+} from '@octi-sekoia/queue';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 const findSweepBlockerLua = new LuaScript(
   'find-sweep-blocker',
@@ -25,7 +30,7 @@ export interface SweepMarkerRef {
  * jobs are looked at first): cheap while the recovery is still being applied, one pass when it is done.
  */
 export async function findSweepBlocker(
-  client: Redis,
+  client: RedisClient,
   queue: Queue,
   marker: SweepMarkerRef,
 ): Promise<string | undefined> {

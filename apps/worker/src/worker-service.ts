@@ -1,7 +1,7 @@
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
 import type { Readiness, Registry } from '@octi-sekoia/ops';
-import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type ConnectorQueues, connectorsKey, createQueues, type RedisClient } from '@octi-sekoia/queue';
 import {
   behavioursFor,
   clientBehaviour,
@@ -17,7 +17,6 @@ import {
 } from '@octi-sekoia/sekoia';
 import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
 import { Circuit, type CircuitStatus } from './circuit.ts';
@@ -35,9 +34,9 @@ const QUOTA_MARGIN = 100;
 
 export interface WorkerServiceDeps {
   /** Commands: sync state, queues, dead letters, budget, published status. */
-  redis: Redis;
+  redis: RedisClient;
   /** A new connection for BullMQ's worker (blocking commands; `maxRetriesPerRequest: null`). */
-  connect: () => Redis;
+  connect: () => RedisClient;
   settings: WorkerSettings;
   log: Logger;
   registry: Registry;
@@ -61,7 +60,7 @@ export class WorkerService {
   readonly approximations: Approximations;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
-  private readonly workerConnection: Redis;
+  private readonly workerConnection: RedisClient;
   private readonly dlq: DeadLetterDeps;
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -84,7 +83,7 @@ export class WorkerService {
     this.log = deps.log;
     this.metrics = workerMetrics(deps.registry);
     this.queues = createQueues(deps.redis, s.keyPrefix, s.connectorId);
-    const base = this.queues.keys.base;
+    const k = this.queues.keys;
     this.dlq = {
       queues: this.queues,
       redact: deps.redact,
@@ -104,7 +103,7 @@ export class WorkerService {
 
     this.approximations = new Approximations({
       redis: deps.redis,
-      base,
+      keyOf: k.approximated,
       onFirst: (mode, value, detail) =>
         this.log.warn(
           { value, mode, detail },
@@ -168,6 +167,8 @@ export class WorkerService {
       lostAnswerSearchDelayMs: t.lostAnswerSearchDelayMs,
       defaultRetryAfterMs: t.defaultRetryAfterMs,
       configurationRetryMs: t.configurationRetryMs,
+      // A value is written once its holders have settled: after its generation's recovery (issue 18).
+      holdDuringRecovery: true,
       onRejected: (r) => deadLetterRejectedValue(this.dlq, r),
       onConfigurationError: (message) => this.circuit.trip({ policy: 'configuration', message }),
       onError: (err) =>
@@ -176,7 +177,7 @@ export class WorkerService {
 
     this.circuit = new Circuit({
       redis: deps.redis,
-      key: `${base}:circuit`,
+      key: k.circuit,
       probe: (st) =>
         st.state === 'open' && st.reason === 'forbidden'
           ? gate.run('revoke', 0, () => this.client.probeWrite())
@@ -190,7 +191,7 @@ export class WorkerService {
 
     this.usage = new UsageWatch({
       redis: deps.redis,
-      key: `${base}:collection-usage`,
+      key: k.collectionUsage,
       read: () => gate.run('countTotalIocs', 0, () => this.client.countTotalIocs()),
       intervalMs: t.usageIntervalMs,
       fullIntervalMs: t.usageFullIntervalMs,
@@ -237,7 +238,7 @@ export class WorkerService {
         this.metrics.sweepKept.set(kept);
         // For `pnpm cli status`: the last sweep and how many indicators dead letters kept from it.
         void deps.redis
-          .set(`${base}:last-sweep`, JSON.stringify({ generation, kept, at: new Date().toISOString() }))
+          .set(k.lastSweep, JSON.stringify({ generation, kept, at: new Date().toISOString() }))
           .catch(() => undefined);
       },
       backlog: () => this.backlog,
@@ -315,7 +316,7 @@ export class WorkerService {
     await this.migrateState();
     this.started = true;
     await this.loadProfile();
-    await this.deps.redis.sadd(`${s.keyPrefix}:connectors`, s.connectorId);
+    await this.deps.redis.sadd(connectorsKey(s.keyPrefix), s.connectorId);
     this.circuit.publish();
     await this.circuit.probeNow();
     await this.circuit.settled();

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { createLogger } from '@octi-sekoia/logger';
-import { approximationCounts, approximationKey } from '@octi-sekoia/sekoia';
+import { approximationCounts } from '@octi-sekoia/sekoia';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { jobsOf, Stack, Story } from './harness.ts';
 
@@ -87,14 +87,12 @@ describe('values Sekoia cannot hold exactly', () => {
       'valid-until-kept chained.example',
       'valid-until-kept plain.example',
     ]);
-    expect(await approximationCounts(s.r.client, s.keys.base)).toEqual({
+    expect(await approximationCounts(s.r.client, s.keys.approximated)).toEqual({
       'custom-kill-chains-dropped': 1,
       'valid-until-kept': 2,
     });
     expect(
-      JSON.parse(
-        (await s.r.client.hget(approximationKey(s.keys.base, 'valid-until-kept'), 'plain.example'))!,
-      ),
+      JSON.parse((await s.r.client.hget(s.keys.approximated('valid-until-kept'), 'plain.example'))!),
     ).toMatchObject({
       detail: 'Sekoia.io keeps valid_until 2031-01-01T00:00:00.000Z',
     });

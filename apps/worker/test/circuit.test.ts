@@ -23,7 +23,7 @@ async function get(url: string): Promise<{ status: number; body: Record<string, 
 }
 
 async function circuit(): Promise<Record<string, unknown>> {
-  return JSON.parse((await stack.r.client.get(`${stack.keys.base}:circuit`)) ?? '{}');
+  return JSON.parse((await stack.r.client.get(stack.keys.circuit)) ?? '{}');
 }
 
 function createSome(n: number, tag: string) {

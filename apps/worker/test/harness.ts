@@ -10,7 +10,7 @@ import {
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
 import { Registry } from '@octi-sekoia/ops';
-import { type ConnectorQueues, createQueues, listDeadLetters } from '@octi-sekoia/queue';
+import { type ConnectorQueues, createQueues, listDeadLetters, type RedisClient } from '@octi-sekoia/queue';
 import {
   applyScenario,
   computeExpectedCollection,
@@ -26,7 +26,15 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
-import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
+import { forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
+import {
+  type ManagedProcess,
+  type RedisCluster,
+  startProcess,
+  type TestRedis,
+  testRedis,
+  waitFor,
+} from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { type Tuning, tuningOf, type WorkerSettings } from '../src/settings.ts';
 import { WorkerService } from '../src/worker-service.ts';
@@ -101,6 +109,10 @@ export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {
 export interface StackOptions {
   /** A private Redis (a test that kills Redis); default: the machine's, under a test prefix. */
   redisUrl?: string;
+  /** A TestRedis of another topology (e.g. `SentinelSet.testRedis()`); the stack cleans it up. */
+  redis?: TestRedis;
+  /** A private Redis Cluster (testkit startRedisCluster): the stack and its workers use it instead. */
+  cluster?: RedisCluster;
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
@@ -113,7 +125,7 @@ export class Stack {
   queues!: ConnectorQueues;
 
   private constructor(
-    readonly r: TestRedis,
+    readonly r: StackRedis,
     readonly sim: SekoiaSimulator,
   ) {
     this.queues = createQueues(r.client, r.prefix, CONNECTOR_ID);
@@ -121,7 +133,14 @@ export class Stack {
   }
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const r = opts.redisUrl ? await privateRedis(opts.redisUrl) : await testRedis('worker');
+    const r: StackRedis =
+      opts.redis ??
+      (opts.cluster
+        ? clusterRedis(opts.cluster)
+        : opts.redisUrl
+          ? await privateRedis(opts.redisUrl)
+          : await testRedis('worker'));
+    r.alsoForget(forgetCollectionsOwnedBy);
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 1,
       ...(opts.behavior ? { behavior: opts.behavior } : {}),
@@ -189,7 +208,7 @@ export class Stack {
       cwd: appDir,
       env: {
         PATH: process.env.PATH ?? '',
-        REDIS_URL: this.r.url,
+        ...this.r.env,
         REDIS_KEY_PREFIX: this.r.prefix,
         WORKER_HTTP_PORT: '0',
         CONNECTOR_ID,
@@ -332,6 +351,27 @@ export function upsert(
   };
 }
 
+/** The stack's Redis: the machine's (TestRedis), a private server, or a private cluster. */
+export interface StackRedis extends Omit<TestRedis, 'client' | 'connect'> {
+  client: RedisClient;
+  connect(): RedisClient;
+  cluster?: RedisCluster;
+}
+
+/** A private cluster (a fixed prefix; the cluster is the test's, destroyed by it). */
+function clusterRedis(cluster: RedisCluster): StackRedis {
+  return {
+    prefix: 'test:cluster',
+    url: '',
+    env: { REDIS_CLUSTER_NODES: cluster.seeds },
+    client: cluster.connect(),
+    connect: () => cluster.connect(),
+    cluster,
+    alsoForget: () => undefined,
+    cleanup: async () => undefined,
+  };
+}
+
 /** TestRedis on a private server (its own URL, a fixed prefix). */
 async function privateRedis(url: string): Promise<TestRedis> {
   const clients: Redis[] = [];
@@ -346,8 +386,10 @@ async function privateRedis(url: string): Promise<TestRedis> {
   return {
     prefix: 'test:private',
     url,
+    env: { REDIS_URL: url },
     client,
     connect,
+    alsoForget: () => undefined,
     async cleanup() {
       await Promise.all(clients.map((c) => c.quit().catch(() => c.disconnect())));
     },

@@ -13,7 +13,7 @@ afterEach(async () => {
 });
 
 async function usage(): Promise<Record<string, unknown>> {
-  return JSON.parse((await stack.r.client.get(`${stack.keys.base}:collection-usage`)) ?? '{}');
+  return JSON.parse((await stack.r.client.get(stack.keys.collectionUsage)) ?? '{}');
 }
 
 /**

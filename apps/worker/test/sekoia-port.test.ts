@@ -26,6 +26,8 @@ const attrs = (over: Record<string, unknown> = {}) => ({
   ...over,
 });
 
+const items = (...values: string[]) => values.map((value) => ({ value, validFrom: attrs().validFrom }));
+
 async function portFor(behavior: Partial<SekoiaBehavior>, profile: Parameters<typeof writeChoices>[0]) {
   sim = await startSekoiaSimulator({ behavior });
   client = new SekoiaClient({
@@ -64,7 +66,7 @@ describe('kill chain phases (row 8)', () => {
       { killChainPhases: variant },
       { ...unknownBehaviours(), killChainPhases: observed },
     );
-    const created = await port.createBatch(attrs(), ['a.example', 'b.example']);
+    const created = await port.createBatch(attrs(), items('a.example', 'b.example'));
     expect(created.map((c) => c.value).sort()).toEqual(['a.example', 'b.example']);
     expect(sim.control.requestCount('create-batch')).toBe(creates);
     for (const i of sim.control.indicators()) expect(i.kill_chain_phases).toEqual(phases);
@@ -90,7 +92,7 @@ describe('clearing a field with an edit (row 2)', () => {
     ['null clears, profile says so: cleared', 'clear', 'clear', null],
   ] as const)('%s', async (_, variant, observed, validUntil) => {
     const { sim, port } = await portFor({ putNull: variant }, { ...unknownBehaviours(), putNull: observed });
-    const [c] = await port.createBatch(attrs({ killChainPhases: [MITRE] }), ['c.example']);
+    const [c] = await port.createBatch(attrs({ killChainPhases: [MITRE] }), items('c.example'));
     await port.edit(c!.id, { validFrom: '2026-01-01T00:00:00.000Z', killChainPhases: [], description: '' });
     const i = sim.control.indicators().find((x) => x.id === c!.id)!;
     expect(i.valid_until).toBe(validUntil);
@@ -99,10 +101,27 @@ describe('clearing a field with an edit (row 2)', () => {
   });
 });
 
+describe('create batches', () => {
+  it('one request for values whose fields differ only by valid_from: each item keeps its own', async () => {
+    const { sim, port } = await portFor({}, unknownBehaviours());
+    const from = ['2026-03-01T10:00:00.000Z', '2026-03-02T11:30:00.000Z', '2026-03-03T00:00:00.123Z'];
+    const { validFrom: _, ...fields } = attrs({ killChainPhases: [MITRE] });
+    await port.createBatch(
+      fields,
+      ['a.example', 'b.example', 'c.example'].map((value, i) => ({ value, validFrom: from[i]! })),
+    );
+    expect(sim.control.requestCount('create-batch')).toBe(1);
+    const got = new Map(sim.control.indicators().map((i) => [i.name, i]));
+    expect(['a.example', 'b.example', 'c.example'].map((v) => got.get(v)?.valid_from)).toEqual(from);
+    for (const i of got.values())
+      expect(i).toMatchObject({ description: 'd', valid_until: '2031-01-01T00:00:00.000Z' });
+  });
+});
+
 describe('exact search', () => {
   it('a hit carries the attributes Sekoia lists for it (a verify search sees an edit made by hand)', async () => {
     const { sim, port } = await portFor({}, unknownBehaviours());
-    const [c] = await port.createBatch(attrs({ killChainPhases: [MITRE] }), ['d.example']);
+    const [c] = await port.createBatch(attrs({ killChainPhases: [MITRE] }), items('d.example'));
     const res = await fetch(
       `${sim.url}/v2/inthreat/ioc-collections/${sim.collectionId}/indicators/${c!.id}`,
       {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { connectorsKey, keys } from '@octi-sekoia/queue';
 import { type SekoiaSimulator, startSekoiaSimulator } from '@octi-sekoia/simulators';
 import {
   jsonLogEntries,
@@ -72,8 +73,8 @@ describe('worker start-up', () => {
         OPENCTI_TOKEN: 'ChangeMe',
       });
       await proc.waitForOutput(/"msg":"started"/, 30_000);
-      expect(await r.client.smembers(`${r.prefix}:connectors`)).toEqual([CONNECTOR_ID]);
-      expect(JSON.parse((await r.client.get(`${r.prefix}:${CONNECTOR_ID}:circuit`)) ?? '{}')).toMatchObject({
+      expect(await r.client.smembers(connectorsKey(r.prefix))).toEqual([CONNECTOR_ID]);
+      expect(JSON.parse((await r.client.get(keys(r.prefix, CONNECTOR_ID).circuit)) ?? '{}')).toMatchObject({
         state: 'closed',
       });
       proc.kill(signal);

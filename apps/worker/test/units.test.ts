@@ -6,35 +6,11 @@ import { policyOf } from '@octi-sekoia/sync';
 import { describe, expect, it } from 'vitest';
 import { BudgetQueue } from '../src/budget-queue.ts';
 import { configurationCause } from '../src/circuit.ts';
-import { InvalidJobError, isTransient, validateJob } from '../src/process-job.ts';
+import { isTransient } from '../src/process-job.ts';
 import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
 import { workerSettings } from '../src/settings.ts';
 import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
-
-describe('validateJob', () => {
-  const ok = upsert('i', '1-0', ['a.example']);
-  it.each([
-    ['an upsert', ok, undefined],
-    ['a remove', { ...ok, op: 'remove', values: [] }, undefined],
-    ['a sweep marker', { kind: 'sweep', generation: 2, eventId: '5-0' }, undefined],
-    ['not an object', 'x', 'not an object'],
-    ['an unknown kind', { ...ok, kind: 'other' }, 'unknown kind'],
-    ['a bad event id', { ...ok, eventId: '1:0' }, 'bad eventId'],
-    ['a float generation', { ...ok, generation: 1.5 }, 'bad generation'],
-    ['a bad op', { ...ok, op: 'merge' }, 'bad op'],
-    ['no indicator id', { ...ok, indicatorId: '' }, 'missing indicatorId'],
-    ['an empty value', { ...ok, values: [''] }, 'values'],
-    ['no attributes on an upsert', { ...ok, attributes: undefined }, 'missing attributes'],
-    ['a numeric validUntil', { ...ok, attributes: { ...ok.attributes, validUntil: 5 } }, 'validUntil'],
-  ])('%s', (_, data, error) => {
-    if (error === undefined) expect(validateJob(data)).toBe(data);
-    else {
-      expect(() => validateJob(data)).toThrow(InvalidJobError);
-      expect(() => validateJob(data)).toThrow(error);
-    }
-  });
-});
 
 describe('isTransient (job-level errors worth the retry window)', () => {
   it.each([
@@ -57,12 +33,9 @@ describe('Sekoia port mapping', () => {
     description: '',
   };
   it('create: absent fields left out; edit: absent fields cleared with null only when the probe saw null clear', () => {
-    expect(toDefaultFields(attrs)).toEqual({
-      valid_from: attrs.validFrom,
-      kill_chain_phases: attrs.killChainPhases,
-    });
+    // valid_from is per item, never a default field (docs/sekoia-api.md, "POST /{id}/indicators").
+    expect(toDefaultFields(attrs)).toEqual({ kill_chain_phases: attrs.killChainPhases });
     expect(toDefaultFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
-      valid_from: attrs.validFrom,
       valid_until: '2027-01-01T00:00:00.000Z',
       kill_chain_phases: attrs.killChainPhases,
       description: 'd',

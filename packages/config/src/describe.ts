@@ -8,6 +8,7 @@ export function secretsOf(config: AppConfig): string[] {
     config.sekoiaIntel.apiKey,
     config.sekoiaIntel.probeViewOnlyApiKey,
     config.redis.password,
+    config.redis.sentinelPassword,
     config.dashboard.password,
     ...urlPasswords(config.redis.url),
   ];
@@ -24,6 +25,8 @@ export function describeConfig(config: AppConfig): Record<string, unknown> {
     copy.sekoiaIntel.probeViewOnlyApiKey = mask(copy.sekoiaIntel.probeViewOnlyApiKey);
   }
   if (copy.redis.password !== undefined) copy.redis.password = mask(copy.redis.password);
+  if (copy.redis.sentinelPassword !== undefined)
+    copy.redis.sentinelPassword = mask(copy.redis.sentinelPassword);
   if (copy.dashboard.password !== undefined) copy.dashboard.password = mask(copy.dashboard.password);
   copy.redis.url = maskUrlPassword(copy.redis.url);
   return copy as unknown as Record<string, unknown>;
@@ -184,4 +187,32 @@ export function renderConfigYmlSample(): string {
     }
   }
   return `${out.join('\n')}\n`;
+}
+
+const hostPorts = (list: { host: string; port: number }[]) =>
+  list.map((n) => (n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)).join(',');
+
+/**
+ * The environment that gives an app these Redis settings (the inverse of the loader for the `redis` section,
+ * key prefix and dead-letter cap aside): `pnpm demo` and `pnpm bench` hand the operator's Redis to the apps they
+ * start. Secrets included, so `secrets: false` leaves them out for a line shown to the operator.
+ */
+export function redisEnv(
+  redis: AppConfig['redis'],
+  opts: { secrets?: boolean } = {},
+): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (redis.clusterNodes?.length) env.REDIS_CLUSTER_NODES = hostPorts(redis.clusterNodes);
+  else if (redis.sentinels?.length) {
+    env.REDIS_SENTINELS = hostPorts(redis.sentinels);
+    if (redis.sentinelMaster) env.REDIS_SENTINEL_MASTER = redis.sentinelMaster;
+  } else env.REDIS_URL = opts.secrets === false ? maskUrlPassword(redis.url) : redis.url;
+  if (redis.username) env.REDIS_USERNAME = redis.username;
+  if (redis.tls) env.REDIS_TLS = 'true';
+  if (redis.tlsCaFile) env.REDIS_TLS_CA_FILE = redis.tlsCaFile;
+  if (opts.secrets !== false) {
+    if (redis.password) env.REDIS_PASSWORD = redis.password;
+    if (redis.sentinelPassword) env.REDIS_SENTINEL_PASSWORD = redis.sentinelPassword;
+  }
+  return env;
 }

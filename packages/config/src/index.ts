@@ -2,6 +2,7 @@ export {
   type ConfigTableRow,
   configTable,
   describeConfig,
+  redisEnv,
   renderConfigTableMarkdown,
   renderConfigYmlSample,
   renderEnvExample,
@@ -15,15 +16,14 @@ export {
   invocationDir,
   type LoadOptions,
   loadConfig,
+  loadRedisConfig,
   startupConfig,
 } from './load.ts';
 export {
   APPS,
   type AppConfig,
   type AppName,
-  type ExtractionMode,
-  type ValidUntilRounding,
   type WorkerTuning,
   workerTuningDefaults,
 } from './schema.ts';
-export { DESCRIPTION_TEMPLATE_FIELDS, LOG_LEVELS, type LogLevel } from './values.ts';
+export { placeholderOf } from './values.ts';

@@ -50,7 +50,7 @@ export function configFilePath(
 
 export interface LoadOptions {
   env?: Record<string, string | undefined>;
-  /** Path of config.yml; default: `configFilePath(env)`. */
+  /** Path of config.yml (`''`: none); default: `configFilePath(env)`. */
   configFile?: string;
 }
 
@@ -62,6 +62,11 @@ const OPTIONAL_PATHS = new Set([
   'connector.liveStreamStartTimestamp',
   'connector.liveStreamRecoverIsoDate',
   'redis.password',
+  'redis.username',
+  'redis.sentinels',
+  'redis.sentinelMaster',
+  'redis.sentinelPassword',
+  'redis.clusterNodes',
   'redis.tlsCaFile',
   'dashboard.username',
   'dashboard.password',
@@ -72,6 +77,14 @@ const OWN_PREFIXES = /^(SEKOIA_INTEL|REDIS|WORKER|INGEST|DASHBOARD|TUNING)_/;
 // Kubernetes service links (`<SERVICE>_PORT_80_TCP_ADDR`, `<SERVICE>_SERVICE_HOST`…) are not typos.
 const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/;
 const TEST_ENV = new Set(['REDIS_TEST_URL']);
+/** Settings that may be a YAML list in config.yml (the env form is comma-separated). */
+const LIST_OK = new Set(['CONNECTOR_SCOPE', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES']);
+/** The three Redis topologies: exactly one may be given (README, "Redis topologies"). */
+const TOPOLOGIES = [
+  { env: 'REDIS_URL', what: 'standalone' },
+  { env: 'REDIS_SENTINELS', what: 'Sentinel, with REDIS_SENTINEL_MASTER' },
+  { env: 'REDIS_CLUSTER_NODES', what: 'Cluster' },
+] as const;
 
 function names(spec: { env: string; yml: string }): string {
   return spec.yml ? `${spec.env} (${spec.yml})` : spec.env;
@@ -149,7 +162,7 @@ function readYml(path: string | undefined, explicit: boolean, problems: ConfigPr
         result.empty.add(yml);
         continue;
       }
-      const listOk = Array.isArray(value) && spec.env === 'CONNECTOR_SCOPE';
+      const listOk = Array.isArray(value) && LIST_OK.has(spec.env);
       if (isPlainObject(value) || (Array.isArray(value) && !listOk) || value instanceof Date) {
         const shown = spec.secret ? '***' : display(JSON.stringify(value));
         problems.push({
@@ -196,11 +209,37 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown) 
  * Throws ConfigError with one line per problem.
  */
 export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppConfig; warnings: string[] } {
+  const { config, warnings, problems } = evaluate(app, opts);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { config, warnings };
+}
+
+/**
+ * The Redis settings alone, checked by the same rules as the apps' (for `pnpm demo` and `pnpm bench`, which
+ * start the apps themselves and take only the operator's Redis from the environment; no config.yml).
+ * Throws ConfigError with the REDIS_* problems only.
+ */
+export function loadRedisConfig(env: Record<string, string | undefined>): AppConfig['redis'] {
+  const redisOnly: Record<string, string | undefined> = {};
+  for (const [k, val] of Object.entries(env)) if (k.startsWith('REDIS_')) redisOnly[k] = val;
+  const { config, problems } = evaluate('cli', { env: redisOnly, configFile: '' });
+  const own = problems.filter((p) => p.env.startsWith('REDIS_'));
+  if (own.length > 0) throw new ConfigError(own);
+  return config.redis;
+}
+
+function evaluate(app: AppName, opts: LoadOptions) {
   const env = opts.env ?? process.env;
   const problems: ConfigProblem[] = [];
   const warnings: string[] = [];
 
-  const file = opts.configFile ? { path: opts.configFile, explicit: true } : configFilePath(env);
+  // configFile '' = no config.yml at all.
+  const file =
+    opts.configFile !== undefined
+      ? opts.configFile
+        ? { path: opts.configFile, explicit: true }
+        : undefined
+      : configFilePath(env);
   const yml = readYml(file?.path, file?.explicit ?? false, problems, warnings);
 
   // An empty variable counts as unset (compose's `${VAR}` of an unset VAR): config.yml or the default apply.
@@ -251,6 +290,13 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
       expected,
       line: `${names(spec)} ${what}: expected ${expected}`,
     });
+  };
+
+  // Given by the operator (env or config.yml, valid or not): a default does not count.
+  const given = (env: string) => {
+    const s = SPEC_BY_ENV.get(env)!;
+    const [section, key] = s.yml.split('.') as [string, string];
+    return cleanEnv[env] !== undefined || yml.values[section]?.[key] !== undefined;
   };
 
   const values: Record<string, unknown> = {};
@@ -348,7 +394,10 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
     );
   }
 
-  config.redis.tls = config.redis.tls || config.redis.url.startsWith('rediss:');
+  redisTopologyProblems(given, report);
+  config.redis.tls =
+    config.redis.tls ||
+    (!given('REDIS_SENTINELS') && !given('REDIS_CLUSTER_NODES') && config.redis.url.startsWith('rediss:'));
 
   if ((app === 'ingest' || app === 'cli') && !config.connector.liveStreamListenDelete) {
     warnings.push(
@@ -386,6 +435,13 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
       'REDIS_TLS_CA_FILE (redis.tls_ca_file) is ignored: REDIS_TLS is false and REDIS_URL is not rediss://',
     );
   }
+  if (
+    config.redis.username &&
+    given('REDIS_URL') &&
+    /^[a-z]+:\/\/[^/@:]+(:[^/@]*)?@/i.test(config.redis.url)
+  ) {
+    warnings.push('REDIS_USERNAME (redis.username) overrides the user in REDIS_URL');
+  }
   if (config.redis.password && urlPasswords(config.redis.url).length > 0) {
     warnings.push('REDIS_PASSWORD (redis.password) overrides the password in REDIS_URL');
   }
@@ -398,12 +454,46 @@ export function loadConfig(app: AppName, opts: LoadOptions = {}): { config: AppC
     }
   }
 
-  if (problems.length > 0) throw new ConfigError(problems);
   if (app === 'dashboard' && noAuth) {
     delete config.dashboard.username;
     delete config.dashboard.password;
   }
-  return { config, warnings };
+  return { config, warnings, problems };
+}
+
+/**
+ * Exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES (none: REDIS_URL's default); the Sentinel
+ * settings only with REDIS_SENTINELS, which needs REDIS_SENTINEL_MASTER.
+ */
+function redisTopologyProblems(
+  given: (env: string) => boolean,
+  report: (spec: VarSpec, what: string, value: string, expected?: string) => void,
+) {
+  const spec = (env: string) => SPEC_BY_ENV.get(env)!;
+  const set = TOPOLOGIES.filter((t) => given(t.env));
+  if (set.length > 1) {
+    const names = set.map((t) => t.env);
+    report(
+      spec(names[0]!),
+      `and ${names.slice(1).join(' and ')} are ${names.length === 2 ? 'both' : 'all'} set, but only one Redis topology may be`,
+      '',
+      `exactly one of ${TOPOLOGIES.map((t) => `${t.env} (${t.what})`).join(', ')}`,
+    );
+  }
+  const sentinels = given('REDIS_SENTINELS');
+  if (sentinels && !given('REDIS_SENTINEL_MASTER')) {
+    report(
+      spec('REDIS_SENTINEL_MASTER'),
+      'is missing (REDIS_SENTINELS is set)',
+      '',
+      'the master name the sentinels monitor',
+    );
+  }
+  for (const env of ['REDIS_SENTINEL_MASTER', 'REDIS_SENTINEL_PASSWORD']) {
+    if (!sentinels && given(env)) {
+      report(spec(env), 'is set but REDIS_SENTINELS is not', '', 'REDIS_SENTINELS with it, or neither');
+    }
+  }
 }
 
 /**

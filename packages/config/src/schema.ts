@@ -1,14 +1,20 @@
 // The single list of settings: env name, config.yml key, default, who needs it, parser, documentation.
 // The loader, the README table and the sample files are all derived from it.
 
-import type { LogLevel, Raw } from './values.ts';
+import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
+import {
+  DEFAULT_DESCRIPTION_TEMPLATE,
+  DESCRIPTION_PLACEHOLDERS,
+  MAX_DESCRIPTION_CODE_POINTS,
+  VALID_UNTIL_ROUNDINGS,
+  type ValidUntilRounding,
+} from '@octi-sekoia/model';
+import { EXTRACTION_MODES, type ExtractionMode } from '@octi-sekoia/stix';
+import type { Raw } from './values.ts';
 import * as v from './values.ts';
 
 export type AppName = 'ingest' | 'worker' | 'dashboard' | 'cli';
 export const APPS: readonly AppName[] = ['ingest', 'worker', 'dashboard', 'cli'];
-
-export type ExtractionMode = 'strict' | 'lenient';
-export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
 
 export interface AppConfig {
   opencti: {
@@ -51,7 +57,16 @@ export interface AppConfig {
     probeViewOnlyApiKey?: string;
   };
   redis: {
+    /** REDIS_URL (the default when no topology is given); ignored when REDIS_SENTINELS or REDIS_CLUSTER_NODES is set. */
     url: string;
+    /** Sentinel topology: REDIS_SENTINELS + REDIS_SENTINEL_MASTER (+ REDIS_SENTINEL_PASSWORD). */
+    sentinels?: { host: string; port: number }[];
+    sentinelMaster?: string;
+    sentinelPassword?: string;
+    /** Cluster topology: REDIS_CLUSTER_NODES (seed nodes). */
+    clusterNodes?: { host: string; port: number }[];
+    /** ACL user of the data nodes (every topology; overrides a user in REDIS_URL). */
+    username?: string;
     password?: string;
     /** REDIS_TLS or a `rediss://` URL. */
     tls: boolean;
@@ -199,8 +214,8 @@ const WORKER_TUNING: readonly VarSpec[] = [
   tuningVar('usageFullIntervalMs', 15_000, 'count-total-iocs period while the quota is full.'),
   tuningVar(
     'sweepRecheckMs',
-    5_000,
-    'A sweep marker whose generation still has jobs is looked at again after this.',
+    1_000,
+    "A sweep marker whose generation still has jobs is looked at again after this (values wait for their recovery's sweep).",
   ),
   tuningVar(
     'inlineMaxActive',
@@ -208,7 +223,11 @@ const WORKER_TUNING: readonly VarSpec[] = [
     'A job reconciles its own values while at most this many jobs run in the process.',
   ),
   tuningVar('budgetTakers', 4, 'Callers of one process polling the shared Redis budget at once.'),
-  tuningVar('drainConcurrency', 2, 'Parallel claims of the background drainer of the dirty set.'),
+  tuningVar(
+    'drainConcurrency',
+    8,
+    'Parallel claims of the background drainer of the dirty set (create batches of every field group fill while they wait for their budget tokens).',
+  ),
   tuningVar('drainBatch', 500, 'Values per claim of the background drainer.'),
   tuningVar('drainIdleMs', 250, 'Longest idle sleep of the background drainer.'),
   tuningVar('drainSettleMs', 1_000, 'During a burst, due values wait up to this long for a full claim.'),
@@ -387,7 +406,7 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ALL,
     doc: 'Log level: `debug`, `info`, `warn`/`warning`, `error`, `critical` (also `trace`, `fatal`).',
-    expected: 'one of trace, debug, info, warn, warning, error, critical, fatal',
+    expected: `one of ${Object.keys(LOG_LEVELS).join(', ')}`,
     parse: v.logLevel,
   },
   // --- Sekoia.io (Python connector) ---
@@ -434,18 +453,18 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Which STIX patterns export values: `strict` (only what the pattern guarantees) or `lenient`.',
-    expected: 'strict or lenient',
-    parse: v.oneOf(['strict', 'lenient'] as const),
+    expected: v.alternatives(EXTRACTION_MODES),
+    parse: v.oneOf(EXTRACTION_MODES),
   },
   {
     env: 'SEKOIA_INTEL_DESCRIPTION_TEMPLATE',
     yml: 'sekoia_intel.description_template',
     path: 'sekoiaIntel.descriptionTemplate',
-    default: '{opencti_url}/dashboard/observations/indicators/{id}',
+    default: DEFAULT_DESCRIPTION_TEMPLATE,
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
-    doc: `IOC description; fields: ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to 500 characters.`,
-    expected: `text with only the fields ${v.DESCRIPTION_TEMPLATE_FIELDS.map((f) => `{${f}}`).join(', ')}`,
+    doc: `IOC description; fields: ${DESCRIPTION_PLACEHOLDERS.map((f) => `\`{${f}}\``).join(', ')}. Truncated to ${MAX_DESCRIPTION_CODE_POINTS} characters.`,
+    expected: `text with only the fields ${DESCRIPTION_PLACEHOLDERS.map((f) => `{${f}}`).join(', ')}`,
     parse: v.descriptionTemplate,
   },
   {
@@ -456,8 +475,8 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ['ingest', 'worker'],
     doc: 'Round `valid_until` up to the minute/hour/day so more IOCs share fields and batch together (`none` keeps it exact).',
-    expected: 'none, minute, hour or day',
-    parse: v.oneOf(['none', 'minute', 'hour', 'day'] as const),
+    expected: v.alternatives(VALID_UNTIL_ROUNDINGS),
+    parse: v.oneOf(VALID_UNTIL_ROUNDINGS),
   },
   {
     env: 'SEKOIA_INTEL_REQUESTS_PER_SECOND',
@@ -533,9 +552,60 @@ export const VARS: readonly VarSpec[] = [
     default: 'redis://127.0.0.1:6379',
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Redis server (`redis://` or `rediss://` for TLS). It must not evict keys (`maxmemory-policy noeviction`).',
+    doc: 'Standalone Redis: `redis://[user:password@]host:port[/db]`, or `rediss://` for TLS. Set exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES (none: this default). Redis must not evict keys (`maxmemory-policy noeviction`).',
     expected: 'redis://host:port[/db] or rediss://host:port[/db]',
     parse: v.redisUrl,
+  },
+  {
+    env: 'REDIS_SENTINELS',
+    yml: 'redis.sentinels',
+    path: 'redis.sentinels',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis behind Sentinel: the sentinels, `host:port,host:port,…` (with REDIS_SENTINEL_MASTER). The apps follow failovers. REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to the master.',
+    expected: 'host:port,host:port,… (IPv6 as [addr]:port)',
+    parse: v.hostPortList,
+  },
+  {
+    env: 'REDIS_SENTINEL_MASTER',
+    yml: 'redis.sentinel_master',
+    path: 'redis.sentinelMaster',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Name of the master group the sentinels monitor (`sentinel monitor <name> …`); only with REDIS_SENTINELS.',
+    expected: 'a master name (letters, digits, `.`, `_`, `-`)',
+    parse: v.sentinelMasterName,
+  },
+  {
+    env: 'REDIS_SENTINEL_PASSWORD',
+    yml: 'redis.sentinel_password',
+    path: 'redis.sentinelPassword',
+    requiredFor: [],
+    usedBy: ALL,
+    secret: true,
+    doc: "Password of the sentinels themselves (their `requirepass`), when they have one; only with REDIS_SENTINELS. The master's password is REDIS_PASSWORD.",
+    expected: "the sentinels' password",
+    parse: v.anyText,
+  },
+  {
+    env: 'REDIS_CLUSTER_NODES',
+    yml: 'redis.cluster_nodes',
+    path: 'redis.clusterNodes',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis Cluster: some of its nodes, `host:port,host:port,…` (the apps discover the others). REDIS_USERNAME, REDIS_PASSWORD and REDIS_TLS apply to every node. No master may evict keys.',
+    expected: 'host:port,host:port,… (IPv6 as [addr]:port)',
+    parse: v.hostPortList,
+  },
+  {
+    env: 'REDIS_USERNAME',
+    yml: 'redis.username',
+    path: 'redis.username',
+    requiredFor: [],
+    usedBy: ALL,
+    doc: 'Redis ACL user for every data node, whatever the topology (overrides a user in REDIS_URL). Unset: `default`.',
+    expected: 'a Redis ACL user name',
+    parse: v.credential,
   },
   {
     env: 'REDIS_PASSWORD',
@@ -544,7 +614,7 @@ export const VARS: readonly VarSpec[] = [
     requiredFor: [],
     usedBy: ALL,
     secret: true,
-    doc: 'Redis password (overrides one in REDIS_URL).',
+    doc: 'Redis password for every data node, whatever the topology (overrides one in REDIS_URL).',
     expected: 'the Redis password',
     parse: v.anyText,
   },
@@ -555,7 +625,7 @@ export const VARS: readonly VarSpec[] = [
     default: false,
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Connect to Redis over TLS (implied by `rediss://`).',
+    doc: 'Connect to Redis over TLS: every data node, and the sentinels too (implied by a `rediss://` REDIS_URL).',
     expected: BOOL,
     parse: v.bool,
   },
@@ -576,7 +646,7 @@ export const VARS: readonly VarSpec[] = [
     default: 'octi-sekoia',
     requiredFor: [],
     usedBy: ALL,
-    doc: 'Every key and queue of this connector lives under `<prefix>:<connector id>`.',
+    doc: 'Every key and queue of this connector lives under `{<prefix>:<connector id>}` (one Redis Cluster hash tag).',
     expected: 'letters, digits, `_`, `.`, `-`, segments joined by `:`',
     parse: v.keyPrefix,
   },

@@ -2,6 +2,8 @@
 // normalised value or throws `Invalid`. Placeholders, emptiness and quoting are handled before they run.
 
 import { accessSync, constants } from 'node:fs';
+import { LOG_LEVELS, type LogLevel } from '@octi-sekoia/logger';
+import { unknownPlaceholders } from '@octi-sekoia/model';
 
 /** A raw value as it comes from the environment (string) or config.yml (scalar or list). */
 export type Raw = string | number | boolean | unknown[];
@@ -12,33 +14,6 @@ export class Invalid extends Error {
     super(reason ?? 'invalid');
   }
 }
-
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-/** pycti/Python logging names and pino names → pino level. */
-export const LOG_LEVELS: Record<string, LogLevel> = {
-  trace: 'trace',
-  debug: 'debug',
-  info: 'info',
-  warn: 'warn',
-  warning: 'warn',
-  error: 'error',
-  critical: 'fatal',
-  fatal: 'fatal',
-};
-
-/** Fields the description template may use: the same list as @octi-sekoia/model's DESCRIPTION_PLACEHOLDERS. */
-export const DESCRIPTION_TEMPLATE_FIELDS = [
-  'opencti_url',
-  'id',
-  'stix_id',
-  'name',
-  'description',
-  'score',
-  'labels',
-  'pattern_type',
-  'main_observable_type',
-] as const;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SEKOIA_COLLECTIONS_PATH = '/v2/inthreat/ioc-collections';
@@ -97,6 +72,11 @@ export function positiveNumber(max: number) {
   };
 }
 
+/** `a, b or c`: the choices of a setting, for its expected text. */
+export function alternatives(choices: readonly string[]): string {
+  return choices.length < 2 ? choices.join('') : `${choices.slice(0, -1).join(', ')} or ${choices.at(-1)}`;
+}
+
 export function oneOf<T extends string>(choices: readonly T[]) {
   return (raw: Raw): T => {
     const s = asString(raw).toLowerCase();
@@ -148,6 +128,34 @@ export function redisUrl(raw: Raw): string {
   if (url.search || url.hash) throw new Invalid('has a query or fragment');
   if (url.pathname && url.pathname !== '/' && !/^\/\d+$/.test(url.pathname))
     throw new Invalid('bad database');
+  return s;
+}
+
+/**
+ * `host:port,host:port,…` (REDIS_SENTINELS, REDIS_CLUSTER_NODES; a YAML list too): an IPv6 host in brackets,
+ * the port always given (26379 for a sentinel and 6379 for a node are common, but a guess would hide a typo).
+ */
+export function hostPortList(raw: Raw): { host: string; port: number }[] {
+  const items = Array.isArray(raw) ? raw.map((x) => String(x)) : asString(raw).split(',');
+  const out: { host: string; port: number }[] = [];
+  const seen = new Set<string>();
+  for (const item of items.map((x) => x.trim())) {
+    if (item === '') throw new Invalid('an empty entry');
+    const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9._-]+)):(\d{1,5})$/.exec(item);
+    const host = m?.[1] ?? m?.[2];
+    const port = Number(m?.[3]);
+    if (!m || !host || port < 1 || port > 65535) throw new Invalid(`'${item}' is not host:port`);
+    if (seen.has(`${host}:${port}`)) throw new Invalid(`'${item}' is listed twice`);
+    seen.add(`${host}:${port}`);
+    out.push({ host, port });
+  }
+  return out;
+}
+
+/** A Sentinel master group name (`sentinel monitor <name> …`): no whitespace. */
+export function sentinelMasterName(raw: Raw): string {
+  const s = asString(raw);
+  if (!/^[A-Za-z0-9._-]+$/.test(s)) throw new Invalid();
   return s;
 }
 
@@ -260,11 +268,9 @@ export function readableFile(raw: Raw): string {
 
 export function descriptionTemplate(raw: Raw): string {
   const s = asString(raw);
-  // Same token syntax as the renderer: `{name}`, case-insensitive; other braces are plain text.
-  const unknown = [...s.matchAll(/\{([A-Za-z0-9_]+)\}/g)]
-    .map((m) => m[1] ?? '')
-    .filter((f) => !(DESCRIPTION_TEMPLATE_FIELDS as readonly string[]).includes(f.toLowerCase()));
-  if (unknown.length > 0) throw new Invalid(`unknown field {${unknown[0]}}`);
+  // The renderer's own token rule (packages/model): `{name}`, case-insensitive; other braces are plain text.
+  const unknown = unknownPlaceholders(s);
+  if (unknown.length > 0) throw new Invalid(`unknown field ${unknown[0]}`);
   return s;
 }
 

@@ -85,6 +85,7 @@ describe('configTable', () => {
       'OPENCTI_TOKEN',
       'SEKOIA_INTEL_APIKEY',
       'SEKOIA_INTEL_PROBE_VIEW_ONLY_APIKEY',
+      'REDIS_SENTINEL_PASSWORD',
       'REDIS_PASSWORD',
       'DASHBOARD_PASSWORD',
     ]);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { type AppConfig, type AppName, ConfigError, configTable } from '../src/index.ts';
+import {
+  type AppConfig,
+  type AppName,
+  ConfigError,
+  configTable,
+  describeConfig,
+  loadRedisConfig,
+  redisEnv,
+  secretsOf,
+} from '../src/index.ts';
 import {
   API_KEY,
   BASE,
@@ -21,6 +30,12 @@ const appUsing = (env: string): AppName => configTable().find((r) => r.env === e
 /** The worker's internal `TUNING_*` knobs: each an integer ≥ 1, `tuning.<camelCase>` in AppConfig. */
 const TUNING = configTable().filter((r) => r.env.startsWith('TUNING_'));
 const tuningPath = (yml: string) => yml.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+/** Settings that are only valid together with another one (tested with it). */
+const PARTNERS: Record<string, Record<string, string>> = {
+  REDIS_SENTINELS: { REDIS_SENTINEL_MASTER: 'mymaster' },
+  REDIS_SENTINEL_MASTER: { REDIS_SENTINELS: 's1:26379' },
+  REDIS_SENTINEL_PASSWORD: { REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'mymaster' },
+};
 
 describe('defaults', () => {
   const cases: Array<[string, unknown]> = [
@@ -184,7 +199,7 @@ describe('placeholders are rejected by name', () => {
     ['CONNECTOR_SCOPE', 'ChangeMe'],
   ];
   it.each(cases)('%s=%s', (name, value) => {
-    const err = problemsOf(appUsing(name), { ...BASE, [name]: value });
+    const err = problemsOf(appUsing(name), { ...BASE, ...PARTNERS[name], [name]: value });
     expect(err.problems).toHaveLength(1);
     expect(err.problems[0]).toMatchObject({ env: name, value });
     expect(err.problems[0]!.line).toMatch(
@@ -268,6 +283,39 @@ describe('values: accepted and normalised', () => {
     ['SEKOIA_INTEL_BATCH_SIZE', '1', 'sekoiaIntel.batchSize', 1],
     ['SEKOIA_INTEL_BATCH_LINGER_MS', '0', 'sekoiaIntel.batchLingerMs', 0],
     ['REDIS_URL', 'redis://redis:6380/2', 'redis.url', 'redis://redis:6380/2'],
+    ['REDIS_URL', 'rediss://app:pw@redis:6380', 'redis.url', 'rediss://app:pw@redis:6380'],
+    [
+      'REDIS_SENTINELS',
+      's1:26379, 10.0.0.2:26380,[::1]:26381',
+      'redis.sentinels',
+      [
+        { host: 's1', port: 26379 },
+        { host: '10.0.0.2', port: 26380 },
+        { host: '::1', port: 26381 },
+      ],
+    ],
+    ['REDIS_SENTINEL_MASTER', 'my-master.1', 'redis.sentinelMaster', 'my-master.1'],
+    ['REDIS_SENTINEL_PASSWORD', 'sentinel pw', 'redis.sentinelPassword', 'sentinel pw'],
+    [
+      'REDIS_CLUSTER_NODES',
+      'n1:7000,n2:7001',
+      'redis.clusterNodes',
+      [
+        { host: 'n1', port: 7000 },
+        { host: 'n2', port: 7001 },
+      ],
+    ],
+    ['REDIS_USERNAME', 'octi-sync', 'redis.username', 'octi-sync'],
+    [
+      'REDIS_CLUSTER_NODES',
+      ' redis-a:7000, 10.0.0.2:7001,[::1]:7002',
+      'redis.clusterNodes',
+      [
+        { host: 'redis-a', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+    ],
     ['REDIS_PASSWORD', 'p@ss w0rd!', 'redis.password', 'p@ss w0rd!'],
     ['REDIS_TLS', 'tRuE', 'redis.tls', true],
     ['REDIS_TLS_CA_FILE', ca, 'redis.tlsCaFile', ca],
@@ -304,7 +352,9 @@ describe('values: accepted and normalised', () => {
     ['DASHBOARD_READ_ONLY', 'True', 'dashboard.readOnly', true],
   ];
   it.each(cases)('%s=%j → %s = %j', (name, value, path, expected) => {
-    expect(get(load(appUsing(name), { ...BASE, [name]: value }).config, path)).toEqual(expected);
+    expect(get(load(appUsing(name), { ...BASE, ...PARTNERS[name], [name]: value }).config, path)).toEqual(
+      expected,
+    );
   });
 
   it('covers every setting', () => {
@@ -346,6 +396,15 @@ describe('values: malformed ones are named, shown and explained', () => {
     ['SEKOIA_INTEL_BATCH_SIZE', '101'],
     ['SEKOIA_INTEL_BATCH_LINGER_MS', '-1'],
     ['REDIS_URL', 'http://redis:6379'],
+    ['REDIS_SENTINELS', 's1'],
+    ['REDIS_SENTINELS', 's1:26379,,s2:26379'],
+    ['REDIS_SENTINELS', 's1:26379,s1:26379'],
+    ['REDIS_SENTINELS', 'redis://s1:26379'],
+    ['REDIS_SENTINEL_MASTER', 'my master'],
+    ['REDIS_SENTINEL_PASSWORD', '"quoted-password"'],
+    ['REDIS_CLUSTER_NODES', 'n1:70000'],
+    ['REDIS_USERNAME', 'two words'],
+    ['REDIS_CLUSTER_NODES', 'redis-a:7000,redis-b'],
     ['REDIS_PASSWORD', '"quoted-password"'],
     ['REDIS_TLS', 'si'],
     ['REDIS_TLS_CA_FILE', '/nonexistent/ca.pem'],
@@ -386,7 +445,7 @@ describe('values: malformed ones are named, shown and explained', () => {
   );
 
   it.each(cases)('%s=%j', (name, value) => {
-    const err = problemsOf(appUsing(name), { ...BASE, [name]: value });
+    const err = problemsOf(appUsing(name), { ...BASE, ...PARTNERS[name], [name]: value });
     expect(err.problems).toHaveLength(1);
     const p = err.problems[0]!;
     const row = configTable().find((r) => r.env === name)!;
@@ -786,5 +845,138 @@ describe('relations and warnings', () => {
   it('a plain valid configuration has no warnings', () => {
     for (const app of ['ingest', 'worker', 'dashboard', 'cli'] as const)
       expect(load(app, BASE).warnings).toEqual([]);
+  });
+});
+
+describe('Redis topology: exactly one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES', () => {
+  const SENTINEL = { REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_MASTER: 'mymaster' };
+  const CLUSTER = { REDIS_CLUSTER_NODES: 'n1:7000,n2:7000' };
+  const conflicts: Array<[string, Record<string, string>, string[]]> = [
+    ['URL and Sentinel', { REDIS_URL: 'redis://r:6379', ...SENTINEL }, ['REDIS_URL', 'REDIS_SENTINELS']],
+    ['URL and Cluster', { REDIS_URL: 'redis://r:6379', ...CLUSTER }, ['REDIS_URL', 'REDIS_CLUSTER_NODES']],
+    ['Sentinel and Cluster', { ...SENTINEL, ...CLUSTER }, ['REDIS_SENTINELS', 'REDIS_CLUSTER_NODES']],
+    [
+      'all three',
+      { REDIS_URL: 'redis://r:6379', ...SENTINEL, ...CLUSTER },
+      ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'],
+    ],
+  ];
+  it.each(conflicts)('%s: one problem naming them, for every app', (_label, overrides, named) => {
+    for (const app of ['ingest', 'worker', 'dashboard', 'cli'] as const) {
+      const err = problemsOf(app, { ...BASE, ...overrides });
+      expect(err.problems).toHaveLength(1);
+      const line = err.problems[0]!.line;
+      for (const env of named) expect(line).toContain(env);
+      expect(line).toContain(
+        'expected exactly one of REDIS_URL (standalone), REDIS_SENTINELS (Sentinel, with REDIS_SENTINEL_MASTER), REDIS_CLUSTER_NODES (Cluster)',
+      );
+    }
+  });
+
+  it('REDIS_URL in config.yml and REDIS_SENTINELS in the environment conflict too', () => {
+    const file = tempFile('config.yml', 'redis:\n  url: redis://r:6379\n');
+    const err = problemsOf('worker', { ...BASE, ...SENTINEL }, file);
+    expect(err.problems.map((p) => p.env)).toEqual(['REDIS_URL']);
+  });
+
+  it('an invalid REDIS_URL beside REDIS_SENTINELS still reports the conflict', () => {
+    const err = problemsOf('worker', { ...BASE, ...SENTINEL, REDIS_URL: 'http://r' });
+    expect(err.problems.map((p) => p.line)).toEqual([
+      expect.stringMatching(/^REDIS_URL \(redis\.url\) = 'http:\/\/r' is invalid/),
+      expect.stringMatching(/^REDIS_URL \(redis\.url\) and REDIS_SENTINELS are both set/),
+    ]);
+  });
+
+  it('REDIS_SENTINELS without REDIS_SENTINEL_MASTER', () => {
+    const err = problemsOf('worker', { ...BASE, REDIS_SENTINELS: 's1:26379' });
+    expect(err.problems.map((p) => p.line)).toEqual([
+      'REDIS_SENTINEL_MASTER (redis.sentinel_master) is missing (REDIS_SENTINELS is set): expected the master name the sentinels monitor',
+    ]);
+  });
+
+  it.each([
+    ['REDIS_SENTINEL_MASTER', 'mymaster'],
+    ['REDIS_SENTINEL_PASSWORD', 'a-sentinel-password'],
+  ])('%s without REDIS_SENTINELS', (env, value) => {
+    const err = problemsOf('ingest', { ...BASE, [env]: value });
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]!.line).toMatch(
+      new RegExp(`^${env} \\(redis\\.\\w+\\) is set but REDIS_SENTINELS is not`),
+    );
+    expect(err.problems[0]!.line).not.toContain('a-sentinel-password');
+  });
+
+  it('the default REDIS_URL does not count as set', () => {
+    const { config } = load('worker', { ...BASE, ...SENTINEL });
+    expect(config.redis).toMatchObject({
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      sentinelMaster: 'mymaster',
+      tls: false,
+    });
+    expect(load('worker', { ...BASE, ...CLUSTER }).config.redis.clusterNodes).toHaveLength(2);
+  });
+
+  it('a YAML list of sentinels', () => {
+    const file = tempFile(
+      'config.yml',
+      'redis:\n  sentinels:\n    - s1:26379\n    - s2:26379\n  sentinel_master: mymaster\n',
+    );
+    expect(load('cli', without(BASE), file).config.redis.sentinels).toEqual([
+      { host: 's1', port: 26379 },
+      { host: 's2', port: 26379 },
+    ]);
+  });
+
+  it('the sentinel password is a secret: masked in check-config, redacted from logs', () => {
+    const { config } = load('worker', { ...BASE, ...SENTINEL, REDIS_SENTINEL_PASSWORD: 'sentinel-pw-77' });
+    expect(secretsOf(config)).toContain('sentinel-pw-77');
+    expect(JSON.stringify(describeConfig(config))).not.toContain('sentinel-pw-77');
+  });
+
+  it('REDIS_USERNAME over a user in REDIS_URL is warned about', () => {
+    const { warnings } = load('worker', {
+      ...BASE,
+      REDIS_URL: 'redis://app:pw-in-url@r:6379',
+      REDIS_USERNAME: 'other',
+    });
+    expect(warnings).toContain('REDIS_USERNAME (redis.username) overrides the user in REDIS_URL');
+  });
+});
+
+describe('loadRedisConfig and redisEnv (pnpm demo, pnpm bench)', () => {
+  it('reads only the REDIS_* settings, by the same rules', () => {
+    const env = {
+      REDIS_SENTINELS: 's1:26379',
+      REDIS_SENTINEL_MASTER: 'm',
+      REDIS_PASSWORD: 'pw-1234',
+      OPENCTI_URL: 'x',
+    };
+    expect(loadRedisConfig(env)).toMatchObject({
+      sentinels: [{ host: 's1', port: 26379 }],
+      sentinelMaster: 'm',
+    });
+    expect(() => loadRedisConfig({ REDIS_URL: 'redis://r:1', REDIS_CLUSTER_NODES: 'n:1' })).toThrow(
+      /REDIS_URL \(redis\.url\) and REDIS_CLUSTER_NODES are both set/,
+    );
+  });
+
+  it.each([
+    [{ REDIS_URL: 'rediss://u:pw-url@r:6380/1' }],
+    [
+      {
+        REDIS_SENTINELS: 's1:26379,[::1]:26380',
+        REDIS_SENTINEL_MASTER: 'm',
+        REDIS_SENTINEL_PASSWORD: 'spw-1234',
+      },
+    ],
+    [{ REDIS_CLUSTER_NODES: 'n1:7000', REDIS_USERNAME: 'app', REDIS_PASSWORD: 'pw-1234', REDIS_TLS: 'true' }],
+  ])('redisEnv gives back the same settings: %j', (env) => {
+    const redis = loadRedisConfig(env);
+    expect(loadRedisConfig(redisEnv(redis))).toEqual(redis);
+    const shown = JSON.stringify(redisEnv(redis, { secrets: false }));
+    for (const secret of ['pw-url', 'spw-1234', 'pw-1234']) expect(shown).not.toContain(secret);
   });
 });

@@ -14,8 +14,10 @@ export {
 
 export type Logger = pino.Logger;
 
-/** CONNECTOR_LOG_LEVEL names (pycti's and pino's) → pino level. */
-const LEVELS: Record<string, pino.LevelWithSilent> = {
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/** CONNECTOR_LOG_LEVEL names (pycti's/Python logging's and pino's) → pino level: what packages/config accepts. */
+export const LOG_LEVELS: Readonly<Record<string, LogLevel>> = {
   trace: 'trace',
   debug: 'debug',
   info: 'info',
@@ -24,8 +26,10 @@ const LEVELS: Record<string, pino.LevelWithSilent> = {
   error: 'error',
   critical: 'fatal',
   fatal: 'fatal',
-  silent: 'silent',
 };
+
+/** The configurable levels and `silent` (tests, tools). */
+const LEVELS: Record<string, pino.LevelWithSilent> = { ...LOG_LEVELS, silent: 'silent' };
 
 export function normalizeLevel(level: string): pino.LevelWithSilent {
   const found = LEVELS[level.trim().toLowerCase()];

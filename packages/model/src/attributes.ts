@@ -1,7 +1,8 @@
 import type { IocAttributes, KillChainPhase } from './job.ts';
 
 /** How `valid_until` is rounded before it is sent: coarser rounding lets more creates share one batch. */
-export type ValidUntilRounding = 'none' | 'minute' | 'hour' | 'day';
+export const VALID_UNTIL_ROUNDINGS = ['none', 'minute', 'hour', 'day'] as const;
+export type ValidUntilRounding = (typeof VALID_UNTIL_ROUNDINGS)[number];
 
 const UNIT_MS: Record<ValidUntilRounding, number> = {
   none: 1,
@@ -98,12 +99,30 @@ function instantKey(iso: string): string {
  * for grouping creates that share identical default fields.
  */
 export function attributesFingerprint(a: IocAttributes): string {
-  return JSON.stringify([
-    instantKey(a.validFrom),
+  return JSON.stringify([instantKey(a.validFrom), ...sharedParts(a)]);
+}
+
+/**
+ * What the items of one create request share: Sekoia's `default_fields`. Only `value` and `valid_from` are per
+ * item in `POST …/indicators` (docs/sekoia-api.md, "POST /{id}/indicators"), so every other field is shared.
+ */
+export type CreateFields = Omit<IocAttributes, 'validFrom'>;
+
+/**
+ * A stable string equal for exactly the attributes that may share one create request: `attributesFingerprint`
+ * without `valid_from` (sent per item). Creates batch by this key whatever their valid_from.
+ */
+export function createGroupKey(a: CreateFields): string {
+  return JSON.stringify(sharedParts(a));
+}
+
+/** The fingerprint's parts other than valid_from (one definition for both keys). */
+function sharedParts(a: CreateFields): unknown[] {
+  return [
     a.validUntil === undefined ? null : instantKey(a.validUntil),
     normalizeKillChainPhases(a.killChainPhases).map((p) => [p.kill_chain_name, p.phase_name]),
     a.description,
-  ]);
+  ];
 }
 
 /** Whether writing `b` over `a` would change nothing Sekoia stores (decides whether an edit is needed). */

@@ -58,15 +58,19 @@ export function renderDescription(template: string, vars: DescriptionVars): stri
   return truncateCodePoints(out, MAX_DESCRIPTION_CODE_POINTS);
 }
 
+/** The placeholders of a template that are not known, as written (`{nope}`), in order (packages/config refuses them). */
+export function unknownPlaceholders(template: string): string[] {
+  return [...template.matchAll(PLACEHOLDER_RE)]
+    .filter((m) => placeholderName(m[1]!) === undefined)
+    .map((m) => m[0]);
+}
+
 /** An error text for the config layer, or undefined when the template is usable. */
 export function validateDescriptionTemplate(template: string): string | undefined {
   if (typeof template !== 'string' || template.trim() === '') {
     return 'must not be empty (use a constant text to give every IOC the same description)';
   }
-  const unknown = new Set<string>();
-  for (const m of template.matchAll(PLACEHOLDER_RE)) {
-    if (placeholderName(m[1]!) === undefined) unknown.add(m[0]);
-  }
+  const unknown = new Set(unknownPlaceholders(template));
   if (unknown.size > 0) {
     const known = DESCRIPTION_PLACEHOLDERS.map((p) => `{${p}}`).join(', ');
     return `unknown placeholder${unknown.size > 1 ? 's' : ''} ${[...unknown].join(', ')}; known: ${known}`;

@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { connectRedis } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
@@ -12,7 +12,7 @@ export interface BootedApp<S = undefined> {
   log: Logger;
   /** Removes the configured secrets (tokens, keys, passwords) from a text. */
   redact: (text: string) => string;
-  redis: Redis;
+  redis: Redis | Cluster;
 }
 
 export interface BootOptions<S> {
@@ -25,7 +25,7 @@ export interface BootOptions<S> {
    * A check of the Redis connection that must pass before the app starts (the apps pass the queue package's
    * `assertNoEviction`): a failure is logged as fatal (redacted) and exits 2.
    */
-  checkRedis?: (redis: Redis) => Promise<void>;
+  checkRedis?: (redis: Redis | Cluster) => Promise<void>;
 }
 
 /**

@@ -1,4 +1,5 @@
-import { startRedisServer, waitFor } from '@octi-sekoia/testkit';
+import { startRedisCluster, startRedisServer, waitFor } from '@octi-sekoia/testkit';
+import { Cluster } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { connectRedis } from '../src/index.ts';
 
@@ -26,4 +27,27 @@ describe('connectRedis', () => {
       await server.destroy();
     }
   });
+});
+
+describe('connectRedis with REDIS_CLUSTER_NODES', () => {
+  it('connects to a password-protected Redis Cluster from one seed with REDIS_PASSWORD', async () => {
+    const cluster = await startRedisCluster({ masters: 3, password: 'cluster-password' });
+    try {
+      const c = connectRedis({
+        url: 'redis://127.0.0.1:6379',
+        clusterNodes: [{ host: '127.0.0.1', port: cluster.nodes[0]!.port }],
+        password: 'cluster-password',
+        tls: false,
+      });
+      expect(c).toBeInstanceOf(Cluster);
+      // Keys in several slots: the other masters were discovered from the one seed.
+      const names = Array.from({ length: 20 }, (_, i) => `connect-test:${i}`);
+      for (const name of names) await c.set(name, name);
+      expect(new Set(await Promise.all(names.map((n) => cluster.masterPortOf(n)))).size).toBe(3);
+      for (const name of names) expect(await c.get(name)).toBe(name);
+      await c.quit();
+    } finally {
+      await cluster.destroy();
+    }
+  }, 60_000);
 });

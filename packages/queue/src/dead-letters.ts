@@ -2,9 +2,18 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type Job, jobId } from '@octi-sekoia/model';
 import { UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type {
+  DeadEventPayload,
+  DeadLetter,
+  DeadLetterKind,
+  DeadLetterPayload,
+  DeadValuePayload,
+} from './dead-letter.ts';
 import { LuaScript } from './lua-script.ts';
 import type { ConnectorQueues } from './queues.ts';
+import type { RedisClient } from './redis-client.ts';
+
+export type { DeadEventPayload, DeadLetter, DeadLetterKind, DeadLetterPayload, DeadValuePayload };
 
 const reserveBytesLua = new LuaScript(
   'reserve-dead-letter-bytes',
@@ -26,18 +35,6 @@ const updateDeadLetterLua = new LuaScript(
   readFileSync(new URL('./lua/update-dead-letter.lua', import.meta.url), 'utf8'),
 );
 
-export type DeadLetterKind = 'event' | 'job' | 'value';
-
-/** A raw stream message kept because it could not be normalised (bad JSON, missing fields, oversize). */
-export interface DeadEventPayload {
-  id: string;
-  event: string;
-  /** The whole data, or its first EVENT_EXCERPT_BYTES bytes when `truncated`. */
-  data: string;
-  /** Set when `data` is an excerpt: the size in bytes and the SHA-256 (hex) of the whole data. */
-  truncated?: { bytes: number; sha256: string };
-}
-
 /** An event payload as a dead letter keeps it: whole up to EVENT_EXCERPT_BYTES, else an excerpt + size + hash. */
 export function boundedEventPayload(p: DeadEventPayload): DeadEventPayload {
   const whole = Buffer.from(p.data, 'utf8');
@@ -49,38 +46,6 @@ export function boundedEventPayload(p: DeadEventPayload): DeadEventPayload {
     data: whole.subarray(0, EVENT_EXCERPT_BYTES).toString('utf8'),
     truncated: { bytes: whole.length, sha256: createHash('sha256').update(whole).digest('hex') },
   };
-}
-
-/** A value Sekoia rejected: not re-sent until its desired version changes. */
-export interface DeadValuePayload {
-  value: string;
-  reason: string;
-  desiredVersion?: number;
-  /** The Sekoia indicator id concerned (a refused revoke, a revoked indicator answered to a create). */
-  id?: string;
-}
-
-export type DeadLetterPayload<K extends DeadLetterKind = DeadLetterKind> = K extends 'event'
-  ? DeadEventPayload
-  : K extends 'job'
-    ? Job
-    : K extends 'value'
-      ? DeadValuePayload
-      : never;
-
-/** What the `dead-letters` queue holds (job data). One entry per subject; later sightings update it. */
-export interface DeadLetter<K extends DeadLetterKind = DeadLetterKind> {
-  kind: K;
-  /** What the entry is about: event id, job id or value. */
-  subject: string;
-  payload: DeadLetterPayload<K>;
-  /** Redacted by the caller's redact function before it reaches Redis. */
-  error: string;
-  /** Number of sightings (each add counts `attempts`, default 1). */
-  attempts: number;
-  /** ISO 8601. */
-  firstSeen: string;
-  lastSeen: string;
 }
 
 export interface DeadLetterEntry extends DeadLetter {
@@ -334,7 +299,7 @@ export async function discardCounts(q: Pick<ConnectorQueues, 'redis' | 'keys'>):
  */
 export function startDeadLetterParker(
   q: ConnectorQueues,
-  connection: Redis,
+  connection: RedisClient,
   handlers: ReplayHandlers,
 ): Worker<DeadLetter> {
   return new Worker<DeadLetter>(

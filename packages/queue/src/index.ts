@@ -24,11 +24,25 @@ export {
   startDeadLetterParker,
 } from './dead-letters.ts';
 export { assertNoEviction, readMaxmemoryPolicy } from './eviction.ts';
-export { budgetKeys, type ConnectorKeys, keys, QUEUE_DEAD_LETTERS, QUEUE_INDICATORS } from './keys.ts';
+export {
+  budgetKeys,
+  COLLECTION_OWNER_PATTERN,
+  type ConnectorKeys,
+  collectionOwnerKey,
+  connectorsKey,
+  connectorTag,
+  keyPrefixPatterns,
+  keys,
+  legacyLayout,
+  QUEUE_DEAD_LETTERS,
+  QUEUE_INDICATORS,
+} from './keys.ts';
 export { LuaScript } from './lua-script.ts';
+export { migrateKeyLayout } from './migrate-keys.ts';
 export {
   type ConnectorQueues,
   createQueues,
   DEFAULT_COMPLETED_KEPT,
   type QueueOptions,
 } from './queues.ts';
+export { duplicateClient, type RedisClient, scanKeys } from './redis-client.ts';

@@ -1,8 +1,8 @@
 import type { Job } from '@octi-sekoia/model';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { DeadLetter } from './dead-letters.ts';
+import type { DeadLetter } from './dead-letter.ts';
 import { type ConnectorKeys, keys as connectorKeys } from './keys.ts';
+import type { RedisClient } from './redis-client.ts';
 
 export interface QueueOptions {
   /**
@@ -17,7 +17,7 @@ export interface QueueOptions {
 export interface ConnectorQueues {
   keys: ConnectorKeys;
   /** The connection the queues were created with (also used by the dead-letter helpers). */
-  redis: Redis;
+  redis: RedisClient;
   indicators: Queue<Job>;
   deadLetters: Queue<DeadLetter>;
   close(): Promise<void>;
@@ -38,7 +38,7 @@ export const EVENTS_KEPT = 1000;
  * trouble: many attempts with exponential backoff and jitter.
  */
 export function createQueues(
-  connection: Redis,
+  connection: RedisClient,
   keyPrefix: string,
   connectorId: string,
   opts: QueueOptions = {},

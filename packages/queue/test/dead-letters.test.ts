@@ -63,7 +63,7 @@ describe('dead letters', () => {
       firstSeen: '2026-01-01T00:00:00.000Z',
       lastSeen: '2026-01-01T00:01:00.000Z',
     });
-    expect(await r.client.hget(`${q.keys.bullPrefix}:dead-letters:${id1}`, 'data')).not.toContain(
+    expect(await r.client.hget(q.keys.queueKey(q.keys.queues.deadLetters, id1), 'data')).not.toContain(
       'sk-secret',
     );
     expect(await listDeadLetters(q)).toHaveLength(1);

@@ -1,7 +1,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, type RedisServer, startProcess, startRedisServer, testRedis } from '@octi-sekoia/testkit';
+import {
+  freePort,
+  type RedisServer,
+  startProcess,
+  startRedisCluster,
+  startRedisServer,
+  testRedis,
+} from '@octi-sekoia/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertNoEviction, readMaxmemoryPolicy } from '../src/index.ts';
@@ -58,4 +65,26 @@ describe('assertNoEviction', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+describe('assertNoEviction on a Redis Cluster', () => {
+  it('checks every master: one evicting master is named, all noeviction passes', async () => {
+    const cluster = await startRedisCluster({ masters: 3 });
+    try {
+      const c = cluster.connect();
+      await expect(assertNoEviction(c)).resolves.toBeUndefined();
+      // The third master only: a check of one node (the one a command happens to reach) would miss it.
+      const third = cluster.nodes[2]!.port;
+      const direct = new Redis({ port: third, host: '127.0.0.1', maxRetriesPerRequest: 1 });
+      await direct.config('SET', 'maxmemory-policy', 'volatile-lru');
+      direct.disconnect();
+      await expect(assertNoEviction(c)).rejects.toThrow(
+        new RegExp(
+          `^Redis cluster master 127\\.0\\.0\\.1:${third} maxmemory-policy is "volatile-lru".*on every master`,
+        ),
+      );
+    } finally {
+      await cluster.destroy();
+    }
+  }, 60_000);
 });

@@ -11,17 +11,15 @@ export const APPROXIMATION_MODES: readonly ApproximationMode[] = [
   'valid-until-kept',
 ];
 
-/** `<prefix>:<connector>:approximated:<mode>`: hash value → JSON `{ detail, at }` (first time it was written so). */
-export function approximationKey(base: string, mode: ApproximationMode): string {
-  return `${base}:approximated:${mode}`;
-}
-
-/** How many values were written under each mode. */
+/**
+ * How many values were written under each mode. `keyOf(mode)`: the hash of a mode, value → JSON `{ detail, at }`
+ * (first time it was written so): `keys().approximated` of @octi-sekoia/queue.
+ */
 export async function approximationCounts(
   store: { hlen(key: string): Promise<number> },
-  base: string,
+  keyOf: (mode: ApproximationMode) => string,
 ): Promise<Record<ApproximationMode, number>> {
-  const counts = await Promise.all(APPROXIMATION_MODES.map((m) => store.hlen(approximationKey(base, m))));
+  const counts = await Promise.all(APPROXIMATION_MODES.map((m) => store.hlen(keyOf(m))));
   return Object.fromEntries(APPROXIMATION_MODES.map((m, i) => [m, counts[i] ?? 0])) as Record<
     ApproximationMode,
     number

@@ -4,7 +4,6 @@ export {
   APPROXIMATION_MODES,
   type ApproximationMode,
   approximationCounts,
-  approximationKey,
 } from './approximations.ts';
 export {
   clientBehaviour,

@@ -3,8 +3,11 @@
  * `{"pattern": "...", "mode"?: "strict"|"lenient", "stixVersion"?: "2.0"|"2.1"}`; prints one JSON line per
  * input: `{"valid", "error"?, "observables", "skipped"?}`. Blank lines are ignored. Flags: `--lenient`,
  * `--stix-version=2.0|2.1`. Only JSON goes to stdout; usage errors go to stderr with exit code 2.
+ * `runStixExtract` is the program (the operator CLI runs it in its own process, `pnpm cli stix-extract`);
+ * bin.ts runs it on the process's streams.
  */
 import { createInterface } from 'node:readline';
+import type { Readable, Writable } from 'node:stream';
 import type { StixVersion } from './ast.ts';
 import { type ExtractionMode, type ExtractionResult, extractObservables } from './extract.ts';
 
@@ -71,20 +74,26 @@ export function processLine(line: string, d: Defaults): Record<string, unknown> 
   );
 }
 
-async function main(): Promise<void> {
-  const d = parseArgs(process.argv.slice(2));
-  if (typeof d === 'string') {
-    process.stderr.write(`${d}\n`);
-    process.exitCode = 2;
-    return;
-  }
-  const rl = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of rl) {
-    if (line.trim() === '') continue;
-    if (!process.stdout.write(`${JSON.stringify(processLine(line, d))}\n`)) {
-      await new Promise((resolve) => process.stdout.once('drain', resolve));
-    }
-  }
+/** The streams the program reads and writes (the process's own, from bin.ts). */
+export interface ExtractIo {
+  stdin: Readable;
+  stdout: Writable;
+  stderr: Writable;
 }
 
-await main();
+/** Runs stix-extract over `io`; resolves to the exit code (2: usage error). */
+export async function runStixExtract(argv: readonly string[], io: ExtractIo): Promise<number> {
+  const d = parseArgs([...argv]);
+  if (typeof d === 'string') {
+    io.stderr.write(`${d}\n`);
+    return 2;
+  }
+  const rl = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of rl) {
+    if (line.trim() === '') continue;
+    if (!io.stdout.write(`${JSON.stringify(processLine(line, d))}\n`)) {
+      await new Promise((resolve) => io.stdout.once('drain', resolve));
+    }
+  }
+  return 0;
+}

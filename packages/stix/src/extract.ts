@@ -25,7 +25,9 @@ import { parsePattern } from './parser.ts';
  * the status of a value depends only on its ancestors, so one top-down walk decides it.
  */
 
-export type ExtractionMode = 'strict' | 'lenient';
+/** `strict`: only values the pattern guarantees; `lenient`: over-approximate values too (see above). */
+export const EXTRACTION_MODES = ['strict', 'lenient'] as const;
+export type ExtractionMode = (typeof EXTRACTION_MODES)[number];
 
 export interface SkipNote {
   reason: string;

@@ -12,6 +12,7 @@ export {
 } from './canonical.ts';
 export { StixPatternError } from './errors.ts';
 export {
+  EXTRACTION_MODES,
   type ExtractionMode,
   type ExtractionOptions,
   type ExtractionResult,

@@ -28,7 +28,7 @@ function run(
 }
 
 const cli = (args: string[], input: string) =>
-  run(process.execPath, ['--import', 'tsx', join(packageDir, 'src', 'cli.ts'), ...args], packageDir, input);
+  run(process.execPath, ['--import', 'tsx', join(packageDir, 'src', 'bin.ts'), ...args], packageDir, input);
 
 const INPUT = [
   "[ipv4-addr:value = '198.51.100.1' OR domain-name:value = 'EVIL.example.']",

@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type IocAttributes, normalizeKillChainPhases } from '@octi-sekoia/model';
-import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
+import {
+  type ConnectorKeys,
+  keys as connectorKeys,
+  duplicateClient,
+  LuaScript,
+  type RedisClient,
+  scanKeys,
+} from '@octi-sekoia/queue';
 // The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
 // this package, neither needs nor ships.
 import { indicatorValue } from '@octi-sekoia/sekoia/match';
-import type { Redis } from 'ioredis';
 import { defaultFingerprint } from './state.ts';
 
 const recordObservedLua = new LuaScript(
@@ -166,28 +172,20 @@ export interface CollectionReadsOptions {
   now?: () => number;
 }
 
-/** Redis names of collection reads and the config identity (under `<keyPrefix>:<connectorId>`). */
+/** Redis names of collection reads and the config identity (all named in @octi-sekoia/queue keys.ts). */
 export function readKeys(k: ConnectorKeys) {
-  const s = `${k.base}:sync`;
+  const s = k.sync;
   return {
-    /** Highest generation whose collection read is recorded. */
-    readGeneration: `${s}:read-gen`,
-    /** JSON ReadInfo of the last read. */
-    readInfo: `${s}:read-info`,
-    /** Token of the reader holding the lock (PX). */
-    readLock: `${s}:read-lock`,
-    /** Prefix: `<p><G>` set of values observed by the read of G (dirtied once G is swept). */
-    observedPrefix: `${s}:observed:`,
-    observed: (generation: number) => `${s}:observed:${generation}`,
-    /** Prefix: `<p><G>` hash value → ids observed by the reads of G (space-separated). */
-    observedIdsPrefix: `${s}:observed-ids:`,
-    observedIds: (generation: number) => `${s}:observed-ids:${generation}`,
-    /** Zset of generations with an observed set still to dirty. */
-    observedGenerations: `${s}:observed-gens`,
-    /** ISO time of the first adoption (a worker's first start with no sync state, or `cli adopt`). */
-    adoptedAt: `${s}:adopted-at`,
-    /** JSON ConfigIdentity: what the sync state was built with. */
-    identity: `${k.base}:identity`,
+    readGeneration: s.readGeneration,
+    readInfo: s.readInfo,
+    readLock: s.readLock,
+    observedPrefix: s.observedPrefix,
+    observed: s.observed,
+    observedIdsPrefix: s.observedIdsPrefix,
+    observedIds: s.observedIds,
+    observedGenerations: s.observedGenerations,
+    adoptedAt: s.adoptedAt,
+    identity: k.identity,
   };
 }
 
@@ -237,7 +235,7 @@ export class CollectionReads {
   private readonly now: () => number;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     opts: CollectionReadsOptions,
   ) {
     this.keys = connectorKeys(opts.keyPrefix, opts.connectorId);
@@ -294,7 +292,7 @@ export class CollectionReads {
     patch: ConfigIdentity,
     when: (current: ConfigIdentity) => boolean = () => true,
   ): Promise<ConfigIdentity> {
-    const conn = this.redis.duplicate();
+    const conn = duplicateClient(this.redis);
     try {
       for (let attempt = 0; attempt < 20; attempt++) {
         await conn.watch(this.rk.identity);
@@ -331,18 +329,9 @@ export class CollectionReads {
    */
   async dropAppliedState(chunk = 500): Promise<number> {
     let n = 0;
-    let cursor = '0';
-    do {
-      const [next, names] = await this.redis.scan(
-        cursor,
-        'MATCH',
-        `${this.keys.sync.valuePrefix}*`,
-        'COUNT',
-        chunk,
-      );
-      cursor = next;
-      if (names.length > 0) n += Number(await dropAppliedLua.run(this.redis, names, []));
-    } while (cursor !== '0');
+    const s = this.keys.sync;
+    for await (const names of scanKeys(this.redis, `${s.valuePrefix}*`, { slotOf: s.dirty, count: chunk }))
+      n += Number(await dropAppliedLua.run(this.redis, names, []));
     const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
     await this.redis.del(
       this.rk.observedGenerations,
@@ -369,14 +358,21 @@ export class CollectionReads {
     }
     const counts: RecordCounts = { trusted: 0, confirmed: 0, refreshed: 0, unsure: 0 };
     if (byValue.size === 0) return counts;
-    const args: (string | number)[] = [String(generation), this.keys.sync.valuePrefix];
+    const valueKeys: string[] = [];
+    const args: (string | number)[] = [String(generation)];
     for (const [value, list] of byValue) {
+      valueKeys.push(this.keys.sync.value(value));
       args.push(value, list.length);
       for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
     }
     const [t, c, r, u] = (await recordObservedLua.run(
       this.redis,
-      [this.rk.observed(generation), this.rk.observedGenerations, this.rk.observedIds(generation)],
+      [
+        this.rk.observed(generation),
+        this.rk.observedGenerations,
+        this.rk.observedIds(generation),
+        ...valueKeys,
+      ],
       args,
     )) as number[];
     counts.trusted = Number(t);

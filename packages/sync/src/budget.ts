@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { budgetKeys, LuaScript } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import { budgetKeys, LuaScript, type RedisClient } from '@octi-sekoia/queue';
 import type { Budget } from './port.ts';
 
 const takeLua = new LuaScript(
@@ -46,7 +45,7 @@ export class RequestBudget implements Budget {
   private readonly maxSleepMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: RequestBudgetOptions,
   ) {
     const rate = opts.ratePerSecond ?? 5;

@@ -1,8 +1,11 @@
 // One owner per Sekoia.io collection: two connectors syncing the same collection would each revoke the other's
 // values. The owner is recorded in Redis per collection, under a key that does not depend on REDIS_KEY_PREFIX
-// (a second connector with another prefix on the same Redis must see it); workers refuse to start as a second
-// owner, and `pnpm cli adopt` hands the collection over explicitly.
-import type { Redis } from 'ioredis';
+// (a second connector with another prefix on the same Redis must see it: collectionOwnerKey in
+// @octi-sekoia/queue keys.ts); workers refuse to start as a second owner, and `pnpm cli adopt` hands the
+// collection over explicitly.
+import { COLLECTION_OWNER_PATTERN, collectionOwnerKey, type RedisClient, scanKeys } from '@octi-sekoia/queue';
+
+export { collectionOwnerKey };
 
 /** Who syncs a collection: a connector is its id under its key prefix. */
 export interface ConnectorRef {
@@ -15,11 +18,6 @@ export interface CollectionOwner extends ConnectorRef {
   since: string;
   /** What recorded it (`worker <host> pid <pid>`, `pnpm cli adopt`). */
   by: string;
-}
-
-/** The Redis key of a collection's owner: per Sekoia.io API host and collection, for every key prefix. */
-export function collectionOwnerKey(sekoiaUrl: string, collectionId: string): string {
-  return `octi-sekoia:collection-owner:${new URL(sekoiaUrl).host.toLowerCase()}:${collectionId}`;
 }
 
 export function sameConnector(a: ConnectorRef, b: ConnectorRef): boolean {
@@ -64,7 +62,7 @@ function parse(raw: string | null): CollectionOwner | undefined {
 
 /** Records `me` as the owner when the collection has none; otherwise says whether it is `me` or another. */
 export async function claimCollection(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   me: ConnectorRef,
   by: string,
@@ -82,7 +80,7 @@ export async function claimCollection(
 
 /** The operator's explicit handover (`pnpm cli adopt`): `me` becomes the owner; returns the previous one. */
 export async function handOverCollection(
-  redis: Redis,
+  redis: RedisClient,
   key: string,
   me: ConnectorRef,
   by: string,
@@ -93,4 +91,19 @@ export async function handOverCollection(
   if (previous && sameConnector(previous, me)) return previous;
   await redis.set(key, JSON.stringify(record));
   return previous;
+}
+
+/**
+ * Deletes the owner records of every collection owned by a connector under `keyPrefix` (they live outside the
+ * prefix, see collectionOwnerKey): what removing everything a key prefix owns needs besides its own keys.
+ * Returns how many were deleted.
+ */
+export async function forgetCollectionsOwnedBy(redis: RedisClient, keyPrefix: string): Promise<number> {
+  let deleted = 0;
+  for await (const found of scanKeys(redis, COLLECTION_OWNER_PATTERN)) {
+    for (const key of found) {
+      if (parse(await redis.get(key))?.keyPrefix === keyPrefix) deleted += await redis.del(key);
+    }
+  }
+  return deleted;
 }

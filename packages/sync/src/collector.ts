@@ -1,4 +1,4 @@
-import type { IocAttributes } from '@octi-sekoia/model';
+import { createGroupKey, type IocAttributes } from '@octi-sekoia/model';
 import { type Budget, type ErrorPolicy, policyOf, type SekoiaPort } from './port.ts';
 import type { Claim, SyncState } from './state.ts';
 
@@ -26,7 +26,10 @@ export type CreateOutcome =
   | { kind: 'refused' };
 
 export interface CollectorOptions {
-  /** How long the first create of a group waits for others sharing its default fields. Default 50 ms. */
+  /**
+   * How long a batch stays open for others sharing its fields at least, from its first value (default 50 ms).
+   * It stays open longer while it waits for its budget token.
+   */
   lingerMs?: number;
   /** At most this many values per POST (Sekoia: 100). */
   maxBatch?: number;
@@ -39,6 +42,7 @@ export interface CollectorOptions {
 interface Pending {
   value: string;
   attributes: IocAttributes;
+  /** Attribute fingerprint (the intent's, and what the applied state records for the id). */
   fp: string;
   claim: Claim;
   /** Desired version the create was decided on (beginWrite refuses it once the version changed). */
@@ -46,22 +50,34 @@ interface Pending {
   resolve: (o: CreateOutcome) => void;
 }
 
-interface Group {
+/** One create request being assembled: open to values of its group until it is sealed. */
+interface Batch {
+  key: string;
   items: Pending[];
+  /** Its budget token is taken (the request may go). */
+  token: boolean;
+  /** Its linger time has passed (or a drain asked for it). */
+  lingered: boolean;
   timer?: NodeJS.Timeout;
 }
 
 /**
- * Per-process batcher of creates: values whose attributes have the same fingerprint share one POST of up to
- * `maxBatch` values, after at most `lingerMs`. Before each POST: one budget token, then the create-pending
- * intents (beginWrite), then the request. A batch Sekoia rejects is bisected down to single values.
+ * Per-process batcher of creates: values whose attributes other than `valid_from` are equal (the model's
+ * `createGroupKey`; `valid_from` is sent per item) share one POST of up to `maxBatch` values. A batch takes its
+ * budget token as soon as it opens and keeps taking values while it waits for it: it is sealed when it is full
+ * and has its token, or when it has its token and its linger time has passed — so under a busy budget every
+ * request leaves as full as the waiting allowed, and under an idle one a value waits at most `lingerMs`. Then
+ * the create-pending intents (beginWrite), then the request. A batch Sekoia rejects is bisected down to single
+ * values.
  */
 export class CreateCollector {
-  private readonly groups = new Map<string, Group>();
+  /** The open batch of each group (at most one; a full one is sealed and leaves this map). */
+  private readonly open = new Map<string, Batch>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lingerMs: number;
   private readonly maxBatch: number;
   private readonly defaultRetryAfterMs: number;
+  private draining = false;
 
   constructor(
     private readonly state: SyncState,
@@ -82,54 +98,99 @@ export class CreateCollector {
     version: number,
   ): Promise<CreateOutcome> {
     return new Promise((resolve) => {
-      let g = this.groups.get(fp);
-      if (!g) {
-        g = { items: [] };
-        this.groups.set(fp, g);
+      const key = createGroupKey(attributes);
+      let b = this.open.get(key);
+      if (!b) b = this.openBatch(key);
+      b.items.push({ value, attributes, fp, claim, version, resolve });
+      if (b.items.length >= this.maxBatch) {
+        // Full: no more values; it leaves as soon as it has its token.
+        this.open.delete(key);
+        b.lingered = true;
+        this.trySeal(b);
       }
-      g.items.push({ value, attributes, fp, claim, version, resolve });
-      if (g.items.length >= this.maxBatch) this.flush(fp);
-      else g.timer ??= setTimeout(() => this.flush(fp), this.lingerMs);
     });
   }
 
-  /** Sends everything waiting now and resolves when every request made so far has ended. */
-  async drain(): Promise<void> {
-    for (const fp of [...this.groups.keys()]) this.flush(fp);
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  /** Values in batches not sealed yet (waiting for their token or their linger time). */
+  get openValues(): number {
+    let n = 0;
+    for (const b of this.open.values()) n += b.items.length;
+    return n;
   }
 
-  private flush(fp: string): void {
-    const g = this.groups.get(fp);
-    if (!g) return;
-    if (g.timer) clearTimeout(g.timer);
-    this.groups.delete(fp);
-    for (let i = 0; i < g.items.length; i += this.maxBatch) {
-      const batch = g.items.slice(i, i + this.maxBatch);
-      const p = this.send(fp, batch).catch((err: unknown) => {
-        // Redis trouble before sending: nothing was sent.
-        for (const it of batch) it.resolve({ kind: 'not-sent', policy: 'retryable', reason: String(err) });
-      });
-      this.inFlight.add(p);
-      void p.finally(() => this.inFlight.delete(p));
+  /** Sends everything waiting now (each batch once it has its token) and resolves when every request ended. */
+  async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      for (const b of [...this.open.values()]) {
+        b.lingered = true;
+        this.trySeal(b);
+      }
+      while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+    } finally {
+      this.draining = false;
     }
   }
 
-  private async send(fp: string, batch: Pending[]): Promise<void> {
-    await this.budget.take();
-    const accepted = await this.begin(fp, batch);
-    if (accepted.length > 0) await this.post(fp, accepted);
+  private openBatch(key: string): Batch {
+    const b: Batch = { key, items: [], token: false, lingered: this.draining };
+    this.open.set(key, b);
+    b.timer = setTimeout(() => {
+      b.lingered = true;
+      this.trySeal(b);
+    }, this.lingerMs);
+    // The token is asked for now, not when the batch is sealed: the wait for it is time to fill the batch.
+    const p = this.budget.take().then(
+      () => {
+        b.token = true;
+        this.trySeal(b);
+      },
+      (err: unknown) => {
+        // Redis trouble or shutdown before sending: nothing was sent.
+        this.close(b);
+        for (const it of b.items) it.resolve({ kind: 'not-sent', policy: 'retryable', reason: String(err) });
+      },
+    );
+    this.track(p);
+    return b;
+  }
+
+  /** Sends the batch once it has its token and is full or has lingered. */
+  private trySeal(b: Batch): void {
+    if (!b.token || !b.lingered) return;
+    this.close(b);
+    const batch = b.items;
+    const p = this.sendSealed(batch).catch((err: unknown) => {
+      // Redis trouble before sending: nothing was sent.
+      for (const it of batch) it.resolve({ kind: 'not-sent', policy: 'retryable', reason: String(err) });
+    });
+    this.track(p);
+  }
+
+  private close(b: Batch): void {
+    if (b.timer) clearTimeout(b.timer);
+    if (this.open.get(b.key) === b) this.open.delete(b.key);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** A sealed batch, its token taken: intents, then the request. */
+  private async sendSealed(batch: Pending[]): Promise<void> {
+    const accepted = await this.begin(batch);
+    if (accepted.length > 0) await this.post(accepted);
   }
 
   /**
    * Records (or refreshes) the create-pending intents of `items` right before a POST, its token taken; the
    * refused ones resolve `refused`. Returns those that may be sent.
    */
-  private async begin(fp: string, items: Pending[]): Promise<Pending[]> {
+  private async begin(items: Pending[]): Promise<Pending[]> {
     const ok = await this.state.beginWrite(
-      items.map((it) => ({ value: it.value, claim: it.claim, version: it.version })),
+      items.map((it) => ({ value: it.value, claim: it.claim, version: it.version, fp: it.fp })),
       'create',
-      fp,
     );
     const accepted: Pending[] = [];
     for (const it of items) {
@@ -140,13 +201,15 @@ export class CreateCollector {
   }
 
   /** One POST (its budget token taken, its intents recorded); bisects on rejection. */
-  private async post(fp: string, items: Pending[]): Promise<void> {
+  private async post(items: Pending[]): Promise<void> {
     let created: { id: string; value: string; revoked?: boolean }[];
     try {
       this.opts.onRequest?.('create');
+      // Every item shares the first one's fields but valid_from (same createGroupKey), sent per item.
+      const { validFrom: _perItem, ...fields } = items[0]!.attributes;
       created = await this.port.createBatch(
-        items[0]!.attributes,
-        items.map((i) => i.value),
+        fields,
+        items.map((i) => ({ value: i.value, validFrom: i.attributes.validFrom })),
       );
     } catch (err) {
       const { policy, retryAfterMs, answered, message } = policyOf(err);
@@ -162,8 +225,8 @@ export class CreateCollector {
         const mid = Math.ceil(items.length / 2);
         for (const half of [items.slice(0, mid), items.slice(mid)]) {
           await this.budget.take();
-          const accepted = await this.begin(fp, half);
-          if (accepted.length > 0) await this.post(fp, accepted);
+          const accepted = await this.begin(half);
+          if (accepted.length > 0) await this.post(accepted);
         }
         return;
       }

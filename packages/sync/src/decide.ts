@@ -13,6 +13,12 @@ export type Decision =
   | { kind: 'search'; reason: 'unsure' | 'expired-intent' | 'verify-generation' }
   /** Another claim's write is in flight: come back when its intent expires. */
   | { kind: 'wait'; untilMs: number }
+  /**
+   * The value's holders are not settled (a generation's recovery is re-reading them): writing now could go out
+   * with a holder's fields that a later re-read replaces — come back once they are (the re-read or the sweep
+   * dirties the value again).
+   */
+  | { kind: 'settle' }
   | { kind: 'noop'; reason: 'in-sync' | 'rejected' | 'absent' };
 
 export interface DecideContext {
@@ -32,7 +38,10 @@ export interface DecideContext {
  *   create; ids confirmed in an older generation → search once (verify); else keep one id (preferably one that
  *   already carries the attributes), edit it if its attributes differ, revoke the others (duplicates);
  * - not live: revoke every known id, except those whose revoke Sekoia refused at this same desired version;
- *   none left → nothing.
+ *   none left → nothing;
+ * - a live value whose holders are still settling (`DesiredValue.settling`, during a generation's recovery) is
+ *   written only once they are: a re-sync of an unchanged collection then writes nothing, and a shared value is
+ *   created once with its final fields.
  */
 export function decide(desired: DesiredValue, applied: AppliedState, ctx: DecideContext): Decision {
   const foreign = applied.intents.filter((i) => i.seq !== ctx.seq);
@@ -58,13 +67,16 @@ export function decide(desired: DesiredValue, applied: AppliedState, ctx: Decide
   if (applied.rejected && applied.rejected.version === desired.version)
     return { kind: 'noop', reason: 'rejected' };
   const { attributes, fp } = desired;
-  if (ids.length === 0) return { kind: 'write', actions: [{ type: 'create', attributes, fp }] };
+  const settling = desired.settling === true;
+  if (ids.length === 0)
+    return settling ? { kind: 'settle' } : { kind: 'write', actions: [{ type: 'create', attributes, fp }] };
   if (!ctx.searched && applied.generation < desired.generation)
-    return { kind: 'search', reason: 'verify-generation' };
+    return settling ? { kind: 'settle' } : { kind: 'search', reason: 'verify-generation' };
 
   const keep = ids.find((id) => applied.ids[id] === fp) ?? ids[0]!;
   const actions: Action[] = [];
   if (applied.ids[keep] !== fp) actions.push({ type: 'edit', id: keep, attributes, fp });
   for (const id of ids) if (id !== keep) actions.push({ type: 'revoke', id });
-  return actions.length === 0 ? { kind: 'noop', reason: 'in-sync' } : { kind: 'write', actions };
+  if (actions.length === 0) return { kind: 'noop', reason: 'in-sync' };
+  return settling ? { kind: 'settle' } : { kind: 'write', actions };
 }

@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@octi-sekoia/queue';
 import type { Budget, SekoiaPort } from './port.ts';
 import { Reconciler, type ReconcilerOptions } from './reconciler.ts';
 import { SyncState, type SyncStateOptions } from './state.ts';
 
 export interface SyncEngineOptions extends SyncStateOptions, ReconcilerOptions {
   /** A connection for the sync state (any ioredis connection; not a blocking BullMQ one). */
-  redis: Redis;
+  redis: RedisClient;
   port: SekoiaPort;
   /** The shared RequestBudget (default: unlimited, for tests). */
   budget?: Budget;

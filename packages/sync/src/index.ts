@@ -23,12 +23,14 @@ export {
   type RequestBudgetOptions,
   type TakeResult,
 } from './budget.ts';
+export { describeRead, readWithBudget } from './budgeted-read.ts';
 export {
   type ClaimResult,
   type CollectionOwner,
   type ConnectorRef,
   claimCollection,
   collectionOwnerKey,
+  forgetCollectionsOwnedBy,
   handOverCollection,
   ownerConflictMessage,
   sameConnector,
@@ -49,6 +51,7 @@ export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {
   type Budget,
   type CreatedIndicator,
+  type CreateItem,
   type ErrorPolicy,
   type FoundIndicator,
   type PolicyError,

@@ -1,4 +1,4 @@
-import type { IocAttributes } from '@octi-sekoia/model';
+import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 
 /**
  * What the engine needs from Sekoia (implemented by @octi-sekoia/sekoia's client; tests use an in-memory
@@ -6,8 +6,12 @@ import type { IocAttributes } from '@octi-sekoia/model';
  * budget token before each call, so a client that pages must take a token for each further page itself.
  */
 export interface SekoiaPort {
-  /** POST …/indicators with 1..100 values sharing `defaultFields`. Items are matched back by value. */
-  createBatch(defaultFields: IocAttributes, values: string[]): Promise<CreatedIndicator[]>;
+  /**
+   * POST …/indicators with 1..100 values sharing `fields` (Sekoia's `default_fields`), each with its own
+   * `valid_from` (the one per-item field: docs/sekoia-api.md, "POST /{id}/indicators"). Items are matched back
+   * by value.
+   */
+  createBatch(fields: CreateFields, items: CreateItem[]): Promise<CreatedIndicator[]>;
   /** PUT …/indicators/{id}; `value` is the value the indicator stands for (for what the adapter reports). */
   edit(id: string, fields: IocAttributes, value?: string): Promise<void>;
   /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
@@ -19,6 +23,12 @@ export interface SekoiaPort {
   forceDelete(id: string): Promise<'deleted' | 'not-found'>;
   /** Every indicator whose value is exactly `value` (term search is a substring match: filtered), all pages. */
   searchExact(value: string): Promise<FoundIndicator[]>;
+}
+
+/** One value of a create request, with its own `valid_from`. */
+export interface CreateItem {
+  value: string;
+  validFrom: string;
 }
 
 export interface CreatedIndicator {

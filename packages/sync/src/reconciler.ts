@@ -42,6 +42,20 @@ export interface ReconcilerOptions {
   defaultRetryAfterMs?: number;
   /** How long values wait after a configuration error. */
   configurationRetryMs?: number;
+  /**
+   * During a generation's recovery (before its sweep), a live value is never written while one of its holders is
+   * not re-read yet. With `holdDuringRecovery`, no live value is written before the sweep at all: the recovery
+   * may still bring a holder with later fields, so a value shared by several indicators is created once, with
+   * its final fields (the worker sets it; off by default so that engine tests may write before any sweep).
+   */
+  holdDuringRecovery?: boolean;
+  /** A value held back is looked at again after this long, or at once when the sweep comes (default 30 s). */
+  settleRecheckMs?: number;
+  /**
+   * Longest a process holds writes back for one generation's recovery (default 10 min): a sweep that does not
+   * come (ingest gone mid-recovery, a job failing for long before the marker) must not stop the sync.
+   */
+  settleMaxMs?: number;
 }
 
 export interface ReconcileReport {
@@ -61,6 +75,8 @@ export interface ReconcileReport {
   searches: number;
   rejected: number;
   configurationError?: string;
+  /** Nothing claimed: the current generation's recovery runs (holdDuringRecovery). */
+  held?: boolean;
 }
 
 export interface ApplyJobResult extends RecordDesiredResult {
@@ -131,6 +147,11 @@ export class Reconciler {
   async applyJob(job: IndicatorJob): Promise<ApplyJobResult> {
     const r = await this.state.recordDesired(job);
     if (r.outcome === 'stale-generation') return { ...r, report: emptyReport() };
+    // A job of a generation still recovering: its values are held until the sweep (holdDuringRecovery), so the
+    // reconcile would only claim them to put them back. They stay dirty for the drainer, which claims them in
+    // bulk; the recovery's jobs are applied that much faster.
+    if (this.opts.holdDuringRecovery && (await this.recovering(job.generation)))
+      return { ...r, report: emptyReport() };
     // Not applied (a retry of a job whose first attempt crashed): its values may still be dirty.
     const values = r.applied ? r.dirtied : [...job.values, ...(job.previous ?? [])];
     return { ...r, report: await this.reconcileValues(values) };
@@ -148,11 +169,74 @@ export class Reconciler {
    * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
    * applied. The removed indicators' values are left to the drainer. `exempt`: see SyncState.sweepUnseen.
    */
-  sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
-    return this.state.sweepUnseen(generation, opts);
+  async sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
+    const r = await this.state.sweepUnseen(generation, opts);
+    // The recovery is over: the values that waited for their holders to settle are due now.
+    if (!r.skipped) {
+      this.generations.swept = Math.max(this.generations.swept, generation);
+      await this.state.wakeDirty(this.settleRecheckMs());
+    }
+    return r;
   }
 
+  /** Current and highest swept generation as last read, and when. */
+  private generations = { current: 0, swept: 0, readAt: Number.NEGATIVE_INFINITY };
+
+  /**
+   * Whether `generation` (default: the current one) is not swept yet (its recovery runs) and this process has not
+   * held writes back for it for settleMaxMs. Reads the keys at most every 250 ms (a sweep seen late only delays
+   * a wake-up by that much).
+   */
+  private async recovering(generation?: number): Promise<boolean> {
+    const now = this.state.now();
+    if (generation !== undefined && generation <= this.generations.swept) return false;
+    if (now - this.generations.readAt >= 250) {
+      this.generations = { ...(await this.state.generationAndSwept()), readAt: now };
+    }
+    // As read-values.lua: only while the current generation (ingest's counter) is not swept. Without a counter
+    // (an engine fed jobs directly) nothing is held.
+    const { current, swept } = this.generations;
+    const g = generation ?? current;
+    if (g <= swept || current <= swept) return false;
+    let since = this.recoveringSince.get(g);
+    if (since === undefined) {
+      since = now;
+      this.recoveringSince.set(g, now);
+    }
+    return now - since <= (this.opts.settleMaxMs ?? 600_000);
+  }
+
+  /** When this process first saw each generation still recovering (for settleMaxMs). */
+  private readonly recoveringSince = new Map<number, number>();
+
+  /**
+   * The desired state with `settling` set when it must not be written yet (see holdDuringRecovery), unless this
+   * process has held writes back for that generation for settleMaxMs already.
+   */
+  private boundSettling(desired: DesiredValue): DesiredValue {
+    const g = desired.recovering;
+    if (!g || !(desired.staleHolders || this.opts.holdDuringRecovery)) return desired;
+    const now = this.state.now();
+    let since = this.recoveringSince.get(g);
+    if (since === undefined) {
+      since = now;
+      this.recoveringSince.set(g, now);
+    }
+    if (now - since > (this.opts.settleMaxMs ?? 600_000)) return desired;
+    return { ...desired, settling: true };
+  }
+
+  private settleRecheckMs(): number {
+    return this.opts.settleRecheckMs ?? 30_000;
+  }
+
+  /**
+   * Claims due dirty values and reconciles them. With holdDuringRecovery, nothing is claimed while the current
+   * generation's recovery runs (`held` in the report): its values wait for the sweep, which makes them due, and
+   * the recovery's jobs are applied without the claims' load.
+   */
   async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
+    if (this.opts.holdDuringRecovery && (await this.recovering())) return { ...emptyReport(), held: true };
     return this.reconcileClaim(await this.state.claimDirty(opts.max ?? 100));
   }
 
@@ -214,7 +298,8 @@ export class Reconciler {
   }
 
   private async reconcileOne(claim: Claim, st: ValueState, report: ReconcileReport): Promise<void> {
-    const { value, desired } = st;
+    const { value } = st;
+    const desired = this.boundSettling(st.desired);
     let applied = st.applied;
     let searched = false;
     const attempt: Attempt = { forceDeleted: new Set(), forceDeleteRounds: 0 };
@@ -235,6 +320,8 @@ export class Reconciler {
         searched,
       });
       if (d.kind === 'wait') return finish('retry', d.untilMs - now);
+      // Its holders' re-reads (or the sweep) dirty it again at once; the delay only bounds a missed wake-up.
+      if (d.kind === 'settle') return finish('retry', this.settleRecheckMs());
       if (d.kind === 'noop') {
         if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
         return finish('done');
@@ -335,7 +422,7 @@ export class Reconciler {
     const fp = action.type === 'edit' ? action.fp : '';
     // Refused when the lock is lost, another write is in flight, or the desired state changed while this claim
     // waited for its token (the value is then claimed again with the new version at once).
-    const ok = await this.state.beginWrite([{ value, claim, version: desired.version }], action.type, fp);
+    const ok = await this.state.beginWrite([{ value, claim, version: desired.version, fp }], action.type);
     if (!ok.has(value)) return { status: 'retry', muts: [], delayMs: 0 };
     try {
       if (action.type === 'edit') {
@@ -518,7 +605,7 @@ export class Reconciler {
 
   private add(r: ReconcileReport): void {
     for (const k of Object.keys(this.totals) as (keyof ReconcileReport)[]) {
-      if (k === 'configurationError') continue;
+      if (k === 'configurationError' || k === 'held') continue;
       (this.totals[k] as number) += r[k] as number;
     }
   }

@@ -1,8 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { attributesFingerprint, type IndicatorJob, type IocAttributes } from '@octi-sekoia/model';
-import { type ConnectorKeys, keys as connectorKeys, LuaScript } from '@octi-sekoia/queue';
-import type { Redis } from 'ioredis';
+import {
+  attributesFingerprint,
+  type IndicatorJob,
+  type IocAttributes,
+  validateJob,
+} from '@octi-sekoia/model';
+import {
+  type ConnectorKeys,
+  keys as connectorKeys,
+  LuaScript,
+  type RedisClient,
+  scanKeys,
+} from '@octi-sekoia/queue';
 
 const lua = (name: string, source: string) => new LuaScript(name, source);
 const recordDesiredLua = lua(
@@ -48,8 +58,6 @@ type IndicatorRecord = [string, string, 0 | 1, string[], string, string];
 export const STATE_FORMAT = 2;
 
 const DAY_MS = 24 * 3600 * 1000;
-const EVENT_ID_RE = /^\d+-\d+$/;
-
 export interface SyncStateOptions {
   keyPrefix: string;
   connectorId: string;
@@ -93,9 +101,9 @@ export interface Claim {
   busy: number;
 }
 
+/** The live holder whose event is last in stream order (docs: packages/sync/README.md, "Reconcile"). */
 export interface Winner {
   indicatorId: string;
-  generation: number;
   eventId: string;
 }
 
@@ -107,9 +115,18 @@ export interface DesiredValue {
   attributes?: IocAttributes;
   fp?: string;
   winner?: Winner;
-  /** Generation of the winning indicator event (0 when not live). */
+  /** Highest generation among the live holders (0 when not live). */
   generation: number;
   liveIndicators: number;
+  /**
+   * Set while the current generation (its value) is not swept: its recovery may still bring holders of this
+   * live value, or its sweep remove some, so the winner may change (README, "Reconcile").
+   */
+  recovering?: number;
+  /** While recovering: a live holder is not re-read in the current generation yet. */
+  staleHolders?: boolean;
+  /** Not to be written yet: its holders are settling (set by the reconciler from the two fields above). */
+  settling?: boolean;
 }
 
 export interface Intent {
@@ -343,7 +360,7 @@ export class SyncState {
   readonly now: () => number;
 
   constructor(
-    readonly redis: Redis,
+    readonly redis: RedisClient,
     opts: SyncStateOptions,
   ) {
     this.keys = connectorKeys(opts.keyPrefix, opts.connectorId);
@@ -361,13 +378,7 @@ export class SyncState {
    * may have changed is put into the dirty set, in the same atomic step.
    */
   async recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
-    if (!EVENT_ID_RE.test(job.eventId))
-      throw new Error(`recordDesired: bad event id ${JSON.stringify(job.eventId)}`);
-    if (!Number.isSafeInteger(job.generation) || job.generation < 0)
-      throw new Error(`recordDesired: bad generation ${job.generation}`);
-    if (!job.indicatorId) throw new Error('recordDesired: empty indicatorId');
-    if (job.op !== 'upsert' && job.op !== 'remove')
-      throw new Error(`recordDesired: bad op ${String(job.op)}`);
+    validateJob(job);
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
     const s = this.keys.sync;
@@ -436,13 +447,33 @@ export class SyncState {
     return { token, seq: Number(seq), values: claimed, busy: Number(busy) };
   }
 
+  /** The current generation and the highest swept (0 = none). */
+  async generationAndSwept(): Promise<{ current: number; swept: number }> {
+    const [current, swept] = await this.redis.mget(this.keys.generation, this.keys.sync.swept);
+    return { current: Number(current ?? 0), swept: Number(swept ?? 0) };
+  }
+
+  /**
+   * Makes every dirty value due within the next `withinMs` due now (values that waited for a generation's
+   * recovery to end; a retry woken early is only decided again). Returns how many.
+   */
+  async wakeDirty(withinMs: number): Promise<number> {
+    const now = this.now();
+    const due = await this.redis.zrangebyscore(this.keys.sync.dirty, `(${now}`, now + withinMs);
+    for (let i = 0; i < due.length; i += 1000) {
+      const chunk = due.slice(i, i + 1000);
+      await this.redis.zadd(this.keys.sync.dirty, 'LT', ...chunk.flatMap((v) => [now, v]));
+    }
+    return due.length;
+  }
+
   /** Renews the claim's locks; returns the values still held. */
   async renew(claim: Claim, values: string[] = claim.values): Promise<Set<string>> {
     if (values.length === 0) return new Set();
     const held = (await renewClaimLua.run(
       this.redis,
-      [this.keys.sync.dirty],
-      [claim.token, this.lockTtlMs, this.now(), this.keys.sync.lockPrefix, ...values],
+      [this.keys.sync.dirty, ...values.map((v) => this.keys.sync.lock(v))],
+      [claim.token, this.lockTtlMs, this.now(), ...values],
     )) as string[];
     return new Set(held);
   }
@@ -453,10 +484,10 @@ export class SyncState {
     const s = this.keys.sync;
     const rows = (await readValuesLua.run(
       this.redis,
-      [s.fieldSets, ...values.map((v) => s.value(v))],
+      [this.keys.generation, s.swept, s.fieldSets, ...values.map((v) => s.value(v))],
       [s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, number, string[]][];
-    return rows.map(([value, winnerId, g, e, fields, count, flat]) => {
+    )) as [string, string, string, string, string, number, string[], number, number][];
+    return rows.map(([value, winnerId, g, e, fields, count, flat, recovering, stale]) => {
       const { applied, version } = parseApplied(flat);
       const live = winnerId !== '' && fields !== '';
       const desired: DesiredValue = {
@@ -470,7 +501,9 @@ export class SyncState {
         const { fp, attributes } = parseFieldSet(fields);
         desired.attributes = attributes;
         desired.fp = fp;
-        desired.winner = { indicatorId: winnerId, generation: Number(g), eventId: e };
+        desired.winner = { indicatorId: winnerId, eventId: e };
+        if (recovering > 0) desired.recovering = recovering;
+        if (stale === 1) desired.staleHolders = true;
       }
       return { value, desired, applied };
     });
@@ -482,21 +515,18 @@ export class SyncState {
    * Call it right before the request, after taking the budget token. Returns the values that may be written.
    */
   async beginWrite(
-    items: { value: string; claim: Claim; version: number }[],
+    items: { value: string; claim: Claim; version: number; fp: string }[],
     op: Intent['op'],
-    fp: string,
   ): Promise<Set<string>> {
     if (items.length === 0) return new Set();
-    const args: (string | number)[] = [
-      this.now(),
-      this.lockTtlMs,
-      this.keys.sync.lockPrefix,
-      this.keys.sync.valuePrefix,
-    ];
-    args.push(op, fp);
-    for (const { value, claim, version } of items)
-      args.push(value, claim.token, String(claim.seq), String(version));
-    return new Set((await beginWriteLua.run(this.redis, [], args)) as string[]);
+    const s = this.keys.sync;
+    const keys: string[] = [];
+    const args: (string | number)[] = [this.now(), this.lockTtlMs, op];
+    for (const { value, claim, version, fp } of items) {
+      keys.push(s.lock(value), s.value(value));
+      args.push(value, claim.token, String(claim.seq), String(version), fp);
+    }
+    return new Set((await beginWriteLua.run(this.redis, keys, args)) as string[]);
   }
 
   /**
@@ -636,13 +666,10 @@ export class SyncState {
     return moved;
   }
 
+  /** Each batch of this connector's keys matching `pattern` (on a Cluster: on the master serving its slot). */
   private async scanKeys(pattern: string, chunk: number, each: (keys: string[]) => Promise<void>) {
-    let cursor = '0';
-    do {
-      const [next, names] = await this.redis.scan(cursor, 'MATCH', pattern, 'COUNT', chunk);
-      cursor = next;
-      if (names.length > 0) await each(names);
-    } while (cursor !== '0');
+    for await (const names of scanKeys(this.redis, pattern, { slotOf: this.keys.sync.dirty, count: chunk }))
+      await each(names);
   }
 
   /**

@@ -86,10 +86,10 @@ describe('collection reads (adoption, and the read at the start of a generation)
   it('adoption: duplicates, wrong attributes and leftovers are fixed; nothing is searched or created twice', async () => {
     // What the Python connector left: keep.example right, dup.example twice, wrong.example with other
     // attributes, leftover.example that no indicator exports, and a revoked one.
-    await fake.createBatch(attrs('keep'), ['keep.example']);
-    await fake.createBatch(attrs('dup'), ['dup.example', 'dup.example']);
-    await fake.createBatch(attrs('old'), ['wrong.example', 'leftover.example']);
-    await fake.createBatch(attrs('x'), ['revoked.example']);
+    await fake.createWith(attrs('keep'), ['keep.example']);
+    await fake.createWith(attrs('dup'), ['dup.example', 'dup.example']);
+    await fake.createWith(attrs('old'), ['wrong.example', 'leftover.example']);
+    await fake.createWith(attrs('x'), ['revoked.example']);
     await fake.revoke([...fake.indicators.values()].at(-1)!.id);
     fake.calls.length = 0;
     expect(await reads.stateExists()).toBe(false);
@@ -166,7 +166,7 @@ describe('collection reads (adoption, and the read at the start of a generation)
     // The page is read now; then, before it is recorded: our own revoke of c.example (its indicator went).
     await rec.applyJob(remove('c', '1-9'));
     // Behind our back: an extra copy of b.example, a.example revoked, d.example edited.
-    await fake.createBatch(attrs('b'), ['b.example']);
+    await fake.createWith(attrs('b'), ['b.example']);
     fake.indicators.get(idOf('a.example'))!.revoked = true;
     fake.indicators.get(idOf('d.example'))!.attributes = attrs('edited by hand');
     const stalePage = before; // still shows c.example live
@@ -205,7 +205,7 @@ describe('collection reads (adoption, and the read at the start of a generation)
   });
 
   it('one reader at a time: a second read of the same generation waits, then finds it done', async () => {
-    await fake.createBatch(attrs('x'), ['x.example', 'y.example']);
+    await fake.createWith(attrs('x'), ['x.example', 'y.example']);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
@@ -230,7 +230,7 @@ describe('collection reads (adoption, and the read at the start of a generation)
   });
 
   it('a newer generation supersedes the sweeps of older ones; their observed values wait for its sweep', async () => {
-    await fake.createBatch(attrs('x'), ['left.example']);
+    await fake.createWith(attrs('x'), ['left.example']);
     await r.client.set(rec.state.keys.generation, '1');
     await reads.read(
       1,

@@ -11,7 +11,7 @@ const live = (fp: string, version = 5, generation = 1): DesiredValue => ({
   fp,
   generation,
   liveIndicators: 1,
-  winner: { indicatorId: 'i', generation, eventId: '1-0' },
+  winner: { indicatorId: 'i', eventId: '1-0' },
 });
 const gone = (version = 5): DesiredValue => ({
   value: 'v',

@@ -10,7 +10,7 @@ import {
   unlimitedBudget,
 } from '../src/index.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
-import { upsert } from './helpers.ts';
+import { StallableBudget, upsert } from './helpers.ts';
 
 const FAST: ReconcilerOptions = {
   lingerMs: 5,
@@ -20,32 +20,6 @@ const FAST: ReconcilerOptions = {
   defaultRetryAfterMs: 1,
   configurationRetryMs: 1,
 };
-
-/** A budget that hands out tokens until `stall()`, then holds every taker until `release()`. */
-class StallableBudget implements Budget {
-  taken = 0;
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-  waiting = 0;
-  stall(): void {
-    this.gate = new Promise((resolve) => {
-      this.open = resolve;
-    });
-  }
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
-  async take(): Promise<void> {
-    if (this.gate) {
-      this.waiting += 1;
-      await this.gate;
-      this.waiting -= 1;
-    }
-    this.taken += 1;
-  }
-  async pause(): Promise<void> {}
-}
 
 describe('reconcile failure edges (issue 13)', () => {
   let r: TestRedis;

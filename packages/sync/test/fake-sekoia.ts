@@ -1,7 +1,13 @@
 // In-memory SekoiaPort: a test double for the engine's own tests only (the end-to-end tests use the Sekoia
 // simulator over HTTP). Faults are injected per call with `fault`.
-import type { IocAttributes } from '@octi-sekoia/model';
-import { type ErrorPolicy, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '../src/index.ts';
+import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
+import {
+  type CreateItem,
+  type ErrorPolicy,
+  type FoundIndicator,
+  SekoiaPolicyError,
+  type SekoiaPort,
+} from '../src/index.ts';
 
 export interface StoredIndicator {
   id: string;
@@ -11,7 +17,8 @@ export interface StoredIndicator {
 }
 
 export type Call =
-  | { kind: 'create'; values: string[]; attributes: IocAttributes }
+  /** `attributes`: the request's shared fields with the first item's valid_from; `validFrom`: per item. */
+  | { kind: 'create'; values: string[]; attributes: IocAttributes; validFrom: string[] }
   | { kind: 'edit'; id: string; attributes: IocAttributes }
   | { kind: 'revoke'; id: string }
   | { kind: 'forceDelete'; id: string }
@@ -53,19 +60,40 @@ export class FakeSekoia implements SekoiaPort {
     throw new SekoiaPolicyError(f.message ?? `injected ${f.policy}`, f.policy, f.retryAfterMs);
   }
 
-  async createBatch(defaultFields: IocAttributes, values: string[]) {
-    const lose = await this.enter({ kind: 'create', values: [...values], attributes: defaultFields });
+  /** A create of `values` all carrying `attributes` (tests filling the collection by hand). */
+  createWith(attributes: IocAttributes, values: string[]) {
+    const { validFrom, ...fields } = attributes;
+    return this.createBatch(
+      fields,
+      values.map((value) => ({ value, validFrom })),
+    );
+  }
+
+  /** Like Sekoia: `fields` shared, `valid_from` per item (docs/sekoia-api.md, "POST /{id}/indicators"). */
+  async createBatch(fields: CreateFields, created: CreateItem[]) {
+    const values = created.map((c) => c.value);
+    const lose = await this.enter({
+      kind: 'create',
+      values,
+      attributes: { ...fields, validFrom: created[0]?.validFrom ?? '' },
+      validFrom: created.map((c) => c.validFrom),
+    });
     if (values.length < 1 || values.length > 100) throw new SekoiaPolicyError('batch size', 'rejected');
     const bad = values.find((v) => this.refuse.has(v));
     if (bad !== undefined) throw new SekoiaPolicyError(`invalid value ${bad}`, 'rejected');
-    const items = values.map((value) => {
+    const items = created.map(({ value, validFrom }) => {
       const held = [...this.indicators.values()].filter((i) => i.value === value);
       const revoked = held.at(-1);
       if (this.reimportRevoked === 'ignore' && revoked && held.every((i) => i.revoked)) {
         return { id: revoked.id, value, revoked: true };
       }
       const id = `indicator--${String(++this.n).padStart(8, '0')}`;
-      this.indicators.set(id, { id, value, revoked: false, attributes: structuredClone(defaultFields) });
+      this.indicators.set(id, {
+        id,
+        value,
+        revoked: false,
+        attributes: { ...structuredClone(fields), validFrom },
+      });
       return { id, value };
     });
     if (lose) throw new SekoiaPolicyError('socket hang up (answer lost)', 'retryable');

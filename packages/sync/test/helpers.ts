@@ -1,4 +1,5 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
+import type { Budget } from '../src/index.ts';
 
 export function attrs(description: string, over: Partial<IocAttributes> = {}): IocAttributes {
   return { validFrom: '2024-01-01T00:00:00.000Z', killChainPhases: [], description, ...over };
@@ -38,4 +39,30 @@ export function remove(
     attributes: attrs(''),
     values: [],
   };
+}
+
+/** A budget that hands out tokens until `stall()`, then holds every taker until `release()`. */
+export class StallableBudget implements Budget {
+  taken = 0;
+  private gate: Promise<void> | undefined;
+  private open: (() => void) | undefined;
+  waiting = 0;
+  stall(): void {
+    this.gate = new Promise((resolve) => {
+      this.open = resolve;
+    });
+  }
+  release(): void {
+    this.open?.();
+    this.gate = undefined;
+  }
+  async take(): Promise<void> {
+    if (this.gate) {
+      this.waiting += 1;
+      await this.gate;
+      this.waiting -= 1;
+    }
+    this.taken += 1;
+  }
+  async pause(): Promise<void> {}
 }

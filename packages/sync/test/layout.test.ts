@@ -3,6 +3,7 @@
  * is the `i:` fields of the value hash), each distinct field set stored once and counted, and sync state of the
  * older layout migrated by the worker at start.
  */
+import { legacyLayout, migrateKeyLayout } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CollectionReads, fieldSet, parseFieldSet, SyncState } from '../src/index.ts';
@@ -18,17 +19,22 @@ afterEach(async () => {
   await r.cleanup();
 });
 
-/** Every key of the test's connector, without its prefix. */
-async function keyNames(): Promise<string[]> {
-  const base = `${state.keys.base}:`;
+/** Every key matching `pattern`, sorted. */
+async function scanAll(pattern: string): Promise<string[]> {
   const out: string[] = [];
   let cursor = '0';
   do {
-    const [next, names] = await r.client.scan(cursor, 'MATCH', `${base}*`, 'COUNT', 1000);
+    const [next, names] = await r.client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
-    out.push(...names.map((n) => n.slice(base.length)));
+    out.push(...names);
   } while (cursor !== '0');
   return out.sort();
+}
+
+/** Every key of the test's connector, without its prefix. */
+async function keyNames(): Promise<string[]> {
+  const base = `${state.keys.base}:`;
+  return (await scanAll(`${base}*`)).map((n) => n.slice(base.length));
 }
 
 const fieldSets = () => r.client.hgetall(state.keys.sync.fieldSets);
@@ -126,11 +132,20 @@ describe('one record per value, field sets stored once', () => {
 });
 
 describe('sync state of layout 1 (before issue 17)', () => {
-  /** What layout 1 wrote for a live indicator: inline attributes and fingerprint, one index set per value. */
-  async function legacyIndicator(id: string, eventId: string, values: string[], description: string) {
+  /**
+   * What layout 1 wrote for a live indicator: inline attributes and fingerprint, one index set per value.
+   * `at` names a key as written (the tagged name by default; the untagged one for a release before hash tags).
+   */
+  async function legacyIndicator(
+    id: string,
+    eventId: string,
+    values: string[],
+    description: string,
+    at = (key: string) => key,
+  ) {
     const s = state.keys.sync;
     const a = attrs(description);
-    await r.client.hset(s.indicator(id), {
+    await r.client.hset(at(s.indicator(id)), {
       g: '1',
       e: eventId,
       live: '1',
@@ -139,10 +154,10 @@ describe('sync state of layout 1 (before issue 17)', () => {
       fp: state.fingerprint(a),
       stix: `indicator--${id}`,
     });
-    await r.client.sadd(s.legacyLive, id);
+    await r.client.sadd(at(s.legacyLive), id);
     for (const v of values) {
-      await r.client.sadd(`${s.legacyIndexPrefix}${v}`, id);
-      await r.client.hset(s.value(v), 'ver', '7');
+      await r.client.sadd(at(`${s.legacyIndexPrefix}${v}`), id);
+      await r.client.hset(at(s.value(v)), 'ver', '7');
     }
   }
 
@@ -184,5 +199,34 @@ describe('sync state of layout 1 (before issue 17)', () => {
     expect(await state.indicatorsOf('b')).toEqual(['i2']);
     // Migrating again finds the format and does nothing.
     expect(await state.migrate()).toEqual({ index: 0, indicators: 0 });
+  });
+
+  it('a deployment from before hash tags and layout 2 comes up: key names moved, then the layout migrated', async () => {
+    // Keys of a release before both: untagged names (`<prefix>:<connector>:…`, migrateKeyLayout moves them) and
+    // layout 1 (SyncState.migrate moves it), in the order the worker runs them at start (apps/worker main.ts).
+    const old = legacyLayout(r.prefix, 'c1');
+    const untagged = (key: string) => `${old.base}${key.slice(state.keys.base.length)}`;
+    await legacyIndicator('i1', '1-0', ['a', 'b'], 'shared', untagged);
+    await legacyIndicator('i2', '2-0', ['b'], 'shared', untagged);
+    await r.client.hset(untagged(state.keys.sync.value('a')), 'id:sek-1', 'fp1');
+    await r.client.zadd(untagged(state.keys.sync.dirty), 0, 'a');
+    await r.client.set(untagged(state.keys.generation), '1');
+
+    expect((await migrateKeyLayout(r.client, r.prefix, 'c1')).kept).toBe(0);
+    expect(await state.migrate()).toEqual({ index: 2, indicators: 2 });
+    expect(await scanAll(`${old.base}:*`)).toEqual([]);
+    expect((await keyNames()).filter((k) => k.startsWith('sync:idx:') || k === 'sync:live')).toEqual([]);
+    expect(await liveCount()).toBe(2);
+    const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared')).ref;
+    expect(await refs()).toEqual({ [shared]: '2' });
+    const [a, b] = await state.readValues(['a', 'b']);
+    expect(a?.desired).toMatchObject({ live: true, version: 7, attributes: attrs('shared') });
+    expect(a?.applied.ids).toEqual({ 'sek-1': 'fp1' });
+    expect(b?.desired).toMatchObject({ liveIndicators: 2, winner: { indicatorId: 'i2' } });
+    expect(await state.dirtyCount()).toBe(1);
+    // The new code goes on from it.
+    await state.recordDesired(remove('i2', '5-0'));
+    expect(await state.indicatorsOf('b')).toEqual(['i1']);
+    expect(await refs()).toEqual({ [shared]: '1' });
   });
 });

@@ -242,12 +242,11 @@ describe('reconcile', () => {
     const [st] = await crashed.state.readValues(claim.values);
     expect(
       await crashed.state.beginWrite(
-        [{ value: 'v.example', claim, version: st!.desired.version }],
+        [{ value: 'v.example', claim, version: st!.desired.version, fp: st!.desired.fp! }],
         'create',
-        st!.desired.fp!,
       ),
     ).toEqual(new Set(['v.example']));
-    await fake.createBatch(attrs('d'), ['v.example']); // the request lands, then the process dies
+    await fake.createWith(attrs('d'), ['v.example']); // the request lands, then the process dies
     crashed.state.redis.disconnect();
     await r.client.del(crashed.state.keys.sync.lock('v.example')); // its lock expires
 

@@ -1,4 +1,4 @@
-import type { IndicatorJob } from '@octi-sekoia/model';
+import { type IndicatorJob, InvalidJobError } from '@octi-sekoia/model';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type RecordDesiredOutcome, SyncState } from '../src/index.ts';
@@ -156,9 +156,10 @@ describe('recordDesired', () => {
     expect(v?.desired).toMatchObject({ live: false, liveIndicators: 0 });
   });
 
-  it('rejects malformed jobs before touching Redis', async () => {
-    await expect(state.recordDesired(upsert('i', '12', ['a']))).rejects.toThrow(/bad event id/);
-    await expect(state.recordDesired(upsert('i', '1-0', ['']))).rejects.toThrow(/bad value/);
+  it('rejects malformed jobs before touching Redis (the job rule of packages/model)', async () => {
+    await expect(state.recordDesired(upsert('i', '12', ['a']))).rejects.toThrow(InvalidJobError);
+    await expect(state.recordDesired(upsert('i', '12', ['a']))).rejects.toThrow(/bad eventId/);
+    await expect(state.recordDesired(upsert('i', '1-0', ['']))).rejects.toThrow(/values must be non-empty/);
     await expect(state.recordDesired({ ...upsert('i', '1-0', ['a']), generation: -1 })).rejects.toThrow(
       /generation/,
     );

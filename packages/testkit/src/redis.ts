@@ -8,10 +8,17 @@ export interface TestRedis {
   /** A unique prefix such as `t:3f9a1c2e:` — use it for every key and queue prefix of the test. */
   prefix: string;
   url: string;
+  /** The apps' settings for this Redis (`REDIS_URL`, or the Sentinel variables): give these to a process. */
+  env: Record<string, string>;
   client: Redis;
   /** A new connection (BullMQ workers need their own, with `maxRetriesPerRequest: null`). */
   connect(): Redis;
-  /** Deletes every key under the prefix and closes the connections made here. */
+  /**
+   * Also run `forget` at cleanup, before the keys are deleted: for records the prefix owns that live outside it
+   * (the collection-owner records: `forgetCollectionsOwnedBy` of @octi-sekoia/sync).
+   */
+  alsoForget(forget: (client: Redis, prefix: string) => Promise<unknown>): void;
+  /** Deletes every key whose name contains the prefix (and what alsoForget names), closes the connections. */
   cleanup(): Promise<void>;
 }
 
@@ -25,15 +32,20 @@ export async function testRedis(label = 't'): Promise<TestRedis> {
   };
   const client = connect();
   await client.ping();
+  const forgets: ((client: Redis, prefix: string) => Promise<unknown>)[] = [];
   return {
     prefix,
     url: REDIS_TEST_URL,
+    env: { REDIS_URL: REDIS_TEST_URL },
     client,
     connect,
+    alsoForget: (forget) => forgets.push(forget),
     async cleanup() {
+      for (const forget of forgets) await forget(client, prefix);
       let cursor = '0';
       do {
-        const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+        // Anywhere in the name: the key layout puts the prefix inside a hash tag (packages/queue/src/keys.ts).
+        const [next, keys] = await client.scan(cursor, 'MATCH', `*${prefix}*`, 'COUNT', 1000);
         cursor = next;
         if (keys.length > 0) await client.unlink(...keys);
       } while (cursor !== '0');

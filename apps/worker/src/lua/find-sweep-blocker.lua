@@ -7,6 +7,8 @@
 -- (sorted sets)
 -- ARGV[1] job key prefix (`<bull prefix>:<queue>:`)  ARGV[2] the marker's job id  ARGV[3] its timestamp (ms)
 -- ARGV[4] G
+-- Undeclared keys: the job hashes (`ARGV[1] .. id`) of the ids found in KEYS; BullMQ's keys of one queue share
+-- the connector's hash tag (its prefix), hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {blocker id, state} or false.
 local prefix, marker, markerTs, G = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local names = {'active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'}

@@ -16,7 +16,7 @@ import {
   startOpenCtiSimulator,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
-import { CollectionReads } from '@octi-sekoia/sync';
+import { CollectionReads, forgetCollectionsOwnedBy } from '@octi-sekoia/sync';
 import { type ManagedProcess, startProcess, type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { CONNECTOR_ID, FAST_TUNING } from '../harness.ts';
 
@@ -33,6 +33,8 @@ export interface ResyncStackOptions {
   behavior?: Partial<SekoiaBehavior>;
   faults?: Partial<SekoiaFaults>;
   seed?: number;
+  /** A TestRedis of another topology (e.g. `SentinelSet.testRedis()`); default: the machine's Redis. */
+  redis?: TestRedis;
 }
 
 export class ResyncStack {
@@ -55,7 +57,8 @@ export class ResyncStack {
   }
 
   static async start(opts: ResyncStackOptions = {}): Promise<ResyncStack> {
-    const r = await testRedis('resync');
+    const r = opts.redis ?? (await testRedis('resync'));
+    r.alsoForget(forgetCollectionsOwnedBy);
     const octi = await startOpenCtiSimulator({ heartbeatMs: 100, seed: opts.seed ?? 3 });
     const sim = await startSekoiaSimulator({
       seed: opts.seed ?? 3,
@@ -73,7 +76,7 @@ export class ResyncStack {
   env(extra: Record<string, string> = {}): Record<string, string> {
     return {
       PATH: process.env.PATH ?? '',
-      REDIS_URL: this.r.url,
+      ...this.r.env,
       REDIS_KEY_PREFIX: this.r.prefix,
       CONNECTOR_ID,
       CONNECTOR_NAME: 'Sekoia re-sync test',

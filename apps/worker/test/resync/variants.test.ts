@@ -310,7 +310,7 @@ class Matrix {
       const resync = await s.cli(['resync', '--wait', '--timeout', '120']);
       expect(resync.code, resync.output).toBe(0);
       expect(resync.output).toContain('re-sync done');
-    } else await s.r.client.set(`${s.keys.base}:resync-requested`, new Date().toISOString());
+    } else await s.r.client.set(s.keys.resyncRequested, new Date().toISOString());
     this.generation++;
     await s.waitGeneration(this.generation, 120_000);
     expect(expected()).toEqual(CONVERGED);

@@ -35,6 +35,20 @@ const PHASES = [
 ];
 const LOCKHEED = ['delivery', 'exploitation', 'installation', 'actions-on-objectives'];
 const SHARED_VALIDITY_DAYS = [30, 90, 180, 365];
+/**
+ * Lifetimes (days) of OpenCTI's built-in indicator decay rules by observable type, for `feedValidity`.
+ * Assumption (no OpenCTI source in this repository says the exact values): IP addresses 60 days, URLs and
+ * domain names 180 days, everything else (hashes, e-mail addresses…) 365 days. Only the shape matters to the
+ * benchmark: a few lifetimes, fixed per type, counted from each indicator's own valid_from.
+ */
+export const DECAY_LIFETIME_DAYS = { ip: 60, urlOrDomain: 180, other: 365 } as const;
+
+function decayLifetimeDays(pattern: string): number {
+  if (/ipv[46]-addr:/.test(pattern)) return DECAY_LIFETIME_DAYS.ip;
+  if (/(url|domain-name):/.test(pattern)) return DECAY_LIFETIME_DAYS.urlOrDomain;
+  return DECAY_LIFETIME_DAYS.other;
+}
+
 const SHARED_PHASES: KillChainPhaseInput[][] = [
   [],
   [{ kill_chain_name: 'mitre-attack', phase_name: 'command-and-control' }],
@@ -274,8 +288,13 @@ class Generator {
     const at = input.at;
     if (this.opts.sharedFields) {
       const ms = Date.parse(at);
-      input.validFrom = new Date(ms - (ms % DAY_MS)).toISOString();
-      input.validUntil = this.validUntil(at);
+      if (this.opts.feedValidity) {
+        input.validFrom = at;
+        input.validUntil = new Date(ms + decayLifetimeDays(input.pattern) * DAY_MS).toISOString();
+      } else {
+        input.validFrom = new Date(ms - (ms % DAY_MS)).toISOString();
+        input.validUntil = this.validUntil(at);
+      }
       if (r.chance(0.5)) input.labels = ['malicious-activity'];
       const phases = r.pick(SHARED_PHASES);
       if (phases.length > 0) input.killChainPhases = phases;

@@ -153,6 +153,12 @@ export interface GenerateOptions {
    * days later, kill chain phases, labels and score from tiny sets, no free-text description.
    */
   sharedFields?: boolean;
+  /**
+   * With `sharedFields`: fields shaped like a real feed — `valid_from` is each indicator's own creation time (to
+   * the millisecond, as OpenCTI sets it), `valid_until` = valid_from + the lifetime of the observable type's
+   * decay rule (`DECAY_LIFETIME_DAYS`), so only a `SEKOIA_INTEL_VALID_UNTIL_ROUNDING` makes validities shared.
+   */
+  feedValidity?: boolean;
   mix?: Partial<Mix>;
   /** Also load the STIX bundles found in the bundles directory (none found: nothing added). */
   includeBundles?: boolean;

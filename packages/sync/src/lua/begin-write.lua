@@ -6,18 +6,23 @@
 -- one the claim decided on is refused too: the claim may have waited long for its budget token, and a write decided
 -- on an older desired state would go out with outdated attributes (or revoke a value wanted again) and be redone.
 -- Called again by a claim that already holds an intent (a bisected half), it refreshes the intent's time.
--- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] lock prefix  ARGV[4] value prefix  ARGV[5] op  ARGV[6] fp
--- ARGV[7..] quadruples (value, token, seq, desired version acted on)
+-- KEYS[2n-1] lock of item n  KEYS[2n] value hash of item n (every key it touches)
+-- ARGV[1] now ms  ARGV[2] lock TTL ms  ARGV[3] op
+-- ARGV[4..] quintuples per item n (value, token, seq, desired version acted on, fp written) — fp per value: the
+-- items of one create carry their own valid_from
 -- Returns the values whose write may go ahead.
-local now, ttl, lockPrefix, valuePrefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local mark = ARGV[5] .. '|' .. now .. '|' .. ARGV[6]
+local now, ttl = ARGV[1], ARGV[2]
+local prefix = ARGV[3] .. '|' .. now .. '|'
 local accepted = {}
-for i = 7, #ARGV, 4 do
+for n = 1, #KEYS / 2 do
+  local i = 4 + (n - 1) * 5
+  local lock, hash = KEYS[2 * n - 1], KEYS[2 * n]
   local v, token, seq, version = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  if redis.call('GET', lockPrefix .. v) == token
-    and (redis.call('HGET', valuePrefix .. v, 'ver') or '0') == version then
+  local mark = prefix .. ARGV[i + 4]
+  if redis.call('GET', lock) == token
+    and (redis.call('HGET', hash, 'ver') or '0') == version then
     local foreign = false
-    local fields = redis.call('HKEYS', valuePrefix .. v)
+    local fields = redis.call('HKEYS', hash)
     for _, f in ipairs(fields) do
       if string.sub(f, 1, 4) == 'int:' and string.sub(f, 5) ~= seq then
         foreign = true
@@ -25,9 +30,9 @@ for i = 7, #ARGV, 4 do
       end
     end
     if not foreign then
-      redis.call('HSET', valuePrefix .. v, 'int:' .. seq, mark)
-      redis.call('PERSIST', valuePrefix .. v)
-      redis.call('PEXPIRE', lockPrefix .. v, ttl)
+      redis.call('HSET', hash, 'int:' .. seq, mark)
+      redis.call('PERSIST', hash)
+      redis.call('PEXPIRE', lock, ttl)
       accepted[#accepted + 1] = v
     end
   end

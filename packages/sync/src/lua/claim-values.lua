@@ -6,6 +6,8 @@
 -- KEYS[1] dirty zset  KEYS[2] claim sequence counter
 -- ARGV[1] now ms  ARGV[2] max  ARGV[3] lock TTL ms  ARGV[4] token  ARGV[5] lock prefix
 -- ARGV[6] 'scan' (the oldest due values) | 'values' (only the listed ones, if due)  ARGV[7..] values
+-- Undeclared keys: the locks (`ARGV[5] .. value`), found in the dirty set in 'scan' mode; they share the
+-- connector's hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {seq, busy, {claimed values}}.
 local now, max, ttl, token, lockPrefix = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 

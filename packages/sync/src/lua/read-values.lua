@@ -1,14 +1,22 @@
 -- Reads, in one consistent snapshot, the desired and the applied state of each value.
 -- The desired state is derived, not stored: live iff the value's index (the `i:<indicatorId>` fields of its value
 -- hash) names a live indicator; attributes: the field set of the live indicator whose latest event is last in
--- stream order (max (generation, eventId), ties by id).
--- KEYS[1] field sets hash  KEYS[1 + n] value hash of value n
+-- stream order: max eventId, ties by indicator id. The generation is not compared: a re-read (generation G+1)
+-- gives an unchanged indicator the same event id (recovery ids are the entity's updated_at), so the winner among a
+-- value's holders does not flip while some are re-read and others not yet (comparing (generation, eventId) made
+-- every re-read holder win in turn: edits back and forth).
+-- "Recovering": the current generation is not swept yet, so its recovery may still bring (or its sweep remove)
+-- holders of a live value and change its winner; "stale holders": some live holder is not re-read in it yet.
+-- KEYS[1] generation (current)  KEYS[2] swept (highest generation swept)
+-- KEYS[3] field sets hash (ref -> '<count> <JSON>', record-desired.lua)  KEYS[3 + n] value hash of value n
 -- ARGV[1] indicator prefix  ARGV[1 + n] value n
 -- Undeclared keys: the indicator records (`ARGV[1] .. id`, JSON [g, e, live, vals, fs, stix], see
--- record-desired.lua), found in the value hashes; they share the connector's key prefix with KEYS
--- (@octi-sekoia/queue keys.ts).
--- Returns per value {value, winnerId, winnerGen, winnerEvent, field set JSON, liveCount, {applied hash flat}}:
--- the applied hash without its index fields.
+-- record-desired.lua), found in the value hashes, so they cannot be declared; they share the connector's hash tag
+-- with every declared key, hence its slot (@octi-sekoia/queue keys.ts).
+-- Returns per value {value, winnerId, maxGen, winnerEvent, field set JSON, liveCount, {applied hash flat},
+-- recovering, staleHolders} (maxGen: the highest generation among the live holders; the applied hash without its
+-- index fields; recovering: the current generation while it is not swept and the value is live, else 0;
+-- staleHolders: 1 when recovering and a live holder was last recorded in an older generation).
 
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -18,23 +26,25 @@ local function cmpint(a, b)
   return a < b and -1 or 1
 end
 
-local function cmpfence(g1, e1, g2, e2)
-  local c = cmpint(g1, g2)
-  if c ~= 0 then return c end
+local function cmpevent(e1, e2)
   local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
   local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
-  c = cmpint(m1, m2)
+  local c = cmpint(m1, m2)
   if c ~= 0 then return c end
   return cmpint(s1, s2)
 end
 
+local current = redis.call('GET', KEYS[1]) or '0'
+local swept = redis.call('GET', KEYS[2]) or '0'
+local recovering = cmpint(swept, current) < 0 and tonumber(current) or 0
+
 local out = {}
-for n = 1, #KEYS - 1 do
+for n = 1, #KEYS - 3 do
   local v = ARGV[n + 1]
-  local flat = redis.call('HGETALL', KEYS[n + 1])
+  local flat = redis.call('HGETALL', KEYS[n + 3])
   local applied = {}
-  local bestId, bestG, bestE, bestRef = false, false, false, false
-  local count = 0
+  local bestId, bestE, bestRef, maxG = false, false, false, false
+  local count, stale = 0, 0
   for k = 1, #flat, 2 do
     local f = flat[k]
     if string.sub(f, 1, 2) == 'i:' then
@@ -43,10 +53,12 @@ for n = 1, #KEYS - 1 do
       local h = raw and cjson.decode(raw) or {}
       if h[1] and h[3] == 1 then
         count = count + 1
-        local c = bestId and cmpfence(h[1], h[2], bestG, bestE) or 1
+        local c = bestId and cmpevent(h[2], bestE) or 1
         if c > 0 or (c == 0 and m > bestId) then
-          bestId, bestG, bestE, bestRef = m, h[1], h[2], h[5]
+          bestId, bestE, bestRef = m, h[2], h[5]
         end
+        if not maxG or cmpint(h[1], maxG) > 0 then maxG = h[1] end
+        if recovering > 0 and cmpint(h[1], current) < 0 then stale = 1 end
       end
     else
       applied[#applied + 1] = f
@@ -56,8 +68,8 @@ for n = 1, #KEYS - 1 do
   local fields = ''
   if bestRef then
     -- '<count> <JSON>' (record-desired.lua)
-    fields = string.match(redis.call('HGET', KEYS[1], bestRef) or '', '^%d+ (.*)$') or ''
+    fields = string.match(redis.call('HGET', KEYS[3], bestRef) or '', '^%d+ (.*)$') or ''
   end
-  out[#out + 1] = {v, bestId or '', bestG or '', bestE or '', fields, count, applied}
+  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', fields, count, applied, count > 0 and recovering or 0, stale}
 end
 return out

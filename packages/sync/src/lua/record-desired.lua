@@ -15,8 +15,9 @@
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] value key prefix
--- Undeclared keys: the value hashes (`ARGV[12] .. value`) of the values the indicator exported before, found in
--- its hash; they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
+-- Undeclared keys: the value hashes (`ARGV[12] .. value`) of the values the indicator exported before (found in
+-- its record, so they cannot be declared) and of the values of ARGV[5] and ARGV[11]; they share the connector's
+-- hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 -- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.

@@ -16,7 +16,8 @@
 -- Every observed value joins the observed set of G, dirtied once G is swept (leftovers no indicator wants are
 -- then revoked). Revoked items are not passed in.
 -- KEYS[1] observed set of G  KEYS[2] observed generations zset  KEYS[3] observed ids of G (hash value → ids)
--- ARGV[1] G  ARGV[2] value key prefix  ARGV[3..] per value: value, n, then n × (id, fp, fp without valid_until)
+-- KEYS[3 + k] value hash of the k-th value of ARGV (every key it touches)
+-- ARGV[1] G  ARGV[2..] per value: value, n, then n × (id, fp, fp without valid_until)
 -- Returns {trusted, confirmed, refreshed, unsure}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -26,7 +27,7 @@ local function cmpint(a, b)
   return a < b and -1 or 1
 end
 
-local G, prefix = ARGV[1], ARGV[2]
+local G = ARGV[1]
 local trusted, confirmed, refreshed, unsure = 0, 0, 0, 0
 
 local function split(s)
@@ -45,8 +46,9 @@ local function join(t)
   return table.concat(out, ' ')
 end
 
-local i = 3
+local i, k = 2, 0
 while i <= #ARGV do
+  k = k + 1
   local v, n = ARGV[i], tonumber(ARGV[i + 1])
   i = i + 2
   local seen, nseen = {}, 0
@@ -56,7 +58,7 @@ while i <= #ARGV do
     seen[id] = {ARGV[i + 1], ARGV[i + 2]}
     i = i + 3
   end
-  local key = prefix .. v
+  local key = KEYS[3 + k]
   local priorRaw = redis.call('HGET', KEYS[3], v)
   local observed = {}
   if priorRaw then observed = split(priorRaw) end

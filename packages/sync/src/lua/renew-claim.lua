@@ -1,10 +1,11 @@
 -- Renews the locks of a claim that are still ours, and keeps those values hidden from other claimers.
--- KEYS[1] dirty zset  ARGV[1] token  ARGV[2] lock TTL ms  ARGV[3] now ms  ARGV[4] lock prefix  ARGV[5..] values
+-- KEYS[1] dirty zset  KEYS[n + 1] lock of value n
+-- ARGV[1] token  ARGV[2] lock TTL ms  ARGV[3] now ms  ARGV[n + 3] value n
 -- Returns the values still held.
 local held = {}
-for i = 5, #ARGV do
-  local v = ARGV[i]
-  local key = ARGV[4] .. v
+for n = 1, #KEYS - 1 do
+  local v = ARGV[n + 3]
+  local key = KEYS[n + 1]
   if redis.call('GET', key) == ARGV[1] then
     redis.call('PEXPIRE', key, ARGV[2])
     redis.call('ZADD', KEYS[1], 'XX', tonumber(ARGV[3]) + tonumber(ARGV[2]), v)

@@ -5,6 +5,8 @@
 -- observed set (dirtied after C's sweep).
 -- KEYS[1] swept  KEYS[2] observed generations zset
 -- ARGV[1] C  ARGV[2] observed set prefix  ARGV[3] observed ids prefix
+-- Undeclared keys: the observed sets and observed-ids hashes of the generations found in KEYS[2]
+-- (`ARGV[2|3] .. G`); they share the connector's hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {swept before, generations merged}.
 local C = tonumber(ARGV[1])
 local before = tonumber(redis.call('GET', KEYS[1]) or '0')

@@ -8,7 +8,8 @@
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
 -- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator records: tombstones and repeats are skipped)
 -- Undeclared keys: the indicator records (`ARGV[4] .. id`) and the value hashes of the values found in them
--- (`ARGV[5] .. value`); they share the connector's key prefix with KEYS (@octi-sekoia/queue keys.ts).
+-- (`ARGV[5] .. value`); they share the connector's hash tag with KEYS, hence its slot (@octi-sekoia/queue
+-- keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { waitFor } from '@octi-sekoia/testkit';
+import { startSentinelSet, waitFor } from '@octi-sekoia/testkit';
 import { expect, it } from 'vitest';
 import { repoRoot } from './files.ts';
 
@@ -179,3 +179,59 @@ it.each([
   },
   240_000,
 );
+
+it('pnpm demo on Redis behind Sentinel: the apps and its CLI line take the Sentinel settings', async () => {
+  const set = await startSentinelSet();
+  // REDIS_URL emptied: an empty variable counts as unset, so the Sentinel settings are the only topology.
+  const run = startDemo({ DEMO_INDICATORS: '40', CONNECTOR_LOG_LEVEL: 'info', ...set.env, REDIS_URL: '' });
+  try {
+    await waitFor(() => /converged: the collection equals OpenCTI/.test(run.output()), {
+      what: 'the demo to converge',
+      timeoutMs: 180_000,
+      intervalMs: 500,
+    });
+    expect(run.output()).toContain(
+      `Redis: using sentinel master "${set.masterName}" via ${set.env.REDIS_SENTINELS}`,
+    );
+    const line =
+      /^ {2}CLI +(REDIS_SENTINELS=(\S+) REDIS_SENTINEL_MASTER=(\S+) REDIS_KEY_PREFIX=(\S+) CONNECTOR_ID=(\S+) pnpm cli status)$/m.exec(
+        run.output(),
+      );
+    expect(line?.slice(2, 4)).toEqual([set.env.REDIS_SENTINELS, set.masterName]);
+    const status = spawnSync('pnpm', ['--silent', 'cli', 'status', '--json'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH ?? '',
+        REDIS_SENTINELS: line![2]!,
+        REDIS_SENTINEL_MASTER: line![3]!,
+        REDIS_KEY_PREFIX: line![4]!,
+        CONNECTOR_ID: line![5]!,
+      },
+      encoding: 'utf8',
+    });
+    expect(status.stderr).toBe('');
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      connector: { id: line![5], registered: true, found: true },
+      redis: {
+        url: `sentinel master "${set.masterName}" via ${set.env.REDIS_SENTINELS}`,
+        maxmemoryPolicy: 'noeviction',
+      },
+    });
+    const master = await set.master();
+    expect((await master.keys(`*${line![4]}*`)).length).toBeGreaterThan(0);
+    process.kill(-run.demo.pid!, 'SIGINT');
+    await run.closed;
+    expect(run.output()).toMatch(/^stopped$/m);
+    // Ingest, both workers and the dashboard ran on it and stopped once each.
+    expectOneGracefulStop(run.appLog);
+    // The demo removed its keys from the Sentinel's master.
+    try {
+      expect(await master.keys(`*${line![4]}*`)).toEqual([]);
+    } finally {
+      master.disconnect();
+    }
+  } finally {
+    run.kill();
+    await set.destroy();
+  }
+}, 240_000);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 
-export const repoRoot = join(import.meta.dirname, '..', '..', '..');
+export const repoRoot = join(import.meta.dirname, '..', '..');
 export const readRepoFile = (name: string) => readFileSync(join(repoRoot, name), 'utf8');
 
 // biome-ignore lint/suspicious/noExplicitAny: compose files are free-form YAML

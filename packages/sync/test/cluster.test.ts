@@ -1,0 +1,116 @@
+// The sync engine on a real Redis Cluster (3 masters started by the test): every script and multi-key command
+// stays in one slot because every key of a connector carries its hash tag (packages/queue/src/keys.ts). Without
+// the tag, recordDesired, claims and applyJob fail with CROSSSLOT (or a key on another node).
+import { type RedisCluster, startRedisCluster, waitFor } from '@octi-sekoia/testkit';
+import type { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CollectionReads,
+  type CollectionSource,
+  claimCollection,
+  collectionOwnerKey,
+  createSyncEngine,
+  forgetCollectionsOwnedBy,
+  RequestBudget,
+} from '../src/index.ts';
+import { FakeSekoia } from './fake-sekoia.ts';
+import { remove, upsert } from './helpers.ts';
+
+const FAST = {
+  lingerMs: 5,
+  backoffBaseMs: 1,
+  backoffMaxMs: 10,
+  lostAnswerSearchDelayMs: 0,
+  defaultRetryAfterMs: 1,
+  configurationRetryMs: 1,
+};
+
+describe('the sync engine on a 3-master Redis Cluster', () => {
+  let cluster: RedisCluster;
+  let redis: Cluster;
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ masters: 3 });
+    redis = cluster.connect();
+  }, 60_000);
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  it('applies jobs, reconciles, reads the collection and sweeps: the fake collection ends as desired', async () => {
+    const fake = new FakeSekoia();
+    const rec = createSyncEngine({
+      redis,
+      port: fake,
+      keyPrefix: 'cluster-test',
+      connectorId: 'c1',
+      writeHorizonMs: 200,
+      budget: new RequestBudget(redis, {
+        keyPrefix: 'cluster-test',
+        host: 'api.sekoia.test',
+        apiKey: 'k',
+        ratePerSecond: 1000,
+        burst: 100,
+      }),
+      ...FAST,
+    });
+    // Values whose plain keys would hash to many slots (and nodes).
+    const values = Array.from({ length: 40 }, (_, i) => `v${i}.example`);
+    for (let i = 0; i < 10; i++)
+      await rec.applyJob(upsert(`i${i}`, `1-${i}`, values.slice(i * 4, i * 4 + 4), { description: 'd' }));
+    await rec.applyJob(remove('i9', '1-20'));
+    // i8 changes its values: the old ones are un-indexed inside the script (keys found in the indicator hash).
+    await rec.applyJob(upsert('i8', '1-21', ['moved.example'], { description: 'd' }));
+    await waitFor(
+      async () => {
+        await rec.reconcileDirty({ max: 100 });
+        return (await rec.dirtyCount()) === 0;
+      },
+      { what: 'the dirty set drained', intervalMs: 5 },
+    );
+    const expected = [...values.slice(0, 32), 'moved.example'].sort();
+    expect([...fake.live().keys()].sort()).toEqual(expected);
+
+    // A generation-2 read of the collection, then the sweep of generation 2: every indicator not seen in it goes.
+    const reads = new CollectionReads(redis, { keyPrefix: 'cluster-test', connectorId: 'c1' });
+    const source: CollectionSource = {
+      async listAll(onPage) {
+        const all = [...fake.indicators.values()].map((i) => ({
+          id: i.id,
+          name: i.value,
+          revoked: i.revoked,
+          valid_from: i.attributes.validFrom,
+          valid_until: i.attributes.validUntil ?? null,
+          kill_chain_phases: i.attributes.killChainPhases,
+          description: i.attributes.description,
+        }));
+        await onPage(all);
+        return all.length;
+      },
+    };
+    expect((await reads.read(2, source)).kind).toBe('read');
+    await rec.applyJob(upsert('i0', '2-0', values.slice(0, 4), { generation: 2, description: 'd' }));
+    expect((await rec.sweep(2)).removed).toBe(8);
+    await reads.dirtySwept();
+    await waitFor(
+      async () => {
+        await rec.reconcileDirty({ max: 100 });
+        return (await rec.dirtyCount()) === 0;
+      },
+      { what: 'the dirty set drained after the sweep', intervalMs: 5 },
+    );
+    expect([...fake.live().keys()].sort()).toEqual(values.slice(0, 4).sort());
+
+    // SCANs of the connector's keys walk the master serving its slot.
+    expect(await reads.dropAppliedState()).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('collection-owner records, on whichever master they land, are found and forgotten per key prefix', async () => {
+    const me = { connectorId: 'c1', keyPrefix: 'cluster-owner-test' };
+    const keys = Array.from({ length: 12 }, (_, i) =>
+      collectionOwnerKey('https://api.sekoia.test', `coll-${i}`),
+    );
+    for (const key of keys) expect((await claimCollection(redis, key, me, 'test')).kind).toBe('claimed');
+    expect(new Set(await Promise.all(keys.map((k) => cluster.masterPortOf(k)))).size).toBeGreaterThan(1);
+    expect(await forgetCollectionsOwnedBy(redis, 'cluster-owner-test')).toBe(12);
+  });
+});
