@@ -24,7 +24,14 @@ export interface IngestBenchResult {
   cpuCores: number;
   /** Events per second of ingest CPU time: the rate one dedicated core sustains (less sensitive to a busy machine). */
   eventsPerCpuSecond: number;
+  /** This process (ingest and the bench's bundle) at the last job: resident memory and the V8 heap, in MB. */
+  rssMb: number;
+  heapUsedMb: number;
+  heapTotalMb: number;
 }
+
+/** Issue 18's aim: events → jobs per second of one core. */
+export const EVENTS_PER_CPU_SECOND_AIM = 10_000;
 
 const TOKEN = 'b3c4d5e6-0000-4000-8000-00000000be7c';
 const STREAM = 'f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9';
@@ -142,6 +149,7 @@ export async function benchIngest(
     });
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    const mem = process.memoryUsage();
     await service.stop();
     await queues.close();
     return {
@@ -151,6 +159,9 @@ export async function benchIngest(
       eventsPerSecond: Math.round(events / seconds),
       cpuCores: Math.round(((cpu.user + cpu.system) / 1e6 / seconds) * 100) / 100,
       eventsPerCpuSecond: Math.round(events / ((cpu.user + cpu.system) / 1e6)),
+      rssMb: Math.round(mem.rss / 2 ** 20),
+      heapUsedMb: Math.round(mem.heapUsed / 2 ** 20),
+      heapTotalMb: Math.round(mem.heapTotal / 2 ** 20),
     };
   } finally {
     sim.kill('SIGTERM');
@@ -167,6 +178,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(
     `ingest: ${result.events} indicator events from the simulator into Redis in ${result.seconds} s = ` +
       `${result.eventsPerSecond} events/s (batch ${result.batchSize}, ${result.cpuCores} core busy; ` +
-      `${result.eventsPerCpuSecond} events per CPU second)`,
+      `${result.eventsPerCpuSecond} events per CPU second = ` +
+      `${(result.eventsPerCpuSecond / EVENTS_PER_CPU_SECOND_AIM).toFixed(2)}× the aim of ${EVENTS_PER_CPU_SECOND_AIM}; ` +
+      `RSS ${result.rssMb} MB, V8 heap used ${result.heapUsedMb} of ${result.heapTotalMb} MB)`,
   );
 }

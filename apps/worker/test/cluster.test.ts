@@ -60,7 +60,7 @@ describe('the worker on a Redis Cluster', () => {
     const master = await cluster.masterPortOf(s.keys.sync.dirty);
     const requestsBefore = requestsOf(s);
     await cluster.kill(master);
-    await cluster.waitHealthy(60_000);
+    await cluster.waitHealthy(120_000);
     expect(await cluster.masterPortOf(s.keys.sync.dirty)).not.toBe(master);
     for (let i = half; i < jobs.length; i += 100) {
       await s.enqueue(jobs.slice(i, Math.min(i + 100, jobs.length)));

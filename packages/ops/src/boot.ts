@@ -2,6 +2,7 @@ import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
 import type { Cluster, Redis } from 'ioredis';
+import { HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap.ts';
 import { connectRedis } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
@@ -29,14 +30,16 @@ export interface BootOptions<S> {
 }
 
 /**
- * The start-up prologue of an app's main.ts: the configuration and the app's settings (one `config error:` line
- * per problem, exit 2), a JSON logger that redacts the configured secrets, the configuration's warnings logged,
- * the Redis connection (its errors logged redacted, never fatal: ioredis reconnects) and `checkRedis`.
+ * The start-up prologue of an app's main.ts: the heap's growth limited (limitHeapGrowth), the configuration and
+ * the app's settings (one `config error:` line per problem, exit 2), a JSON logger that redacts the configured
+ * secrets, the configuration's warnings logged, the Redis connection (its errors logged redacted, never fatal:
+ * ioredis reconnects) and `checkRedis`.
  */
 export async function bootApp<S = undefined>(
   name: AppName,
   opts: BootOptions<S> = {},
 ): Promise<BootedApp<S>> {
+  limitHeapGrowth(HEAP_GROWING_PERCENT[name]);
   const { config, warnings } = startupConfig(name);
   let settings: S;
   try {

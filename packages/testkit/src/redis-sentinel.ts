@@ -148,7 +148,25 @@ export async function startSentinelSet(opts: { password?: string } = {}): Promis
     async failover() {
       const from = await masterPort();
       const to = servers.find((s) => s.port !== from)!.port;
-      await sentinelClients[0]!.call('SENTINEL', 'FAILOVER', masterName);
+      // Right after a failover the sentinels may not yet see the demoted master as a good replica (its link to the
+      // new master or their INFO of it not yet fresh): SENTINEL FAILOVER then answers NOGOODSLAVE (seen on a loaded
+      // machine); ask again until it is accepted.
+      await waitFor(
+        async () => {
+          try {
+            await sentinelClients[0]!.call('SENTINEL', 'FAILOVER', masterName);
+            return true;
+          } catch (err) {
+            if (/NOGOODSLAVE|INPROG/.test(String(err))) return false;
+            throw err;
+          }
+        },
+        {
+          what: `a sentinel to accept SENTINEL FAILOVER of ${masterName}`,
+          timeoutMs: 60_000,
+          intervalMs: 250,
+        },
+      );
       await waitFor(
         async () => {
           for (const c of sentinelClients) {
