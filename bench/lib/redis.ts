@@ -43,8 +43,9 @@ export async function info(redis: RedisClient, section: string): Promise<Record<
 function category(key: string, base: string): string {
   if (!key.startsWith(`${base}:`)) return key.includes(':budget:') ? 'budget' : 'other';
   const rest = key.slice(base.length + 1);
-  if (rest.startsWith('sync:ind:')) return 'sync indicator hashes (ind:)';
-  if (rest.startsWith('sync:idx:')) return 'sync value index sets (idx:)';
+  if (rest.startsWith('sync:ind:')) return 'sync indicator records (ind:)';
+  // Layout 1 (before issue 17): one index set per value; layout 2 merged it into the value hash.
+  if (rest.startsWith('sync:idx:')) return 'sync value index sets (idx:, layout 1)';
   if (rest.startsWith('sync:val:')) return 'sync value hashes (val:)';
   if (rest.startsWith('sync:lock:')) return 'sync locks';
   if (rest.startsWith('sync:seen:')) return 'sync seen sets';

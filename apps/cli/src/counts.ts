@@ -66,7 +66,8 @@ export async function countValues(c: Connection, batch = 1000): Promise<ValueCou
       const [, score] = replies[2 * i + 1] ?? [null, null];
       if (fieldsErr) throw fieldsErr;
       const f = (fields as string[]) ?? [];
-      if (f.length === 0) continue; // expired between SCAN and HKEYS
+      // Expired between SCAN and HKEYS, or only the index of a value whose applied state was dropped (adoption).
+      if (!f.some((x) => !x.startsWith('i:'))) continue;
       counts.total += 1;
       if (f.some((x) => x.startsWith('id:'))) counts.live += 1;
       else if (f.includes('rej')) counts.rejected += 1;

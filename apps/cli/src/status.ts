@@ -144,7 +144,7 @@ export async function gatherStatus(
     .get(k.collectionUsage)
     .hgetall(k.info)
     .llen(k.replayedEvents)
-    .scard(k.sync.live)
+    .get(k.sync.liveCount)
     .exists(
       k.checkpoint,
       k.generation,
@@ -152,7 +152,7 @@ export async function gatherStatus(
       k.ingestStatus,
       k.circuit,
       k.sync.dirty,
-      k.sync.live,
+      k.sync.liveCount,
       k.queueKey(k.queues.indicators, 'meta'),
       k.queueKey(k.queues.indicators, 'id'),
       k.queueKey(k.queues.deadLetters, 'id'),
@@ -174,7 +174,7 @@ export async function gatherStatus(
     string | null,
     Record<string, string>,
     number,
-    number,
+    string | null,
     number,
   ];
 
@@ -290,7 +290,7 @@ export async function gatherStatus(
             }
           : null,
       values,
-      indicatorsLive: liveIndicators,
+      indicatorsLive: Number(liveIndicators ?? 0),
       counters,
       collection:
         usage && num(usage.count) !== null && num(usage.max) !== null

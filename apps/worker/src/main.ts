@@ -41,6 +41,7 @@ onShutdown({
     redis.disconnect();
   },
 });
+await service.migrateState(); // sync state of an older release, before anything reads or writes it
 await prepareCollection({ redis, settings, log, service }); // config identity, adoption, collection reads
 await service.start();
 log.info(

@@ -64,6 +64,7 @@ export class WorkerService {
   private readonly dlq: DeadLetterDeps;
   private readonly log: Logger;
   private readonly timers: NodeJS.Timeout[] = [];
+  private migrated: Promise<void> | undefined;
   private started = false;
   private stopping = false;
   private readonly drainer: Drainer;
@@ -295,8 +296,24 @@ export class WorkerService {
   }
 
   /** Registers the connector, checks Sekoia once, then takes jobs (unless the circuit is open). */
+  /**
+   * Brings sync state written by an older release to the current layout (@octi-sekoia/sync SyncState.migrate),
+   * once per process: main.ts calls it before the collection hook, start() in any case before taking work.
+   */
+  migrateState(): Promise<void> {
+    this.migrated ??= this.reconciler.state.migrate().then((moved) => {
+      if (moved.index + moved.indicators > 0)
+        this.log.info(
+          moved,
+          'sync state migrated to the current layout (index in the value records, field sets stored once)',
+        );
+    });
+    return this.migrated;
+  }
+
   async start(): Promise<void> {
     const s = this.deps.settings;
+    await this.migrateState();
     this.started = true;
     await this.loadProfile();
     await this.deps.redis.sadd(connectorsKey(s.keyPrefix), s.connectorId);

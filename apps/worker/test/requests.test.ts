@@ -38,9 +38,9 @@ describe('Sekoia requests', () => {
     const first = s.sim.control.requestCount();
 
     s.sim.control.resetCounters();
-    // Inside the dedup horizon: the same job ids are not even enqueued again.
+    // Ids of completed jobs still kept (the newest 1,000) are not even enqueued again; older ones run again.
     await s.enqueue(jobs);
-    // Beyond it (ids expired, or a dead letter replayed): new ids, the fence makes every one a no-op.
+    // New ids (a dead letter replayed, or completed jobs gone): the fence makes every one a no-op.
     const replayed = jobs.map((j) => ({ ...j, eventId: j.eventId }));
     await s.queues.indicators.addBulk(
       replayed.map((job: Job, i) => ({ name: 'replay', data: job, opts: { jobId: `replay-${i}` } })),

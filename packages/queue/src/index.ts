@@ -42,7 +42,7 @@ export { migrateKeyLayout } from './migrate-keys.ts';
 export {
   type ConnectorQueues,
   createQueues,
-  DEFAULT_COMPLETED_HORIZON_SEC,
+  DEFAULT_COMPLETED_KEPT,
   type QueueOptions,
 } from './queues.ts';
 export { duplicateClient, type RedisClient, scanKeys } from './redis-client.ts';

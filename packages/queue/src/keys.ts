@@ -86,18 +86,30 @@ export function keys(keyPrefix: string, connectorId: string) {
 
     // Sync state (see packages/sync/README.md; writer: @octi-sekoia/sync, in the worker and the CLI).
     sync: {
-      /** Prefix: `<p><indicatorId>` hash {g, e, live, vals, attrs, fp, stix} — desired state + fence. */
+      /** Prefix: `<p><indicatorId>` string, JSON [g, e, live, vals, fs, stix] — desired state + fence. */
       indicatorPrefix: `${s}:ind:`,
-      /** Prefix: `<p><value>` set of live indicator ids exporting the value. */
-      indexPrefix: `${s}:idx:`,
-      /** Prefix: `<p><value>` hash {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure, fail} — version + applied. */
+      /**
+       * Prefix: `<p><value>` hash, the one record of a value: {ver, gen, id:<sekoiaId>, int:<seq>, rej, unsure,
+       * fail} (version + applied) and `i:<indicatorId>` per live indicator exporting the value (the index).
+       */
       valuePrefix: `${s}:val:`,
+      /**
+       * Hash field set ref → `<live indicators referring to it> <JSON [fp, validFrom, validUntil, phases,
+       * description]>`: each distinct field set once, deleted when no live indicator refers to it.
+       */
+      fieldSets: `${s}:field-sets`,
+      /** Integer: layout version of the sync state (absent: the layout before 2, migrated at worker start). */
+      format: `${s}:format`,
+      /** Prefix of the index sets of layout 1 (before 2 merged them into the value hashes): migration only. */
+      legacyIndexPrefix: `${s}:idx:`,
       /** Prefix: `<p><value>` string lock (claim token, PX). */
       lockPrefix: `${s}:lock:`,
       /** Sorted set value → not-before time (ms): the durable dirty set. */
       dirty: `${s}:dirty`,
-      /** Set of live indicator ids (enumerated by the sweep). */
-      live: `${s}:live`,
+      /** Integer: number of live indicators (the sweep walks the indicator records themselves). */
+      liveCount: `${s}:live-count`,
+      /** Set of live indicator ids of layout 1 (counted by liveCount in layout 2): migration only. */
+      legacyLive: `${s}:live`,
       /** Counter: global desired-version sequence (monotonic, so a deleted value hash never reuses a version). */
       versionSeq: `${s}:version-seq`,
       /** Counter: claim sequence (identifies the claim that wrote an intent). */
@@ -109,7 +121,6 @@ export function keys(keyPrefix: string, connectorId: string) {
       /** Hash of counters (applied, stale, duplicate, …). */
       stats: `${s}:stats`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
-      index: (value: string) => `${s}:idx:${value}`,
       value: (value: string) => `${s}:val:${value}`,
       lock: (value: string) => `${s}:lock:${value}`,
 

@@ -6,10 +6,12 @@ import type { RedisClient } from './redis-client.ts';
 
 export interface QueueOptions {
   /**
-   * How long completed indicator jobs are kept (seconds): a replayed event inside this horizon is not enqueued
-   * twice (same job id). Beyond it, fencing makes a replay harmless. Default 7 days, like the tombstones.
+   * How many completed indicator jobs are kept (the newest), for the dashboard and `pnpm cli status`. Nothing
+   * relies on a completed job being kept: a replayed event re-enqueued under the same job id once the job is
+   * gone is refused by the fence of the desired state (`duplicate`/`stale`, packages/sync/README.md
+   * "Why it converges" 1), so no request follows. Default 1,000.
    */
-  completedHorizonSec?: number;
+  completedKept?: number;
 }
 
 export interface ConnectorQueues {
@@ -21,7 +23,14 @@ export interface ConnectorQueues {
   close(): Promise<void>;
 }
 
-export const DEFAULT_COMPLETED_HORIZON_SEC = 7 * 24 * 3600;
+/**
+ * Completed jobs kept by default. Bounded by a count, not an age: at 500 B–1.3 kB of Redis per completed job, an
+ * age kept every event of the horizon (a re-sync of 500,000 indicators kept 500,000 jobs for a week).
+ */
+export const DEFAULT_COMPLETED_KEPT = 1000;
+
+/** Entries of BullMQ's event stream kept (approximately: XADD MAXLEN ~). */
+export const EVENTS_KEPT = 1000;
 
 /**
  * The two queues of one connector. Indicator jobs only touch Redis (recordDesired + best-effort reconcile;
@@ -38,10 +47,12 @@ export function createQueues(
   const indicators = new Queue<Job>(k.queues.indicators, {
     connection,
     prefix: k.bullPrefix,
+    // BullMQ's event stream (no process of ours reads it; Bull Board neither): 1,000 entries, not 10,000.
+    streams: { events: { maxLen: EVENTS_KEPT } },
     defaultJobOptions: {
       attempts: 25,
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
-      removeOnComplete: { age: opts.completedHorizonSec ?? DEFAULT_COMPLETED_HORIZON_SEC },
+      removeOnComplete: { count: opts.completedKept ?? DEFAULT_COMPLETED_KEPT },
       // Failed jobs stay until the worker moves them to the dead letters.
       removeOnFail: false,
     },

@@ -16,7 +16,7 @@ describe('keys', () => {
     ],
     ['dirty', k.sync.dirty, '{octi-sekoia:c0ffee00-0000-4000-8000-000000000001}:sync:dirty'],
     ['value', k.sync.value('1.2.3.4'), '{octi-sekoia:c0ffee00-0000-4000-8000-000000000001}:sync:val:1.2.3.4'],
-    ['index', k.sync.index('a:b'), '{octi-sekoia:c0ffee00-0000-4000-8000-000000000001}:sync:idx:a:b'],
+    ['field sets', k.sync.fieldSets, '{octi-sekoia:c0ffee00-0000-4000-8000-000000000001}:sync:field-sets'],
     ['sekoiaProfile', k.sekoiaProfile, '{octi-sekoia:c0ffee00-0000-4000-8000-000000000001}:sekoia-profile'],
   ])('%s', (_name, actual, expected) => {
     expect(actual).toBe(expected);
@@ -24,7 +24,6 @@ describe('keys', () => {
 
   it('builders agree with the prefixes the Lua scripts use', () => {
     expect(k.sync.value('x')).toBe(`${k.sync.valuePrefix}x`);
-    expect(k.sync.index('x')).toBe(`${k.sync.indexPrefix}x`);
     expect(k.sync.lock('x')).toBe(`${k.sync.lockPrefix}x`);
     expect(k.sync.indicator('i')).toBe(`${k.sync.indicatorPrefix}i`);
   });
@@ -56,6 +55,9 @@ describe('keys', () => {
       k.sync.indicator('i'),
       k.sync.value('{v}'),
       k.sync.lock('v'),
+      k.sync.fieldSets,
+      k.sync.liveCount,
+      k.sync.format,
       k.sync.readLock,
       k.sync.observed(3),
     ];

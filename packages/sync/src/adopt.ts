@@ -34,6 +34,10 @@ const finishReadLua = new LuaScript(
   'finish-read',
   readFileSync(new URL('./lua/finish-read.lua', import.meta.url), 'utf8'),
 );
+const dropAppliedLua = new LuaScript(
+  'drop-applied',
+  readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
+);
 
 /** An indicator as Sekoia lists it (the fields a collection read looks at; SekoiaClient's SekoiaIndicator fits). */
 export interface ListedIndicator {
@@ -266,7 +270,8 @@ export class CollectionReads {
       s.versionSeq,
       s.claimSeq,
       s.stats,
-      s.live,
+      s.liveCount,
+      s.legacyLive,
       s.dirty,
       s.swept,
       this.rk.readGeneration,
@@ -318,14 +323,15 @@ export class CollectionReads {
    * Another collection is adopted: forgets everything known of the old one — the value records (applied state
    * and desired versions: a value no job touched since reads version 0, which record-applied expects; versions
    * come from a global counter, so none is ever reused), the observed sets and reads — keeping the desired
-   * state (indicators, index, dirty set). The new collection's values then have no record, so its read adopts
-   * them as they are. Workers must be stopped. Returns how many value records were dropped.
+   * state (indicators, the index fields of the value hashes, dirty set). The new collection's values then have
+   * no record, so its read adopts them as they are. Workers must be stopped. Returns how many value records were
+   * dropped.
    */
   async dropAppliedState(chunk = 500): Promise<number> {
     let n = 0;
     const s = this.keys.sync;
     for await (const names of scanKeys(this.redis, `${s.valuePrefix}*`, { slotOf: s.dirty, count: chunk }))
-      n += await this.redis.unlink(...names);
+      n += Number(await dropAppliedLua.run(this.redis, names, []));
     const gens = await this.redis.zrange(this.rk.observedGenerations, '0', '-1');
     await this.redis.del(
       this.rk.observedGenerations,

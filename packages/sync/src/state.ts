@@ -6,7 +6,13 @@ import {
   type IocAttributes,
   validateJob,
 } from '@octi-sekoia/model';
-import { type ConnectorKeys, keys as connectorKeys, LuaScript, type RedisClient } from '@octi-sekoia/queue';
+import {
+  type ConnectorKeys,
+  keys as connectorKeys,
+  LuaScript,
+  type RedisClient,
+  scanKeys,
+} from '@octi-sekoia/queue';
 
 const lua = (name: string, source: string) => new LuaScript(name, source);
 const recordDesiredLua = lua(
@@ -37,6 +43,19 @@ const sweepUnseenLua = lua(
   'sweep-unseen',
   readFileSync(new URL('./lua/sweep-unseen.lua', import.meta.url), 'utf8'),
 );
+const migrateLegacyLua = lua(
+  'migrate-legacy',
+  readFileSync(new URL('./lua/migrate-legacy.lua', import.meta.url), 'utf8'),
+);
+
+/**
+ * An indicator's record (`ind:<id>`, a string written by record-desired.lua and sweep-unseen.lua): generation,
+ * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id.
+ */
+type IndicatorRecord = [string, string, 0 | 1, string[], string, string];
+
+/** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
+export const STATE_FORMAT = 2;
 
 const DAY_MS = 24 * 3600 * 1000;
 export interface SyncStateOptions {
@@ -288,6 +307,40 @@ export function parseApplied(flat: string[]): { applied: AppliedState; version: 
   return { applied, version };
 }
 
+/**
+ * The field set of an indicator as stored once in the field-sets hash: its text, a JSON array by position
+ * `[fingerprint, validFrom, validUntil | null, [[kill_chain_name, phase_name], …], description]` (no key names:
+ * ~50 bytes less per distinct set; equal field sets, equal text), and its ref (a hash of that text: equal field
+ * sets share one entry, and one ref never names two different texts). parseFieldSet reads it back.
+ */
+export function fieldSet(fp: string, a: IocAttributes): { ref: string; json: string } {
+  const json = JSON.stringify([
+    fp,
+    a.validFrom,
+    a.validUntil ?? null,
+    a.killChainPhases.map((p) => [p.kill_chain_name, p.phase_name]),
+    a.description,
+  ]);
+  return { ref: createHash('sha256').update(json).digest('base64url').slice(0, 16), json };
+}
+
+export function parseFieldSet(json: string): { fp: string; attributes: IocAttributes } {
+  const [fp, validFrom, validUntil, phases, description] = JSON.parse(json) as [
+    string,
+    string,
+    string | null,
+    [string, string][],
+    string,
+  ];
+  const attributes: IocAttributes = {
+    validFrom,
+    ...(validUntil === null ? {} : { validUntil }),
+    killChainPhases: phases.map(([kill_chain_name, phase_name]) => ({ kill_chain_name, phase_name })),
+    description,
+  };
+  return { fp, attributes };
+}
+
 /** Short, stable fingerprint of attributes: a hash of the model's canonical attribute key. */
 export function defaultFingerprint(a: IocAttributes): string {
   return createHash('sha256').update(attributesFingerprint(a)).digest('base64url').slice(0, 22);
@@ -329,22 +382,31 @@ export class SyncState {
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
     const s = this.keys.sync;
+    const fields =
+      job.op === 'upsert' ? fieldSet(this.fingerprint(job.attributes), job.attributes) : undefined;
     const reply = (await recordDesiredLua.run(
       this.redis,
-      [s.indicator(job.indicatorId), s.dirty, s.live, this.keys.generation, s.versionSeq, s.stats],
+      [
+        s.indicator(job.indicatorId),
+        s.dirty,
+        s.liveCount,
+        this.keys.generation,
+        s.versionSeq,
+        s.stats,
+        s.fieldSets,
+      ],
       [
         job.indicatorId,
         String(job.generation),
         job.eventId,
         job.op,
         JSON.stringify(values),
-        job.op === 'upsert' ? JSON.stringify(job.attributes) : '',
-        job.op === 'upsert' ? this.fingerprint(job.attributes) : '',
+        fields?.json ?? '',
+        fields?.ref ?? '',
         job.stixId ?? '',
         this.tombstoneTtlMs,
         this.now(),
         previous ? JSON.stringify(previous) : '',
-        s.indexPrefix,
         s.valuePrefix,
       ],
     )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
@@ -422,12 +484,12 @@ export class SyncState {
     const s = this.keys.sync;
     const rows = (await readValuesLua.run(
       this.redis,
-      [this.keys.generation, s.swept, ...values.flatMap((v) => [s.index(v), s.value(v)])],
+      [this.keys.generation, s.swept, s.fieldSets, ...values.map((v) => s.value(v))],
       [s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, string, number, string[], number, number][];
-    return rows.map(([value, winnerId, g, e, attrs, fp, count, flat, recovering, stale]) => {
+    )) as [string, string, string, string, string, number, string[], number, number][];
+    return rows.map(([value, winnerId, g, e, fields, count, flat, recovering, stale]) => {
       const { applied, version } = parseApplied(flat);
-      const live = winnerId !== '' && attrs !== '';
+      const live = winnerId !== '' && fields !== '';
       const desired: DesiredValue = {
         value,
         version,
@@ -436,7 +498,8 @@ export class SyncState {
         liveIndicators: Number(count),
       };
       if (live) {
-        desired.attributes = JSON.parse(attrs) as IocAttributes;
+        const { fp, attributes } = parseFieldSet(fields);
+        desired.attributes = attributes;
         desired.fp = fp;
         desired.winner = { indicatorId: winnerId, eventId: e };
         if (recovering > 0) desired.recovering = recovering;
@@ -483,7 +546,7 @@ export class SyncState {
     const s = this.keys.sync;
     const [outcome, reason] = (await recordAppliedLua.run(
       this.redis,
-      [s.dirty, s.lock(value), s.value(value), s.index(value)],
+      [s.dirty, s.lock(value), s.value(value)],
       [
         claim.token,
         String(claim.seq),
@@ -543,22 +606,70 @@ export class SyncState {
 
   /** The stored desired state of an indicator (debugging, CLI, tests). */
   async readIndicator(indicatorId: string) {
-    const h = await this.redis.hgetall(this.keys.sync.indicator(indicatorId));
-    if (!h.g) return undefined;
+    const raw = await this.redis.get(this.keys.sync.indicator(indicatorId));
+    if (!raw) return undefined;
+    const [g, e, live, values, fs, stixId] = JSON.parse(raw) as IndicatorRecord;
+    const counted = fs ? await this.redis.hget(this.keys.sync.fieldSets, fs) : null;
+    const fields = counted ? counted.slice(counted.indexOf(' ') + 1) : null; // '<count> <JSON>'
     return {
-      generation: Number(h.g),
-      eventId: h.e ?? '',
-      live: h.live === '1',
-      values: JSON.parse(h.vals ?? '[]') as string[],
-      attributes: h.attrs ? (JSON.parse(h.attrs) as IocAttributes) : undefined,
-      stixId: h.stix,
+      generation: Number(g),
+      eventId: e,
+      live: live === 1,
+      values,
+      attributes: fields ? parseFieldSet(fields).attributes : undefined,
+      stixId,
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
   }
 
-  /** Live indicator ids exporting the value. */
-  indicatorsOf(value: string): Promise<string[]> {
-    return this.redis.smembers(this.keys.sync.index(value));
+  /** Live indicator ids exporting the value (the index fields of its value hash). */
+  async indicatorsOf(value: string): Promise<string[]> {
+    const fields = await this.redis.hkeys(this.keys.sync.value(value));
+    return fields.filter((f) => f.startsWith('i:')).map((f) => f.slice(2));
+  }
+
+  /**
+   * Brings sync state of an older layout to STATE_FORMAT (the worker calls it at start, before taking work):
+   * layout 1 kept an index set per value (`idx:<value>`) and each indicator's attributes inline; layout 2 keeps
+   * the index in the value hash and each distinct field set once (packages/sync/README.md "Older deployments").
+   * Idempotent and safe to run from several workers at once; a state with no live indicator has nothing to move.
+   * Returns how many keys were moved.
+   */
+  async migrate(chunk = 500): Promise<{ index: number; indicators: number }> {
+    const s = this.keys.sync;
+    const moved = { index: 0, indicators: 0 };
+    if (Number((await this.redis.get(s.format)) ?? 0) >= STATE_FORMAT) return moved;
+    // Layout 1 had a set of live indicator ids; it goes last, so a worker starting meanwhile migrates too.
+    if ((await this.redis.scard(s.legacyLive)) > 0) {
+      await this.scanKeys(`${s.legacyIndexPrefix}*`, chunk, async (names) => {
+        const keys = names.flatMap((k) => [k, s.value(k.slice(s.legacyIndexPrefix.length))]);
+        moved.index += Number(await migrateLegacyLua.run(this.redis, keys, ['index']));
+      });
+      await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
+        const m = this.redis.multi();
+        for (const k of names) m.type(k).hmget(k, 'attrs', 'fp');
+        const replies = (await m.exec()) ?? [];
+        const keys = [s.fieldSets];
+        const args: string[] = ['indicator'];
+        names.forEach((k, i) => {
+          if (replies[2 * i]?.[1] !== 'hash') return; // moved already (a record string)
+          const [attrs, fp] = (replies[2 * i + 1]?.[1] as (string | null)[] | undefined) ?? [];
+          const fields = attrs ? fieldSet(fp ?? '', JSON.parse(attrs) as IocAttributes) : undefined;
+          keys.push(k);
+          args.push(attrs ?? '', fields?.ref ?? '', fields?.json ?? '');
+        });
+        if (keys.length > 1) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
+      });
+      await migrateLegacyLua.run(this.redis, [s.legacyLive, s.liveCount], ['live']);
+    }
+    await this.redis.set(s.format, String(STATE_FORMAT));
+    return moved;
+  }
+
+  /** Each batch of this connector's keys matching `pattern` (on a Cluster: on the master serving its slot). */
+  private async scanKeys(pattern: string, chunk: number, each: (keys: string[]) => Promise<void>) {
+    for await (const names of scanKeys(this.redis, pattern, { slotOf: this.keys.sync.dirty, count: chunk }))
+      await each(names);
   }
 
   /**
@@ -586,33 +697,23 @@ export class SyncState {
       await this.redis.sadd(s.sweepExempt, ...exempt.slice(i, i + 1000));
     let removed = 0;
     let dirtied = 0;
-    const kept: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, ids] = await this.redis.sscan(s.live, cursor, 'COUNT', chunk);
-      cursor = next;
-      if (ids.length > 0) {
-        const [r, d, k] = (await sweepUnseenLua.run(
-          this.redis,
-          [s.dirty, s.live, s.versionSeq, s.stats, s.sweepExempt],
-          [
-            String(generation),
-            this.tombstoneTtlMs,
-            this.now(),
-            s.indicatorPrefix,
-            s.indexPrefix,
-            s.valuePrefix,
-            ...ids,
-          ],
-        )) as [number, number, string[]];
-        removed += r;
-        dirtied += d;
-        kept.push(...k);
-      }
-    } while (cursor !== '0');
+    const kept = new Set<string>();
+    // Every indicator record (no set of live ids is kept: it cost ~70 B per value, packages/sync/README.md
+    // "Memory"); tombstones and keys a SCAN returns twice are skipped by the script.
+    await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
+      const ids = names.map((k) => k.slice(s.indicatorPrefix.length));
+      const [r, d, k] = (await sweepUnseenLua.run(
+        this.redis,
+        [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets],
+        [String(generation), this.tombstoneTtlMs, this.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
+      )) as [number, number, string[]];
+      removed += r;
+      dirtied += d;
+      for (const id of k) kept.add(id);
+    });
     await this.redis.set(s.swept, String(generation));
     await this.redis.del(s.sweepExempt);
-    return { removed, dirtied, skipped: false, kept: kept.sort() };
+    return { removed, dirtied, skipped: false, kept: [...kept].sort() };
   }
 }
 

@@ -3,7 +3,7 @@
 -- applied even when our lock was lost: intents serialised the writes, and dropping a created id would leave
 -- an untracked live IOC. The value leaves the dirty set only if the lock is still ours, the desired version
 -- we acted on is still the current one, and nothing is uncertain; otherwise it goes back (now or later).
--- KEYS[1] dirty zset  KEYS[2] lock  KEYS[3] value hash  KEYS[4] value index set
+-- KEYS[1] dirty zset  KEYS[2] lock  KEYS[3] value hash (applied state and index: `i:<indicatorId>` fields)
 -- ARGV[1] token  ARGV[2] seq  ARGV[3] now ms  ARGV[4] value  ARGV[5] desired version acted on
 -- ARGV[6] mode: 'done' (caller believes Sekoia matches that version) | 'retry' (not yet) | 'observe' (search
 --         result, recorded mid-claim, only while the lock is held; the lock is kept)
@@ -76,11 +76,12 @@ if mode == 'observe' then return {'ok', ''} end
 
 if not keepIntent then redis.call('HDEL', KEYS[3], 'int:' .. seq) end
 local fields = redis.call('HKEYS', KEYS[3])
-local ids, foreign = 0, false
+local ids, foreign, wanted = 0, false, false
 for _, f in ipairs(fields) do
   local p = string.sub(f, 1, 3)
   if p == 'id:' then ids = ids + 1 end
   if p == 'int' and string.sub(f, 1, 4) == 'int:' then foreign = true end
+  if string.sub(f, 1, 2) == 'i:' then wanted = true end
 end
 -- A value never dirtied by a job (adopted, marked dirty by hand) has version 0.
 local current = redis.call('HGET', KEYS[3], 'ver') or '0'
@@ -111,7 +112,7 @@ end
 if held then redis.call('DEL', KEYS[2]) end
 
 -- Memory: a value nobody wants, with no live id and nothing pending, keeps its record (revoked) for a while.
-if ids == 0 and not foreign and not unsure and redis.call('SCARD', KEYS[4]) == 0 and outcome == 'done' then
+if ids == 0 and not foreign and not unsure and not wanted and outcome == 'done' then
   redis.call('PEXPIRE', KEYS[3], retention)
 else
   redis.call('PERSIST', KEYS[3])

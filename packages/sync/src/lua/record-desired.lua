@@ -1,19 +1,23 @@
 -- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
 -- value index and the dirty set in the same atomic step (docs/architecture.md).
+-- The index of a value is the `i:<indicatorId>` fields of its value hash (one record per value); the indicator
+-- refers to its field set (fingerprint + attributes) by ref, stored once in the field-sets hash and counted.
 --
--- KEYS[1] indicator hash  {g, e, live, vals, attrs, fp, stix}
+-- KEYS[1] indicator record  string, JSON [g, e, live 0|1, vals, fs, stix] (a string, not a hash: ~150 bytes less
+--                           per indicator, packages/sync/README.md "Memory")
 -- KEYS[2] dirty zset      value -> not-before ms
--- KEYS[3] live set        live indicator ids
+-- KEYS[3] live count      number of live indicators
 -- KEYS[4] generation      current generation (absent = no guard)
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
+-- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of state.ts fieldSet>'
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
--- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] attributes JSON  ARGV[7] attributes fingerprint
+-- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
--- ARGV[12] index key prefix  ARGV[13] value key prefix
--- Undeclared keys: the index sets and value hashes (`ARGV[12|13] .. value`) of the values the indicator exported
--- before, found in its hash; they share the connector's hash tag with KEYS, hence its slot
--- (@octi-sekoia/queue keys.ts).
+-- ARGV[12] value key prefix
+-- Undeclared keys: the value hashes (`ARGV[12] .. value`) of the values the indicator exported before (found in
+-- its record, so they cannot be declared) and of the values of ARGV[5] and ARGV[11]; they share the connector's
+-- hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 -- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.
@@ -35,6 +39,27 @@ local function cmpfence(g1, e1, g2, e2)
   return cmpint(s1, s2)
 end
 
+-- Field sets (state.ts fieldSet) are counted in place: ref -> '<live indicators referring to it> <JSON>'.
+local function addRef(ref, json)
+  local cur = redis.call('HGET', KEYS[7], ref)
+  if cur then
+    local n, text = string.match(cur, '^(%d+) (.*)$')
+    redis.call('HSET', KEYS[7], ref, (tonumber(n) + 1) .. ' ' .. text)
+  else
+    redis.call('HSET', KEYS[7], ref, '1 ' .. json)
+  end
+end
+local function dropRef(ref)
+  local cur = redis.call('HGET', KEYS[7], ref)
+  if not cur then return end
+  local n, text = string.match(cur, '^(%d+) (.*)$')
+  if tonumber(n) <= 1 then
+    redis.call('HDEL', KEYS[7], ref)
+  else
+    redis.call('HSET', KEYS[7], ref, (tonumber(n) - 1) .. ' ' .. text)
+  end
+end
+
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
 -- A job of a generation older than the current one is superseded by the re-read of the newer generation.
@@ -44,8 +69,13 @@ if current and cmpint(gen, current) < 0 then
   return {0, 'stale-generation', current}
 end
 
-local h = redis.call('HMGET', KEYS[1], 'g', 'e', 'live', 'vals')
-local known = h[1] ~= false
+local raw = redis.call('GET', KEYS[1])
+local known = raw ~= false
+local h = {}
+if known then
+  local rec = cjson.decode(raw)
+  h = {rec[1], rec[2], rec[3] == 1 and '1' or '0', rec[4], rec[5] ~= '' and rec[5] or false}
+end
 if known then
   local c = cmpfence(gen, eid, h[1], h[2])
   if c == 0 then
@@ -59,7 +89,7 @@ if known then
 end
 
 local old = {}
-if known and h[3] == '1' then old = cjson.decode(h[4]) end
+if known and h[3] == '1' then old = h[4] end
 local new = {}
 if op == 'upsert' then new = cjson.decode(ARGV[5]) end
 local inNew = {}
@@ -75,12 +105,13 @@ end
 
 -- Every value the indicator exported before or exports now is dirty: membership or the winning attributes
 -- (last event in stream order) may have changed for it.
+local member = 'i:' .. id
 for _, v in ipairs(old) do
-  if not inNew[v] then redis.call('SREM', ARGV[12] .. v, id) end
+  if not inNew[v] then redis.call('HDEL', ARGV[12] .. v, member) end
   mark(v)
 end
 for _, v in ipairs(new) do
-  redis.call('SADD', ARGV[12] .. v, id)
+  redis.call('HSET', ARGV[12] .. v, member, '')
   mark(v)
 end
 -- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
@@ -94,20 +125,32 @@ local now = tonumber(ARGV[10])
 for _, v in ipairs(dirty) do
   -- LT: makes a value waiting for a retry (future score) due now, never delays one already due.
   redis.call('ZADD', KEYS[2], 'LT', now, v)
-  redis.call('HSET', ARGV[13] .. v, 'ver', version)
-  redis.call('PERSIST', ARGV[13] .. v)
+  redis.call('HSET', ARGV[12] .. v, 'ver', version)
+  redis.call('PERSIST', ARGV[12] .. v)
 end
 
+-- The field set the indicator held while live (refs count live indicators only; a tombstone holds none).
+local oldRef = false
+if known and h[3] == '1' and h[5] then oldRef = h[5] end
+local newRef = false
+if op == 'upsert' then newRef = ARGV[7] end
+if newRef ~= oldRef then
+  if newRef then addRef(newRef, ARGV[6]) end
+  if oldRef then dropRef(oldRef) end
+end
+
+-- The record: the values JSON as the caller made it (checked canonical), every string encoded by cjson.
+local function record(live, vals, fs)
+  return '[' .. cjson.encode(gen) .. ',' .. cjson.encode(eid) .. ',' .. live .. ',' .. vals .. ',' ..
+    cjson.encode(fs) .. ',' .. cjson.encode(ARGV[8]) .. ']'
+end
 if op == 'upsert' then
-  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '1', 'vals', ARGV[5], 'attrs', ARGV[6], 'fp', ARGV[7], 'stix', ARGV[8])
-  redis.call('PERSIST', KEYS[1])
-  redis.call('SADD', KEYS[3], id)
+  redis.call('SET', KEYS[1], record(1, ARGV[5], newRef))
+  if not (known and h[3] == '1') then redis.call('INCR', KEYS[3]) end
 else
   -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
-  redis.call('HSET', KEYS[1], 'g', gen, 'e', eid, 'live', '0', 'vals', '[]', 'stix', ARGV[8])
-  redis.call('HDEL', KEYS[1], 'attrs', 'fp')
-  redis.call('PEXPIRE', KEYS[1], ARGV[9])
-  redis.call('SREM', KEYS[3], id)
+  redis.call('SET', KEYS[1], record(0, '[]', ''), 'PX', ARGV[9])
+  if known and h[3] == '1' then redis.call('DECR', KEYS[3]) end
 end
 redis.call('HINCRBY', KEYS[6], 'applied', 1)
 return {1, 'applied', version, dirty}

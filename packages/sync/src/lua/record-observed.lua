@@ -1,9 +1,10 @@
 -- Records one page of a collection read (adoption, or the read at the start of generation G) into the applied
 -- state, without ever making it describe Sekoia wrongly, even while workers write (the page was read before
 -- this script runs, so it may be older than the applied record):
--- * no applied record for the value at all: nothing of ours wrote it within the retention, and nothing can
---   have since the page was read (any write leaves a record) → the live ids observed are recorded as they are,
---   confirmed in G (a first start, a new collection: every value is in this case);
+-- * no applied record for the value at all (its value hash holds no field but the index's `i:` ones): nothing
+--   of ours wrote it within the retention, and nothing can have since the page was read (any write leaves a
+--   record) → the live ids observed are recorded as they are, confirmed in G (a first start, a new collection:
+--   every value is in this case);
 -- * a record whose ids are exactly the live ids observed, with no write in flight and nothing unsure → it is
 --   confirmed in G (no verify search needed); an id whose attributes differ from what we last wrote takes the
 --   observed fingerprint (so an edit follows when they are not the desired ones). Sekoia giving a value its
@@ -63,12 +64,19 @@ while i <= #ARGV do
   if priorRaw then observed = split(priorRaw) end
   for id in pairs(seen) do observed[id] = true end
 
-  if redis.call('EXISTS', key) == 0 then
+  local h = redis.call('HGETALL', key)
+  local recorded = false
+  for k = 1, #h, 2 do
+    if string.sub(h[k], 1, 2) ~= 'i:' then
+      recorded = true
+      break
+    end
+  end
+  if not recorded then
     for id, f in pairs(seen) do redis.call('HSET', key, 'id:' .. id, f[1]) end
     redis.call('HSET', key, 'gen', G)
     trusted = trusted + 1
   else
-    local h = redis.call('HGETALL', key)
     local ids, nids, busy, isUnsure, gen = {}, 0, false, false, '0'
     for k = 1, #h, 2 do
       local f = h[k]

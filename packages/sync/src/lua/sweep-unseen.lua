@@ -3,12 +3,13 @@
 -- would: any event of G for it (seen later, or replayed) still wins.
 -- An indicator named in the exempt set (by internal or STIX id) is kept: its last event of G could not be applied
 -- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
--- KEYS[1] dirty zset  KEYS[2] live set  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
--- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] index prefix
--- ARGV[6] value prefix  ARGV[7..] indicator ids (a chunk of the live set)
--- Undeclared keys: the indicator hashes (`ARGV[4] .. id`) and the index sets and value hashes of the values found
--- in them (`ARGV[5|6] .. value`); they share the connector's hash tag with KEYS, hence its slot
--- (@octi-sekoia/queue keys.ts).
+-- KEYS[1] dirty zset  KEYS[2] live count  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
+-- KEYS[6] field sets hash (counted in place, see record-desired.lua)
+-- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
+-- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator records: tombstones and repeats are skipped)
+-- Undeclared keys: the indicator records (`ARGV[4] .. id`) and the value hashes of the values found in them
+-- (`ARGV[5] .. value`); they share the connector's hash tag with KEYS, hence its slot (@octi-sekoia/queue
+-- keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
 local function cmpint(a, b)
   a = string.gsub(a, '^0+', '')
@@ -18,35 +19,47 @@ local function cmpint(a, b)
   return a < b and -1 or 1
 end
 
+local function dropRef(ref)
+  local cur = redis.call('HGET', KEYS[6], ref)
+  if not cur then return end
+  local n, text = string.match(cur, '^(%d+) (.*)$')
+  if tonumber(n) <= 1 then
+    redis.call('HDEL', KEYS[6], ref)
+  else
+    redis.call('HSET', KEYS[6], ref, (tonumber(n) - 1) .. ' ' .. text)
+  end
+end
+
 local G, now = ARGV[1], tonumber(ARGV[3])
 local removed, dirtied, kept = 0, 0, {}
 local version = false
-for i = 7, #ARGV do
+for i = 6, #ARGV do
   local id = ARGV[i]
   local key = ARGV[4] .. id
-  local h = redis.call('HMGET', key, 'g', 'live', 'vals', 'stix')
-  local exempt = h[1] and h[2] == '1' and cmpint(h[1], G) < 0
-    and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[4] and redis.call('SISMEMBER', KEYS[5], h[4]) == 1))
+  -- The record (record-desired.lua): {g, e, live, vals, fs, stix}.
+  local raw = redis.call('GET', key)
+  local h = raw and cjson.decode(raw) or {}
+  local unseen = h[1] and h[3] == 1 and cmpint(h[1], G) < 0
+  local exempt = unseen
+    and (redis.call('SISMEMBER', KEYS[5], id) == 1 or (h[6] ~= '' and redis.call('SISMEMBER', KEYS[5], h[6]) == 1))
   if exempt then
     kept[#kept + 1] = id
-  elseif h[1] and h[2] == '1' and cmpint(h[1], G) < 0 then
+  elseif unseen then
     if not version then version = redis.call('INCR', KEYS[3]) end
-    for _, v in ipairs(cjson.decode(h[3])) do
-      redis.call('SREM', ARGV[5] .. v, id)
+    for _, v in ipairs(h[4]) do
+      redis.call('HDEL', ARGV[5] .. v, 'i:' .. id)
       redis.call('ZADD', KEYS[1], 'LT', now, v)
-      redis.call('HSET', ARGV[6] .. v, 'ver', version)
-      redis.call('PERSIST', ARGV[6] .. v)
+      redis.call('HSET', ARGV[5] .. v, 'ver', version)
+      redis.call('PERSIST', ARGV[5] .. v)
       dirtied = dirtied + 1
     end
-    redis.call('HSET', key, 'g', G, 'e', '0-0', 'live', '0', 'vals', '[]')
-    redis.call('HDEL', key, 'attrs', 'fp')
-    redis.call('PEXPIRE', key, ARGV[2])
-    redis.call('SREM', KEYS[2], id)
+    if h[5] ~= '' then dropRef(h[5]) end
+    redis.call('SET', key, '[' .. cjson.encode(G) .. ',"0-0",0,[],"",' .. cjson.encode(h[6]) .. ']', 'PX', ARGV[2])
     removed = removed + 1
-  elseif not h[1] or h[2] ~= '1' then
-    -- Not live any more (or expired): the live set was stale for it.
-    redis.call('SREM', KEYS[2], id)
   end
 end
-if removed > 0 then redis.call('HINCRBY', KEYS[4], 'swept', removed) end
+if removed > 0 then
+  redis.call('HINCRBY', KEYS[4], 'swept', removed)
+  redis.call('DECRBY', KEYS[2], removed)
+end
 return {removed, dirtied, kept}
