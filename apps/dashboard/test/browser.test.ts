@@ -215,6 +215,8 @@ describe('dashboard in a browser', () => {
       values: [REJECTED],
     };
     await r.client.set(keys(r.prefix, CONNECTOR_ID).generation, '1');
+    // Generation 1's recovery is over (swept): the value is written at once, not held until a sweep.
+    await r.client.set(keys(r.prefix, CONNECTOR_ID).sync.swept, '1');
     await d.queues.indicators.add(job.op, job, { jobId: jobId(job) });
     const deadLetters = async () => {
       const c = await d.queues.deadLetters.getJobCounts('waiting', 'failed', 'active', 'delayed');
