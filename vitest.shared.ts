@@ -5,8 +5,10 @@ export function sharedTestConfig(packageDir: string) {
   return {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     reporters: ['default', ['json', { outputFile: join(packageDir, '.vitest-result.json') }]] as never,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Generous: CI runs the packages' suites in parallel on 2 cores, where starting an app under tsx has taken
+    // over 30 s; a test's own waits name what they wait for, so a real hang still fails with a clear message.
+    testTimeout: 180_000,
+    hookTimeout: 120_000,
     pool: 'forks' as const,
     allowOnly: false,
     passWithNoTests: true,

@@ -89,7 +89,7 @@ beforeAll(async () => {
       WORKER_HTTP_PORT: String(await freePort()),
     },
   });
-  await worker.waitForOutput(/"msg":"started"/, 30_000);
+  await worker.waitForOutput(/"msg":"started"/, 90_000);
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [

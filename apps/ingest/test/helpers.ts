@@ -144,7 +144,7 @@ export function logLines(
 
 /** The ops server URL of a started child process (from its `started` log line). */
 export async function opsUrl(proc: ManagedProcess): Promise<string> {
-  await proc.waitForOutput(/"msg":"started"/, 30_000);
+  await proc.waitForOutput(/"msg":"started"/, 90_000);
   const started = logLines(proc).find((l) => l.msg === 'started');
   return `http://127.0.0.1:${String(started?.httpPort)}`;
 }

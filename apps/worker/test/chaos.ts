@@ -48,7 +48,7 @@ export async function runWithKills(
 ): Promise<{ kills: number; seconds: number }> {
   const env = { WORKER_CONCURRENCY: '100' };
   const workers: ManagedProcess[] = [s.spawnWorker(env), s.spawnWorker(env)];
-  await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 30_000)));
+  await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 90_000)));
   const t0 = Date.now();
   const rng = new Rng(seed);
   let kills = 0;

@@ -48,7 +48,7 @@ describe('the worker on a Redis Cluster', () => {
     const jobs = jobsOf(messages);
     const env = { WORKER_CONCURRENCY: '100' };
     const workers = [s.spawnWorker(env), s.spawnWorker(env)];
-    await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 30_000)));
+    await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 90_000)));
 
     const half = Math.floor(jobs.length / 2);
     for (let i = 0; i < half; i += 100) {

@@ -43,7 +43,7 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 it('a second connector on the same collection is refused (other id, other prefix) until `pnpm cli adopt` hands it over', async () => {
   const s = stack;
   const first = s.spawnWorker();
-  await first.waitForOutput(/"msg":"started"/, 30_000);
+  await first.waitForOutput(/"msg":"started"/, 90_000);
   expect(JSON.parse((await s.r.client.get(ownerKey)) ?? '{}')).toMatchObject({
     connectorId: CONNECTOR_ID,
     keyPrefix: s.r.prefix,
@@ -85,7 +85,7 @@ it('a second connector on the same collection is refused (other id, other prefix
   );
   expect(adopt.code).toBe(0);
   const taker = s.spawnWorker({ CONNECTOR_ID: OTHER_ID });
-  await taker.waitForOutput(/"msg":"started"/, 30_000);
+  await taker.waitForOutput(/"msg":"started"/, 90_000);
   // And now the first one is the second owner.
   const back = s.spawnWorker();
   expect(await back.exited).toBe(2);

@@ -41,7 +41,7 @@ describe('a crash between recording the desired state and reconciling loses noth
     const messages = await scenarioMessages({ seed: 22, indicators: 60 });
     const jobs = jobsOf(messages);
     const first = s.spawnWorker({ SEKOIA_INTEL_BATCH_LINGER_MS: '200' });
-    await first.waitForOutput(/"msg":"started"/, 30_000);
+    await first.waitForOutput(/"msg":"started"/, 90_000);
     await s.enqueue(jobs);
     // A write intent in Redis, 300 ms old: the request it announces is on its way (the token was taken
     // before the intent, nothing waits between the two) and Sekoia holds it for 1 s.
@@ -60,7 +60,7 @@ describe('a crash between recording the desired state and reconciling loses noth
     });
 
     const second = s.spawnWorker();
-    await second.waitForOutput(/"msg":"started"/, 30_000);
+    await second.waitForOutput(/"msg":"started"/, 90_000);
     await s.waitIdle(30_000);
     expect(s.diff(expectedOf(messages))).toEqual(CONVERGED);
     expect(await s.deadLetters()).toEqual([]);

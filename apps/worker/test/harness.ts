@@ -284,7 +284,7 @@ export class Stack {
 
 /** The ops port a spawned worker logged in its `started` line. */
 export async function httpPortOf(proc: ManagedProcess): Promise<number> {
-  await proc.waitForOutput(/"msg":"started"/, 30_000);
+  await proc.waitForOutput(/"msg":"started"/, 90_000);
   const line = proc
     .output()
     .split('\n')

@@ -20,7 +20,7 @@ afterEach(async () => {
 it('a rejection reason carrying the OpenCTI token reaches Redis redacted (value record and dead letter)', async () => {
   const s = stack;
   const worker = s.spawnWorker({ OPENCTI_TOKEN });
-  await worker.waitForOutput(/"msg":"started"/, 30_000);
+  await worker.waitForOutput(/"msg":"started"/, 90_000);
   await s.enqueue([upsert('i1', '1000-0', [HOSTILE])]);
   await waitFor(async () => (await s.deadLetters()).length === 1, {
     timeoutMs: 30_000,

@@ -44,7 +44,7 @@ describe('on Redis behind Sentinel', () => {
       await direct.config('SET', 'maxmemory-policy', 'allkeys-lru');
       direct.disconnect();
       const started = s.spawnWorker();
-      await started.waitForOutput(/"msg":"started"/, 30_000);
+      await started.waitForOutput(/"msg":"started"/, 90_000);
     } finally {
       master.disconnect();
     }
@@ -70,7 +70,7 @@ describe('on Redis behind Sentinel', () => {
     const jobs = jobsOf(messages);
     const expected = expectedOf(messages);
     const workers = [s.spawnWorker(), s.spawnWorker()];
-    await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 30_000)));
+    await Promise.all(workers.map((w) => w.waitForOutput(/"msg":"started"/, 90_000)));
     await s.enqueue(jobs);
 
     // Mid-sync: some values written, work left in the queue or the dirty set.

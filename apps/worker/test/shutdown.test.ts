@@ -23,7 +23,7 @@ describe('SIGTERM', () => {
   it('stops taking work, hands in-flight jobs back within the grace, exits 0; nothing is lost', async () => {
     const s = stack;
     const worker = s.spawnWorker({ TUNING_INLINE_MAX_ACTIVE: '50', TUNING_HAND_BACK_AFTER_MS: '1000' });
-    await worker.waitForOutput(/"msg":"started"/, 30_000);
+    await worker.waitForOutput(/"msg":"started"/, 90_000);
     for (let i = 0; i < 30; i++)
       story.control.createIndicator({ pattern: `[domain-name:value = 'term-${i}.example']` });
     const jobs = jobsOf(story.take());

@@ -72,7 +72,7 @@ describe('worker start-up', () => {
         SEKOIA_INTEL_IOC_COLLECTION_UUID: sim.collectionId.replace('ioc-collection--', ''),
         OPENCTI_TOKEN: 'ChangeMe',
       });
-      await proc.waitForOutput(/"msg":"started"/, 30_000);
+      await proc.waitForOutput(/"msg":"started"/, 90_000);
       expect(await r.client.smembers(connectorsKey(r.prefix))).toEqual([CONNECTOR_ID]);
       expect(JSON.parse((await r.client.get(keys(r.prefix, CONNECTOR_ID).circuit)) ?? '{}')).toMatchObject({
         state: 'closed',
