@@ -80,7 +80,7 @@ describe('generations end to end', () => {
         (await s.queues.indicators.getJobs(['waiting'])).find(
           (j) => j.data.kind === 'sweep' && j.data.generation === 2,
         ),
-      { timeoutMs: 30_000, what: "generation 2's sweep marker queued" },
+      { timeoutMs: 90_000, what: "generation 2's sweep marker queued" },
     );
     // Meanwhile ingest starts generation 3 — as its startGeneration does: new generation, checkpoint from 0-0 with
     // a recovery up to now — and dies before reading it (its lease is let go). Generation 2's jobs are now refused:
