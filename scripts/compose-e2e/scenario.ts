@@ -15,7 +15,7 @@ import {
   isConverged,
   messagesFromLog,
 } from '@octi-sekoia/simulators';
-import { waitFor } from '@octi-sekoia/testkit';
+import { freePort, waitFor } from '@octi-sekoia/testkit';
 
 const root = join(import.meta.dirname, '..', '..');
 const PROJECT = process.env.COMPOSE_E2E_PROJECT ?? 'octi-sekoia-e2e';
@@ -251,18 +251,6 @@ async function addIndicators(from: number, count: number): Promise<void> {
   for (let i = from; i < from + count; i++) {
     await opencti('createIndicator', { pattern: `[ipv4-addr:value = '${ipv4(i)}']`, score: 70 });
   }
-}
-
-/** A port the kernel says is free on 127.0.0.1 now (bound and released at once). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function portFree(port: number): Promise<boolean> {
