@@ -12,7 +12,7 @@ import {
 // The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
 // this package, neither needs nor ships.
 import { indicatorValue } from '@octi-sekoia/sekoia/match';
-import { defaultFingerprint } from './state.ts';
+import { defaultFingerprint } from './value-state.ts';
 
 const recordObservedLua = new LuaScript(
   'record-observed',

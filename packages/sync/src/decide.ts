@@ -1,5 +1,5 @@
 import type { IocAttributes } from '@octi-sekoia/model';
-import type { AppliedState, DesiredValue } from './state.ts';
+import type { AppliedState, DesiredValue } from './value-state.ts';
 
 export type Action =
   | { type: 'create'; attributes: IocAttributes; fp: string }

@@ -69,9 +69,17 @@ export {
   type RejectedValue,
 } from './reconciler.ts';
 export {
+  type Claim,
+  type RecordDesiredOutcome,
+  type RecordDesiredResult,
+  STATE_FORMAT,
+  type SweepResult,
+  SyncState,
+  type SyncStateOptions,
+} from './state.ts';
+export {
   type AppliedState,
   applyMutations,
-  type Claim,
   type DesiredValue,
   defaultFingerprint,
   emptyApplied,
@@ -80,13 +88,7 @@ export {
   type Mutation,
   parseFieldSet,
   type RecordAppliedResult,
-  type RecordDesiredOutcome,
-  type RecordDesiredResult,
   type RecordMode,
-  STATE_FORMAT,
-  type SweepResult,
-  SyncState,
-  type SyncStateOptions,
   type ValueState,
   type Winner,
-} from './state.ts';
+} from './value-state.ts';

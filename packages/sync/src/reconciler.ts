@@ -2,17 +2,15 @@ import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { CreateCollector } from './collector.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
+import type { Claim, RecordDesiredResult, SyncState } from './state.ts';
 import {
   type AppliedState,
   applyMutations,
-  type Claim,
   type DesiredValue,
   defaultFingerprint,
   type Mutation,
-  type RecordDesiredResult,
-  type SyncState,
   type ValueState,
-} from './state.ts';
+} from './value-state.ts';
 
 export interface RejectedValue {
   value: string;

@@ -10,7 +10,7 @@
 -- KEYS[4] generation      current generation (absent = no guard)
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
--- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of state.ts fieldSet>'
+-- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of value-state.ts fieldSet>'
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
@@ -39,7 +39,7 @@ local function cmpfence(g1, e1, g2, e2)
   return cmpint(s1, s2)
 end
 
--- Field sets (state.ts fieldSet) are counted in place: ref -> '<live indicators referring to it> <JSON>'.
+-- Field sets (value-state.ts fieldSet) are counted in place: ref -> '<live indicators referring to it> <JSON>'.
 local function addRef(ref, json)
   local cur = redis.call('HGET', KEYS[7], ref)
   if cur then
