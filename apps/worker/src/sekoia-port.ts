@@ -6,7 +6,6 @@ import {
   type IndicatorFields,
   type KillChainPhase,
   knownPhases,
-  QuotaFullError,
   RejectedError,
   RetryableError,
   type SekoiaClient,
@@ -15,13 +14,7 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import {
-  type Budget,
-  type FoundIndicator,
-  listedAttributes,
-  SekoiaPolicyError,
-  type SekoiaPort,
-} from '@octi-sekoia/sync';
+import { type Budget, type FoundIndicator, listedAttributes, type SekoiaPort } from '@octi-sekoia/sync';
 
 export type Endpoint =
   | 'createBatch'
@@ -128,20 +121,6 @@ function withKnownPhases<F extends { kill_chain_phases?: KillChainPhase[] }>(
   return { fields: { ...f, kill_chain_phases: kept }, dropped };
 }
 
-/**
- * A retryable failure the origin answered (500, 503, …) is no longer in flight, so the engine need not wait
- * for the write horizon; 502/504 (a gateway), timeouts and dropped connections may still be.
- */
-export function mapError(err: unknown): unknown {
-  if (err instanceof RetryableError && err.status !== undefined && err.status !== 502 && err.status !== 504) {
-    return new SekoiaPolicyError(err.message, 'retryable', undefined, true);
-  }
-  // The sync contract has no 'quota-full' policy yet: the refused create is answered and did nothing, and the
-  // worker's quota watch blocks creates in the engine at once (setCreatesBlocked) while edits and revokes go on.
-  if (err instanceof QuotaFullError) return new SekoiaPolicyError(err.message, 'retryable', undefined, true);
-  return err;
-}
-
 /** The error with its message redacted (in place: its class and policy are what the engine acts on). */
 function redacted(err: unknown, redact: ((text: string) => string) | undefined): unknown {
   if (redact && err instanceof Error) {
@@ -184,7 +163,7 @@ const SAFE_CHOICES = writeChoices(unknownBehaviours());
 
 /**
  * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
- * through with their policy (see mapError), the search's hits reported under the value asked for (the client
+ * through with their policy (packages/sekoia/src/errors.ts: no translation), the search's hits reported under the value asked for (the client
  * already matched them canonically).
  */
 export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
@@ -192,7 +171,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     try {
       return await gate.run(endpoint, 1, fn);
     } catch (err) {
-      throw mapError(redacted(err, opts.redact));
+      throw redacted(err, opts.redact);
     }
   };
   const choices = () => opts.choices?.() ?? SAFE_CHOICES;
@@ -247,11 +226,9 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
           values.length === 1 &&
           (await opts.quotaPressure?.().catch(() => true))
         ) {
-          throw new SekoiaPolicyError(
+          throw new RetryableError(
             `${err.message} (the IOC quota is nearly used up: taken for a quota refusal, retried later)`,
-            'retryable',
-            undefined,
-            true,
+            { operation: 'createBatch', status: err.status },
           );
         }
         throw err;

@@ -1,13 +1,18 @@
 import { loadConfig } from '@octi-sekoia/config';
 import { OPENCTI_EXTENSION } from '@octi-sekoia/model';
 import type { DeadLetter } from '@octi-sekoia/queue';
-import { ConfigurationError, QuotaFullError, RejectedError, RetryableError } from '@octi-sekoia/sekoia';
-import { policyOf } from '@octi-sekoia/sync';
+import {
+  ConfigurationError,
+  policyOf,
+  QuotaFullError,
+  RejectedError,
+  RetryableError,
+} from '@octi-sekoia/sekoia';
 import { describe, expect, it } from 'vitest';
 import { BudgetQueue } from '../src/budget-queue.ts';
 import { configurationCause } from '../src/circuit.ts';
 import { isTransient } from '../src/process-job.ts';
-import { mapError, toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
+import { toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
 import { workerSettings } from '../src/settings.ts';
 import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
@@ -82,18 +87,18 @@ describe('Sekoia port mapping', () => {
     [
       'quota full: answered, nothing done',
       new QuotaFullError(10, 10, { operation: 'createBatch', status: 400 }),
-      'retryable',
+      'quota-full',
       true,
     ],
-    ['rejected', new RejectedError('x', { operation: 'createBatch', status: 400 }), 'rejected', false],
+    ['rejected', new RejectedError('x', { operation: 'createBatch', status: 400 }), 'rejected', true],
     [
       '401',
       new ConfigurationError('unauthorized', 'x', { operation: 'edit', status: 401 }),
       'configuration',
-      false,
+      true,
     ],
   ])('%s', (_, err, policy, answered) => {
-    expect(policyOf(mapError(err))).toMatchObject({ policy, answered });
+    expect(policyOf(err)).toMatchObject({ policy, answered });
   });
 
   it('only configuration errors open the circuit, with their reason', () => {

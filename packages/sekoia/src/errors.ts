@@ -4,7 +4,11 @@
  * status and Sekoia's own message — never from an axios error, whose config holds the Authorization header.
  */
 
-export type SekoiaErrorPolicy =
+/**
+ * The one failure-policy vocabulary: the Sekoia client's errors carry it and the sync engine acts on it, with no
+ * translation in between (the engine's reaction to each: packages/sync/README.md, "Failure policy").
+ */
+export type ErrorPolicy =
   /** Network error, timeout, dropped connection, 5xx: retry with backoff. */
   | 'retryable'
   /** 429 or a WAF block: pause the request budget for retryAfterMs (or a backoff), no attempt consumed. */
@@ -15,8 +19,50 @@ export type SekoiaErrorPolicy =
   | 'configuration'
   /** The indicator does not exist (the collection does): treat that id as revoked. */
   | 'not-found'
-  /** Creates refused because the IOC quota is used up: stop creates only; revokes and edits go on. */
+  /**
+   * Creates refused because the IOC quota is used up: stop creates only; revokes and edits go on. The refused
+   * create is answered and did nothing: the engine retries it like an answered 'retryable' (the worker's quota
+   * watch blocks its creates meanwhile).
+   */
   | 'quota-full';
+
+const POLICIES: ReadonlySet<string> = new Set<ErrorPolicy>([
+  'retryable',
+  'rate-limited',
+  'rejected',
+  'configuration',
+  'not-found',
+  'quota-full',
+]);
+
+/** What a thrower of a policy error provides (every SekoiaError; test doubles of the Sekoia port). */
+export interface PolicyError {
+  policy: ErrorPolicy;
+  retryAfterMs?: number;
+  /**
+   * For 'retryable': true when the origin answered, so the request is certainly no longer being processed (e.g. a
+   * 500/503 from Sekoia itself). Absent = it may still be in flight (timeout, reset, 502/504 from a proxy): the
+   * engine then leaves the value alone until its write horizon has passed.
+   */
+  answered?: boolean;
+}
+
+/** The policy of any thrown error; an error without one is treated as retryable (it may be in flight). */
+export function policyOf(err: unknown): {
+  policy: ErrorPolicy;
+  retryAfterMs?: number;
+  answered: boolean;
+  message: string;
+} {
+  const e = err as Partial<PolicyError> | null | undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  if (e && typeof e === 'object' && typeof e.policy === 'string' && POLICIES.has(e.policy)) {
+    const retryAfterMs =
+      typeof e.retryAfterMs === 'number' && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
+    return { policy: e.policy, retryAfterMs, answered: e.answered === true, message };
+  }
+  return { policy: 'retryable', answered: false, message };
+}
 
 export type SekoiaOperation =
   | 'getCollection'
@@ -34,17 +80,25 @@ export interface SekoiaErrorDetails {
   status?: number;
 }
 
-export class SekoiaError extends Error {
-  readonly policy: SekoiaErrorPolicy;
+export class SekoiaError extends Error implements PolicyError {
+  readonly policy: ErrorPolicy;
   readonly operation: SekoiaOperation;
   readonly status: number | undefined;
 
-  constructor(policy: SekoiaErrorPolicy, message: string, details: SekoiaErrorDetails) {
+  constructor(policy: ErrorPolicy, message: string, details: SekoiaErrorDetails) {
     super(message);
     this.name = new.target.name;
     this.policy = policy;
     this.operation = details.operation;
     this.status = details.status;
+  }
+
+  /**
+   * Whether Sekoia itself answered (an HTTP status other than a gateway's 502/504): the request is then no longer
+   * in flight. A getter, so it stays out of toJSON.
+   */
+  get answered(): boolean {
+    return this.status !== undefined && this.status !== 502 && this.status !== 504;
   }
 
   /** What logs, dead letters and Bull Board show: plain fields, no request config, no headers. */

@@ -28,13 +28,15 @@ export {
 export {
   ConfigurationError,
   type ConfigurationReason,
+  type ErrorPolicy,
   NotFoundError,
+  type PolicyError,
+  policyOf,
   QuotaFullError,
   RateLimitedError,
   RejectedError,
   RetryableError,
   SekoiaError,
-  type SekoiaErrorPolicy,
   type SekoiaOperation,
 } from './errors.ts';
 export {

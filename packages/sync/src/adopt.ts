@@ -12,6 +12,7 @@ import {
 // The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
 // this package, neither needs nor ships.
 import { indicatorValue } from '@octi-sekoia/sekoia/match';
+import { LockLostError, ReadAbortedError } from './errors.ts';
 import { defaultFingerprint } from './value-state.ts';
 
 const recordObservedLua = new LuaScript(
@@ -154,14 +155,6 @@ export type ReadResult =
   | { kind: 'read'; info: ReadInfo }
   /** Another reader recorded this generation (or a newer one) meanwhile. */
   | { kind: 'already-read'; readGeneration: number };
-
-export class LockLostError extends Error {
-  override name = 'LockLostError';
-}
-
-export class ReadAbortedError extends Error {
-  override name = 'ReadAbortedError';
-}
 
 export interface CollectionReadsOptions {
   keyPrefix: string;

@@ -1,14 +1,16 @@
 // A collection read under the shared request budget, and its one-line summary: the worker's collection watcher
 // and `cli adopt` run the same read (the CLI, a leaf, takes it from here rather than from the worker).
+
+import { policyOf } from '@octi-sekoia/sekoia/errors';
 import type { CollectionReads, CollectionSource, ReadInfo, ReadOptions, ReadResult } from './adopt.ts';
-import { type Budget, policyOf } from './port.ts';
+import type { Budget } from './port.ts';
 
 /** Budget pause after a 429 / WAF block without Retry-After. */
 const DEFAULT_RATE_LIMIT_PAUSE_MS = 30_000;
 
 /**
  * Runs a collection read of generation G; a rate-limited error (429 / WAF block: the Sekoia client's
- * RateLimitedError carries that policy, see port.ts) pauses the shared budget before the error is rethrown
+ * RateLimitedError carries that policy, packages/sekoia/src/errors.ts) pauses the shared budget before the error is rethrown
  * (the caller retries the read later: what was recorded stays valid).
  */
 export async function readWithBudget(

@@ -1,5 +1,6 @@
 import { createGroupKey, type IocAttributes } from '@octi-sekoia/model';
-import { type Budget, type ErrorPolicy, policyOf, type SekoiaPort } from './port.ts';
+import { type ErrorPolicy, policyOf } from '@octi-sekoia/sekoia/errors';
+import type { Budget, SekoiaPort } from './port.ts';
 import type { Claim, SyncState } from './state.ts';
 
 export type CreateOutcome =

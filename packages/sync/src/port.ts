@@ -49,66 +49,6 @@ export interface FoundIndicator {
   attributes?: IocAttributes;
 }
 
-/**
- * The contract the engine reads from thrown errors (the Sekoia client's errors carry exactly these fields):
- * - retryable: network error, timeout, 5xx — the request may or may not have been applied;
- * - rate-limited: 429 / WAF block — not applied; pause the shared budget for `retryAfterMs`;
- * - rejected: 400 — Sekoia refuses the content (a batch is bisected down to the value at fault);
- * - configuration: 401 / 403 / collection gone — nothing can succeed until an operator acts;
- * - not-found: the indicator id is unknown to Sekoia.
- * An error without a policy is treated as retryable.
- */
-export type ErrorPolicy = 'retryable' | 'rate-limited' | 'rejected' | 'configuration' | 'not-found';
-
-export interface PolicyError {
-  policy: ErrorPolicy;
-  retryAfterMs?: number;
-  /**
-   * Optional, for 'retryable': true when the origin answered, so the request is certainly no longer being
-   * processed (e.g. a 500/503 from Sekoia itself). Absent = it may still be in flight (timeout, reset, 502/504
-   * from a proxy): the value is then left alone until the write horizon has passed.
-   */
-  answered?: boolean;
-  message?: string;
-}
-
-const POLICIES: ReadonlySet<string> = new Set([
-  'retryable',
-  'rate-limited',
-  'rejected',
-  'configuration',
-  'not-found',
-]);
-
-export function policyOf(err: unknown): {
-  policy: ErrorPolicy;
-  retryAfterMs?: number;
-  answered: boolean;
-  message: string;
-} {
-  const e = err as Partial<PolicyError> | null | undefined;
-  const message = err instanceof Error ? err.message : String(err);
-  if (e && typeof e === 'object' && typeof e.policy === 'string' && POLICIES.has(e.policy)) {
-    const retryAfterMs =
-      typeof e.retryAfterMs === 'number' && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined;
-    return { policy: e.policy, retryAfterMs, answered: e.answered === true, message };
-  }
-  return { policy: 'retryable', answered: false, message };
-}
-
-/** A policy-carrying error, for tests and adapters. */
-export class SekoiaPolicyError extends Error implements PolicyError {
-  constructor(
-    message: string,
-    readonly policy: ErrorPolicy,
-    readonly retryAfterMs?: number,
-    readonly answered?: boolean,
-  ) {
-    super(message);
-    this.name = 'SekoiaPolicyError';
-  }
-}
-
 /** The budget the engine takes a token from before every request (RequestBudget, or a no-op). */
 export interface Budget {
   take(signal?: AbortSignal): Promise<void>;

@@ -1,8 +1,10 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
+import { policyOf } from '@octi-sekoia/sekoia/errors';
 import { CreateCollector } from './collector.ts';
 import { type Action, decide } from './decide.ts';
-import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
+import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
 import type { Claim, RecordDesiredResult, SyncState } from './state.ts';
+import { sweepUnseen } from './sweep.ts';
 import {
   type AppliedState,
   applyMutations,
@@ -164,11 +166,11 @@ export class Reconciler {
   }
 
   /**
-   * Sweep of generation G (see SyncState.sweepUnseen): call it once every job of G up to the sweep marker is
-   * applied. The removed indicators' values are left to the drainer. `exempt`: see SyncState.sweepUnseen.
+   * Sweep of generation G (see sweepUnseen, sweep.ts): call it once every job of G up to the sweep marker is
+   * applied. The removed indicators' values are left to the drainer. `exempt`: see sweepUnseen.
    */
   async sweep(generation: number, opts: { exempt?: readonly string[] } = {}) {
-    const r = await this.state.sweepUnseen(generation, opts);
+    const r = await sweepUnseen(this.state, generation, opts);
     // The recovery is over: the values that waited for their holders to settle are due now.
     if (!r.skipped) {
       this.generations.swept = Math.max(this.generations.swept, generation);

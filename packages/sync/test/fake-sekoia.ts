@@ -1,13 +1,20 @@
 // In-memory SekoiaPort: a test double for the engine's own tests only (the end-to-end tests use the Sekoia
 // simulator over HTTP). Faults are injected per call with `fault`.
 import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
-import {
-  type CreateItem,
-  type ErrorPolicy,
-  type FoundIndicator,
-  SekoiaPolicyError,
-  type SekoiaPort,
-} from '../src/index.ts';
+import type { ErrorPolicy, PolicyError } from '@octi-sekoia/sekoia/errors';
+import type { CreateItem, FoundIndicator, SekoiaPort } from '../src/index.ts';
+
+/** An error carrying a failure policy, as the Sekoia client's errors do. */
+export class SekoiaPolicyError extends Error implements PolicyError {
+  constructor(
+    message: string,
+    readonly policy: ErrorPolicy,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'SekoiaPolicyError';
+  }
+}
 
 export interface StoredIndicator {
   id: string;

@@ -7,6 +7,7 @@ import { legacyLayout, migrateKeyLayout } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CollectionReads, fieldSet, parseFieldSet, SyncState } from '../src/index.ts';
+import { sweepUnseen } from '../src/sweep.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 
 let r: TestRedis;
@@ -82,7 +83,7 @@ describe('one record per value, field sets stored once', () => {
     expect(Object.keys(await fieldSets()).sort()).toEqual([y, z].sort());
     // i1 was not seen in generation 2: the sweep removes it, and its field set with it.
     await r.client.set(state.keys.generation, '2');
-    expect(await state.sweepUnseen(2, { chunk: 1 })).toEqual({
+    expect(await sweepUnseen(state, 2, { chunk: 1 })).toEqual({
       removed: 1,
       dirtied: 1,
       skipped: false,

@@ -11,6 +11,7 @@ import {
   type SyncStateOptions,
   unlimitedBudget,
 } from '../src/index.ts';
+import { sweepUnseen } from '../src/sweep.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 
@@ -528,9 +529,9 @@ describe('reconcile', () => {
     // Generation 2 re-reads the stream: only i1 is still there.
     await r.client.set(rec.state.keys.generation, '2');
     await rec.applyJob(upsert('i1', '5-0', ['keep.example'], { generation: 2, description: 'kept' }));
-    const sweep = await rec.state.sweepUnseen(2);
+    const sweep = await sweepUnseen(rec.state, 2);
     expect(sweep).toMatchObject({ removed: 1, skipped: false });
-    expect(await rec.state.sweepUnseen(2)).toMatchObject({ skipped: true });
+    expect(await sweepUnseen(rec.state, 2)).toMatchObject({ skipped: true });
     await drain(rec);
     expect(liveValues()).toEqual(['keep.example']);
     expect(descriptionOf('keep.example')).toEqual(['kept']);
