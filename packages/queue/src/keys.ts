@@ -46,7 +46,7 @@ export function keys(keyPrefix: string, connectorId: string) {
     info: `${base}:info`,
     /** JSON `{ state, message, at, host }` with a TTL: what the reading replica is doing (`pnpm cli status`). */
     ingestStatus: `${base}:ingest-status`,
-    /** JSON ConfigIdentity (@octi-sekoia/sync adopt.ts): what the sync state was built with. Writer: ingest. */
+    /** JSON ConfigIdentity (@octi-sekoia/sync collection-reads.ts): what the sync state was built with. Writer: ingest. */
     identity: `${base}:identity`,
     /** ISO date of an operator's re-sync request. Writers: `pnpm cli resync`, ingest (identity change); ingest GETDELs it. */
     resyncRequested: `${base}:resync-requested`,

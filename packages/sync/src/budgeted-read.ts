@@ -2,7 +2,13 @@
 // and `cli adopt` run the same read (the CLI, a leaf, takes it from here rather than from the worker).
 
 import { policyOf } from '@octi-sekoia/sekoia/errors';
-import type { CollectionReads, CollectionSource, ReadInfo, ReadOptions, ReadResult } from './adopt.ts';
+import type {
+  CollectionReads,
+  CollectionSource,
+  ReadInfo,
+  ReadOptions,
+  ReadResult,
+} from './collection-reads.ts';
 import type { Budget } from './port.ts';
 
 /** Budget pause after a 429 / WAF block without Retry-After. */

@@ -1,5 +1,5 @@
 import { compareEventIds, type IndicatorJob, type IocAttributes } from '@octi-sekoia/model';
-import type { ObservedItem } from './adopt.ts';
+import type { ObservedItem } from './collection-reads.ts';
 import { defaultFingerprint } from './value-state.ts';
 
 /** A value OpenCTI says is live, with the attributes of the live indicator whose latest event came last. */

@@ -1,22 +1,4 @@
 export {
-  type CollectionCheck,
-  CollectionReads,
-  type CollectionReadsOptions,
-  type CollectionSource,
-  type ConfigIdentity,
-  collectionChangedMessage,
-  type ListedIndicator,
-  listedAttributes,
-  type ObservedItem,
-  observeIndicator,
-  type ReadInfo,
-  type ReadOptions,
-  type ReadProgress,
-  type ReadResult,
-  type RecordCounts,
-  readKeys,
-} from './adopt.ts';
-export {
   RequestBudget,
   type RequestBudgetOptions,
   type TakeResult,
@@ -43,7 +25,25 @@ export {
   type PlannedRevoke,
   type PlanProgress,
 } from './collection-plan.ts';
-export { type CollectorOptions, CreateCollector, type CreateOutcome } from './collector.ts';
+export {
+  type CollectionCheck,
+  CollectionReads,
+  type CollectionReadsOptions,
+  type CollectionSource,
+  type ConfigIdentity,
+  collectionChangedMessage,
+  type ListedIndicator,
+  listedAttributes,
+  type ObservedItem,
+  observeIndicator,
+  type ReadInfo,
+  type ReadOptions,
+  type ReadProgress,
+  type ReadResult,
+  type RecordCounts,
+  readKeys,
+} from './collection-reads.ts';
+export { type CollectorOptions, CreateCollector, type CreateOutcome } from './create-batcher.ts';
 export { type Action, type DecideContext, type Decision, decide } from './decide.ts';
 export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {

@@ -1,6 +1,6 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { policyOf } from '@octi-sekoia/sekoia/errors';
-import { CreateCollector } from './collector.ts';
+import { CreateCollector } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
 import type { Claim, RecordDesiredResult, SyncState } from './state.ts';

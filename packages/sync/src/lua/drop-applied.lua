@@ -1,5 +1,5 @@
 -- Forgets the applied state and the desired version of each value (another collection is adopted, see
--- adopt.ts dropAppliedState), keeping its index: every field of the value hash but the `i:<indicatorId>` ones.
+-- collection-reads.ts dropAppliedState), keeping its index: every field of the value hash but the `i:<indicatorId>` ones.
 -- A value left with no field is gone (Redis deletes an empty hash).
 -- KEYS[1..] value hashes
 -- Returns how many value hashes held an applied record.
