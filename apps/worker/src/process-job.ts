@@ -107,7 +107,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       r =
         active <= s.inlineMaxActive && (deps.backlog?.() ?? 0) <= (deps.burstBacklog ?? 20)
           ? await deps.reconciler.applyJob(job)
-          : await deps.reconciler.state.recordDesired(job);
+          : await deps.reconciler.recordDesired(job);
     } finally {
       active -= 1;
     }

@@ -15,14 +15,13 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
+import { createSyncEngine, Drainer, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
 import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
 import { Circuit, type CircuitStatus } from './circuit.ts';
 import { quotaMessage, UsageWatch } from './collection-usage.ts';
 import { type DeadLetterDeps, deadLetterRejectedValue, moveFailedJobs } from './dead-letters.ts';
-import { Drainer } from './drainer.ts';
 import { type WorkerMetrics, workerMetrics } from './metrics.ts';
 import { createProcessor } from './process-job.ts';
 import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
@@ -301,7 +300,7 @@ export class WorkerService {
    * once per process: main.ts calls it before the collection hook, start() in any case before taking work.
    */
   migrateState(): Promise<void> {
-    this.migrated ??= this.reconciler.state.migrate().then((moved) => {
+    this.migrated ??= this.reconciler.migrate().then((moved) => {
       if (moved.index + moved.indicators > 0)
         this.log.info(
           moved,

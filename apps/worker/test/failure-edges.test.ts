@@ -68,7 +68,7 @@ describe('issue 13 case 2: a revoke Sekoia rejects', () => {
 
     // Put back into the dirty set (same desired state): no further DELETE of that id.
     s.sim.control.resetCounters();
-    await s.services[0]!.reconciler.state.markDirty([STUCK]);
+    await s.services[0]!.reconciler.markDirty([STUCK]);
     await s.waitIdle(20_000);
     expect(valueRequests(s)).toBe(0);
 
@@ -153,14 +153,14 @@ describe('issue 13 case 3: a value removed and wanted again', () => {
 
     // Nothing more for this desired version.
     s.sim.control.resetCounters();
-    await s.services[0]!.reconciler.state.markDirty([V]);
+    await s.services[0]!.reconciler.markDirty([V]);
     await s.waitIdle(20_000);
     expect(valueRequests(s)).toBe(0);
 
     // A day later the operator replays the dead letter: the revoked indicator is deleted for good, the value
     // created again.
     s.sim.control.advanceClock(DAY_MS + 60_000);
-    await s.services[0]!.reconciler.state.markDirty([V], { clearRejection: true });
+    await s.services[0]!.reconciler.markDirty([V], { clearRejection: true });
     await s.waitIdle(20_000);
     expect(s.sim.control.liveValues()).toEqual([V]);
     expect(s.sim.control.requestCount('revoke-indicator', 200)).toBe(1);

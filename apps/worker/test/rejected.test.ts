@@ -44,7 +44,7 @@ describe('a value Sekoia rejects', () => {
     // The same event again, and the value put back into the dirty set: nothing is sent.
     s.sim.control.resetCounters();
     await s.enqueue([upsert('i2', '1000-1', [BAD, good[2]!])]);
-    await s.services[0]!.reconciler.state.markDirty([BAD]);
+    await s.services[0]!.reconciler.markDirty([BAD]);
     await s.waitIdle(20_000);
     expect(s.sim.control.requestCount()).toBe(0);
 

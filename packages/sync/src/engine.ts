@@ -12,9 +12,9 @@ export interface SyncEngineOptions extends SyncStateOptions, ReconcilerOptions {
 }
 
 /**
- * The engine as the worker wires it: `applyJob(job)` in the BullMQ processor, `reconcileDirty()` in the
- * worker's drainer of the dirty set, `dirtyCount()` / `stats()` for metrics, `sweep(G)` on a sweep
- * marker, `state.markDirty([value], { clearRejection: true })` for a dead letter of kind `value`.
+ * The engine as the worker wires it: `applyJob(job)` in the BullMQ processor, a `Drainer` of the dirty set
+ * (`reconcileDirty()` in a loop), `dirtyCount()` / `stats()` for metrics, `sweep(G)` on a sweep marker,
+ * `markDirty([value], { clearRejection: true })` for a dead letter of kind `value`.
  */
 export function createSyncEngine(opts: SyncEngineOptions): Reconciler {
   const { redis, port, budget, ...rest } = opts;

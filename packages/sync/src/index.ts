@@ -45,6 +45,7 @@ export {
 } from './collection-reads.ts';
 export { type CollectorOptions, CreateCollector, type CreateOutcome } from './create-batcher.ts';
 export { type Action, type DecideContext, type Decision, decide } from './decide.ts';
+export { Drainer, type DrainerOptions } from './drainer.ts';
 export { createSyncEngine, type SyncEngineOptions } from './engine.ts';
 export {
   type Budget,

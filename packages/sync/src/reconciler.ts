@@ -124,6 +124,7 @@ interface Attempt {
  * worker's Drainer).
  */
 export class Reconciler {
+  /** The create batcher (this package's tests watch its open batches; apps use the methods below). */
   readonly collector: CreateCollector;
   private readonly totals = emptyReport();
   private readonly requests = { create: 0, edit: 0, revoke: 0, forceDelete: 0, search: 0 };
@@ -244,8 +245,46 @@ export class Reconciler {
     return this.reconcileClaim(await this.state.claimValues(values));
   }
 
+  /** Only the compare-and-set of the job's desired state: its values stay dirty for the drainer (a burst). */
+  recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
+    return this.state.recordDesired(job);
+  }
+
+  /**
+   * Puts values into the dirty set (a dead letter of kind `value` replayed: `clearRejection` lets a value Sekoia
+   * rejected be tried again at the same desired version).
+   */
+  markDirty(values: string[], opts: { clearRejection?: boolean } = {}): Promise<void> {
+    return this.state.markDirty(values, opts);
+  }
+
+  /** Brings the sync state of an older layout to the current one (SyncState.migrate; at worker start). */
+  migrate() {
+    return this.state.migrate();
+  }
+
+  /** Waits for the creates already submitted to the create batcher (shutdown, after the last claim). */
+  drainCreates(): Promise<void> {
+    return this.collector.drain();
+  }
+
   dirtyCount(): Promise<number> {
     return this.state.dirtyCount();
+  }
+
+  /** Dirty values due now. */
+  dueCount(): Promise<number> {
+    return this.state.dueCount();
+  }
+
+  /** Time (ms) of the next dirty value, or undefined when the set is empty. */
+  nextDueAt(): Promise<number | undefined> {
+    return this.state.nextDueAt();
+  }
+
+  /** The engine's clock (ms). */
+  now(): number {
+    return this.state.now();
   }
 
   async stats() {

@@ -1,4 +1,4 @@
-import type { Reconciler } from '@octi-sekoia/sync';
+import type { Reconciler } from './reconciler.ts';
 
 export interface DrainerOptions {
   /** Values per claim. */
@@ -21,9 +21,9 @@ export interface DrainerOptions {
 }
 
 /**
- * The background drainer of the dirty set (the sync engine's `reconcileDirty` in a loop): it reconciles what jobs
- * did not (crashes, retries with backoff, bursts) and what sweeps dirtied. Unlike the engine's own loop it lets
- * values settle during a burst, so bulk work is claimed in large claims.
+ * The background drainer of the dirty set (the engine's `reconcileDirty` in a loop; the worker runs one): it
+ * reconciles what jobs did not (crashes, retries with backoff, bursts) and what sweeps dirtied, and lets values
+ * settle during a burst, so bulk work is claimed in large claims.
  */
 export class Drainer {
   private running = false;
@@ -51,16 +51,16 @@ export class Drainer {
     for (const wake of this.wakers) wake();
     await Promise.all(this.loops);
     this.loops = [];
-    await this.reconciler.collector.drain();
+    await this.reconciler.drainCreates();
   }
 
   private async loop(): Promise<void> {
-    const state = this.reconciler.state;
+    const engine = this.reconciler;
     while (this.running) {
       let sleepMs = 0;
       try {
-        const [due, next] = await Promise.all([state.dueCount(), state.nextDueAt()]);
-        const now = state.now();
+        const [due, next] = await Promise.all([engine.dueCount(), engine.nextDueAt()]);
+        const now = engine.now();
         if (due === 0) {
           sleepMs =
             next === undefined ? this.opts.idleMs : Math.min(this.opts.idleMs, Math.max(10, next - now));
@@ -74,7 +74,7 @@ export class Drainer {
         } else {
           const report = await this.reconciler.reconcileDirty({ max: this.opts.batch });
           if (report.configurationError) sleepMs = this.opts.configurationRetryMs;
-          // A recovery runs: values wait for its sweep (the sync README, "Reconcile").
+          // A recovery runs: values wait for its sweep (README.md, "Reconcile").
           else if (report.held) sleepMs = this.opts.idleMs;
         }
       } catch (err) {
