@@ -6,7 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
+import { luaSource } from '../packages/queue/src/lua-source.mjs';
 
 const entries = process.argv.slice(2);
 if (entries.length === 0) entries.push('src/main.ts');
@@ -39,15 +41,20 @@ const workspaceAndLua = {
       return { external: true };
     });
     // Lua scripts are read next to their module at run time with exactly
-    // `readFileSync(new URL('./lua/name.lua', import.meta.url), 'utf8')`: inline them so the bundle is self-contained.
+    // `luaSource(new URL('./lua/name.lua', import.meta.url))` (includes expanded, packages/queue/src/lua-source.mjs)
+    // or `readFileSync(new URL('./lua/name.lua', import.meta.url), 'utf8')`: inline them, includes expanded by the
+    // same function, so the bundle is self-contained.
     b.onLoad({ filter: /\.ts$/ }, async (args) => {
       const { readFile } = await import('node:fs/promises');
       let source = await readFile(args.path, 'utf8');
-      const re =
-        /readFileSync\(\s*new URL\(\s*'(\.{1,2}\/[^']+\.lua)'\s*,\s*import\.meta\.url\s*\)\s*,\s*'utf8'\s*\)/g;
+      const url = String.raw`new URL\(\s*'(\.{1,2}\/[^']+\.lua)'\s*,\s*import\.meta\.url\s*\)`;
+      const re = new RegExp(
+        String.raw`luaSource\(\s*${url}\s*\)|readFileSync\(\s*${url}\s*,\s*'utf8'\s*\)`,
+        'g',
+      );
       const found = [...source.matchAll(re)];
       for (const m of found) {
-        const text = await readFile(resolve(dirname(args.path), m[1]), 'utf8');
+        const text = luaSource(pathToFileURL(resolve(dirname(args.path), m[1] ?? m[2])));
         source = source.replace(m[0], () => JSON.stringify(text));
       }
       return found.length > 0 ? { contents: source, loader: 'ts' } : undefined;

@@ -37,7 +37,7 @@ describe('image bundles', () => {
 
   it.each(bundled)(
     '$name bundles with only its own dependencies',
-    ({ dir, entries }) => {
+    ({ name, dir, entries }) => {
       const out = mkdtempSync(join(tmpdir(), 'bundle-'));
       try {
         const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'bundle-app.mjs'), ...entries], {
@@ -49,6 +49,11 @@ describe('image bundles', () => {
         expect(r.status).toBe(0);
         const js = readdirSync(out, { recursive: true }).filter((f) => String(f).endsWith('.js'));
         expect(js).toHaveLength(entries.length || 1);
+        // Lua scripts are inlined with their includes expanded (packages/queue/src/lua-source.mjs).
+        const text = js.map((f) => readFileSync(join(out, String(f)), 'utf8')).join('\n');
+        // An include line left in a script would start a line of its inlined text (a JSON string).
+        expect(text).not.toMatch(/(\\n|")--- @include/);
+        if (name === 'apps/worker') expect(text).toContain('local function cmpfence(');
       } finally {
         rmSync(out, { recursive: true, force: true });
       }

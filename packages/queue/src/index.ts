@@ -38,6 +38,7 @@ export {
   QUEUE_INDICATORS,
 } from './keys.ts';
 export { LuaScript } from './lua-script.ts';
+export { luaSource } from './lua-source.mjs';
 export { migrateKeyLayout } from './migrate-keys.ts';
 export {
   type ConnectorQueues,

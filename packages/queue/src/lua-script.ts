@@ -3,9 +3,10 @@ import type { RedisClient } from './redis-client.ts';
 
 /**
  * A Lua script run with EVALSHA, falling back to EVAL once when Redis does not know it (restart, SCRIPT FLUSH).
- * Load the source with readFileSync of `new URL('./lua/<name>.lua', import.meta.url)` as 'utf8', in exactly the
- * spelling the other modules use: that works under vitest and tsx, and scripts/bundle-app.mjs inlines it into the
- * esbuild bundle.
+ * Load the source with luaSource of `new URL('./lua/<name>.lua', import.meta.url)` (its `--- @include` lines
+ * expanded, lua-source.mjs), or readFileSync of that URL as 'utf8' for a script without includes, in exactly the
+ * spellings the other modules use: they work under vitest and tsx, and scripts/bundle-app.mjs inlines them into
+ * the esbuild bundle.
  */
 export class LuaScript {
   readonly sha: string;
@@ -14,6 +15,9 @@ export class LuaScript {
     readonly name: string,
     readonly source: string,
   ) {
+    // An include left in the text would reach Redis as a comment: the script would miss its functions.
+    const include = /^--- @include .*$/m.exec(source);
+    if (include) throw new Error(`Lua script ${name}: "${include[0]}" not expanded (load it with luaSource)`);
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 

@@ -6,6 +6,7 @@ import {
   keys as connectorKeys,
   duplicateClient,
   LuaScript,
+  luaSource,
   type RedisClient,
   scanKeys,
 } from '@octi-sekoia/queue';
@@ -17,7 +18,7 @@ import { defaultFingerprint } from './value-state.ts';
 
 const recordObservedLua = new LuaScript(
   'record-observed',
-  readFileSync(new URL('./lua/record-observed.lua', import.meta.url), 'utf8'),
+  luaSource(new URL('./lua/record-observed.lua', import.meta.url)),
 );
 const dirtyObservedLua = new LuaScript(
   'dirty-observed',

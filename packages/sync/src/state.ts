@@ -5,6 +5,7 @@ import {
   type ConnectorKeys,
   keys as connectorKeys,
   LuaScript,
+  luaSource,
   type RedisClient,
   scanKeys,
 } from '@octi-sekoia/queue';
@@ -25,12 +26,9 @@ import {
 const lua = (name: string, source: string) => new LuaScript(name, source);
 const recordDesiredLua = lua(
   'record-desired',
-  readFileSync(new URL('./lua/record-desired.lua', import.meta.url), 'utf8'),
+  luaSource(new URL('./lua/record-desired.lua', import.meta.url)),
 );
-const readValuesLua = lua(
-  'read-values',
-  readFileSync(new URL('./lua/read-values.lua', import.meta.url), 'utf8'),
-);
+const readValuesLua = lua('read-values', luaSource(new URL('./lua/read-values.lua', import.meta.url)));
 const claimValuesLua = lua(
   'claim-values',
   readFileSync(new URL('./lua/claim-values.lua', import.meta.url), 'utf8'),
@@ -49,7 +47,7 @@ const recordAppliedLua = lua(
 );
 const migrateLegacyLua = lua(
   'migrate-legacy',
-  readFileSync(new URL('./lua/migrate-legacy.lua', import.meta.url), 'utf8'),
+  luaSource(new URL('./lua/migrate-legacy.lua', import.meta.url)),
 );
 
 /**

@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { LuaScript } from '@octi-sekoia/queue';
+import { LuaScript, luaSource } from '@octi-sekoia/queue';
 import type { SyncState } from './state.ts';
 
 const sweepUnseenLua = new LuaScript(
   'sweep-unseen',
-  readFileSync(new URL('./lua/sweep-unseen.lua', import.meta.url), 'utf8'),
+  luaSource(new URL('./lua/sweep-unseen.lua', import.meta.url)),
 );
 
 export interface SweepResult {

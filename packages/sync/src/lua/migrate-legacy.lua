@@ -11,15 +11,7 @@
 --                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
 -- mode 'live':      KEYS[1] live set  KEYS[2] live count;  ARGV[1] 'live'
 -- Returns how many keys were moved.
-local function addRef(ref, json)
-  local cur = redis.call('HGET', KEYS[1], ref)
-  if cur then
-    local n, text = string.match(cur, '^(%d+) (.*)$')
-    redis.call('HSET', KEYS[1], ref, (tonumber(n) + 1) .. ' ' .. text)
-  else
-    redis.call('HSET', KEYS[1], ref, '1 ' .. json)
-  end
-end
+--- @include "includes/field-sets"
 
 local moved = 0
 if ARGV[1] == 'index' then
@@ -44,7 +36,7 @@ elseif ARGV[1] == 'indicator' then
       local fs = ''
       if live then
         fs = ref
-        addRef(ref, json)
+        addRef(KEYS[1], ref, json)
       end
       local rec = '[' .. cjson.encode(h[1] or '0') .. ',' .. cjson.encode(h[2] or '0-0') .. ',' ..
         (live and 1 or 0) .. ',' .. (live and h[4] or '[]') .. ',' .. cjson.encode(fs) .. ',' ..

@@ -18,21 +18,7 @@
 -- index fields; recovering: the current generation while it is not swept and the value is live, else 0;
 -- staleHolders: 1 when recovering and a live holder was last recorded in an older generation).
 
-local function cmpint(a, b)
-  a = string.gsub(a, '^0+', '')
-  b = string.gsub(b, '^0+', '')
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
-
-local function cmpevent(e1, e2)
-  local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
-  local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
-  local c = cmpint(m1, m2)
-  if c ~= 0 then return c end
-  return cmpint(s1, s2)
-end
+--- @include "includes/fence"
 
 local current = redis.call('GET', KEYS[1]) or '0'
 local swept = redis.call('GET', KEYS[2]) or '0'

@@ -20,45 +20,8 @@
 -- hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
--- Exact comparison of non-negative decimal integers of any length (no float rounding): by length, then bytes.
-local function cmpint(a, b)
-  a = string.gsub(a, '^0+', '')
-  b = string.gsub(b, '^0+', '')
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
-
-local function cmpfence(g1, e1, g2, e2)
-  local c = cmpint(g1, g2)
-  if c ~= 0 then return c end
-  local m1, s1 = string.match(e1, '^(%d+)-(%d+)')
-  local m2, s2 = string.match(e2, '^(%d+)-(%d+)')
-  c = cmpint(m1, m2)
-  if c ~= 0 then return c end
-  return cmpint(s1, s2)
-end
-
--- Field sets (value-state.ts fieldSet) are counted in place: ref -> '<live indicators referring to it> <JSON>'.
-local function addRef(ref, json)
-  local cur = redis.call('HGET', KEYS[7], ref)
-  if cur then
-    local n, text = string.match(cur, '^(%d+) (.*)$')
-    redis.call('HSET', KEYS[7], ref, (tonumber(n) + 1) .. ' ' .. text)
-  else
-    redis.call('HSET', KEYS[7], ref, '1 ' .. json)
-  end
-end
-local function dropRef(ref)
-  local cur = redis.call('HGET', KEYS[7], ref)
-  if not cur then return end
-  local n, text = string.match(cur, '^(%d+) (.*)$')
-  if tonumber(n) <= 1 then
-    redis.call('HDEL', KEYS[7], ref)
-  else
-    redis.call('HSET', KEYS[7], ref, (tonumber(n) - 1) .. ' ' .. text)
-  end
-end
+--- @include "includes/fence"
+--- @include "includes/field-sets"
 
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 
@@ -135,8 +98,8 @@ if known and h[3] == '1' and h[5] then oldRef = h[5] end
 local newRef = false
 if op == 'upsert' then newRef = ARGV[7] end
 if newRef ~= oldRef then
-  if newRef then addRef(newRef, ARGV[6]) end
-  if oldRef then dropRef(oldRef) end
+  if newRef then addRef(KEYS[7], newRef, ARGV[6]) end
+  if oldRef then dropRef(KEYS[7], oldRef) end
 end
 
 -- The record: the values JSON as the caller made it (checked canonical), every string encoded by cjson.

@@ -19,13 +19,7 @@
 -- KEYS[3 + k] value hash of the k-th value of ARGV (every key it touches)
 -- ARGV[1] G  ARGV[2..] per value: value, n, then n × (id, fp, fp without valid_until)
 -- Returns {trusted, confirmed, refreshed, unsure}.
-local function cmpint(a, b)
-  a = string.gsub(a, '^0+', '')
-  b = string.gsub(b, '^0+', '')
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
+--- @include "includes/fence"
 
 local G = ARGV[1]
 local trusted, confirmed, refreshed, unsure = 0, 0, 0, 0

@@ -11,24 +11,8 @@
 -- (`ARGV[5] .. value`); they share the connector's hash tag with KEYS, hence its slot (@octi-sekoia/queue
 -- keys.ts).
 -- Returns {removed, dirtied, {ids kept because exempt}}.
-local function cmpint(a, b)
-  a = string.gsub(a, '^0+', '')
-  b = string.gsub(b, '^0+', '')
-  if #a ~= #b then return #a < #b and -1 or 1 end
-  if a == b then return 0 end
-  return a < b and -1 or 1
-end
-
-local function dropRef(ref)
-  local cur = redis.call('HGET', KEYS[6], ref)
-  if not cur then return end
-  local n, text = string.match(cur, '^(%d+) (.*)$')
-  if tonumber(n) <= 1 then
-    redis.call('HDEL', KEYS[6], ref)
-  else
-    redis.call('HSET', KEYS[6], ref, (tonumber(n) - 1) .. ' ' .. text)
-  end
-end
+--- @include "includes/fence"
+--- @include "includes/field-sets"
 
 local G, now = ARGV[1], tonumber(ARGV[3])
 local removed, dirtied, kept = 0, 0, {}
@@ -53,7 +37,7 @@ for i = 6, #ARGV do
       redis.call('PERSIST', ARGV[5] .. v)
       dirtied = dirtied + 1
     end
-    if h[5] ~= '' then dropRef(h[5]) end
+    if h[5] ~= '' then dropRef(KEYS[6], h[5]) end
     redis.call('SET', key, '[' .. cjson.encode(G) .. ',"0-0",0,[],"",' .. cjson.encode(h[6]) .. ']', 'PX', ARGV[2])
     removed = removed + 1
   end
