@@ -1,13 +1,8 @@
 import { RateLimitedError, RetryableError } from '@octi-sekoia/sekoia';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CollectionReads,
-  type CollectionSource,
-  describeRead,
-  RequestBudget,
-  readWithBudget,
-} from '../src/index.ts';
+import type { CollectionSource } from '../src/collection-reads.ts';
+import { CollectionReads, describeRead, RequestBudget, readWithBudget } from '../src/index.ts';
 
 /** A collection whose listing fails with `err` (the Sekoia client's own error classes). */
 const failing = (err: Error): CollectionSource => ({

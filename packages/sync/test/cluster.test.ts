@@ -4,9 +4,9 @@
 import { type RedisCluster, startRedisCluster, waitFor } from '@octi-sekoia/testkit';
 import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CollectionSource } from '../src/collection-reads.ts';
 import {
   CollectionReads,
-  type CollectionSource,
   claimCollection,
   collectionOwnerKey,
   createSyncEngine,

@@ -1,13 +1,8 @@
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  CollectionReads,
-  type CollectionSource,
-  createSyncEngine,
-  type ListedIndicator,
-  type Reconciler,
-  type ReconcilerOptions,
-} from '../src/index.ts';
+import type { CollectionSource, ListedIndicator } from '../src/collection-reads.ts';
+import { CollectionReads, createSyncEngine, type Reconciler } from '../src/index.ts';
+import type { ReconcilerOptions } from '../src/reconciler.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 

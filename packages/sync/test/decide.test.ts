@@ -1,6 +1,7 @@
 import type { IocAttributes } from '@octi-sekoia/model';
 import { describe, expect, it } from 'vitest';
-import { type AppliedState, type Decision, type DesiredValue, decide, emptyApplied } from '../src/index.ts';
+import { type Decision, decide } from '../src/decide.ts';
+import { type AppliedState, type DesiredValue, emptyApplied } from '../src/value-state.ts';
 
 const A: IocAttributes = { validFrom: '2024-01-01T00:00:00.000Z', killChainPhases: [], description: 'a' };
 const live = (fp: string, version = 5, generation = 1): DesiredValue => ({

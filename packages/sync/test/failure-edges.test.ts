@@ -1,14 +1,9 @@
 // Issue 13's failure edges of the reconcile loop (cases 6, 7 and 10), each with the situation that broke it.
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type Budget,
-  createSyncEngine,
-  type FoundIndicator,
-  type ReconcilerOptions,
-  type SyncStateOptions,
-  unlimitedBudget,
-} from '../src/index.ts';
+import { type Budget, createSyncEngine, type FoundIndicator, unlimitedBudget } from '../src/index.ts';
+import type { ReconcilerOptions } from '../src/reconciler.ts';
+import type { SyncStateOptions } from '../src/state.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
 import { StallableBudget, upsert } from './helpers.ts';
 

@@ -2,7 +2,8 @@
 // simulator over HTTP). Faults are injected per call with `fault`.
 import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 import type { ErrorPolicy, PolicyError } from '@octi-sekoia/sekoia/errors';
-import type { CreateItem, FoundIndicator, SekoiaPort } from '../src/index.ts';
+import type { FoundIndicator, SekoiaPort } from '../src/index.ts';
+import type { CreateItem } from '../src/port.ts';
 
 /** An error carrying a failure policy, as the Sekoia client's errors do. */
 export class SekoiaPolicyError extends Error implements PolicyError {

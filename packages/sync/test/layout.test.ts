@@ -6,8 +6,9 @@
 import { legacyLayout, migrateKeyLayout } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CollectionReads, fieldSet, parseFieldSet, SyncState } from '../src/index.ts';
+import { CollectionReads, SyncState } from '../src/index.ts';
 import { sweepUnseen } from '../src/sweep.ts';
+import { fieldSet, parseFieldSet } from '../src/value-state.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 
 let r: TestRedis;

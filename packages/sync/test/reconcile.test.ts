@@ -5,12 +5,12 @@ import {
   type Budget,
   createSyncEngine,
   Reconciler,
-  type ReconcilerOptions,
   type RejectedValue,
   SyncState,
-  type SyncStateOptions,
   unlimitedBudget,
 } from '../src/index.ts';
+import type { ReconcilerOptions } from '../src/reconciler.ts';
+import type { SyncStateOptions } from '../src/state.ts';
 import { sweepUnseen } from '../src/sweep.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
 import { attrs, remove, upsert } from './helpers.ts';

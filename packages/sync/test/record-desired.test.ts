@@ -1,7 +1,8 @@
 import { type IndicatorJob, InvalidJobError } from '@octi-sekoia/model';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type RecordDesiredOutcome, SyncState } from '../src/index.ts';
+import { SyncState } from '../src/index.ts';
+import type { RecordDesiredOutcome } from '../src/state.ts';
 import { remove, upsert } from './helpers.ts';
 
 describe('recordDesired', () => {
