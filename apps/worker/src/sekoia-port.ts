@@ -1,11 +1,12 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 import {
   type ApproximationMode,
-  type DefaultFields,
+  createDefaults,
+  createItem,
+  editFields,
   type IndicatorFields,
-  type KillChainPhase,
-  knownPhases,
+  keptValidUntil,
+  observedAttributes,
   QuotaFullError,
   RejectedError,
   RetryableError,
@@ -13,15 +14,10 @@ import {
   SekoiaError,
   unknownBehaviours,
   type WriteChoices,
+  withKnownPhases,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import {
-  type Budget,
-  type FoundIndicator,
-  listedAttributes,
-  SekoiaPolicyError,
-  type SekoiaPort,
-} from '@octi-sekoia/sync';
+import { type Budget, type FoundIndicator, SekoiaPolicyError, type SekoiaPort } from '@octi-sekoia/sync';
 
 export type Endpoint =
   | 'createBatch'
@@ -96,39 +92,6 @@ function statusOf(err: unknown): string {
 }
 
 /**
- * A create's `default_fields` from the fields its items share (absent fields are left out); `valid_from` is sent
- * per item (docs/sekoia-api.md, "POST /{id}/indicators").
- */
-export function toDefaultFields(a: CreateFields): DefaultFields {
-  const f: DefaultFields = { kill_chain_phases: a.killChainPhases };
-  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
-  if (a.description !== '') f.description = a.description;
-  return f;
-}
-
-/**
- * PUT body: every field we own, so an edit is right whether PUT replaces or updates (issue 14 row 3). A field
- * OpenCTI does not have is cleared the way `clear` says (WriteChoices): null only once the probe saw null clear
- * it (row 2: one variant refuses null, one ignores it); otherwise `description: ''` and no `valid_until` — under
- * a partial PUT the old `valid_until` then stays, the closest the API allows (README, "Sekoia behaviours").
- */
-export function toEditFields(a: IocAttributes, clear: WriteChoices['clear'] = 'omit'): IndicatorFields {
-  const f: IndicatorFields = { valid_from: a.validFrom, kill_chain_phases: a.killChainPhases };
-  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
-  else if (clear === 'null') f.valid_until = null;
-  f.description = a.description !== '' ? a.description : clear === 'null' ? null : '';
-  return f;
-}
-
-/** The same fields with only the kill chain phases Sekoia's documentation names (issue 14 row 8). */
-function withKnownPhases<F extends { kill_chain_phases?: KillChainPhase[] }>(
-  f: F,
-): { fields: F; dropped: KillChainPhase[] } {
-  const { kept, dropped } = knownPhases(f.kill_chain_phases ?? []);
-  return { fields: { ...f, kill_chain_phases: kept }, dropped };
-}
-
-/**
  * A retryable failure the origin answered (500, 503, …) is no longer in flight, so the engine need not wait
  * for the write horizon; 502/504 (a gateway), timeouts and dropped connections may still be.
  */
@@ -183,9 +146,9 @@ export interface PortOptions {
 const SAFE_CHOICES = writeChoices(unknownBehaviours());
 
 /**
- * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
- * through with their policy (see mapError), the search's hits reported under the value asked for (the client
- * already matched them canonically).
+ * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields by the mapping of
+ * @octi-sekoia/sekoia (`fields.ts`), errors passed through with their policy (see mapError), the search's hits
+ * reported under the value asked for (the client already matched them canonically).
  */
 export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
   const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
@@ -200,7 +163,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
    * A write with the kill chain phases as `choices` says: under 'known-only' only known phases are sent; under
    * 'retry-known-only' a write refused (400) while carrying other phases is sent once more without them.
    */
-  const phased = async <F extends { kill_chain_phases?: KillChainPhase[] }, T>(
+  const phased = async <F extends Pick<IndicatorFields, 'kill_chain_phases'>, T>(
     fields: F,
     subjects: string[],
     write: (f: F) => Promise<T>,
@@ -234,12 +197,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       opts.observer?.batch?.(values.length);
       try {
         return await call('createBatch', () =>
-          phased(toDefaultFields(fields), values, (f) =>
-            client.createBatch(
-              f,
-              items.map((i) => ({ value: i.value, valid_from: i.validFrom })),
-            ),
-          ),
+          phased(createDefaults(fields), values, (f) => client.createBatch(f, items.map(createItem))),
         );
       } catch (err) {
         if (
@@ -260,11 +218,10 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     async edit(id, fields, value) {
       const subjects = [value ?? id];
       const answer = await call('edit', () =>
-        phased(toEditFields(fields, choices().clear), subjects, (f) => client.edit(id, f)),
+        phased(editFields(fields, choices().clear), subjects, (f) => client.edit(id, f)),
       );
-      // OpenCTI has no valid_until, and Sekoia still holds one: null could not be sent (row 2) and the PUT kept it.
-      const kept: unknown = answer?.valid_until;
-      if (fields.validUntil === undefined && typeof kept === 'string' && kept !== '') {
+      const kept = keptValidUntil(fields, answer);
+      if (kept !== undefined) {
         opts.onDegraded?.({
           subjects,
           mode: 'valid-until-kept',
@@ -281,7 +238,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     async searchExact(value): Promise<FoundIndicator[]> {
       const hits = await call('searchExact', () => client.searchExact(value));
       return hits.map((h) => {
-        const attributes = listedAttributes(h.indicator);
+        const attributes = observedAttributes(h.indicator);
         return { id: h.id, value, revoked: h.revoked, ...(attributes ? { attributes } : {}) };
       });
     },

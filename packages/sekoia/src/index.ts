@@ -7,16 +7,12 @@ export {
 } from './approximations.ts';
 export {
   clientBehaviour,
-  knownPhases,
   type WriteChoices,
   writeChoices,
 } from './choices.ts';
 export {
   type ClientBehaviour,
   classify403,
-  type DefaultFields,
-  type IndicatorFields,
-  type KillChainPhase,
   morePages,
   parseRetryAfter,
   SekoiaClient,
@@ -37,6 +33,15 @@ export {
   type SekoiaErrorPolicy,
   type SekoiaOperation,
 } from './errors.ts';
+export {
+  createDefaults,
+  createItem,
+  editFields,
+  type IndicatorFields,
+  keptValidUntil,
+  observedAttributes,
+  withKnownPhases,
+} from './fields.ts';
 export {
   type AnsweredItem,
   type Canonical,
