@@ -1,4 +1,5 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
+import { withoutValidUntil } from '@octi-sekoia/sekoia/fields';
 import { CreateCollector } from './collector.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
@@ -650,8 +651,9 @@ export function observation(
       muts.push({ op: 'setid', id, fp: known });
       continue;
     }
-    const { validUntil: _, ...noUntil } = attributes;
-    const same = known !== '' && (known === fingerprint(attributes) || known === fingerprint(noUntil));
+    const same =
+      known !== '' &&
+      (known === fingerprint(attributes) || known === fingerprint(withoutValidUntil(attributes)));
     muts.push({ op: 'setid', id, fp: same ? known : fingerprint(attributes) });
   }
   for (const id of Object.keys(applied.ids)) if (!live.has(id)) muts.push({ op: 'delid', id });

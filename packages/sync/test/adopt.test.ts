@@ -1,10 +1,10 @@
+import type { ListedIndicator } from '@octi-sekoia/sekoia/fields';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CollectionReads,
   type CollectionSource,
   createSyncEngine,
-  type ListedIndicator,
   type Reconciler,
   type ReconcilerOptions,
 } from '../src/index.ts';

@@ -1,11 +1,7 @@
 import type { IocAttributes } from '@octi-sekoia/model';
+import type { ListedIndicator } from '@octi-sekoia/sekoia/fields';
 import { describe, expect, it } from 'vitest';
-import {
-  CollectionPlanner,
-  DesiredCollection,
-  type ListedIndicator,
-  observeIndicator,
-} from '../src/index.ts';
+import { CollectionPlanner, DesiredCollection, observeIndicator } from '../src/index.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 
 const listed = (id: string, name: string, a: IocAttributes, revoked = false): ListedIndicator => ({
