@@ -1,20 +1,22 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import type { CreateFields, IocAttributes } from '@octi-sekoia/model';
 import {
   type ApproximationMode,
-  type DefaultFields,
+  createDefaults,
+  createItem,
+  editFields,
   type IndicatorFields,
-  type KillChainPhase,
-  knownPhases,
+  keptValidUntil,
+  observedAttributes,
   RejectedError,
   RetryableError,
   type SekoiaClient,
   SekoiaError,
   unknownBehaviours,
   type WriteChoices,
+  withKnownPhases,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { type Budget, type FoundIndicator, listedAttributes, type SekoiaPort } from '@octi-sekoia/sync';
+import type { Budget, FoundIndicator, SekoiaPort } from '@octi-sekoia/sync';
 
 export type Endpoint =
   | 'createBatch'
@@ -89,36 +91,6 @@ function statusOf(err: unknown): string {
 }
 
 /**
- * A create's `default_fields` from the fields its items share (absent fields are left out); `valid_from` is sent
- * per item (docs/sekoia-api.md, "POST /{id}/indicators").
- */
-export function toDefaultFields(a: CreateFields): DefaultFields {
-  const f: DefaultFields = { kill_chain_phases: a.killChainPhases };
-  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
-  if (a.description !== '') f.description = a.description;
-  return f;
-}
-
-/**
- * PUT body: every field we own, so an edit is right whether PUT replaces or updates (issue 14 row 3). A field
- * OpenCTI does not have is cleared the way `clear` says (WriteChoices): null only once the probe saw null clear
- * it (row 2: one variant refuses null, one ignores it); otherwise `description: ''` and no `valid_until` — under
- * a partial PUT the old `valid_until` then stays, the closest the API allows (README, "Sekoia behaviours").
- */
-export function toEditFields(a: IocAttributes, clear: WriteChoices['clear'] = 'omit'): IndicatorFields {
-  const f: IndicatorFields = { valid_from: a.validFrom, kill_chain_phases: a.killChainPhases };
-  if (a.validUntil !== undefined) f.valid_until = a.validUntil;
-  else if (clear === 'null') f.valid_until = null;
-  f.description = a.description !== '' ? a.description : clear === 'null' ? null : '';
-  return f;
-}
-
-/** The same fields with only the kill chain phases Sekoia's documentation names (issue 14 row 8). */
-function withKnownPhases<F extends { kill_chain_phases?: KillChainPhase[] }>(
-  f: F,
-): { fields: F; dropped: KillChainPhase[] } {
-  const { kept, dropped } = knownPhases(f.kill_chain_phases ?? []);
-  return { fields: { ...f, kill_chain_phases: kept }, dropped };
 }
 
 /** The error with its message redacted (in place: its class and policy are what the engine acts on). */
@@ -162,9 +134,10 @@ export interface PortOptions {
 const SAFE_CHOICES = writeChoices(unknownBehaviours());
 
 /**
- * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
- * through with their policy (packages/sekoia/src/errors.ts: no translation), the search's hits reported under the value asked for (the client
- * already matched them canonically).
+ * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields by the mapping of
+ * @octi-sekoia/sekoia (`fields.ts`), errors passed through with their policy (packages/sekoia/src/errors.ts: no
+ * translation), the search's hits reported under the value asked for (the client already matched them
+ * canonically).
  */
 export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
   const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
@@ -179,7 +152,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
    * A write with the kill chain phases as `choices` says: under 'known-only' only known phases are sent; under
    * 'retry-known-only' a write refused (400) while carrying other phases is sent once more without them.
    */
-  const phased = async <F extends { kill_chain_phases?: KillChainPhase[] }, T>(
+  const phased = async <F extends Pick<IndicatorFields, 'kill_chain_phases'>, T>(
     fields: F,
     subjects: string[],
     write: (f: F) => Promise<T>,
@@ -213,12 +186,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       opts.observer?.batch?.(values.length);
       try {
         return await call('createBatch', () =>
-          phased(toDefaultFields(fields), values, (f) =>
-            client.createBatch(
-              f,
-              items.map((i) => ({ value: i.value, valid_from: i.validFrom })),
-            ),
-          ),
+          phased(createDefaults(fields), values, (f) => client.createBatch(f, items.map(createItem))),
         );
       } catch (err) {
         if (
@@ -237,11 +205,10 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     async edit(id, fields, value) {
       const subjects = [value ?? id];
       const answer = await call('edit', () =>
-        phased(toEditFields(fields, choices().clear), subjects, (f) => client.edit(id, f)),
+        phased(editFields(fields, choices().clear), subjects, (f) => client.edit(id, f)),
       );
-      // OpenCTI has no valid_until, and Sekoia still holds one: null could not be sent (row 2) and the PUT kept it.
-      const kept: unknown = answer?.valid_until;
-      if (fields.validUntil === undefined && typeof kept === 'string' && kept !== '') {
+      const kept = keptValidUntil(fields, answer);
+      if (kept !== undefined) {
         opts.onDegraded?.({
           subjects,
           mode: 'valid-until-kept',
@@ -258,7 +225,7 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
     async searchExact(value): Promise<FoundIndicator[]> {
       const hits = await call('searchExact', () => client.searchExact(value));
       return hits.map((h) => {
-        const attributes = listedAttributes(h.indicator);
+        const attributes = observedAttributes(h.indicator);
         return { id: h.id, value, revoked: h.revoked, ...(attributes ? { attributes } : {}) };
       });
     },

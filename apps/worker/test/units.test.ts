@@ -12,7 +12,6 @@ import { describe, expect, it } from 'vitest';
 import { BudgetQueue } from '../src/budget-queue.ts';
 import { configurationCause } from '../src/circuit.ts';
 import { isTransient } from '../src/process-job.ts';
-import { toDefaultFields, toEditFields } from '../src/sekoia-port.ts';
 import { workerSettings } from '../src/settings.ts';
 import { sweepExemptions } from '../src/sweep.ts';
 import { upsert } from './harness.ts';
@@ -31,40 +30,7 @@ describe('isTransient (job-level errors worth the retry window)', () => {
   });
 });
 
-describe('Sekoia port mapping', () => {
-  const attrs = {
-    validFrom: '2026-01-01T00:00:00.000Z',
-    killChainPhases: [{ kill_chain_name: 'k', phase_name: 'p' }],
-    description: '',
-  };
-  it('create: absent fields left out; edit: absent fields cleared with null only when the probe saw null clear', () => {
-    // valid_from is per item, never a default field (docs/sekoia-api.md, "POST /{id}/indicators").
-    expect(toDefaultFields(attrs)).toEqual({ kill_chain_phases: attrs.killChainPhases });
-    expect(toDefaultFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
-      valid_until: '2027-01-01T00:00:00.000Z',
-      kill_chain_phases: attrs.killChainPhases,
-      description: 'd',
-    });
-    expect(toEditFields(attrs, 'null')).toEqual({
-      valid_from: attrs.validFrom,
-      valid_until: null,
-      kill_chain_phases: attrs.killChainPhases,
-      description: null,
-    });
-    // Without the probe's word (issue 14 row 2): no null in the body.
-    expect(toEditFields(attrs)).toEqual({
-      valid_from: attrs.validFrom,
-      kill_chain_phases: attrs.killChainPhases,
-      description: '',
-    });
-    expect(toEditFields({ ...attrs, validUntil: '2027-01-01T00:00:00.000Z', description: 'd' })).toEqual({
-      valid_from: attrs.validFrom,
-      valid_until: '2027-01-01T00:00:00.000Z',
-      kill_chain_phases: attrs.killChainPhases,
-      description: 'd',
-    });
-  });
-
+describe('Sekoia port errors', () => {
   it.each([
     [
       '500 from Sekoia: answered',

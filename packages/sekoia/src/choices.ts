@@ -1,5 +1,5 @@
-import { KNOWN_KILL_CHAIN_PHASES } from '@octi-sekoia/stix';
 import type { ClientBehaviour } from './client.ts';
+import type { ClearMode } from './fields.ts';
 import type { SekoiaBehaviours } from './profile.ts';
 
 /**
@@ -25,7 +25,7 @@ export interface WriteChoices {
    *   closest the API allows: the old `valid_until` stays (Sekoia's default validity applies the same way to a
    *   create without one), the description is emptied.
    */
-  clear: 'null' | 'omit';
+  clear: ClearMode;
   /**
    * Kill chain phases: 'all' sent as OpenCTI has them; 'known-only' only MITRE ATT&CK / Lockheed Martin phases
    * (the probe saw others refused); 'retry-known-only' all first, and a write refused while carrying other
@@ -45,14 +45,4 @@ export function writeChoices(b: SekoiaBehaviours): WriteChoices {
           ? 'known-only'
           : 'retry-known-only',
   };
-}
-
-/** The phases Sekoia accepts under 'mitre-lockheed', and whether any were left out. */
-export function knownPhases<P extends { phase_name: string }>(
-  phases: readonly P[],
-): { kept: P[]; dropped: P[] } {
-  const kept: P[] = [];
-  const dropped: P[] = [];
-  for (const p of phases) (KNOWN_KILL_CHAIN_PHASES.has(p.phase_name.toLowerCase()) ? kept : dropped).push(p);
-  return { kept, dropped };
 }

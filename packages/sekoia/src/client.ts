@@ -13,27 +13,9 @@ import {
   type SekoiaError,
   type SekoiaOperation,
 } from './errors.ts';
+import { createBody, type DefaultFields, type IndicatorFields, type NewIndicator } from './fields.ts';
 import { type AnsweredItem, indicatorValues, matchCreated } from './match.ts';
 import { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
-
-export interface KillChainPhase {
-  kill_chain_name: string;
-  phase_name: string;
-}
-
-/** The fields Sekoia lets us set on an indicator (POST default_fields, PUT). */
-export interface IndicatorFields {
-  description?: string | null;
-  valid_from?: string;
-  valid_until?: string | null;
-  kill_chain_phases?: KillChainPhase[];
-  x_ic_related_threat_refs?: string[];
-}
-
-export type DefaultFields = Pick<
-  IndicatorFields,
-  'description' | 'valid_from' | 'valid_until' | 'kill_chain_phases'
->;
 
 /** An indicator as Sekoia returns it (only the fields the connector reads are typed). */
 export interface SekoiaIndicator {
@@ -201,21 +183,18 @@ export class SekoiaClient {
    */
   async createBatch(
     defaultFields: DefaultFields,
-    values: Array<{ value: string; valid_from?: string }>,
+    values: NewIndicator[],
   ): Promise<Array<{ id: string; value: string; revoked?: true }>> {
     const op = 'createBatch';
     if (values.length < 1 || values.length > 100) {
       throw new RangeError(`createBatch takes 1 to 100 values, got ${values.length}`);
     }
-    const default_fields: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(defaultFields)) if (v !== undefined) default_fields[k] = v;
-    const indicators = values.map((v) =>
-      v.valid_from ? { value: v.value, valid_from: v.valid_from } : { value: v.value },
+    const a = await this.send(
+      op,
+      'POST',
+      `${this.collectionPath}/indicators`,
+      createBody(defaultFields, values),
     );
-    const a = await this.send(op, 'POST', `${this.collectionPath}/indicators`, {
-      default_fields,
-      indicators,
-    });
     if (a.status !== 200 && a.status !== 201) {
       // Sekoia's status and body for "quota reached" are unknown (issue 14 row 9): any refusal of a create,
       // whatever its body, 429 included, is checked against the quota (a rate-limited check just rethrows).

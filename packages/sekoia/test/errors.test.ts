@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { SekoiaClient } from '../src/client.ts';
 import {
   ConfigurationError,
   NotFoundError,
@@ -7,9 +8,8 @@ import {
   RateLimitedError,
   RejectedError,
   RetryableError,
-  SekoiaClient,
   SekoiaError,
-} from '../src/index.ts';
+} from '../src/errors.ts';
 import { rejection, SECRET_KEY, type Setup, setup } from './helpers.ts';
 
 let s: Setup;

@@ -3,7 +3,7 @@ import {
   type SekoiaSimulatorOptions,
   startSekoiaSimulator,
 } from '@octi-sekoia/simulators';
-import { SekoiaClient, type SekoiaClientOptions } from '../src/index.ts';
+import { SekoiaClient, type SekoiaClientOptions } from '../src/client.ts';
 
 /** A key that must never show up in any error message or serialisation. */
 export const SECRET_KEY = 'sk-SECRET-0123456789abcdef-never-log-me';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { indicatorValue, indicatorValues, matchCreated } from '../src/index.ts';
+import { indicatorValue, indicatorValues, matchCreated } from '../src/match.ts';
 
 const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';

@@ -11,7 +11,7 @@ import {
   type SekoiaProfile,
   unknownBehaviours,
   writeProfile,
-} from '../src/index.ts';
+} from '../src/profile.ts';
 
 const profile = (b: Partial<SekoiaBehaviours> = {}): SekoiaProfile => ({
   version: 1,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { normaliseBaseUrl, normaliseCollectionId, parseRetryAfter } from '../src/index.ts';
+import { parseRetryAfter } from '../src/client.ts';
+import { normaliseBaseUrl, normaliseCollectionId } from '../src/url.ts';
 
 describe('normaliseBaseUrl', () => {
   const cases: Array<[string, string]> = [

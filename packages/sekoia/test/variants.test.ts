@@ -3,7 +3,8 @@
  * produce are served by a stub over real HTTP.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigurationError, RateLimitedError, SekoiaClient, WAF_MAX_BLOCK_MS } from '../src/index.ts';
+import { SekoiaClient, WAF_MAX_BLOCK_MS } from '../src/client.ts';
+import { ConfigurationError, RateLimitedError } from '../src/errors.ts';
 import { rejection } from './helpers.ts';
 import { listed, type Stub, type StubHandler, startStub } from './stub.ts';
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type IocAttributes, normalizeKillChainPhases } from '@octi-sekoia/model';
+import type { IocAttributes } from '@octi-sekoia/model';
 import {
   type ConnectorKeys,
   keys as connectorKeys,
@@ -10,9 +10,9 @@ import {
   type RedisClient,
   scanKeys,
 } from '@octi-sekoia/queue';
-// The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
+// The field mapping alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
 // this package, neither needs nor ships.
-import { indicatorValue } from '@octi-sekoia/sekoia/match';
+import { type ListedIndicator, observedIndicator, withoutValidUntil } from '@octi-sekoia/sekoia/fields';
 import { LockLostError, ReadAbortedError } from './errors.ts';
 import { defaultFingerprint } from './value-state.ts';
 
@@ -41,18 +41,6 @@ const dropAppliedLua = new LuaScript(
   readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
 );
 
-/** An indicator as Sekoia lists it (the fields a collection read looks at; SekoiaClient's SekoiaIndicator fits). */
-export interface ListedIndicator {
-  id: string;
-  name: string;
-  pattern?: unknown;
-  revoked?: boolean;
-  valid_from?: string;
-  valid_until?: string | null;
-  kill_chain_phases?: unknown;
-  description?: string | null;
-}
-
 /** What a collection read learns about one Sekoia indicator. */
 export interface ObservedItem {
   /** Canonical value (the trimmed name when it is not a recognisable value: it is then never desired). */
@@ -66,34 +54,19 @@ export interface ObservedItem {
   attributes?: IocAttributes;
 }
 
-/** The attributes a listed indicator carries, in the model's shape (undefined without a valid_from). */
-export function listedAttributes(i: ListedIndicator): IocAttributes | undefined {
-  if (typeof i.valid_from !== 'string' || i.valid_from === '') return undefined;
-  const a: IocAttributes = {
-    validFrom: i.valid_from,
-    killChainPhases: normalizeKillChainPhases(i.kill_chain_phases),
-    description: typeof i.description === 'string' ? i.description : '',
-  };
-  if (typeof i.valid_until === 'string' && i.valid_until !== '') a.validUntil = i.valid_until;
-  return a;
-}
-
-/** One listed indicator as the applied state sees it. */
+/** One listed indicator as the applied state sees it (value and attributes by @octi-sekoia/sekoia fields.ts). */
 export function observeIndicator(
   i: ListedIndicator,
   fingerprint: (a: IocAttributes) => string = defaultFingerprint,
 ): ObservedItem {
-  // Sekoia's `name` may be a label (issue 14 row 1): the pattern then says which value it is.
-  const value = indicatorValue(i);
-  const attributes = listedAttributes(i);
-  if (!attributes) return { value, id: i.id, revoked: i.revoked === true, fp: '', fpNoUntil: '' };
-  const { validUntil: _, ...noUntil } = attributes;
+  const { value, revoked, attributes } = observedIndicator(i);
+  if (!attributes) return { value, id: i.id, revoked, fp: '', fpNoUntil: '' };
   return {
     value,
     id: i.id,
-    revoked: i.revoked === true,
+    revoked,
     fp: fingerprint(attributes),
-    fpNoUntil: fingerprint(noUntil),
+    fpNoUntil: fingerprint(withoutValidUntil(attributes)),
     attributes,
   };
 }

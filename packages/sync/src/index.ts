@@ -21,7 +21,6 @@ export {
 export {
   CollectionReads,
   collectionChangedMessage,
-  listedAttributes,
   observeIndicator,
   type ReadInfo,
   type ReadProgress,

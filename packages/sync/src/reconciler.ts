@@ -1,5 +1,6 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { policyOf } from '@octi-sekoia/sekoia/errors';
+import { withoutValidUntil } from '@octi-sekoia/sekoia/fields';
 import { CreateCollector } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
@@ -689,8 +690,9 @@ export function observation(
       muts.push({ op: 'setid', id, fp: known });
       continue;
     }
-    const { validUntil: _, ...noUntil } = attributes;
-    const same = known !== '' && (known === fingerprint(attributes) || known === fingerprint(noUntil));
+    const same =
+      known !== '' &&
+      (known === fingerprint(attributes) || known === fingerprint(withoutValidUntil(attributes)));
     muts.push({ op: 'setid', id, fp: same ? known : fingerprint(attributes) });
   }
   for (const id of Object.keys(applied.ids)) if (!live.has(id)) muts.push({ op: 'delid', id });

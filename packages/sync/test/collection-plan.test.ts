@@ -1,6 +1,6 @@
 import type { IocAttributes } from '@octi-sekoia/model';
+import type { ListedIndicator } from '@octi-sekoia/sekoia/fields';
 import { describe, expect, it } from 'vitest';
-import type { ListedIndicator } from '../src/collection-reads.ts';
 import { CollectionPlanner, DesiredCollection, observeIndicator } from '../src/index.ts';
 import { attrs, remove, upsert } from './helpers.ts';
 

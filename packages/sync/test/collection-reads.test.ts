@@ -1,6 +1,7 @@
+import type { ListedIndicator } from '@octi-sekoia/sekoia/fields';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { CollectionSource, ListedIndicator } from '../src/collection-reads.ts';
+import type { CollectionSource } from '../src/collection-reads.ts';
 import { CollectionReads, createSyncEngine, type Reconciler } from '../src/index.ts';
 import type { ReconcilerOptions } from '../src/reconciler.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
