@@ -157,3 +157,26 @@ function clusterOptions(options: RedisOptions): ClusterOptions {
     slotsRefreshTimeout: 2_000,
   };
 }
+
+/** Node's codes for a server certificate that the configured CA does not vouch for (or that names another host). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * What is wrong with the Redis settings when a connection error says so (a retry cannot fix it): Redis refused
+ * the credentials, or its TLS certificate is not trusted. The message names the variables; undefined for any
+ * other error (Redis down, a failover: ioredis retries those). The caller redacts it like every log line.
+ */
+export function redisSettingsProblem(err: Error & { code?: string }): string | undefined {
+  if (/^(WRONGPASS|NOAUTH)\b/.test(err.message))
+    return `Redis refused the credentials (REDIS_USERNAME / REDIS_PASSWORD, or those in REDIS_URL): ${err.message}`;
+  if (err.code && UNTRUSTED_CERTIFICATE.has(err.code))
+    return `Redis's TLS certificate is not trusted (${err.code}): set REDIS_TLS_CA_FILE to the CA that signed it, for the host in the Redis settings`;
+  return undefined;
+}
