@@ -173,6 +173,11 @@ export interface PortOptions {
     detail: string;
   }) => void;
   /**
+   * The opposite of onDegraded: a write that held exactly what `mode` would have approximated (every kill chain
+   * phase sent; no `valid_until` left behind), so a value reported before is exact again (Approximations.clear).
+   */
+  onExact?: (d: { subjects: string[]; mode: ApproximationMode }) => void;
+  /**
    * Cuts every configured secret out of a text. Applied to every error message at this boundary: what Sekoia
    * answers may echo anything (a value, a description), and these messages go on into Redis (a value's
    * rejection reason, dead letters) and the logs.
@@ -219,7 +224,9 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       return out;
     }
     try {
-      return await write(fields);
+      const out = await write(fields);
+      opts.onExact?.({ subjects, mode: 'custom-kill-chains-dropped' });
+      return out;
     } catch (err) {
       if (mode !== 'retry-known-only' || known.dropped.length === 0 || !(err instanceof RejectedError))
         throw err;
@@ -270,6 +277,8 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
           mode: 'valid-until-kept',
           detail: `Sekoia.io keeps valid_until ${kept}`,
         });
+      } else {
+        opts.onExact?.({ subjects, mode: 'valid-until-kept' });
       }
     },
     revoke(id) {

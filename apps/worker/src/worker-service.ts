@@ -148,6 +148,7 @@ export class WorkerService {
         observer,
         choices: () => this.choices,
         onDegraded: (d) => this.approximations.report(d.mode, d.subjects, d.detail),
+        onExact: (d) => this.approximations.forget(d.mode, d.subjects),
         redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
@@ -222,7 +223,7 @@ export class WorkerService {
 
     const processor = createProcessor({
       reconciler: this.reconciler,
-      queue: this.queues.indicators,
+      keys: this.queues.keys,
       redis: deps.redis,
       settings: {
         retryAttempts: s.retryAttempts,
