@@ -177,6 +177,8 @@ export interface PortOptions {
    * phase sent; no `valid_until` left behind), so a value reported before is exact again (Approximations.clear).
    */
   onExact?: (d: { subjects: string[]; mode: ApproximationMode }) => void;
+  /** Awaited before every write request (create, edit, revoke, delete): the worker's write mark (write-mark.ts). */
+  beforeWrite?: () => Promise<void>;
   /**
    * Cuts every configured secret out of a text. Applied to every error message at this boundary: what Sekoia
    * answers may echo anything (a value, a description), and these messages go on into Redis (a value's
@@ -186,6 +188,7 @@ export interface PortOptions {
 }
 
 const SAFE_CHOICES = writeChoices(unknownBehaviours());
+const WRITES = new Set<Endpoint>(['createBatch', 'edit', 'revoke', 'forceDelete']);
 
 /**
  * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields, errors passed
@@ -194,6 +197,7 @@ const SAFE_CHOICES = writeChoices(unknownBehaviours());
  */
 export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
   const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
+    if (WRITES.has(endpoint)) await opts.beforeWrite?.();
     try {
       return await gate.run(endpoint, 1, fn);
     } catch (err) {
