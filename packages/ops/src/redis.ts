@@ -139,15 +139,18 @@ export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}):
 }
 
 /**
- * ioredis Cluster options: node options are `redisOptions`, the reconnect policy is `clusterRetryStrategy`.
+ * ioredis Cluster options: node options are `redisOptions`, the reconnect policy is `clusterRetryStrategy`,
+ * `lazyConnect` the cluster's.
  * While a failover promotes a replica, the cluster answers CLUSTERDOWN / TRYAGAIN or a node is unreachable:
  * commands are retried (redirections without a limit that would fail them during the election) instead of
  * failing work.
  */
 function clusterOptions(options: RedisOptions): ClusterOptions {
-  const { retryStrategy: clusterRetryStrategy, enableReadyCheck, ...node } = options;
+  const { retryStrategy: clusterRetryStrategy, enableReadyCheck, lazyConnect, ...node } = options;
   return {
     redisOptions: node,
+    // The cluster's own: the node connections are made by the cluster when it connects.
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     ...(clusterRetryStrategy ? { clusterRetryStrategy } : {}),
     enableReadyCheck: enableReadyCheck ?? true,
     retryDelayOnFailover: 200,
