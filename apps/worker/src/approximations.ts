@@ -32,6 +32,19 @@ export class Approximations {
     });
   }
 
+  /**
+   * A write of `values` held what `mode` approximates exactly: their records under it go, so `pnpm cli status`
+   * counts the values approximated now, not ever (and a later approximation is reported again).
+   */
+  async clear(mode: ApproximationMode, values: readonly string[]): Promise<void> {
+    if (values.length > 0) await this.opts.redis.hdel(this.opts.keyOf(mode), ...values);
+  }
+
+  /** `clear` without waiting; a Redis error is only logged. */
+  forget(mode: ApproximationMode, values: readonly string[]): void {
+    this.clear(mode, values).catch((err) => this.opts.onError?.(err));
+  }
+
   /** `record` without waiting; a Redis error is only logged (the write itself went through). */
   report(mode: ApproximationMode, values: readonly string[], detail: string): void {
     this.record(mode, values, detail).catch((err) => this.opts.onError?.(err));

@@ -1,20 +1,13 @@
 import { type IndicatorJob, type Job, type SweepMarkerJob, validateJob } from '@octi-sekoia/model';
-import type { RedisClient } from '@octi-sekoia/queue';
+import type { ConnectorKeys, RedisClient } from '@octi-sekoia/queue';
 import type { ApplyJobResult, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
-import {
-  type Job as BullJob,
-  DelayedError,
-  type Processor,
-  type Queue,
-  UnrecoverableError,
-  WaitingError,
-} from 'bullmq';
+import { type Job as BullJob, DelayedError, type Processor, UnrecoverableError, WaitingError } from 'bullmq';
 import { findSweepBlocker, type SweepExemption } from './sweep.ts';
 
 export interface ProcessJobDeps {
   reconciler: Reconciler;
-  /** The indicators queue (the sweep looks at what is still in it) and its connection. */
-  queue: Queue<Job>;
+  /** The connector's keys (the sweep looks at what is still in the indicators queue) and its connection. */
+  keys: ConnectorKeys;
   redis: RedisClient;
   settings: {
     /** Attempts before a failing job becomes a dead letter (WORKER_RETRY_ATTEMPTS). */
@@ -126,7 +119,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
   };
 
   const applySweep = async (bull: BullJob<Job>, marker: SweepMarkerJob, token: string | undefined) => {
-    const blocker = await findSweepBlocker(deps.redis, deps.queue, {
+    const blocker = await findSweepBlocker(deps.redis, deps.keys, {
       id: bull.id ?? '',
       timestamp: bull.timestamp,
       generation: marker.generation,

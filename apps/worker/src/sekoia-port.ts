@@ -124,6 +124,13 @@ export interface PortOptions {
     detail: string;
   }) => void;
   /**
+   * The opposite of onDegraded: a write that held exactly what `mode` would have approximated (every kill chain
+   * phase sent; no `valid_until` left behind), so a value reported before is exact again (Approximations.clear).
+   */
+  onExact?: (d: { subjects: string[]; mode: ApproximationMode }) => void;
+  /** Awaited before every write request (create, edit, revoke, delete): the worker's write mark (write-mark.ts). */
+  beforeWrite?: () => Promise<void>;
+  /**
    * Cuts every configured secret out of a text. Applied to every error message at this boundary: what Sekoia
    * answers may echo anything (a value, a description), and these messages go on into Redis (a value's
    * rejection reason, dead letters) and the logs.
@@ -132,6 +139,7 @@ export interface PortOptions {
 }
 
 const SAFE_CHOICES = writeChoices(unknownBehaviours());
+const WRITES = new Set<Endpoint>(['createBatch', 'edit', 'revoke', 'forceDelete']);
 
 /**
  * The sync engine's SekoiaPort on the Sekoia client: camelCase attributes ↔ Sekoia fields by the mapping of
@@ -141,6 +149,7 @@ const SAFE_CHOICES = writeChoices(unknownBehaviours());
  */
 export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOptions = {}): SekoiaPort {
   const call = async <T>(endpoint: Endpoint, fn: () => Promise<T>): Promise<T> => {
+    if (WRITES.has(endpoint)) await opts.beforeWrite?.();
     try {
       return await gate.run(endpoint, 1, fn);
     } catch (err) {
@@ -171,7 +180,9 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
       return out;
     }
     try {
-      return await write(fields);
+      const out = await write(fields);
+      opts.onExact?.({ subjects, mode: 'custom-kill-chains-dropped' });
+      return out;
     } catch (err) {
       if (mode !== 'retry-known-only' || known.dropped.length === 0 || !(err instanceof RejectedError))
         throw err;
@@ -214,6 +225,8 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
           mode: 'valid-until-kept',
           detail: `Sekoia.io keeps valid_until ${kept}`,
         });
+      } else {
+        opts.onExact?.({ subjects, mode: 'valid-until-kept' });
       }
     },
     revoke(id) {

@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { type IndicatorJob, OPENCTI_EXTENSION } from '@octi-sekoia/model';
 import {
+  type ConnectorKeys,
   type ConnectorQueues,
   type DeadEventPayload,
   type DeadLetter,
   LuaScript,
+  QUEUE_INDICATORS,
   type RedisClient,
 } from '@octi-sekoia/queue';
-import type { Queue } from 'bullmq';
 
 const findSweepBlockerLua = new LuaScript(
   'find-sweep-blocker',
@@ -31,15 +32,14 @@ export interface SweepMarkerRef {
  */
 export async function findSweepBlocker(
   client: RedisClient,
-  queue: Queue,
+  keys: ConnectorKeys,
   marker: SweepMarkerRef,
 ): Promise<string | undefined> {
-  const k = queue.keys;
-  const keys = [k.active, k.wait, k.paused, k.prioritized, k.delayed, k.failed].map(
-    (key) => key ?? `${queue.qualifiedName}:none`,
+  const list = ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) =>
+    keys.queueKey(QUEUE_INDICATORS, part),
   );
-  const r = (await findSweepBlockerLua.run(client, keys, [
-    `${queue.qualifiedName}:`,
+  const r = (await findSweepBlockerLua.run(client, list, [
+    keys.queueKey(QUEUE_INDICATORS, ''),
     marker.id,
     marker.timestamp,
     marker.generation,

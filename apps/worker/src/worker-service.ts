@@ -27,6 +27,7 @@ import { createProcessor } from './process-job.ts';
 import { type CallObserver, RequestGate, sekoiaPort } from './sekoia-port.ts';
 import type { WorkerSettings } from './settings.ts';
 import { readSweepExemptions } from './sweep.ts';
+import { WriteMark } from './write-mark.ts';
 
 /** Within this many IOCs of the quota, a refused single create is taken for a quota refusal (see PortOptions). */
 const QUOTA_MARGIN = 100;
@@ -57,6 +58,7 @@ export class WorkerService {
   readonly circuit: Circuit;
   readonly usage: UsageWatch;
   readonly approximations: Approximations;
+  readonly writeMark: WriteMark;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
   private readonly workerConnection: RedisClient;
@@ -100,6 +102,23 @@ export class WorkerService {
       },
     };
 
+    this.writeMark = new WriteMark({
+      redis: deps.redis,
+      key: k.sync.writeMark,
+      resyncKey: k.resyncRequested,
+      onLost: ({ before, after, requested }) =>
+        requested
+          ? this.log.warn(
+              { writeMark: { before, after } },
+              'Redis lost writes it had acknowledged (a failover): a re-sync was requested',
+            )
+          : this.log.info(
+              { writeMark: { before, after } },
+              'Redis lost writes it had acknowledged: a re-sync is already requested',
+            ),
+      onError: (err) =>
+        this.log.debug({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'write mark failed'),
+    });
     this.approximations = new Approximations({
       redis: deps.redis,
       keyOf: k.approximated,
@@ -147,6 +166,8 @@ export class WorkerService {
         observer,
         choices: () => this.choices,
         onDegraded: (d) => this.approximations.report(d.mode, d.subjects, d.detail),
+        onExact: (d) => this.approximations.forget(d.mode, d.subjects),
+        beforeWrite: () => this.writeMark.note(),
         redact: deps.redact,
         quotaPressure: async () => {
           await this.usage.check();
@@ -221,7 +242,7 @@ export class WorkerService {
 
     const processor = createProcessor({
       reconciler: this.reconciler,
-      queue: this.queues.indicators,
+      keys: this.queues.keys,
       redis: deps.redis,
       settings: {
         retryAttempts: s.retryAttempts,

@@ -101,4 +101,33 @@ describe('values Sekoia cannot hold exactly', () => {
     // then the known ones only — docs/sekoia-behaviours.md row 8).
     expect(s.sim.control.requestCount('edit-indicator')).toBe(4 + 4 * 2);
   });
+
+  it('a value written exactly again is no longer counted as approximated', async () => {
+    const s = stack;
+    await s.startService();
+    const o = story.control;
+    const r = o.createIndicator({
+      pattern: "[domain-name:value = 'again.example']",
+      validUntil: '2031-01-01T00:00:00.000Z',
+    });
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    o.updateIndicator({ internalId: r.internalId, unset: ['valid_until'] });
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    expect(await approximationCounts(s.r.client, s.keys.approximated)).toEqual({
+      'custom-kill-chains-dropped': 0,
+      'valid-until-kept': 1,
+    });
+
+    // OpenCTI gives it a valid_until again: Sekoia holds exactly that, nothing is approximated any more.
+    o.updateIndicator({ internalId: r.internalId, set: { valid_until: '2032-01-01T00:00:00.000Z' } });
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    expect(s.sim.control.indicators().map((i) => i.valid_until)).toEqual(['2032-01-01T00:00:00.000Z']);
+    expect(await approximationCounts(s.r.client, s.keys.approximated)).toEqual({
+      'custom-kill-chains-dropped': 0,
+      'valid-until-kept': 0,
+    });
+  });
 });

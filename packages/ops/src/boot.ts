@@ -3,7 +3,7 @@ import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-se
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
 import type { Cluster, Redis } from 'ioredis';
 import { HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis, redisSettingsProblem } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
 export interface BootedApp<S = undefined> {
@@ -59,12 +59,26 @@ export async function bootApp<S = undefined>(
   });
   for (const warning of warnings) log.warn(warning);
   const redis = connectRedis(config.redis);
-  redis.on('error', (err) => log.warn({ err: redact(err.message, secrets) }, 'redis connection error'));
+  let booting = true;
+  redis.once('ready', () => {
+    booting = false;
+  });
+  redis.on('error', (err) => {
+    // Until Redis first answers, credentials or a CA that it refuses are a configuration error: one line, exit 2
+    // (not a warning per reconnect, forever). Later (a rotation) the app keeps retrying, as for Redis down.
+    const problem = booting ? redisSettingsProblem(err) : undefined;
+    if (problem) {
+      log.fatal({ err: redact(problem, secrets) }, 'refusing to start');
+      process.exit(2);
+    }
+    log.warn({ err: redact(err.message, secrets) }, 'redis connection error');
+  });
   if (opts.checkRedis) {
     try {
       await opts.checkRedis(redis);
     } catch (err) {
-      log.fatal({ err: redact((err as Error).message, secrets) }, 'refusing to start');
+      const e = err as Error;
+      log.fatal({ err: redact(redisSettingsProblem(e) ?? e.message, secrets) }, 'refusing to start');
       process.exit(2);
     }
   }

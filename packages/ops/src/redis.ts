@@ -139,15 +139,18 @@ export function connectRedis(settings: RedisSettings, extra: RedisOptions = {}):
 }
 
 /**
- * ioredis Cluster options: node options are `redisOptions`, the reconnect policy is `clusterRetryStrategy`.
+ * ioredis Cluster options: node options are `redisOptions`, the reconnect policy is `clusterRetryStrategy`,
+ * `lazyConnect` the cluster's.
  * While a failover promotes a replica, the cluster answers CLUSTERDOWN / TRYAGAIN or a node is unreachable:
  * commands are retried (redirections without a limit that would fail them during the election) instead of
  * failing work.
  */
 function clusterOptions(options: RedisOptions): ClusterOptions {
-  const { retryStrategy: clusterRetryStrategy, enableReadyCheck, ...node } = options;
+  const { retryStrategy: clusterRetryStrategy, enableReadyCheck, lazyConnect, ...node } = options;
   return {
     redisOptions: node,
+    // The cluster's own: the node connections are made by the cluster when it connects.
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
     ...(clusterRetryStrategy ? { clusterRetryStrategy } : {}),
     enableReadyCheck: enableReadyCheck ?? true,
     retryDelayOnFailover: 200,
@@ -156,4 +159,27 @@ function clusterOptions(options: RedisOptions): ClusterOptions {
     maxRedirections: 1_000,
     slotsRefreshTimeout: 2_000,
   };
+}
+
+/** Node's codes for a server certificate that the configured CA does not vouch for (or that names another host). */
+const UNTRUSTED_CERTIFICATE = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/**
+ * What is wrong with the Redis settings when a connection error says so (a retry cannot fix it): Redis refused
+ * the credentials, or its TLS certificate is not trusted. The message names the variables; undefined for any
+ * other error (Redis down, a failover: ioredis retries those). The caller redacts it like every log line.
+ */
+export function redisSettingsProblem(err: Error & { code?: string }): string | undefined {
+  if (/^(WRONGPASS|NOAUTH)\b/.test(err.message))
+    return `Redis refused the credentials (REDIS_USERNAME / REDIS_PASSWORD, or those in REDIS_URL): ${err.message}`;
+  if (err.code && UNTRUSTED_CERTIFICATE.has(err.code))
+    return `Redis's TLS certificate is not trusted (${err.code}): set REDIS_TLS_CA_FILE to the CA that signed it, for the host in the Redis settings`;
+  return undefined;
 }

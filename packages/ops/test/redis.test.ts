@@ -46,6 +46,20 @@ describe('connectRedis with REDIS_CLUSTER_NODES', () => {
       expect(new Set(await Promise.all(names.map((n) => cluster.masterPortOf(n)))).size).toBe(3);
       for (const name of names) expect(await c.get(name)).toBe(name);
       await c.quit();
+      // `lazyConnect` (as `pnpm bench` asks) holds the cluster connection until connect(): it failed with "Redis is
+      // already connecting/connected" while the option only reached the node connections.
+      const lazy = connectRedis(
+        {
+          url: 'redis://127.0.0.1:6379',
+          clusterNodes: [{ host: '127.0.0.1', port: cluster.nodes[0]!.port }],
+          password: 'cluster-password',
+          tls: false,
+        },
+        { lazyConnect: true },
+      );
+      await lazy.connect();
+      expect(await lazy.get(names[0]!)).toBe(names[0]);
+      await lazy.quit();
     } finally {
       await cluster.destroy();
     }

@@ -120,6 +120,12 @@ export function keys(keyPrefix: string, connectorId: string) {
       sweepExempt: `${s}:sweep-exempt`,
       /** Hash of counters (applied, stale, duplicate, …). */
       stats: `${s}:stats`,
+      /**
+       * Integer INCRed by every worker before each write request to Sekoia: an answer not above the one a worker
+       * got before means Redis lost acknowledged writes, and that worker requests a re-sync (apps/worker
+       * write-mark.ts; docs/redis.md, "What a failover can cost").
+       */
+      writeMark: `${s}:write-mark`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
       value: (value: string) => `${s}:val:${value}`,
       lock: (value: string) => `${s}:lock:${value}`,

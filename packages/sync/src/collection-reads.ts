@@ -386,7 +386,7 @@ export class CollectionReads {
     if (current < 2 || swept >= current - 1) return undefined;
     await supersedeLua.run(
       this.redis,
-      [this.keys.sync.swept, this.rk.observedGenerations],
+      [this.keys.sync.swept, this.rk.observedGenerations, this.keys.sync.observed(current)],
       [String(current), this.rk.observedPrefix, this.rk.observedIdsPrefix],
     );
     return current - 1;

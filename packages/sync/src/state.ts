@@ -151,6 +151,8 @@ export class SyncState {
         s.versionSeq,
         s.stats,
         s.fieldSets,
+        ...values.map(s.value),
+        ...(previous ?? []).map(s.value),
       ],
       [
         job.indicatorId,

@@ -45,12 +45,12 @@ export async function sweepUnseen(
   let dirtied = 0;
   const kept = new Set<string>();
   // Every indicator record (no set of live ids is kept: it cost ~70 B per value, packages/sync/README.md
-  // "Memory"); tombstones and keys a SCAN returns twice are skipped by the script.
+  // "Memory"); keys a SCAN returns twice are skipped by the script, tombstones of older generations deleted.
   await state.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
     const ids = names.map((k) => k.slice(s.indicatorPrefix.length));
     const [r, d, k] = (await sweepUnseenLua.run(
       state.redis,
-      [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets],
+      [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, state.keys.generation],
       [String(generation), state.tombstoneTtlMs, state.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
     )) as [number, number, string[]];
     removed += r;

@@ -1,8 +1,10 @@
 // The sync engine on a real Redis Cluster (3 masters started by the test): every script and multi-key command
 // stays in one slot because every key of a connector carries its hash tag (packages/queue/src/keys.ts). Without
 // the tag, recordDesired, claims and applyJob fail with CROSSSLOT (or a key on another node).
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { type RedisCluster, startRedisCluster, waitFor } from '@octi-sekoia/testkit';
-import type { Cluster } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CollectionSource } from '../src/collection-reads.ts';
 import {
@@ -12,6 +14,7 @@ import {
   createSyncEngine,
   forgetCollectionsOwnedBy,
   RequestBudget,
+  SyncState,
 } from '../src/index.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
 import { remove, upsert } from './helpers.ts';
@@ -112,5 +115,51 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
     for (const key of keys) expect((await claimCollection(redis, key, me, 'test')).kind).toBe('claimed');
     expect(new Set(await Promise.all(keys.map((k) => cluster.masterPortOf(k)))).size).toBeGreaterThan(1);
     expect(await forgetCollectionsOwnedBy(redis, 'cluster-owner-test')).toBe(12);
+  });
+
+  it('migrates a layout-1 state, pauses the budget, renews a claim and supersedes a generation', async () => {
+    const opts = { keyPrefix: 'cluster-rare', connectorId: 'c1' };
+    const state = new SyncState(redis, opts);
+    const s = state.keys.sync;
+    await redis.sadd(s.legacyLive, 'i1');
+    await redis.sadd(`${s.legacyIndexPrefix}x.example`, 'i1');
+    await redis.hset(s.indicator('i1'), { g: '1', e: '1-0', live: '1', vals: '["x.example"]' });
+    expect(await state.migrate()).toEqual({ index: 1, indicators: 1 });
+    expect(await state.indicatorsOf('x.example')).toEqual(['i1']);
+
+    const budget = new RequestBudget(redis, { keyPrefix: 'cluster-rare', host: 'h', apiKey: 'k' });
+    await budget.pause(60_000);
+    expect(await budget.pausedForMs()).toBeGreaterThan(0);
+
+    await state.markDirty(['x.example']);
+    const claim = await state.claimDirty(10);
+    expect([...(await state.renew(claim))]).toEqual(['x.example']);
+
+    await redis.set(state.keys.generation, '3');
+    const reads = new CollectionReads(redis, opts);
+    expect(await reads.supersede()).toBe(2);
+  });
+
+  // Runs last: every sync script has run above on the cluster without an error. A script that touched an
+  // undeclared key outside the slot of its KEYS would have failed there ("Script attempted to access keys that do
+  // not hash to the same slot"); one that ran nowhere would prove nothing, so it is named here.
+  it('ran every Lua script of packages/sync on the cluster', async () => {
+    const dir = new URL('../src/lua/', import.meta.url);
+    const scripts = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+    const shas = scripts.map((f) =>
+      createHash('sha1')
+        .update(readFileSync(new URL(f, dir), 'utf8'))
+        .digest('hex'),
+    );
+    const cached = new Set<number>();
+    for (const n of cluster.nodes) {
+      const c = new Redis(n.port, '127.0.0.1');
+      const exists = (await c.script('EXISTS', ...shas)) as number[];
+      exists.forEach((e, i) => {
+        if (e === 1) cached.add(i);
+      });
+      c.disconnect();
+    }
+    expect(scripts.filter((_, i) => !cached.has(i))).toEqual([]);
   });
 });

@@ -15,9 +15,11 @@
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] value key prefix
--- Undeclared keys: the value hashes (`ARGV[12] .. value`) of the values the indicator exported before (found in
--- its record, so they cannot be declared) and of the values of ARGV[5] and ARGV[11]; they share the connector's
--- hash tag with KEYS, hence its slot (@octi-sekoia/queue keys.ts).
+-- KEYS[8..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
+-- Undeclared keys: the value hashes of the values the indicator exported before that it no longer exports. They
+-- are read from its record inside the script: a caller that read them first could race another job of the same
+-- indicator, so they cannot be declared. They share the connector's hash tag with KEYS, hence its slot
+-- (@octi-sekoia/queue keys.ts).
 -- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
 
 --- @include "includes/fence"
@@ -73,8 +75,8 @@ for _, v in ipairs(old) do
   if not inNew[v] then redis.call('HDEL', ARGV[12] .. v, member) end
   mark(v)
 end
-for _, v in ipairs(new) do
-  redis.call('HSET', ARGV[12] .. v, member, '')
+for i, v in ipairs(new) do
+  redis.call('HSET', KEYS[7 + i], member, '')
   mark(v)
 end
 -- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
