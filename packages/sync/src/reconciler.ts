@@ -2,6 +2,7 @@ import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { CreateCollector } from './collector.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, policyOf, type SekoiaPort, unlimitedBudget } from './port.ts';
+import { type CreateBatcher, SharedCreateBatch } from './shared-batch.ts';
 import {
   type AppliedState,
   applyMutations,
@@ -27,6 +28,11 @@ export interface ReconcilerOptions {
   /** Create batching (see CreateCollector). */
   lingerMs?: number;
   maxBatch?: number;
+  /**
+   * Create batches shared by every engine on the connector's Redis state (SharedCreateBatch: one open batch per
+   * field group, not one per process). The worker sets it; off by default (one engine batches alone).
+   */
+  sharedBatches?: boolean;
   /** A value Sekoia rejected (the worker turns it into a dead letter of kind `value`). */
   onRejected?: (r: RejectedValue) => void | Promise<void>;
   /** 401/403/collection gone: the worker opens its circuit and fails /readyz. */
@@ -124,7 +130,7 @@ interface Attempt {
  * worker's Drainer).
  */
 export class Reconciler {
-  readonly collector: CreateCollector;
+  readonly collector: CreateBatcher;
   private readonly totals = emptyReport();
   private readonly requests = { create: 0, edit: 0, revoke: 0, forceDelete: 0, search: 0 };
   private createsBlocked = false;
@@ -135,12 +141,15 @@ export class Reconciler {
     private readonly budget: Budget = unlimitedBudget,
     private readonly opts: ReconcilerOptions = {},
   ) {
-    this.collector = new CreateCollector(state, port, budget, {
+    const batching = {
       lingerMs: opts.lingerMs,
       maxBatch: opts.maxBatch,
       defaultRetryAfterMs: opts.defaultRetryAfterMs,
       onRequest: () => void this.requests.create++,
-    });
+    };
+    this.collector = opts.sharedBatches
+      ? new SharedCreateBatch(state, port, budget, batching)
+      : new CreateCollector(state, port, budget, batching);
   }
 
   /** recordDesired, then a best-effort reconcile of the job's values (those still dirty and not busy). */
