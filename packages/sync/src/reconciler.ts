@@ -313,11 +313,15 @@ export class Reconciler {
     let searched = false;
     const attempt: Attempt = { forceDeleted: new Set(), forceDeleteRounds: 0 };
     const muts: Mutation[] = [];
+    let lockLost = false;
     const finish = async (mode: 'done' | 'retry', delayMs = 0) => {
       const r = await this.state.recordApplied(claim, value, desired.version, mode, muts, delayMs);
       if (r.outcome === 'done') report.done++;
       else report.redirtied++;
-      if (r.reason === 'lock') report.lost++;
+      if (r.reason === 'lock') {
+        report.lost++;
+        lockLost = true;
+      }
     };
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -330,7 +334,15 @@ export class Reconciler {
       });
       if (d.kind === 'wait') return finish('retry', d.untilMs - now);
       // Its holders' re-reads (or the sweep) dirty it again at once; the delay only bounds a missed wake-up.
-      if (d.kind === 'settle') return finish('retry', this.settleRecheckMs());
+      if (d.kind === 'settle') {
+        await finish('retry', this.settleRecheckMs());
+        // The sweep sets `swept`, then wakes the held values: one that woke them between this claim's read and
+        // its retry above missed this value; it is woken here (it would otherwise wait the whole recheck).
+        const g = desired.recovering;
+        if (!lockLost && g !== undefined && (await this.state.generationAndSwept()).swept >= g)
+          await this.state.markDirty([value]);
+        return;
+      }
       if (d.kind === 'noop') {
         if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
         return finish('done');
