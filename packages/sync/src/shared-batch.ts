@@ -136,7 +136,8 @@ export class SharedCreateBatch implements CreateBatcher {
     this.draining++;
     try {
       this.startLoops();
-      while (this.offered.size > 0 || this.sends.size > 0 || this.flushScheduled) {
+      // Until every create this process submitted is answered, and every answer it owes another process is sent.
+      while (this.offered.size > 0 || this.sends.size > 0 || this.flushScheduled || this.outboxScheduled) {
         await sleep(this.pollMs);
         this.startLoops();
       }
@@ -167,18 +168,15 @@ export class SharedCreateBatch implements CreateBatcher {
     this.startLoops();
   }
 
+  /** Each loop clears its flag itself as it ends (synchronously), so an offer made after its last look restarts it. */
   private startLoops(): void {
     if (!this.sealing && this.offered.size > 0) {
       this.sealing = true;
-      void this.sealLoop().finally(() => {
-        this.sealing = false;
-      });
+      void this.sealLoop();
     }
     if (!this.polling && this.offered.size > 0) {
       this.polling = true;
-      void this.pollLoop().finally(() => {
-        this.polling = false;
-      });
+      void this.pollLoop();
     }
   }
 
@@ -187,6 +185,14 @@ export class SharedCreateBatch implements CreateBatcher {
    * for the groups to fill), then seal the fullest group — waiting out its linger time if it is not full.
    */
   private async sealLoop(): Promise<void> {
+    try {
+      await this.sealWhileOffered();
+    } finally {
+      this.sealing = false;
+    }
+  }
+
+  private async sealWhileOffered(): Promise<void> {
     const k = this.state.keys.sync;
     while (this.offered.size > 0) {
       try {
@@ -248,6 +254,11 @@ export class SharedCreateBatch implements CreateBatcher {
       // Redis trouble before sending (beginWrite): nothing was sent.
       for (const it of items) this.answer(it.inbox, it.claim.seq, it.value, notSent(err));
     });
+    this.track(p);
+  }
+
+  /** Requests and answers under way (drain waits for them). */
+  private track(p: Promise<void>): void {
     this.sends.add(p);
     void p.finally(() => this.sends.delete(p));
   }
@@ -264,7 +275,7 @@ export class SharedCreateBatch implements CreateBatcher {
     this.outbox.set(inbox, list);
     if (!this.outboxScheduled) {
       this.outboxScheduled = true;
-      setImmediate(() => void this.flushOutbox());
+      setImmediate(() => this.track(this.flushOutbox()));
     }
   }
 
@@ -293,8 +304,18 @@ export class SharedCreateBatch implements CreateBatcher {
    * of the value) and still unanswered a write horizon later: the outcome is unknown, not answered.
    */
   private async pollLoop(): Promise<void> {
+    try {
+      await this.pollWhileOffered();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async pollWhileOffered(): Promise<void> {
     const k = this.state.keys.sync;
     while (this.offered.size > 0) {
+      // Insurance: a value offered while the seal loop was ending is never left without a loop.
+      this.startLoops();
       try {
         const answers = (await this.state.redis.lpop(k.createInbox(this.inbox), 1000)) ?? [];
         for (const a of answers) {
