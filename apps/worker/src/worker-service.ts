@@ -189,6 +189,8 @@ export class WorkerService {
       configurationRetryMs: t.configurationRetryMs,
       // A value is written once its holders have settled: after its generation's recovery (issue 18).
       holdDuringRecovery: true,
+      // One open create batch per field group across every worker of the connector (issue 18).
+      sharedBatches: true,
       onRejected: (r) => deadLetterRejectedValue(this.dlq, r),
       onConfigurationError: (message) => this.circuit.trip({ policy: 'configuration', message }),
       onError: (err) =>

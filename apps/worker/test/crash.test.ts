@@ -1,7 +1,7 @@
 import { SyncState } from '@octi-sekoia/sync';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONNECTOR_ID, expectedOf, jobsOf, Stack, scenarioMessages } from './harness.ts';
+import { CONNECTOR_ID, expectedOf, jobsOf, oldestIntentAgeMs, Stack, scenarioMessages } from './harness.ts';
 
 const CONVERGED = { missing: [], unexpected: [], wrongAttributes: [], duplicates: [] };
 
@@ -68,19 +68,3 @@ describe('a crash between recording the desired state and reconciling loses noth
     expect(s.sim.control.requestCount('list-indicators', 200)).toBeGreaterThan(0);
   });
 });
-
-/** Age of the oldest write intent (`int:<claim>` = `op|sinceMs|fp` in the applied-state hashes), or -1. */
-async function oldestIntentAgeMs(s: Stack): Promise<number> {
-  let oldest = Number.POSITIVE_INFINITY;
-  let cursor = '0';
-  do {
-    const [next, keys] = await s.r.client.scan(cursor, 'MATCH', `${s.keys.sync.valuePrefix}*`, 'COUNT', 500);
-    cursor = next;
-    for (const k of keys) {
-      const h = await s.r.client.hgetall(k);
-      for (const [f, v] of Object.entries(h))
-        if (f.startsWith('int:')) oldest = Math.min(oldest, Number(v.split('|')[1]));
-    }
-  } while (cursor !== '0');
-  return Number.isFinite(oldest) ? Date.now() - oldest : -1;
-}

@@ -395,3 +395,19 @@ async function privateRedis(url: string): Promise<TestRedis> {
     },
   };
 }
+
+/** Age of the oldest write intent (`int:<claim>` = `op|sinceMs|fp` in the applied-state hashes), or -1. */
+export async function oldestIntentAgeMs(s: Stack): Promise<number> {
+  let oldest = Number.POSITIVE_INFINITY;
+  let cursor = '0';
+  do {
+    const [next, keys] = await s.r.client.scan(cursor, 'MATCH', `${s.keys.sync.valuePrefix}*`, 'COUNT', 500);
+    cursor = next;
+    for (const k of keys) {
+      const h = await s.r.client.hgetall(k);
+      for (const [f, v] of Object.entries(h))
+        if (f.startsWith('int:')) oldest = Math.min(oldest, Number(v.split('|')[1]));
+    }
+  } while (cursor !== '0');
+  return Number.isFinite(oldest) ? Date.now() - oldest : -1;
+}

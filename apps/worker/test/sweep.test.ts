@@ -71,9 +71,9 @@ describe('sweep marker of a generation', () => {
     await s.waitIdle(60_000);
     expect(live()).toEqual(['a.example', 'b.example', 'd.example']);
     expect(await s.deadLetters()).toEqual([]);
-    // 180 s, not the default 60: a value whose reconcile decided "settle" while the sweep woke the held values is
-    // re-dirtied after the wake-up with the 30 s settle recheck (a latency race, not a loss; timed out once in a
-    // full run): the outcome is what this test checks.
+    // 180 s, not the default 60: a full run on 2 loaded cores is slow. (A value whose reconcile decided "settle"
+    // while the sweep woke the held values used to wait the 30 s settle recheck; the reconciler now wakes it:
+    // packages/sync/test/settle-wake.test.ts.)
   }, 180_000);
 
   it('case 4: an indicator whose job of G failed for good, or whose event was dead-lettered, is kept by the sweep of G', async () => {

@@ -126,6 +126,17 @@ export function keys(keyPrefix: string, connectorId: string) {
        * write-mark.ts; docs/redis.md, "What a failover can cost").
        */
       writeMark: `${s}:write-mark`,
+
+      // Shared create batches (@octi-sekoia/sync shared-batch.ts; writers: every worker): values whose create is
+      // decided, per field group (the group id: a hash of the model's createGroupKey), until one worker seals them.
+      /** Zset group id → values ready in it (the sealer picks the fullest group). */
+      createGroups: `${s}:cb:groups`,
+      /** Zset value → time (ms) it was first offered: one group's values ready to be created, oldest first. */
+      createReady: (group: string) => `${s}:cb:ready:${group}`,
+      /** Hash value → JSON [claim token, claim seq, desired version, fp, inbox, attributes] of those values. */
+      createItems: (group: string) => `${s}:cb:items:${group}`,
+      /** List (PX) of JSON [value, claim seq, outcome]: what sealers answer for one process's offered values. */
+      createInbox: (inbox: string) => `${s}:cb:inbox:${inbox}`,
       indicator: (indicatorId: string) => `${s}:ind:${indicatorId}`,
       value: (value: string) => `${s}:val:${value}`,
       lock: (value: string) => `${s}:lock:${value}`,

@@ -40,7 +40,7 @@ export interface CollectorOptions {
   onRequest?: (kind: 'create') => void;
 }
 
-interface Pending {
+export interface Pending {
   value: string;
   attributes: IocAttributes;
   /** Attribute fingerprint (the intent's, and what the applied state records for the id). */
@@ -178,8 +178,8 @@ export class CreateCollector {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  /** A sealed batch, its token taken: intents, then the request. */
-  private async sendSealed(batch: Pending[]): Promise<void> {
+  /** A sealed batch, its token taken: intents, then the request (also the shared batch's sender). */
+  async sendSealed(batch: Pending[]): Promise<void> {
     const accepted = await this.begin(batch);
     if (accepted.length > 0) await this.post(accepted);
   }

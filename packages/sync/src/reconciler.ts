@@ -4,6 +4,7 @@ import { withoutValidUntil } from '@octi-sekoia/sekoia/fields';
 import { CreateCollector } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
+import { type CreateBatcher, SharedCreateBatch } from './shared-batch.ts';
 import type { Claim, RecordDesiredResult, SyncState } from './state.ts';
 import { sweepUnseen } from './sweep.ts';
 import {
@@ -28,6 +29,11 @@ export interface ReconcilerOptions {
   /** Create batching (see CreateCollector). */
   lingerMs?: number;
   maxBatch?: number;
+  /**
+   * Create batches shared by every engine on the connector's Redis state (SharedCreateBatch: one open batch per
+   * field group, not one per process). The worker sets it; off by default (one engine batches alone).
+   */
+  sharedBatches?: boolean;
   /** A value Sekoia rejected (the worker turns it into a dead letter of kind `value`). */
   onRejected?: (r: RejectedValue) => void | Promise<void>;
   /** 401/403/collection gone: the worker opens its circuit and fails /readyz. */
@@ -126,7 +132,7 @@ interface Attempt {
  */
 export class Reconciler {
   /** The create batcher (this package's tests watch its open batches; apps use the methods below). */
-  readonly collector: CreateCollector;
+  readonly collector: CreateBatcher;
   private readonly totals = emptyReport();
   private readonly requests = { create: 0, edit: 0, revoke: 0, forceDelete: 0, search: 0 };
   private createsBlocked = false;
@@ -137,12 +143,15 @@ export class Reconciler {
     private readonly budget: Budget = unlimitedBudget,
     private readonly opts: ReconcilerOptions = {},
   ) {
-    this.collector = new CreateCollector(state, port, budget, {
+    const batching = {
       lingerMs: opts.lingerMs,
       maxBatch: opts.maxBatch,
       defaultRetryAfterMs: opts.defaultRetryAfterMs,
       onRequest: () => void this.requests.create++,
-    });
+    };
+    this.collector = opts.sharedBatches
+      ? new SharedCreateBatch(state, port, budget, batching)
+      : new CreateCollector(state, port, budget, batching);
   }
 
   /** recordDesired, then a best-effort reconcile of the job's values (those still dirty and not busy). */
@@ -344,11 +353,15 @@ export class Reconciler {
     let searched = false;
     const attempt: Attempt = { forceDeleted: new Set(), forceDeleteRounds: 0 };
     const muts: Mutation[] = [];
+    let lockLost = false;
     const finish = async (mode: 'done' | 'retry', delayMs = 0) => {
       const r = await this.state.recordApplied(claim, value, desired.version, mode, muts, delayMs);
       if (r.outcome === 'done') report.done++;
       else report.redirtied++;
-      if (r.reason === 'lock') report.lost++;
+      if (r.reason === 'lock') {
+        report.lost++;
+        lockLost = true;
+      }
     };
 
     for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -361,7 +374,15 @@ export class Reconciler {
       });
       if (d.kind === 'wait') return finish('retry', d.untilMs - now);
       // Its holders' re-reads (or the sweep) dirty it again at once; the delay only bounds a missed wake-up.
-      if (d.kind === 'settle') return finish('retry', this.settleRecheckMs());
+      if (d.kind === 'settle') {
+        await finish('retry', this.settleRecheckMs());
+        // The sweep sets `swept`, then wakes the held values: one that woke them between this claim's read and
+        // its retry above missed this value; it is woken here (it would otherwise wait the whole recheck).
+        const g = desired.recovering;
+        if (!lockLost && g !== undefined && (await this.state.generationAndSwept()).swept >= g)
+          await this.state.markDirty([value]);
+        return;
+      }
       if (d.kind === 'noop') {
         if (d.reason !== 'rejected') muts.push(...completion(desired, applied));
         return finish('done');
