@@ -9,6 +9,7 @@ import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CollectionSource } from '../src/collection-reads.ts';
 import {
+  type Budget,
   CollectionReads,
   claimCollection,
   collectionOwnerKey,
@@ -139,6 +140,45 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
     await redis.set(state.keys.generation, '3');
     const reads = new CollectionReads(redis, opts);
     expect(await reads.supersede()).toBe(2);
+  });
+
+  it('shares create batches across two engines (offer, seal, withdraw after a failed budget take)', async () => {
+    const fake = new FakeSekoia();
+    let refusals = 1;
+    // The first take fails (Redis trouble on the budget): the waiting offers are withdrawn, then sent later.
+    const budget: Budget = {
+      async take() {
+        if (refusals > 0) {
+          refusals--;
+          throw new Error('budget unavailable (test)');
+        }
+      },
+      async pause() {},
+    };
+    const engine = () =>
+      createSyncEngine({
+        redis,
+        port: fake,
+        keyPrefix: 'cluster-shared',
+        connectorId: 'c1',
+        writeHorizonMs: 200,
+        budget,
+        sharedBatches: true,
+        ...FAST,
+      });
+    const [a, b] = [engine(), engine()];
+    const values = Array.from({ length: 24 }, (_, i) => `s${i}.example`);
+    for (let i = 0; i < values.length; i++)
+      await a.applyJob(upsert(`s${i}`, `1-${i}`, [values[i]!], { description: i % 2 ? 'odd' : 'even' }));
+    await waitFor(
+      async () => {
+        await Promise.all([a.reconcileDirty({ max: 12 }), b.reconcileDirty({ max: 12 })]);
+        return (await a.dirtyCount()) === 0;
+      },
+      { what: 'the dirty set drained by two engines sharing batches', intervalMs: 5 },
+    );
+    expect([...fake.live().keys()].sort()).toEqual([...values].sort());
+    expect(refusals).toBe(0);
   });
 
   // Runs last: every sync script has run above on the cluster without an error. A script that touched an
