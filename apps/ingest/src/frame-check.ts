@@ -1,4 +1,4 @@
-import { compareEventIds, isEventId } from '@octi-sekoia/model';
+import { compareEventIds, isEventId } from '@octi-sekoia/opencti';
 
 /** Problems with a frame's SSE id, counted by `ingest_frame_problems_total{problem}`. */
 export type FrameProblem = 'no-id' | 'unparsable-id' | 'id-backwards';

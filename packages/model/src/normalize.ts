@@ -1,3 +1,4 @@
+import { isEventId } from '@octi-sekoia/opencti';
 import { type ExtractionMode, extractObservables, type SkipNote } from '@octi-sekoia/stix';
 import {
   canonicalValidFrom,
@@ -75,14 +76,6 @@ export type NormalizeResult =
   | { outcome: 'skipped'; reason: SkipReason; detail?: string }
   /** Becomes a dead letter of kind `event`. */
   | { outcome: 'malformed'; reason: string };
-
-/** Redis stream id; fencing compares these numerically, so anything else must not reach a job. */
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
-
-/** A Redis stream id (`<ms>-<seq>`): the only ids that may be compared, fenced or committed as a checkpoint. */
-export function isEventId(id: string): boolean {
-  return EVENT_ID_RE.test(id);
-}
 
 /**
  * `data.type` of an indicator as JSON.stringify writes it. The pattern `"type":"indicator"` cannot occur inside a

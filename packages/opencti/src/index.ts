@@ -6,6 +6,7 @@ export {
   OpenCtiTransportError,
   redactSecret,
 } from './errors.ts';
+export { compareEventIds, type EventId, eventIdMs, isEventId } from './event-id.ts';
 export {
   type ConnectorInfo,
   type ConnectorType,

@@ -4,10 +4,11 @@ import {
   type IocAttributes,
   normalizeKillChainPhases,
 } from '@octi-sekoia/model';
+import { compareEventIds } from '@octi-sekoia/opencti';
 import { extractObservables } from '@octi-sekoia/stix';
 import { waitFor } from '@octi-sekoia/testkit';
 import { describe, expect, it } from 'vitest';
-import { compareIdStrings, startOpenCtiSimulator } from '../src/opencti/index.ts';
+import { startOpenCtiSimulator } from '../src/opencti/index.ts';
 import { seededUuids } from '../src/opencti/uuid.ts';
 import { World } from '../src/opencti/world.ts';
 import {
@@ -857,7 +858,7 @@ describe('through a running OpenCTI simulator', () => {
             () =>
               stream
                 .frames()
-                .some((f) => f.event === 'heartbeat' && compareIdStrings(f.id ?? '0-0', last) >= 0),
+                .some((f) => f.event === 'heartbeat' && compareEventIds(f.id ?? '0-0', last) >= 0),
             { timeoutMs: 30_000, what: 'the stream to catch up with the log' },
           );
         } finally {

@@ -7,7 +7,6 @@
 import {
   attributesEqual,
   canonicalValidFrom,
-  compareEventIds,
   type IocAttributes,
   normalizeKillChainPhases,
   OPENCTI_EXTENSION,
@@ -15,6 +14,7 @@ import {
   roundValidUntil,
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
+import { compareEventIds, isEventId } from '@octi-sekoia/opencti';
 import { canonicalValue, type ExtractionMode, extractObservables } from '@octi-sekoia/stix';
 
 export interface OracleMessage {
@@ -49,8 +49,6 @@ interface LiveIndicator {
 }
 
 type Json = Record<string, unknown>;
-
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -135,7 +133,7 @@ export function computeExpectedCollection(
     const event = msg.event;
     if (event !== 'create' && event !== 'update' && event !== 'delete' && event !== 'merge') continue;
     if (event === 'delete' && !listenDelete) continue;
-    if (msg.id === undefined || !EVENT_ID_RE.test(msg.id) || typeof msg.data !== 'string') continue;
+    if (msg.id === undefined || !isEventId(msg.id) || typeof msg.data !== 'string') continue;
     const eventId = msg.id;
     let envelope: unknown;
     try {
