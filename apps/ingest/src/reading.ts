@@ -1,9 +1,9 @@
-import { compareEventIds, eventIdMs } from '@octi-sekoia/opencti';
+import { compareEventIds, eventIdMs, isDataEvent } from '@octi-sekoia/opencti';
 import type { Backpressure } from './backpressure.ts';
 import type { BatchWriter, Pending } from './batch-writer.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
-import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
+import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import type { Generations } from './generations.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectedInfo, OpenStream, StreamMessage, StreamStatus } from './ports.ts';

@@ -1,4 +1,4 @@
-import { isEventId } from '@octi-sekoia/opencti';
+import { classifyEvent, type EventKind, isEventId, type StreamMessage } from '@octi-sekoia/opencti';
 import { type ExtractionMode, extractObservables, type SkipNote } from '@octi-sekoia/stix';
 import {
   canonicalValidFrom,
@@ -11,13 +11,6 @@ import type { IndicatorJob, IocAttributes } from './job.ts';
 
 /** OpenCTI's property extension; its `id` is the internal id, stable across pattern (and STIX id) changes. */
 export const OPENCTI_EXTENSION = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
-
-/** One SSE message as the client delivers it (docs/opencti-api.md). */
-export interface StreamMessage {
-  id?: string;
-  event: string;
-  data: string;
-}
 
 export interface NormalizeConfig {
   /** For the description's `{opencti_url}` (a trailing slash is dropped). */
@@ -33,13 +26,8 @@ export interface NormalizeConfig {
 
 /** Why a message produced no job; counted, never an error. */
 export type SkipReason =
-  | 'heartbeat'
-  | 'connected'
-  | 'consumer-metrics'
-  | 'no-recover'
-  /** `event: error`: the server gave up on this connection; ingest should reconnect. */
-  | 'stream-error'
-  | 'unknown-event'
+  /** A control frame (packages/opencti stream-message.ts classifyEvent). */
+  | Exclude<EventKind, 'data'>
   /** Identities, markings, relationships (dependency messages) and any other non-indicator object. */
   | 'not-indicator';
 
@@ -103,25 +91,8 @@ const malformed = (reason: string): NormalizeResult => ({ outcome: 'malformed', 
  * that moves it in as `event: create`, both with `type: "update"` (docs/opencti-api.md).
  */
 export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): NormalizeResult {
-  switch (msg.event) {
-    case 'create':
-    case 'update':
-    case 'delete':
-    case 'merge':
-      break;
-    case 'heartbeat':
-      return skipped('heartbeat');
-    case 'connected':
-      return skipped('connected');
-    case 'consumer_metrics':
-      return skipped('consumer-metrics');
-    case 'no-recover':
-      return skipped('no-recover');
-    case 'error':
-      return skipped('stream-error');
-    default:
-      return skipped('unknown-event', msg.event);
-  }
+  const kind = classifyEvent(msg.event);
+  if (kind !== 'data') return skipped(kind, kind === 'unknown-event' ? msg.event : undefined);
 
   if (msg.id === undefined || msg.id === '') return malformed(`\`${msg.event}\` event without an id`);
   if (!isEventId(msg.id)) return malformed(`event id ${JSON.stringify(msg.id)} is not a <ms>-<seq> id`);

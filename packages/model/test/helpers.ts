@@ -1,4 +1,5 @@
-import type { NormalizeConfig, NormalizeResult, StreamMessage } from '../src/index.ts';
+import type { StreamMessage } from '@octi-sekoia/opencti';
+import type { NormalizeConfig, NormalizeResult } from '../src/index.ts';
 import { DEFAULT_DESCRIPTION_TEMPLATE, OPENCTI_EXTENSION } from '../src/index.ts';
 
 /** Splits SSE wire text into messages (LF framing, one data line per message, as OpenCTI sends). */

@@ -29,8 +29,8 @@ export {
   openStream,
   type StreamHandle,
   type StreamLogger,
-  type StreamMessage,
   type StreamState,
   type StreamStatus,
 } from './stream.ts';
+export { classifyEvent, type EventKind, isDataEvent, type StreamMessage } from './stream-message.ts';
 export { compareVersions, isVersionBelow, TESTED_OPENCTI_VERSION } from './version.ts';

@@ -17,14 +17,7 @@
 import { type ErrorEvent, EventSource } from 'eventsource';
 import { redactSecret } from './errors.ts';
 import { compareEventIds, isEventId } from './event-id.ts';
-
-export interface StreamMessage {
-  /** Stream id (`<ms>-<seq>`), absent for messages without an id line. */
-  id?: string;
-  /** SSE event name (authoritative, not `data.type`): create, update, delete, merge, heartbeat, or any other. */
-  event: string;
-  data: string;
-}
+import { isDataEvent, provesProgress, type StreamMessage } from './stream-message.ts';
 
 /** The `connected` message (Redis XINFO of the whole stream). */
 export interface ConnectedInfo {
@@ -88,10 +81,6 @@ export interface StreamHandle {
   state(): StreamState;
 }
 
-const DATA_EVENTS = new Set(['create', 'update', 'delete', 'merge']);
-/** Messages whose id proves the server has read past earlier ids (a no-recover id is synthetic and comes first). */
-const EVIDENCE_EVENTS = new Set(['create', 'update', 'delete', 'merge', 'heartbeat', 'consumer_metrics']);
-
 /** a > b for stream ids; false when either is not an id. */
 function idAfter(a: string, b: string): boolean {
   return isEventId(a) && isEventId(b) && compareEventIds(a, b) > 0;
@@ -106,11 +95,11 @@ class ResumeTracker {
   }
   see(id: string | undefined, event: string): void {
     if (!id) return;
-    if (this.candidate && EVIDENCE_EVENTS.has(event) && idAfter(id, this.candidate)) {
+    if (this.candidate && provesProgress(event) && idAfter(id, this.candidate)) {
       if (!isEventId(this.resume) || idAfter(this.candidate, this.resume)) this.resume = this.candidate;
       this.candidate = undefined;
     }
-    if (DATA_EVENTS.has(event) && (!this.candidate || idAfter(id, this.candidate))) this.candidate = id;
+    if (isDataEvent(event) && (!this.candidate || idAfter(id, this.candidate))) this.candidate = id;
   }
 }
 

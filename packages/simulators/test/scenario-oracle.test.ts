@@ -4,7 +4,7 @@ import {
   type IocAttributes,
   normalizeKillChainPhases,
 } from '@octi-sekoia/model';
-import { compareEventIds } from '@octi-sekoia/opencti';
+import { compareEventIds, type StreamMessage } from '@octi-sekoia/opencti';
 import { extractObservables } from '@octi-sekoia/stix';
 import { waitFor } from '@octi-sekoia/testkit';
 import { describe, expect, it } from 'vitest';
@@ -23,7 +23,6 @@ import {
   isConverged,
   messagesFromLog,
   type OracleConfig,
-  type OracleMessage,
   type ScenarioIndicatorInput,
   type ScenarioStep,
 } from '../src/scenario/index.ts';
@@ -75,7 +74,7 @@ function patch(a: Json, b: Json): Json[] {
 }
 
 class StreamFixture {
-  readonly messages: OracleMessage[] = [];
+  readonly messages: StreamMessage[] = [];
   /** Current (or last, once deleted) STIX state per internal id. */
   readonly states = new Map<string, Json>();
   private ms = 1_780_000_000_000;
@@ -230,7 +229,7 @@ class StreamFixture {
   }
 
   /** Any message as given (malformed ones included). */
-  raw(message: OracleMessage): void {
+  raw(message: StreamMessage): void {
     this.messages.push(message);
   }
 

@@ -14,14 +14,8 @@ import {
   roundValidUntil,
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
-import { compareEventIds, isEventId } from '@octi-sekoia/opencti';
+import { compareEventIds, isDataEvent, isEventId, type StreamMessage } from '@octi-sekoia/opencti';
 import { canonicalValue, type ExtractionMode, extractObservables } from '@octi-sekoia/stix';
-
-export interface OracleMessage {
-  id?: string;
-  event: string;
-  data: string;
-}
 
 export interface OracleConfig {
   openctiUrl: string;
@@ -119,7 +113,7 @@ function attributesOf(data: Json, internalId: string, config: OracleConfig): Ioc
  *   live indicator holds it, with the attributes of the live holder whose latest applied event came last.
  */
 export function computeExpectedCollection(
-  messages: Iterable<OracleMessage>,
+  messages: Iterable<StreamMessage>,
   config: OracleConfig,
 ): Map<string, ExpectedIoc> {
   const live = new Map<string, LiveIndicator>();
@@ -131,7 +125,7 @@ export function computeExpectedCollection(
   for (const msg of messages) {
     position++;
     const event = msg.event;
-    if (event !== 'create' && event !== 'update' && event !== 'delete' && event !== 'merge') continue;
+    if (!isDataEvent(event)) continue;
     if (event === 'delete' && !listenDelete) continue;
     if (msg.id === undefined || !isEventId(msg.id) || typeof msg.data !== 'string') continue;
     const eventId = msg.id;
@@ -289,8 +283,8 @@ export function diffCollections(
 /** World log entries (`{ id, event, payload, noId? }`) as the messages a client receives. */
 export function messagesFromLog(
   entries: Iterable<{ id: string; event: string; payload: string; noId?: boolean }>,
-): OracleMessage[] {
-  const out: OracleMessage[] = [];
+): StreamMessage[] {
+  const out: StreamMessage[] = [];
   for (const e of entries)
     out.push(e.noId ? { event: e.event, data: e.payload } : { id: e.id, event: e.event, data: e.payload });
   return out;
