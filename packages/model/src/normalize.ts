@@ -1,4 +1,14 @@
-import { classifyEvent, type EventKind, isEventId, type StreamMessage } from '@octi-sekoia/opencti';
+import {
+  classifyEvent,
+  type EventKind,
+  isEventId,
+  OPENCTI_EXTENSION,
+  type OpenCtiIndicator,
+  type OpenCtiIndicatorExtension,
+  openCtiInternalId,
+  type StreamMessage,
+  type Unchecked,
+} from '@octi-sekoia/opencti';
 import { type ExtractionMode, extractObservables, type SkipNote } from '@octi-sekoia/stix';
 import {
   canonicalValidFrom,
@@ -8,9 +18,6 @@ import {
 } from './attributes.ts';
 import { type DescriptionVars, renderDescription } from './description.ts';
 import type { IndicatorJob, IocAttributes } from './job.ts';
-
-/** OpenCTI's property extension; its `id` is the internal id, stable across pattern (and STIX id) changes. */
-export const OPENCTI_EXTENSION = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
 
 export interface NormalizeConfig {
   /** For the description's `{opencti_url}` (a trailing slash is dropped). */
@@ -231,7 +238,10 @@ function uniqueSorted(values: string[]): string[] {
  * the event did not touch them. Only top-level `/pattern`, `/pattern_type`, `/pattern_version` ops matter;
  * an old value that is not readable makes the previous export unknown (`null`).
  */
-function previousPattern(data: Json, reversePatch: unknown[] | undefined): PatternFields | null | undefined {
+function previousPattern(
+  data: Unchecked<OpenCtiIndicator>,
+  reversePatch: unknown[] | undefined,
+): PatternFields | null | undefined {
   if (!reversePatch) return undefined;
   const prev: PatternFields = {
     pattern: data.pattern,
@@ -266,14 +276,13 @@ function previousPattern(data: Json, reversePatch: unknown[] | undefined): Patte
 type Built = { job: IndicatorJob; findings: Finding[] } | { malformed: string };
 
 function indicatorJob(
-  data: Json,
+  data: Unchecked<OpenCtiIndicator>,
   op: 'upsert' | 'remove',
   eventId: string,
   config: NormalizeConfig,
   reversePatch: unknown[] | undefined,
 ): Built {
-  const ext = isObject(data.extensions) ? data.extensions[OPENCTI_EXTENSION] : undefined;
-  const indicatorId = isObject(ext) ? str(ext.id) : undefined;
+  const indicatorId = openCtiInternalId(data);
   // Without the internal id the indicator cannot be keyed (the STIX id changes with the pattern): a dead
   // letter shows it, where a guess would split one indicator's state in two.
   if (!indicatorId) return { malformed: 'indicator without OpenCTI internal id (extensions.<opencti>.id)' };
@@ -285,7 +294,7 @@ function indicatorJob(
   if (validFromRaw === undefined && op === 'upsert') {
     return { malformed: `indicator ${indicatorId} without valid_from` };
   }
-  const extObj = ext as Json;
+  const extObj = (data.extensions as Json)[OPENCTI_EXTENSION] as Unchecked<OpenCtiIndicatorExtension>;
   const labels = Array.isArray(data.labels) ? data.labels.filter((l) => typeof l === 'string') : [];
   const vars: DescriptionVars = {
     opencti_url: config.openctiUrl.replace(/\/+$/, ''),

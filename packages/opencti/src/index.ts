@@ -18,6 +18,13 @@ export {
   type RegisteredConnector,
 } from './graphql.ts';
 export {
+  OPENCTI_EXTENSION,
+  type OpenCtiIndicator,
+  type OpenCtiIndicatorExtension,
+  openCtiInternalId,
+  type Unchecked,
+} from './indicator.ts';
+export {
   type ConnectorState,
   parseConnectorState,
   type StoredState,

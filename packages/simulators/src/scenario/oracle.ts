@@ -9,12 +9,17 @@ import {
   canonicalValidFrom,
   type IocAttributes,
   normalizeKillChainPhases,
-  OPENCTI_EXTENSION,
   renderDescription,
   roundValidUntil,
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
-import { compareEventIds, isDataEvent, isEventId, type StreamMessage } from '@octi-sekoia/opencti';
+import {
+  compareEventIds,
+  isDataEvent,
+  isEventId,
+  OPENCTI_EXTENSION,
+  type StreamMessage,
+} from '@octi-sekoia/opencti';
 import { canonicalValue, type ExtractionMode, extractObservables } from '@octi-sekoia/stix';
 
 export interface OracleConfig {
