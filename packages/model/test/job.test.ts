@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeJob, type IndicatorJob, type Job, jobId } from '../src/index.ts';
+import { describeJob, type IndicatorJob, type Job, jobId } from '../src/job.ts';
 
 const indicatorJob: IndicatorJob = {
   kind: 'indicator',
