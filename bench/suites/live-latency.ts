@@ -2,6 +2,7 @@
 // created and revoked one at a time in the OpenCTI simulator, a few per second. Latency = from the event's
 // append (its stream id's millisecond) to the moment the Sekoia simulator stored the value's create or revoke
 // (its `created` / `revoked_at`, same clock — exact, no polling error).
+import { eventIdMs } from '@octi-sekoia/opencti';
 import { round, sleep } from '../lib/children.ts';
 import { fmt, loadScenario, percentile, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 import { Stack } from '../lib/stack.ts';
@@ -60,7 +61,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
       if (revoke) {
         const victim = live.splice(Math.floor(random() * live.length), 1)[0]!;
         const ref = stack.opencti.control.revokeIndicator({ internalId: victim.internalId });
-        sent.push({ kind: 'revoke', value: victim.value, appendedAt: Number(ref.eventId.split('-')[0]) });
+        sent.push({ kind: 'revoke', value: victim.value, appendedAt: eventIdMs(ref.eventId) });
       } else {
         const value = liveValue(n++);
         const ref = stack.opencti.control.createIndicator({
@@ -71,7 +72,7 @@ export async function runLiveLatency(ctx: SuiteContext, events: number): Promise
           killChainPhases: [{ kill_chain_name: 'mitre-attack', phase_name: 'command-and-control' }],
         });
         live.push({ internalId: ref.internalId, value });
-        sent.push({ kind: 'create', value, appendedAt: Number(ref.eventId.split('-')[0]) });
+        sent.push({ kind: 'create', value, appendedAt: eventIdMs(ref.eventId) });
       }
       await sleep(150 + random() * 200);
     }

@@ -1,11 +1,6 @@
 import type { AppConfig } from '@octi-sekoia/config';
-import {
-  compareEventIds,
-  type NormalizeConfig,
-  normalizeMessage,
-  type StreamMessage,
-} from '@octi-sekoia/model';
-import { openStream } from '@octi-sekoia/opencti';
+import { type NormalizeConfig, normalizeMessage } from '@octi-sekoia/model';
+import { compareEventIds, openStream, type StreamMessage } from '@octi-sekoia/opencti';
 import { SekoiaClient } from '@octi-sekoia/sekoia';
 import {
   type CollectionPlan,

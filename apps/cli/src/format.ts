@@ -1,3 +1,5 @@
+import { eventIdMs, isEventId } from '@octi-sekoia/opencti';
+
 /** `key: value` lines with the values aligned. */
 export function aligned(rows: ReadonlyArray<readonly [string, string]>): string {
   const width = Math.max(0, ...rows.map(([k]) => k.length + 1));
@@ -23,9 +25,8 @@ export function when(iso: string | undefined, now: number): string {
 
 /** The time of a stream id `<ms>-<seq>`, or undefined. */
 export function eventIdTime(id: string | undefined): string | undefined {
-  const m = id ? /^(\d{1,16})-\d+$/.exec(id) : null;
-  if (!m) return undefined;
-  const d = new Date(Number(m[1]));
+  if (!id || !isEventId(id)) return undefined;
+  const d = new Date(eventIdMs(id));
   return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
 }
 

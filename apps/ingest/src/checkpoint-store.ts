@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { eventIdMs } from '@octi-sekoia/opencti';
 import { type ConnectorKeys, LuaScript, type RedisClient } from '@octi-sekoia/queue';
 import type { IngestMetrics } from './metrics.ts';
 
@@ -140,7 +141,7 @@ export class CheckpointStore {
 
   private remember(cp: StoredCheckpoint): void {
     this.stored = cp;
-    this.deps.metrics.checkpointMs.set(Number(cp.start_from.split('-')[0]));
+    this.deps.metrics.checkpointMs.set(eventIdMs(cp.start_from));
     this.deps.metrics.generation.set(cp.generation);
   }
 }

@@ -1,4 +1,4 @@
-import { compareEventIds, type EventId } from '@octi-sekoia/model';
+import { compareEventIds, type EventId } from '@octi-sekoia/opencti';
 
 /**
  * Decides which stream id may be committed as the checkpoint (docs/opencti-api.md "Event ids").

@@ -1,4 +1,4 @@
-import { compareEventIds, isEventId } from '@octi-sekoia/model';
+import { compareEventIds, isDataEvent, isEventId } from '@octi-sekoia/opencti';
 
 /** Problems with a frame's SSE id, counted by `ingest_frame_problems_total{problem}`. */
 export type FrameProblem = 'no-id' | 'unparsable-id' | 'id-backwards';
@@ -11,13 +11,6 @@ export interface FrameVerdict {
    */
   action: 'dead-letter' | 'skip' | 'continue';
   message: string;
-}
-
-const DATA_EVENTS = new Set(['create', 'update', 'delete', 'merge']);
-
-/** Events that carry an object change (the others are control frames: heartbeat, connected, no-recover…). */
-export function isDataEvent(event: string): boolean {
-  return DATA_EVENTS.has(event);
 }
 
 /**
@@ -33,7 +26,7 @@ export function checkFrame(
   id: string | undefined,
   previousId: string | undefined,
 ): FrameVerdict | undefined {
-  const data = DATA_EVENTS.has(event);
+  const data = isDataEvent(event);
   if (!id) {
     if (!data) return undefined;
     return {

@@ -1,4 +1,5 @@
-import { compareEventIds, type SweepMarkerJob } from '@octi-sekoia/model';
+import type { SweepMarkerJob } from '@octi-sekoia/model';
+import { compareEventIds, eventIdMs, isEventId } from '@octi-sekoia/opencti';
 import type { CheckpointStore, StoredCheckpoint } from './checkpoint-store.ts';
 import type { ConnectedInfo, OpenStream, StreamStatus } from './ports.ts';
 import type { IngestSettings } from './settings.ts';
@@ -112,7 +113,7 @@ export class Generations {
   onConnected(info: ConnectedInfo): void {
     const cp = this.deps.store.current;
     const first = info.firstEventId;
-    if (!cp || !first || !/^\d+-\d+$/.test(first) || cp.start_from === '0-0' || cp.sweep) return;
+    if (!cp || !first || !isEventId(first) || cp.start_from === '0-0' || cp.sweep) return;
     if (compareEventIds(cp.start_from, first) < 0) {
       this.deps.log.warn(
         { checkpoint: cp.start_from, firstEventId: first },
@@ -164,7 +165,7 @@ export class Generations {
         recoverMs = position;
       }
     }
-    if (recoverMs !== null && recoverMs <= Number(startFrom.split('-')[0])) {
+    if (recoverMs !== null && recoverMs <= eventIdMs(startFrom)) {
       // No recovery unless recover-date > from-date (docs/opencti-api.md "Request"): no snapshot, no sweep.
       this.deps.log.warn(
         { start_from: startFrom, recover_until: isoMs(recoverMs) },

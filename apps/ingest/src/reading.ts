@@ -1,9 +1,9 @@
-import { compareEventIds } from '@octi-sekoia/model';
+import { compareEventIds, eventIdMs, isDataEvent } from '@octi-sekoia/opencti';
 import type { Backpressure } from './backpressure.ts';
 import type { BatchWriter, Pending } from './batch-writer.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
 import { CheckpointTracker } from './checkpoint-tracker.ts';
-import { checkFrame, type FrameVerdict, isDataEvent } from './frame-check.ts';
+import { checkFrame, type FrameVerdict } from './frame-check.ts';
 import type { Generations } from './generations.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { ConnectedInfo, OpenStream, StreamMessage, StreamStatus } from './ports.ts';
@@ -182,7 +182,7 @@ export class Reading {
       if (msg.id && isDataEvent(msg.event)) this.lastDataId.set(tracker, msg.id);
       if (msg.event === 'heartbeat') {
         if (msg.id) {
-          metrics.streamRead(Number(msg.id.split('-')[0]));
+          metrics.streamRead(eventIdMs(msg.id));
           await generations.maybeEndRecovery(msg.id);
           await this.flush();
           if (!current()) return;
@@ -226,7 +226,7 @@ export class Reading {
   private trackProgress(id: string): void {
     this.progress.events += 1;
     const now = this.deps.now();
-    this.deps.metrics.streamRead(Number(id.split('-')[0]));
+    this.deps.metrics.streamRead(eventIdMs(id));
     if (now - this.progress.lastLog >= 10_000) {
       const secs = (now - this.progress.since) / 1000;
       this.deps.log.info(

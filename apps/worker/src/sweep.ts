@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type IndicatorJob, OPENCTI_EXTENSION } from '@octi-sekoia/model';
+import type { IndicatorJob } from '@octi-sekoia/model';
+import { openCtiInternalId } from '@octi-sekoia/opencti';
 import {
   type ConnectorKeys,
   type ConnectorQueues,
@@ -93,11 +94,10 @@ export function sweepExemptions(letters: readonly DeadLetter[], deadLetterIds: r
 /** The OpenCTI internal id of the indicator in a stream event's data, when it parses. */
 function openctiIdOf(data: string): string | undefined {
   try {
-    const envelope = JSON.parse(data) as { data?: { type?: unknown; extensions?: Record<string, unknown> } };
+    const envelope = JSON.parse(data) as { data?: { type?: unknown; extensions?: unknown } };
     const stix = envelope?.data;
     if (!stix || stix.type !== 'indicator') return undefined;
-    const ext = stix.extensions?.[OPENCTI_EXTENSION] as { id?: unknown } | undefined;
-    return typeof ext?.id === 'string' && ext.id !== '' ? ext.id : undefined;
+    return openCtiInternalId(stix);
   } catch {
     return undefined;
   }

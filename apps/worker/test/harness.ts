@@ -9,6 +9,7 @@ import {
   normalizeMessage,
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
+import type { StreamMessage } from '@octi-sekoia/opencti';
 import { Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, createQueues, listDeadLetters, type RedisClient } from '@octi-sekoia/queue';
 import {
@@ -19,7 +20,6 @@ import {
   type GenerateOptions,
   generateScenario,
   messagesFromLog,
-  type OracleMessage,
   type SekoiaBehavior,
   type SekoiaFaults,
   type SekoiaSimulator,
@@ -70,7 +70,7 @@ export interface NormalizeOptions {
 }
 
 /** Jobs of stream messages, in stream order, as ingest would enqueue them. */
-export function jobsOf(messages: OracleMessage[], opts: NormalizeOptions = {}): IndicatorJob[] {
+export function jobsOf(messages: StreamMessage[], opts: NormalizeOptions = {}): IndicatorJob[] {
   const jobs: IndicatorJob[] = [];
   for (const m of messages) {
     const r = normalizeMessage(m, {
@@ -87,7 +87,7 @@ export function jobsOf(messages: OracleMessage[], opts: NormalizeOptions = {}): 
 }
 
 /** A generated scenario run through the OpenCTI simulator's World: the stream messages it produced. */
-export async function scenarioMessages(opts: GenerateOptions): Promise<OracleMessage[]> {
+export async function scenarioMessages(opts: GenerateOptions): Promise<StreamMessage[]> {
   const octi = await startOpenCtiSimulator({ seed: opts.seed });
   try {
     applyScenario(controlTarget(octi.control), generateScenario(opts));
@@ -97,7 +97,7 @@ export async function scenarioMessages(opts: GenerateOptions): Promise<OracleMes
   }
 }
 
-export function expectedOf(messages: OracleMessage[], opts: NormalizeOptions = {}) {
+export function expectedOf(messages: StreamMessage[], opts: NormalizeOptions = {}) {
   return computeExpectedCollection(messages, {
     openctiUrl: OPENCTI_URL,
     descriptionTemplate: opts.descriptionTemplate ?? DEFAULT_DESCRIPTION_TEMPLATE,
@@ -306,11 +306,11 @@ export class Story {
   }
 
   /** Every message so far (for the oracle). */
-  all(): OracleMessage[] {
+  all(): StreamMessage[] {
     return messagesFromLog(this.octi.control.entries());
   }
 
-  take(): OracleMessage[] {
+  take(): StreamMessage[] {
     const all = this.all();
     const out = all.slice(this.seen);
     this.seen = all.length;

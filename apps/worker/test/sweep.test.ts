@@ -1,5 +1,6 @@
 import type { SweepMarkerJob } from '@octi-sekoia/model';
-import { jobId, OPENCTI_EXTENSION } from '@octi-sekoia/model';
+import { jobId } from '@octi-sekoia/model';
+import { OPENCTI_EXTENSION } from '@octi-sekoia/opencti';
 import { addDeadLetter } from '@octi-sekoia/queue';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

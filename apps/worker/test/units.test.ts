@@ -1,5 +1,5 @@
 import { loadConfig } from '@octi-sekoia/config';
-import { OPENCTI_EXTENSION } from '@octi-sekoia/model';
+import { OPENCTI_EXTENSION } from '@octi-sekoia/opencti';
 import type { DeadLetter } from '@octi-sekoia/queue';
 import {
   ConfigurationError,

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import convict from 'convict';
 import YAML from 'yaml';
+import { boundProblem, SETTING_BOUNDS } from './bounds.ts';
 import { type AppConfig, type AppName, VARS, type VarSpec, WAIVED_BY_NO_AUTH } from './schema.ts';
 import { Invalid, maskSecret, maskUrlPassword, placeholderOf, type Raw, urlPasswords } from './values.ts';
 
@@ -197,6 +198,11 @@ function convictSchema() {
   return schema;
 }
 
+function getPath(source: Record<string, unknown>, path: string): unknown {
+  const [section, key] = path.split('.') as [string, string];
+  return (source[section] as Record<string, unknown> | undefined)?.[key];
+}
+
 function setPath(target: Record<string, unknown>, path: string, value: unknown) {
   const [section, key] = path.split('.') as [string, string];
   target[section] ??= {};
@@ -359,39 +365,11 @@ function evaluate(app: AppName, opts: LoadOptions) {
     spec(a).usedBy.includes(app) && !reported.has(a) && !reported.has(b);
 
   // Relations between settings, checked only when both sides were valid.
-  if (
-    related('INGEST_LOW_WATERMARK', 'INGEST_HIGH_WATERMARK') &&
-    config.ingest.lowWatermark >= config.ingest.highWatermark
-  ) {
-    report(
-      spec('INGEST_LOW_WATERMARK'),
-      `= '${config.ingest.lowWatermark}' is not below INGEST_HIGH_WATERMARK (${config.ingest.highWatermark})`,
-      String(config.ingest.lowWatermark),
-      `an integer less than INGEST_HIGH_WATERMARK`,
-    );
-  }
-  if (
-    related('WORKER_BACKOFF_MAX_MS', 'WORKER_BACKOFF_MS') &&
-    config.worker.backoffMaxMs < config.worker.backoffMs
-  ) {
-    report(
-      spec('WORKER_BACKOFF_MAX_MS'),
-      `= '${config.worker.backoffMaxMs}' is below WORKER_BACKOFF_MS (${config.worker.backoffMs})`,
-      String(config.worker.backoffMaxMs),
-      'an integer ≥ WORKER_BACKOFF_MS',
-    );
-  }
-
-  if (
-    related('INGEST_STREAM_BACKOFF_MAX_MS', 'INGEST_STREAM_BACKOFF_MS') &&
-    config.ingest.streamBackoffMaxMs < config.ingest.streamBackoffMs
-  ) {
-    report(
-      spec('INGEST_STREAM_BACKOFF_MAX_MS'),
-      `= '${config.ingest.streamBackoffMaxMs}' is below INGEST_STREAM_BACKOFF_MS (${config.ingest.streamBackoffMs})`,
-      String(config.ingest.streamBackoffMaxMs),
-      'an integer ≥ INGEST_STREAM_BACKOFF_MS',
-    );
+  for (const bound of SETTING_BOUNDS) {
+    if (!related(bound.setting, bound.other)) continue;
+    const value = getPath(values, spec(bound.setting).path) as number;
+    const problem = boundProblem(bound, value, getPath(values, spec(bound.other).path) as number);
+    if (problem) report(spec(bound.setting), problem.what, String(value), problem.expected);
   }
 
   redisTopologyProblems(given, report);

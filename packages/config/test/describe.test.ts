@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { configTable, describeConfig, renderConfigTableMarkdown, secretsOf } from '../src/index.ts';
+import { renderConfigTableMarkdown } from '../src/describe.ts';
+import { configTable, describeConfig, secretsOf } from '../src/index.ts';
 import { API_KEY, BASE, load, problemsOf, TOKEN } from './helpers.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');

@@ -2,15 +2,7 @@ import { hostname } from 'node:os';
 import pino from 'pino';
 import { REDACTED, redactJsonLine, secretVariants } from './redact.ts';
 
-export {
-  isSensitiveKey,
-  MIN_SECRET_LENGTH,
-  REDACTED,
-  redact,
-  redactJsonLine,
-  redactValue,
-  secretVariants,
-} from './redact.ts';
+export { REDACTED, redact } from './redact.ts';
 
 export type Logger = pino.Logger;
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redact, redactValue } from '../src/index.ts';
+import { REDACTED, redact } from '../src/index.ts';
+import { redactValue } from '../src/redact.ts';
 
 const KEY = 'sk-live-Zq8yT3vN5pLm2WxR7cD4';
 const PW = 'p@ss:w/rd"x';

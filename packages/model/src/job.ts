@@ -3,8 +3,7 @@
  * the dashboard and CLI show it. Values are canonical strings (see @octi-sekoia/stix canonicalize).
  */
 
-/** A Redis stream id `<ms>-<seq>` as OpenCTI sends it. */
-export type EventId = string;
+import type { EventId } from '@octi-sekoia/opencti';
 
 export interface KillChainPhase {
   kill_chain_name: string;
@@ -48,39 +47,6 @@ export interface SweepMarkerJob {
 }
 
 export type Job = IndicatorJob | SweepMarkerJob;
-
-/**
- * Compares two `<ms>-<seq>` ids numerically (not as strings): negative when a < b. Ingest compares a few times per
- * stream message, so without BigInt or split: two digit strings compare by length once leading zeros are skipped,
- * then character by character (ids are checked `<digits>-<digits>` before they reach here: isEventId).
- */
-export function compareEventIds(a: EventId, b: EventId): number {
-  const ad = dashOf(a);
-  const bd = dashOf(b);
-  return (
-    compareDigits(a, 0, ad, b, 0, bd) ||
-    compareDigits(a, Math.min(ad + 1, a.length), a.length, b, Math.min(bd + 1, b.length), b.length)
-  );
-}
-
-/** Where the `-` is (the length when there is none: the sequence part is then empty, i.e. 0). */
-function dashOf(id: string): number {
-  const i = id.indexOf('-');
-  return i < 0 ? id.length : i;
-}
-
-/** Compares the decimal numbers a[aFrom, aTo) and b[bFrom, bTo) (an empty range is 0). */
-function compareDigits(a: string, aFrom: number, aTo: number, b: string, bFrom: number, bTo: number): number {
-  while (aFrom < aTo && a.charCodeAt(aFrom) === 48) aFrom++;
-  while (bFrom < bTo && b.charCodeAt(bFrom) === 48) bFrom++;
-  const len = aTo - aFrom - (bTo - bFrom);
-  if (len !== 0) return len < 0 ? -1 : 1;
-  for (; aFrom < aTo; aFrom++, bFrom++) {
-    const d = a.charCodeAt(aFrom) - b.charCodeAt(bFrom);
-    if (d !== 0) return d < 0 ? -1 : 1;
-  }
-  return 0;
-}
 
 /** BullMQ custom job id: generation + event id + indicator, no `:` (BullMQ forbids it). */
 export function jobId(job: Job): string {

@@ -1,3 +1,14 @@
+import {
+  classifyEvent,
+  type EventKind,
+  isEventId,
+  OPENCTI_EXTENSION,
+  type OpenCtiIndicator,
+  type OpenCtiIndicatorExtension,
+  openCtiInternalId,
+  type StreamMessage,
+  type Unchecked,
+} from '@octi-sekoia/opencti';
 import { type ExtractionMode, extractObservables, type SkipNote } from '@octi-sekoia/stix';
 import {
   canonicalValidFrom,
@@ -7,16 +18,6 @@ import {
 } from './attributes.ts';
 import { type DescriptionVars, renderDescription } from './description.ts';
 import type { IndicatorJob, IocAttributes } from './job.ts';
-
-/** OpenCTI's property extension; its `id` is the internal id, stable across pattern (and STIX id) changes. */
-export const OPENCTI_EXTENSION = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
-
-/** One SSE message as the client delivers it (docs/opencti-api.md). */
-export interface StreamMessage {
-  id?: string;
-  event: string;
-  data: string;
-}
 
 export interface NormalizeConfig {
   /** For the description's `{opencti_url}` (a trailing slash is dropped). */
@@ -32,13 +33,8 @@ export interface NormalizeConfig {
 
 /** Why a message produced no job; counted, never an error. */
 export type SkipReason =
-  | 'heartbeat'
-  | 'connected'
-  | 'consumer-metrics'
-  | 'no-recover'
-  /** `event: error`: the server gave up on this connection; ingest should reconnect. */
-  | 'stream-error'
-  | 'unknown-event'
+  /** A control frame (packages/opencti stream-message.ts classifyEvent). */
+  | Exclude<EventKind, 'data'>
   /** Identities, markings, relationships (dependency messages) and any other non-indicator object. */
   | 'not-indicator';
 
@@ -76,14 +72,6 @@ export type NormalizeResult =
   /** Becomes a dead letter of kind `event`. */
   | { outcome: 'malformed'; reason: string };
 
-/** Redis stream id; fencing compares these numerically, so anything else must not reach a job. */
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
-
-/** A Redis stream id (`<ms>-<seq>`): the only ids that may be compared, fenced or committed as a checkpoint. */
-export function isEventId(id: string): boolean {
-  return EVENT_ID_RE.test(id);
-}
-
 /**
  * `data.type` of an indicator as JSON.stringify writes it. The pattern `"type":"indicator"` cannot occur inside a
  * JSON string (its quotes would be escaped), so its absence proves the message holds no indicator object.
@@ -110,25 +98,8 @@ const malformed = (reason: string): NormalizeResult => ({ outcome: 'malformed', 
  * that moves it in as `event: create`, both with `type: "update"` (docs/opencti-api.md).
  */
 export function normalizeMessage(msg: StreamMessage, config: NormalizeConfig): NormalizeResult {
-  switch (msg.event) {
-    case 'create':
-    case 'update':
-    case 'delete':
-    case 'merge':
-      break;
-    case 'heartbeat':
-      return skipped('heartbeat');
-    case 'connected':
-      return skipped('connected');
-    case 'consumer_metrics':
-      return skipped('consumer-metrics');
-    case 'no-recover':
-      return skipped('no-recover');
-    case 'error':
-      return skipped('stream-error');
-    default:
-      return skipped('unknown-event', msg.event);
-  }
+  const kind = classifyEvent(msg.event);
+  if (kind !== 'data') return skipped(kind, kind === 'unknown-event' ? msg.event : undefined);
 
   if (msg.id === undefined || msg.id === '') return malformed(`\`${msg.event}\` event without an id`);
   if (!isEventId(msg.id)) return malformed(`event id ${JSON.stringify(msg.id)} is not a <ms>-<seq> id`);
@@ -267,7 +238,10 @@ function uniqueSorted(values: string[]): string[] {
  * the event did not touch them. Only top-level `/pattern`, `/pattern_type`, `/pattern_version` ops matter;
  * an old value that is not readable makes the previous export unknown (`null`).
  */
-function previousPattern(data: Json, reversePatch: unknown[] | undefined): PatternFields | null | undefined {
+function previousPattern(
+  data: Unchecked<OpenCtiIndicator>,
+  reversePatch: unknown[] | undefined,
+): PatternFields | null | undefined {
   if (!reversePatch) return undefined;
   const prev: PatternFields = {
     pattern: data.pattern,
@@ -302,14 +276,13 @@ function previousPattern(data: Json, reversePatch: unknown[] | undefined): Patte
 type Built = { job: IndicatorJob; findings: Finding[] } | { malformed: string };
 
 function indicatorJob(
-  data: Json,
+  data: Unchecked<OpenCtiIndicator>,
   op: 'upsert' | 'remove',
   eventId: string,
   config: NormalizeConfig,
   reversePatch: unknown[] | undefined,
 ): Built {
-  const ext = isObject(data.extensions) ? data.extensions[OPENCTI_EXTENSION] : undefined;
-  const indicatorId = isObject(ext) ? str(ext.id) : undefined;
+  const indicatorId = openCtiInternalId(data);
   // Without the internal id the indicator cannot be keyed (the STIX id changes with the pattern): a dead
   // letter shows it, where a guess would split one indicator's state in two.
   if (!indicatorId) return { malformed: 'indicator without OpenCTI internal id (extensions.<opencti>.id)' };
@@ -321,7 +294,7 @@ function indicatorJob(
   if (validFromRaw === undefined && op === 'upsert') {
     return { malformed: `indicator ${indicatorId} without valid_from` };
   }
-  const extObj = ext as Json;
+  const extObj = (data.extensions as Json)[OPENCTI_EXTENSION] as Unchecked<OpenCtiIndicatorExtension>;
   const labels = Array.isArray(data.labels) ? data.labels.filter((l) => typeof l === 'string') : [];
   const vars: DescriptionVars = {
     opencti_url: config.openctiUrl.replace(/\/+$/, ''),

@@ -1,7 +1,7 @@
 // The job's shape, checked where a job is taken from Redis (the worker) or recorded (packages/sync): one rule,
-// beside the job type (job.ts). An event id is the stream's `<ms>-<seq>` (isEventId, normalize.ts).
+// beside the job type (job.ts). An event id is the stream's `<ms>-<seq>` (isEventId, packages/opencti).
+import { isEventId } from '@octi-sekoia/opencti';
 import type { IndicatorJob, Job, SweepMarkerJob } from './job.ts';
-import { isEventId } from './normalize.ts';
 
 /** A job whose data can never be applied: dead-lettered at once. */
 export class InvalidJobError extends Error {

@@ -6,7 +6,7 @@ import {
   renderDescription,
   truncateCodePoints,
   validateDescriptionTemplate,
-} from '../src/index.ts';
+} from '../src/description.ts';
 
 const vars: DescriptionVars = {
   opencti_url: 'https://octi.example',

@@ -1,5 +1,6 @@
-import type { NormalizeConfig, NormalizeResult, StreamMessage } from '../src/index.ts';
-import { DEFAULT_DESCRIPTION_TEMPLATE, OPENCTI_EXTENSION } from '../src/index.ts';
+import { OPENCTI_EXTENSION, type StreamMessage } from '@octi-sekoia/opencti';
+import type { NormalizeConfig, NormalizeResult } from '../src/index.ts';
+import { DEFAULT_DESCRIPTION_TEMPLATE } from '../src/index.ts';
 
 /** Splits SSE wire text into messages (LF framing, one data line per message, as OpenCTI sends). */
 export function parseSse(text: string): StreamMessage[] {

@@ -1,32 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareEventIds, describeJob, type IndicatorJob, type Job, jobId } from '../src/index.ts';
-
-describe('compareEventIds', () => {
-  it.each([
-    ['9-0', '10-0', -1],
-    ['10-0', '9-0', 1],
-    ['5-9', '5-10', -1],
-    ['5-10', '5-9', 1],
-    ['5-10', '5-10', 0],
-    ['0-0', '1732615205120-0', -1],
-    ['1732615205120-0', '1732615205101-0', 1],
-    ['1732615205120-1', '1732615205121-0', -1],
-    ['18446744073709551615-0', '18446744073709551614-99', 1],
-    ['99999999999999999999-0', '100000000000000000000-0', -1],
-    ['007-0', '7-0', 0],
-    ['7-010', '7-9', 1],
-    ['0-0', '0-0', 0],
-    ['5', '5-0', 0],
-    ['5', '5-1', -1],
-  ])('%s vs %s → %i', (a, b, want) => {
-    expect(Math.sign(compareEventIds(a, b))).toBe(want);
-  });
-
-  it('sorts a shuffled list numerically', () => {
-    const ids = ['10-0', '9-0', '5-10', '5-9', '100-0', '5-0'];
-    expect([...ids].sort(compareEventIds)).toEqual(['5-0', '5-9', '5-10', '9-0', '10-0', '100-0']);
-  });
-});
+import { describeJob, type IndicatorJob, type Job, jobId } from '../src/job.ts';
 
 const indicatorJob: IndicatorJob = {
   kind: 'indicator',

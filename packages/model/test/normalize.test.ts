@@ -1,12 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { OPENCTI_EXTENSION, type StreamMessage } from '@octi-sekoia/opencti';
 import { describe, expect, it } from 'vitest';
-import {
-  type NormalizeConfig,
-  normalizeMessage,
-  OPENCTI_EXTENSION,
-  type StreamMessage,
-} from '../src/index.ts';
+import { type NormalizeConfig, normalizeMessage } from '../src/index.ts';
 import { config, indicator, message, parseSse, summary } from './helpers.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');

@@ -1,35 +1,14 @@
+export { ConnectorNotFoundError, OpenCtiAuthError } from './errors.ts';
+export { compareEventIds, type EventId, eventIdMs, isEventId } from './event-id.ts';
+export { createOpenCtiClient, type OpenCtiClient, type RegisterConnectorInput } from './graphql.ts';
 export {
-  ConnectorNotFoundError,
-  OpenCtiAuthError,
-  OpenCtiError,
-  OpenCtiGraphqlError,
-  OpenCtiTransportError,
-  redactSecret,
-} from './errors.ts';
-export {
-  type ConnectorInfo,
-  type ConnectorType,
-  createOpenCtiClient,
-  DEFAULT_CONNECTOR_INFO,
-  type OpenCtiClient,
-  type OpenCtiClientOptions,
-  type RegisterConnectorInput,
-  type RegisteredConnector,
-} from './graphql.ts';
-export {
-  type ConnectorState,
-  parseConnectorState,
-  type StoredState,
-  serializeConnectorState,
-} from './state.ts';
-export {
-  type ConnectedInfo,
-  type OpenStreamOptions,
-  openStream,
-  type StreamHandle,
-  type StreamLogger,
-  type StreamMessage,
-  type StreamState,
-  type StreamStatus,
-} from './stream.ts';
-export { compareVersions, isVersionBelow, TESTED_OPENCTI_VERSION } from './version.ts';
+  OPENCTI_EXTENSION,
+  type OpenCtiIndicator,
+  type OpenCtiIndicatorExtension,
+  openCtiInternalId,
+  type Unchecked,
+} from './indicator.ts';
+export type { ConnectorState } from './state.ts';
+export { type ConnectedInfo, openStream, type StreamLogger, type StreamStatus } from './stream.ts';
+export { classifyEvent, type EventKind, isDataEvent, type StreamMessage } from './stream-message.ts';
+export { isVersionBelow, TESTED_OPENCTI_VERSION } from './version.ts';

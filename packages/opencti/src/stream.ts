@@ -16,14 +16,8 @@
  */
 import { type ErrorEvent, EventSource } from 'eventsource';
 import { redactSecret } from './errors.ts';
-
-export interface StreamMessage {
-  /** Stream id (`<ms>-<seq>`), absent for messages without an id line. */
-  id?: string;
-  /** SSE event name (authoritative, not `data.type`): create, update, delete, merge, heartbeat, or any other. */
-  event: string;
-  data: string;
-}
+import { compareEventIds, isEventId } from './event-id.ts';
+import { isDataEvent, provesProgress, type StreamMessage } from './stream-message.ts';
 
 /** The `connected` message (Redis XINFO of the whole stream). */
 export interface ConnectedInfo {
@@ -87,21 +81,9 @@ export interface StreamHandle {
   state(): StreamState;
 }
 
-const DATA_EVENTS = new Set(['create', 'update', 'delete', 'merge']);
-/** Messages whose id proves the server has read past earlier ids (a no-recover id is synthetic and comes first). */
-const EVIDENCE_EVENTS = new Set(['create', 'update', 'delete', 'merge', 'heartbeat', 'consumer_metrics']);
-
-function parseId(id: string): [number, number] | undefined {
-  const m = /^(\d+)-(\d+)$/.exec(id);
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-}
-
 /** a > b for stream ids; false when either is not an id. */
 function idAfter(a: string, b: string): boolean {
-  const pa = parseId(a);
-  const pb = parseId(b);
-  if (!pa || !pb) return false;
-  return pa[0] !== pb[0] ? pa[0] > pb[0] : pa[1] > pb[1];
+  return isEventId(a) && isEventId(b) && compareEventIds(a, b) > 0;
 }
 
 /** Tracks the resume id over a sequence of messages (one instance per connection, plus the delivered view). */
@@ -113,11 +95,11 @@ class ResumeTracker {
   }
   see(id: string | undefined, event: string): void {
     if (!id) return;
-    if (this.candidate && EVIDENCE_EVENTS.has(event) && idAfter(id, this.candidate)) {
-      if (!parseId(this.resume) || idAfter(this.candidate, this.resume)) this.resume = this.candidate;
+    if (this.candidate && provesProgress(event) && idAfter(id, this.candidate)) {
+      if (!isEventId(this.resume) || idAfter(this.candidate, this.resume)) this.resume = this.candidate;
       this.candidate = undefined;
     }
-    if (DATA_EVENTS.has(event) && (!this.candidate || idAfter(id, this.candidate))) this.candidate = id;
+    if (isDataEvent(event) && (!this.candidate || idAfter(id, this.candidate))) this.candidate = id;
   }
 }
 

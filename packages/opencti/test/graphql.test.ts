@@ -1,14 +1,14 @@
 import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OpenCtiTransportError } from '../src/errors.ts';
 import {
   ConnectorNotFoundError,
   createOpenCtiClient,
   isVersionBelow,
   OpenCtiAuthError,
-  OpenCtiTransportError,
-  parseConnectorState,
   type RegisterConnectorInput,
 } from '../src/index.ts';
+import { parseConnectorState } from '../src/state.ts';
 
 const CONNECTOR: RegisterConnectorInput = {
   id: '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9',

@@ -5,14 +5,8 @@ import {
 } from '@octi-sekoia/simulators';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type ConnectedInfo,
-  type OpenStreamOptions,
-  openStream,
-  type StreamHandle,
-  type StreamMessage,
-  type StreamStatus,
-} from '../src/index.ts';
+import { type ConnectedInfo, openStream, type StreamMessage, type StreamStatus } from '../src/index.ts';
+import type { OpenStreamOptions, StreamHandle } from '../src/stream.ts';
 
 const sims: OpenCtiSimulator[] = [];
 const handles: StreamHandle[] = [];

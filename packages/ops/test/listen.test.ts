@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ListenError, listenOn, listenProblem, startOpsServer } from '../src/index.ts';
+import { ListenError, listenOn, startOpsServer } from '../src/index.ts';
+import { listenProblem } from '../src/listen.ts';
 
 const target = {
   port: 9102,

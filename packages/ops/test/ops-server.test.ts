@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Counter, type OpsServer, startOpsServer } from '../src/index.ts';
+import { Counter, startOpsServer } from '../src/index.ts';
+import type { OpsServer } from '../src/ops-server.ts';
 
 let server: OpsServer | undefined;
 afterEach(async () => {

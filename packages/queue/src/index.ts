@@ -1,26 +1,21 @@
 export {
-  type AddDeadLetterInput,
   addDeadLetter,
-  boundedEventPayload,
   type DeadEventPayload,
   type DeadLetter,
   type DeadLetterEntry,
   type DeadLetterKind,
   type DeadLetterOptions,
-  type DeadLetterPayload,
   type DeadValuePayload,
   type DiscardCounts,
   deadLetterId,
   discardCounts,
   discardDeadLetter,
-  EVENT_EXCERPT_BYTES,
   getDeadLetter,
   listDeadLetters,
   type ReplayHandlers,
   type ReplayOutcome,
   removeDeadLetter,
   replayDeadLetter,
-  sendBack,
   startDeadLetterParker,
 } from './dead-letters.ts';
 export { assertNoEviction, readMaxmemoryPolicy } from './eviction.ts';
@@ -30,7 +25,6 @@ export {
   type ConnectorKeys,
   collectionOwnerKey,
   connectorsKey,
-  connectorTag,
   keyPrefixPatterns,
   keys,
   legacyLayout,
@@ -40,10 +34,5 @@ export {
 export { LuaScript } from './lua-script.ts';
 export { luaSource } from './lua-source.mjs';
 export { migrateKeyLayout } from './migrate-keys.ts';
-export {
-  type ConnectorQueues,
-  createQueues,
-  DEFAULT_COMPLETED_KEPT,
-  type QueueOptions,
-} from './queues.ts';
+export { type ConnectorQueues, createQueues } from './queues.ts';
 export { duplicateClient, type RedisClient, scanKeys } from './redis-client.ts';

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EVENT_EXCERPT_BYTES } from '../src/dead-letters.ts';
 import {
   addDeadLetter,
   type ConnectorQueues,
   createQueues,
   type DeadEventPayload,
-  EVENT_EXCERPT_BYTES,
   getDeadLetter,
   removeDeadLetter,
 } from '../src/index.ts';

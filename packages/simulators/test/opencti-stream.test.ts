@@ -1,7 +1,7 @@
+import { compareEventIds } from '@octi-sekoia/opencti';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  compareIdStrings,
   OCTI_EXT,
   type OpenCtiSimulator,
   type OpenCtiSimulatorOptions,
@@ -132,7 +132,7 @@ describe('event ids, resume and heartbeats (§2, §7.2–3)', () => {
     expect(events.map((f) => f.event)).toEqual(['create', 'create', 'update', 'delete']);
     const ids = events.map((f) => f.id as string);
     for (let i = 1; i < ids.length; i++)
-      expect(compareIdStrings(ids[i] as string, ids[i - 1] as string)).toBeGreaterThan(0);
+      expect(compareEventIds(ids[i] as string, ids[i - 1] as string)).toBeGreaterThan(0);
     expect(ids[0]).toBe(a.eventId);
 
     const after = await raw(
@@ -210,7 +210,7 @@ describe('event ids, resume and heartbeats (§2, §7.2–3)', () => {
     const r = await raw(streamUrl(sim), auth(sim.token, { 'last-event-id': '0-0' }));
     const fs = await framesUntil(
       r,
-      (f) => f.some((x) => x.event === 'heartbeat' && compareIdStrings(x.id as string, a.eventId) > 0),
+      (f) => f.some((x) => x.event === 'heartbeat' && compareEventIds(x.id as string, a.eventId) > 0),
       'a synthetic heartbeat',
     );
     const hbs = fs.filter((f) => f.event === 'heartbeat');
@@ -220,20 +220,20 @@ describe('event ids, resume and heartbeats (§2, §7.2–3)', () => {
       const ms = Number((hb.id as string).split('-')[0]);
       expect(hb.data).toBe(JSON.stringify(new Date(ms).toISOString()));
     }
-    const synthetic = hbs.find((h) => compareIdStrings(h.id as string, a.eventId) > 0);
+    const synthetic = hbs.find((h) => compareEventIds(h.id as string, a.eventId) > 0);
     expect(synthetic?.id?.endsWith('-0')).toBe(true);
     // Non-decreasing heartbeat ids, and a later event gets an id above every synthetic one already sent.
     for (let i = 1; i < hbs.length; i++) {
-      expect(compareIdStrings(hbs[i]?.id as string, hbs[i - 1]?.id as string)).toBeGreaterThanOrEqual(0);
+      expect(compareEventIds(hbs[i]?.id as string, hbs[i - 1]?.id as string)).toBeGreaterThanOrEqual(0);
     }
     const later = sim.control.createIndicator({ pattern: ip(2) });
     const maxHb = r
       .frames()
       .filter((f) => f.event === 'heartbeat')
       .map((f) => f.id as string)
-      .sort(compareIdStrings)
+      .sort(compareEventIds)
       .at(-1) as string;
-    expect(compareIdStrings(later.eventId, maxHb)).toBeGreaterThan(0);
+    expect(compareEventIds(later.eventId, maxHb)).toBeGreaterThan(0);
   });
 
   it('pauseHeartbeats gives a silent connection', async () => {

@@ -4,10 +4,11 @@ import {
   type IocAttributes,
   normalizeKillChainPhases,
 } from '@octi-sekoia/model';
+import { compareEventIds, type StreamMessage } from '@octi-sekoia/opencti';
 import { extractObservables } from '@octi-sekoia/stix';
 import { waitFor } from '@octi-sekoia/testkit';
 import { describe, expect, it } from 'vitest';
-import { compareIdStrings, startOpenCtiSimulator } from '../src/opencti/index.ts';
+import { startOpenCtiSimulator } from '../src/opencti/index.ts';
 import { seededUuids } from '../src/opencti/uuid.ts';
 import { World } from '../src/opencti/world.ts';
 import {
@@ -22,7 +23,6 @@ import {
   isConverged,
   messagesFromLog,
   type OracleConfig,
-  type OracleMessage,
   type ScenarioIndicatorInput,
   type ScenarioStep,
 } from '../src/scenario/index.ts';
@@ -74,7 +74,7 @@ function patch(a: Json, b: Json): Json[] {
 }
 
 class StreamFixture {
-  readonly messages: OracleMessage[] = [];
+  readonly messages: StreamMessage[] = [];
   /** Current (or last, once deleted) STIX state per internal id. */
   readonly states = new Map<string, Json>();
   private ms = 1_780_000_000_000;
@@ -229,7 +229,7 @@ class StreamFixture {
   }
 
   /** Any message as given (malformed ones included). */
-  raw(message: OracleMessage): void {
+  raw(message: StreamMessage): void {
     this.messages.push(message);
   }
 
@@ -857,7 +857,7 @@ describe('through a running OpenCTI simulator', () => {
             () =>
               stream
                 .frames()
-                .some((f) => f.event === 'heartbeat' && compareIdStrings(f.id ?? '0-0', last) >= 0),
+                .some((f) => f.event === 'heartbeat' && compareEventIds(f.id ?? '0-0', last) >= 0),
             { timeoutMs: 30_000, what: 'the stream to catch up with the log' },
           );
         } finally {

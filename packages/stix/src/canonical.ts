@@ -9,6 +9,7 @@
  */
 
 import { idnToAscii } from './idna.ts';
+import { isStixSpace } from './lexer.ts';
 
 export type ObservableType =
   | 'ipv4-addr'
@@ -134,21 +135,9 @@ export function canonicalValue(value: string): string | undefined {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** The pattern grammar's spaces (lexer.ts) and the byte order mark, which a pasted value may carry. */
 function isSpace(c: number): boolean {
-  return (
-    c === 32 ||
-    (c >= 9 && c <= 13) ||
-    c === 0x85 ||
-    c === 0xa0 ||
-    c === 0x1680 ||
-    (c >= 0x2000 && c <= 0x200a) ||
-    c === 0x2028 ||
-    c === 0x2029 ||
-    c === 0x202f ||
-    c === 0x205f ||
-    c === 0x3000 ||
-    c === 0xfeff
-  );
+  return isStixSpace(c) || c === 0xfeff;
 }
 
 function trimSpaces(s: string): string {

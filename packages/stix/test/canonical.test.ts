@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { sekoiaFormat } from '../src/canonical.ts';
 import {
   canonicalize,
   canonicalValue,
   detectObservableType,
   OBSERVABLE_TYPES,
   type ObservableType,
-  sekoiaFormat,
 } from '../src/index.ts';
 
 const MD5 = 'd41d8cd98f00b204e9800998ecf8427e';

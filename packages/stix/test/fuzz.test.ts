@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { extractObservables, parsePattern, StixPatternError } from '../src/index.ts';
+import { StixPatternError } from '../src/errors.ts';
+import { extractObservables, parsePattern } from '../src/index.ts';
 import { sExpression, vectors } from './vectors.ts';
 
 /**

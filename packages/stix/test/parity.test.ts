@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { extractObservables, sekoiaFormat } from '../src/index.ts';
+import { sekoiaFormat } from '../src/canonical.ts';
+import { extractObservables } from '../src/index.ts';
 import { vector } from './vectors.ts';
 
 /**

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type Comparison,
-  extractObservables,
-  type Literal,
-  parsePattern,
-  StixPatternError,
-} from '../src/index.ts';
+import { StixPatternError } from '../src/errors.ts';
+import { type Comparison, extractObservables, type Literal, parsePattern } from '../src/index.ts';
 import { sExpression } from './vectors.ts';
 
 function parseError(pattern: string, stixVersion: '2.0' | '2.1' = '2.1'): StixPatternError | undefined {

@@ -1,11 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  extractObservables,
-  formatObjectPath,
-  parsePattern,
-  StixPatternError,
-  sekoiaFormat,
-} from '../src/index.ts';
+import { sekoiaFormat } from '../src/canonical.ts';
+import { StixPatternError } from '../src/errors.ts';
+import { formatObjectPath } from '../src/extract.ts';
+import { extractObservables, parsePattern } from '../src/index.ts';
 import { fixtureValue, sExpression, vectors } from './vectors.ts';
 
 /**

@@ -1,4 +1,5 @@
-import { compareEventIds, type IndicatorJob, type IocAttributes } from '@octi-sekoia/model';
+import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
+import { compareEventIds } from '@octi-sekoia/opencti';
 import type { ObservedItem } from './collection-reads.ts';
 import { defaultFingerprint } from './value-state.ts';
 

@@ -20,14 +20,6 @@ export function compareStreamIds(a: StreamId, b: StreamId): number {
   return a.ms !== b.ms ? a.ms - b.ms : a.seq - b.seq;
 }
 
-/** Compares two `<ms>-<seq>` strings numerically (not as text). */
-export function compareIdStrings(a: string, b: string): number {
-  const pa = parseStreamId(a);
-  const pb = parseStreamId(b);
-  if (!pa || !pb) throw new Error(`not a stream id: ${pa ? b : a}`);
-  return compareStreamIds(pa, pb);
-}
-
 export const ZERO_ID: StreamId = { ms: 0, seq: 0 };
 
 /**

@@ -1,6 +1,6 @@
 export type { StreamFilter, StreamPredicate } from './filter.ts';
 export type { Capability, ConnectorPing, SimConnector } from './graphql.ts';
-export { compareIdStrings, formatStreamId, parseStreamId, type StreamId } from './ids.ts';
+export { formatStreamId, parseStreamId, type StreamId } from './ids.ts';
 export { applyPatch as applyJsonPatch, diff as jsonPatchDiff, type JsonPatchOp } from './json-patch.ts';
 export {
   type ConnectionAttempt,

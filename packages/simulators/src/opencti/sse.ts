@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { eventIdMs } from '@octi-sekoia/opencti';
 import type { StreamPredicate } from './filter.ts';
 import { compareStreamIds, formatStreamId, type StreamId } from './ids.ts';
 import { displayName, entityTypeOf, OCTI_EXT, refsOf, type StixObject } from './stix.ts';
@@ -472,7 +473,7 @@ export class SseConnection {
     if (this.host.switches.heartbeatInsideDependencyGroups && !this.host.switches.heartbeatsPaused) {
       // OpenCTI awaits database reads between dependency messages: its heartbeat timer can fire there, with
       // the channel's last id = the id the dependencies share with their (not yet sent) event.
-      const ms = Number(eventId.split('-')[0]);
+      const ms = eventIdMs(eventId);
       this.emit(eventId, 'heartbeat', JSON.stringify(new Date(ms).toISOString()), 'heartbeat');
     }
   }

@@ -2,11 +2,13 @@
  * STIX 2.1 objects shaped as OpenCTI streams them (docs/opencti-api.md): key order, the OpenCTI extension,
  * deterministic standard ids, millisecond timestamps.
  */
+import { OPENCTI_EXTENSION } from '@octi-sekoia/opencti';
 import { identityStandardId, indicatorStandardId } from './uuid.ts';
 
 export type StixObject = Record<string, unknown> & { id: string; type: string };
 
-export const OCTI_EXT = 'extension-definition--ea279b3e-5c71-4632-ac08-831c66a786ba';
+/** OpenCTI's property extension (packages/opencti indicator.ts). */
+export const OCTI_EXT = OPENCTI_EXTENSION;
 export const MITRE_EXT = 'extension-definition--322b8f77-262a-4cb8-a915-1e441e00329b';
 /** OpenCTI's admin user id (the creator in every public sample). */
 export const ADMIN_USER_ID = '88ec0c6a-13ce-5e39-b486-354fe4a7084f';

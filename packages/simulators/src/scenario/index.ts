@@ -10,7 +10,6 @@ export {
   isConverged,
   messagesFromLog,
   type OracleConfig,
-  type OracleMessage,
 } from './oracle.ts';
 export { Rng } from './prng.ts';
 export { type ScenarioSummary, summarizeScenario } from './summary.ts';

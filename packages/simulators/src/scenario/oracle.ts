@@ -7,21 +7,20 @@
 import {
   attributesEqual,
   canonicalValidFrom,
-  compareEventIds,
   type IocAttributes,
   normalizeKillChainPhases,
-  OPENCTI_EXTENSION,
   renderDescription,
   roundValidUntil,
   type ValidUntilRounding,
 } from '@octi-sekoia/model';
+import {
+  compareEventIds,
+  isDataEvent,
+  isEventId,
+  OPENCTI_EXTENSION,
+  type StreamMessage,
+} from '@octi-sekoia/opencti';
 import { canonicalValue, type ExtractionMode, extractObservables } from '@octi-sekoia/stix';
-
-export interface OracleMessage {
-  id?: string;
-  event: string;
-  data: string;
-}
 
 export interface OracleConfig {
   openctiUrl: string;
@@ -49,8 +48,6 @@ interface LiveIndicator {
 }
 
 type Json = Record<string, unknown>;
-
-const EVENT_ID_RE = /^\d{1,20}-\d{1,20}$/;
 
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -121,7 +118,7 @@ function attributesOf(data: Json, internalId: string, config: OracleConfig): Ioc
  *   live indicator holds it, with the attributes of the live holder whose latest applied event came last.
  */
 export function computeExpectedCollection(
-  messages: Iterable<OracleMessage>,
+  messages: Iterable<StreamMessage>,
   config: OracleConfig,
 ): Map<string, ExpectedIoc> {
   const live = new Map<string, LiveIndicator>();
@@ -133,9 +130,9 @@ export function computeExpectedCollection(
   for (const msg of messages) {
     position++;
     const event = msg.event;
-    if (event !== 'create' && event !== 'update' && event !== 'delete' && event !== 'merge') continue;
+    if (!isDataEvent(event)) continue;
     if (event === 'delete' && !listenDelete) continue;
-    if (msg.id === undefined || !EVENT_ID_RE.test(msg.id) || typeof msg.data !== 'string') continue;
+    if (msg.id === undefined || !isEventId(msg.id) || typeof msg.data !== 'string') continue;
     const eventId = msg.id;
     let envelope: unknown;
     try {
@@ -291,8 +288,8 @@ export function diffCollections(
 /** World log entries (`{ id, event, payload, noId? }`) as the messages a client receives. */
 export function messagesFromLog(
   entries: Iterable<{ id: string; event: string; payload: string; noId?: boolean }>,
-): OracleMessage[] {
-  const out: OracleMessage[] = [];
+): StreamMessage[] {
+  const out: StreamMessage[] = [];
   for (const e of entries)
     out.push(e.noId ? { event: e.event, data: e.payload } : { id: e.id, event: e.event, data: e.payload });
   return out;
