@@ -15,7 +15,7 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
+import { CollectionReads, createSyncEngine, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
 import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
@@ -220,6 +220,10 @@ export class WorkerService {
         this.log.warn({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'drainer error'),
     });
 
+    const collectionReads = new CollectionReads(deps.redis, {
+      keyPrefix: s.keyPrefix,
+      connectorId: s.connectorId,
+    });
     const processor = createProcessor({
       reconciler: this.reconciler,
       queue: this.queues.indicators,
@@ -233,6 +237,7 @@ export class WorkerService {
         inlineMaxActive: t.inlineMaxActive,
       },
       redact: deps.redact,
+      collectionReadRunning: (generation) => collectionReads.readRunning(generation),
       sweepExemptions: () => readSweepExemptions(this.queues),
       onSweep: (generation, kept) => {
         this.metrics.sweepKept.set(kept);

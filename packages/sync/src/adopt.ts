@@ -12,6 +12,7 @@ import {
 // The match module alone: the package index also loads the HTTP client (axios), which the dashboard, a user of
 // this package, neither needs nor ships.
 import { indicatorValue } from '@octi-sekoia/sekoia/match';
+import { recheckTouched, renewTouched, startTouched } from './read-touched.ts';
 import { defaultFingerprint } from './state.ts';
 
 const recordObservedLua = new LuaScript(
@@ -138,9 +139,9 @@ export interface ReadProgress {
 }
 
 export interface ReadOptions {
-  /** Called with the lock held, before the first page (the worker pauses its queue). */
+  /** Called with the lock held, before the first page. */
   beforeRead?: () => Promise<void>;
-  /** Called after the read (success or not) while the lock is still held (the worker resumes its queue). */
+  /** Called after the read (success or not) while the lock is still held. */
   afterRead?: () => Promise<void>;
   onProgress?: (p: ReadProgress) => void;
   /** Who reads, for the read's summary. */
@@ -450,6 +451,11 @@ export class CollectionReads {
     return (await this.redis.exists(this.rk.readLock)) === 1;
   }
 
+  /** A read is running and G is not read yet (G's sweep waits for it: the sweep makes the held values due). */
+  async readRunning(generation: number): Promise<boolean> {
+    return (await this.lockHeld()) && (await this.generations()).read < generation;
+  }
+
   /** Records that generation G needs no read (state built before collection reads existed, an empty collection). */
   async markRead(generation: number, info: ReadInfo): Promise<number> {
     return Number(
@@ -492,16 +498,21 @@ export class CollectionReads {
         this.renewLock(token)
           .then((ok) => {
             if (!ok) lost = true;
+            else return renewTouched(this.redis, this.keys, 2 * this.lockTtlMs);
           })
           .catch(() => undefined);
       },
       Math.max(100, Math.floor(this.lockTtlMs / 3)),
     );
     let paused = false;
+    let touched = false;
     try {
       const current = await this.generations();
       if (current.read >= generation) return { kind: 'already-read', readGeneration: current.read };
       await this.supersede();
+      // Jobs may write while the pages are read: see read-touched.ts.
+      await startTouched(this.redis, this.keys, 2 * this.lockTtlMs);
+      touched = true;
       if (opts.beforeRead) {
         paused = true;
         await opts.beforeRead();
@@ -537,6 +548,8 @@ export class CollectionReads {
         ...counts,
         by: opts.by ?? 'unknown',
       };
+      await recheckTouched(this.redis, this.keys, generation, this.now);
+      touched = false;
       await finishReadLua.run(
         this.redis,
         [this.rk.readGeneration, this.rk.readInfo, this.rk.readLock],
@@ -551,6 +564,8 @@ export class CollectionReads {
       // (their markers would otherwise run with jobs refused). Resumed before the lock goes: a reader taking it
       // next pauses again, and nothing undoes that.
       try {
+        // A failed read too: what it recorded of a touched value may be older than the value's record.
+        if (touched) await recheckTouched(this.redis, this.keys, generation, this.now).catch(() => undefined);
         await this.supersede().catch(() => undefined);
         if (paused) await opts.afterRead?.();
       } finally {
