@@ -140,6 +140,12 @@ export class WorkerService {
       timeoutMs: s.sekoia.timeoutMs,
       userAgent: deps.userAgent ?? 'octi-sekoia-worker',
       beforeRequest: gate.beforeRequest,
+      onFeedFallback: (reason) =>
+        this.log.warn(
+          { reason: deps.redact(reason) },
+          'the probe profile says the cursor feed reads the collection, but it cannot serve it now: collection ' +
+            'reads use offset pages of 100 until this worker restarts (run pnpm cli probe again)',
+        ),
     });
 
     this.reconciler = createSyncEngine({

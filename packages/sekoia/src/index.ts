@@ -38,6 +38,14 @@ export {
   type SekoiaOperation,
 } from './errors.ts';
 export {
+  FEED_COMPARED_FIELDS,
+  FEED_PAGE_MAX,
+  FeedUnusableError,
+  feedQuery,
+  feedUrl,
+  parseFeedPage,
+} from './feed.ts';
+export {
   type AnsweredItem,
   type Canonical,
   indicatorValue,
