@@ -40,6 +40,9 @@ const dropAppliedLua = new LuaScript(
   readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
 );
 
+/** Most values one record-observed.lua run records (a page of the cursor feed holds up to 10,000). */
+const RECORD_CHUNK = 1000;
+
 /** An indicator as Sekoia lists it (the fields a collection read looks at; SekoiaClient's SekoiaIndicator fits). */
 export interface ListedIndicator {
   id: string;
@@ -358,28 +361,32 @@ export class CollectionReads {
       else byValue.set(it.value, [it]);
     }
     const counts: RecordCounts = { trusted: 0, confirmed: 0, refreshed: 0, unsure: 0 };
-    if (byValue.size === 0) return counts;
-    const valueKeys: string[] = [];
-    const args: (string | number)[] = [String(generation)];
-    for (const [value, list] of byValue) {
-      valueKeys.push(this.keys.sync.value(value));
-      args.push(value, list.length);
-      for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
+    // A feed page holds up to 10,000 indicators: recorded RECORD_CHUNK values per script run, so that Redis is
+    // never blocked long (a value's ids stay together in one run).
+    const entries = [...byValue];
+    for (let i = 0; i < entries.length; i += RECORD_CHUNK) {
+      const valueKeys: string[] = [];
+      const args: (string | number)[] = [String(generation)];
+      for (const [value, list] of entries.slice(i, i + RECORD_CHUNK)) {
+        valueKeys.push(this.keys.sync.value(value));
+        args.push(value, list.length);
+        for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
+      }
+      const [t, c, r, u] = (await recordObservedLua.run(
+        this.redis,
+        [
+          this.rk.observed(generation),
+          this.rk.observedGenerations,
+          this.rk.observedIds(generation),
+          ...valueKeys,
+        ],
+        args,
+      )) as number[];
+      counts.trusted += Number(t);
+      counts.confirmed += Number(c);
+      counts.refreshed += Number(r);
+      counts.unsure += Number(u);
     }
-    const [t, c, r, u] = (await recordObservedLua.run(
-      this.redis,
-      [
-        this.rk.observed(generation),
-        this.rk.observedGenerations,
-        this.rk.observedIds(generation),
-        ...valueKeys,
-      ],
-      args,
-    )) as number[];
-    counts.trusted = Number(t);
-    counts.confirmed = Number(c);
-    counts.refreshed = Number(r);
-    counts.unsure = Number(u);
     return counts;
   }
 
