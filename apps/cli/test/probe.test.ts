@@ -238,7 +238,10 @@ describe('pnpm cli probe: text output', () => {
     const res = await cli(['probe', '--collection', scratch], env(s));
     expect(res.code).toBe(1);
     const rows = res.stdout.split('\n').filter((l) => /^ ?\d{1,2} {2}/.test(l));
-    expect(rows).toHaveLength(10);
+    expect(rows).toHaveLength(11);
+    expect(res.stdout).toMatch(
+      /^11 {2}cursor feed of the collection +usable +collection reads through the feed/m,
+    );
     expect(res.stdout).toMatch(
       /^ 5 {2}re-import of a revoked value +ignore +revoked-values-not-recreatable/m,
     );

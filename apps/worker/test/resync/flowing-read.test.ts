@@ -4,9 +4,11 @@
  * route). The recovery's jobs and live changes made during the read are applied while it runs; the sweep waits
  * for the read, and the collection ends as OpenCTI says with writes only for what changed.
  */
+import { keys } from '@octi-sekoia/queue';
+import { type SekoiaBehaviours, unknownBehaviours, writeProfile } from '@octi-sekoia/sekoia';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CONNECTOR_ID, CONVERGED, ResyncStack } from './harness.ts';
+import { CONNECTOR_ID, CONVERGED, pagesFor, ResyncStack } from './harness.ts';
 
 let stack: ResyncStack | undefined;
 afterEach(async () => {
@@ -82,5 +84,33 @@ describe('a collection read keeps the queue flowing', () => {
     const read = (await s.reads.readInfo())!;
     expect(read).toMatchObject({ generation: 2, unsure: 0 });
     expect(read.confirmed).toBeGreaterThanOrEqual(N - 3);
+  });
+
+  it('with the probe profile saying the feed is usable, a re-sync reads the collection through it', async () => {
+    stack = await ResyncStack.start();
+    const s = stack;
+    const behaviours: SekoiaBehaviours = { ...unknownBehaviours(), collectionFeed: 'usable' };
+    await writeProfile(s.r.client, keys(s.r.prefix, CONNECTOR_ID).sekoiaProfile, {
+      version: 1,
+      observedAt: new Date().toISOString(),
+      sekoiaHost: new URL(s.sim.url).host,
+      collectionId: s.sim.collectionId,
+      behaviours,
+    });
+    for (let i = 0; i < N; i++)
+      s.octi.control.createIndicator({ pattern: `[domain-name:value = 'feed${i}.example']` });
+    s.spawnIngest();
+    s.spawnWorker();
+    await s.waitGeneration(1, 90_000);
+    s.sim.control.resetCounters();
+    s.octi.control.resetConnectorState({ id: CONNECTOR_ID });
+    await s.waitGeneration(2, 90_000);
+    expect(s.diff()).toEqual(CONVERGED);
+    const read = (await s.reads.readInfo())!;
+    expect(read).toMatchObject({ generation: 2, confirmed: N, unsure: 0 });
+    // One feed request instead of ⌈N/100⌉ list pages; nothing written, nothing searched.
+    expect(s.sim.control.requestCount('feed-objects')).toBe(1);
+    expect(pagesFor(N)).toBeGreaterThan(1);
+    expect(s.requests()).toMatchObject({ list: 0, create: 0, edit: 0, revoke: 0 });
   });
 });
