@@ -28,6 +28,7 @@ import { runLiveLatency } from './suites/live-latency.ts';
 import { runMemory } from './suites/memory.ts';
 import { runParser } from './suites/parser.ts';
 import { runPythonBaseline } from './suites/python-baseline.ts';
+import { runRead } from './suites/read.ts';
 import { runResync } from './suites/resync.ts';
 import { runScaling } from './suites/scaling.ts';
 import { runSoak } from './suites/soak.ts';
@@ -68,6 +69,7 @@ const SUITES: SuiteDef[] = [
   },
   { name: 'live-latency', size: 100, unit: 'events', inDefault: true, run: runLiveLatency },
   { name: 'resync', size: 5_000, unit: 'values', inDefault: true, run: runResync },
+  { name: 'read', size: 50_000, unit: 'values', inDefault: false, run: runRead },
   { name: 'ingest', size: 50_000, unit: 'events', inDefault: true, run: runIngest },
   { name: 'scaling', size: 20_000, unit: 'values', inDefault: true, run: (ctx, n) => runScaling(ctx, n) },
   {

@@ -31,6 +31,10 @@ export function probeValues(nonce: string) {
     killChainKnown: domain('kill-chain-known'),
     term: domain('term'),
     quota: domain('quota'),
+    /** Row 11: an indicator with every compared field, one revoked, one created during a feed walk. */
+    feedFull: domain('feed-full'),
+    feedRevoked: domain('feed-revoked'),
+    feedDuring: domain('feed-during'),
   };
 }
 export type ProbeValues = ReturnType<typeof probeValues>;

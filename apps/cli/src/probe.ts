@@ -15,6 +15,7 @@ import {
   type BehaviourName,
   type DegradedMode,
   degradedModes,
+  feedUrl,
   normaliseBaseUrl,
   normaliseCollectionId,
   parseRetryAfter,
@@ -47,6 +48,7 @@ import {
   type ProbeValues,
   probeValues,
 } from './probe-classify.ts';
+import { probeFeed } from './probe-feed.ts';
 
 /** 429s in a row on one request before the probe gives up (each pauses the shared budget first). */
 const MAX_RATE_LIMITED = 5;
@@ -103,7 +105,8 @@ class ProbeHttp {
       this.requests++;
       let res: Response;
       try {
-        res = await fetch(`${this.base}${path}`, {
+        // An absolute URL is the feed route, outside the IOC-collections base.
+        res = await fetch(/^https?:/.test(path) ? path : `${this.base}${path}`, {
           method,
           headers: {
             authorization: `Bearer ${key}`,
@@ -143,6 +146,11 @@ class ProbeHttp {
 
   collectionPath(sub = ''): string {
     return `/${encodeURIComponent(this.collection)}${sub}`;
+  }
+
+  /** The collection's cursor feed (row 11) with this query string. */
+  feedPath(query: string): string {
+    return `${feedUrl(this.base, this.collection)}?${query}`;
   }
 }
 
@@ -337,6 +345,11 @@ class Tracker {
       }
     }
     return a;
+  }
+
+  /** Ids this run made live and has not revoked yet. */
+  liveIds(): ReadonlySet<string> {
+    return new Set(this.live.keys());
   }
 
   async revoke(id: string): Promise<Answer> {
@@ -559,6 +572,24 @@ async function probeSekoia(
   const term = await one(v.term);
   const found = async (q: string) => (await t.search(q)).some((i) => i.id === term.id);
   b.termSearch = classifyTermSearch(await found(v.term.slice(6, -6)), await found(v.term.toUpperCase()));
+
+  line('row 11: cursor feed of the collection');
+  b.collectionFeed = await probeFeed(
+    {
+      getFeed: (query) => http.call('GET', http.feedPath(query)),
+      create: async (value, defaults) => {
+        const a = await t.create([value], defaults);
+        return a.status === 200 ? (itemsOf(a)[0] as unknown as Record<string, unknown>) : undefined;
+      },
+      revoke: async (id) => (await t.revoke(id)).status,
+      edit: async (id, fields) =>
+        (await http.call('PUT', http.collectionPath(`/indicators/${encodeURIComponent(id)}`), fields)).status,
+      ownIds: () => t.liveIds(),
+      notes: report.notes,
+    },
+    v,
+    inDays,
+  );
 }
 
 async function probeOpenCti(ingest: AppConfig, report: ProbeReport): Promise<void> {

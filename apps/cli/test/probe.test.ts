@@ -94,6 +94,7 @@ const DEFAULTS = {
   killChainPhases: 'accept-all',
   quotaFull: 'unknown',
   termSearch: 'substring',
+  collectionFeed: 'usable',
 };
 
 /**
@@ -128,6 +129,14 @@ const VARIANTS: Array<[string, Partial<SekoiaBehavior>, Partial<typeof DEFAULTS>
   ],
   ['row 10 case-insensitive', { termSearch: 'case-insensitive' }, { termSearch: 'case-insensitive' }],
   ['row 10 tokenised', { termSearch: 'tokenised' }, { termSearch: 'tokenised' }],
+  ['row 11 stix objects', { feed: 'stix', feedItemsKey: 'objects' }, {}],
+  ['row 11 cursor at the end, pages capped', { feedEndCursor: 'repeat', feedPageCap: 3 }, {}],
+  ['row 11 absent', { feed: 'absent' }, { collectionFeed: 'not-a-feed' }],
+  ['row 11 limit', { feedMaxLimit: 1000 }, { collectionFeed: 'limit-refused' }],
+  ['row 11 no description', { feedOmits: ['description'] }, { collectionFeed: 'fields-missing' }],
+  ['row 11 no kill chains', { feedOmits: ['kill_chain_phases'] }, { collectionFeed: 'fields-missing' }],
+  ['row 11 no revoked flag', { feedOmits: ['revoked'] }, { collectionFeed: 'fields-missing' }],
+  ['row 11 modified order', { feedOrder: 'modified' }, { collectionFeed: 'inconsistent' }],
 ];
 
 /** Everything the probe leaves in the scratch collection: documentation values only, none of them live. */
@@ -229,7 +238,10 @@ describe('pnpm cli probe: text output', () => {
     const res = await cli(['probe', '--collection', scratch], env(s));
     expect(res.code).toBe(1);
     const rows = res.stdout.split('\n').filter((l) => /^ ?\d{1,2} {2}/.test(l));
-    expect(rows).toHaveLength(10);
+    expect(rows).toHaveLength(11);
+    expect(res.stdout).toMatch(
+      /^11 {2}cursor feed of the collection +usable +collection reads through the feed/m,
+    );
     expect(res.stdout).toMatch(
       /^ 5 {2}re-import of a revoked value +ignore +revoked-values-not-recreatable/m,
     );

@@ -90,10 +90,12 @@ export async function prepareCollection(deps: CollectionHookDeps): Promise<Colle
 /**
  * Reads the whole collection at the start of every generation (a reset in OpenCTI, `cli resync`, a trimmed gap,
  * a changed configuration): once the current generation is newer than the last one read, one worker (a lock)
- * pauses the indicators queue, lists every page into the applied state and resumes. Values confirmed by the
- * read need no verify search when their job of the new generation is applied, and values no indicator wants
- * are revoked after the generation's sweep. The watcher also dirties the observed values of swept generations
- * and resumes a queue a crashed reader left paused.
+ * lists every page into the applied state while the queue keeps flowing: the recovery's jobs record their
+ * desired state meanwhile (their values are held until the sweep, which waits for the read: process-job.ts),
+ * and a value a write changes during the read is re-checked after it (packages/sync read-touched.ts). Values
+ * confirmed by the read need no verify search, and values no indicator wants are revoked after the generation's
+ * sweep. The watcher also dirties the observed values of swept generations and resumes a queue left paused by a
+ * reader of an older version (which paused the queue during a read).
  */
 export class CollectionWatcher {
   private timer: NodeJS.Timeout | undefined;
@@ -141,7 +143,7 @@ export class CollectionWatcher {
           { generation, indicators: count },
           'first start: adopting the collection before taking jobs',
         );
-        const r = await this.read(generation, false);
+        const r = await this.read(generation);
         await this.reads.markAdopted();
         if (r.kind === 'read') {
           log.info({ ...r.info }, `collection adopted for generation ${generation}: ${describeRead(r.info)}`);
@@ -186,7 +188,7 @@ export class CollectionWatcher {
       const g = await this.reads.generations();
       if (g.current > g.read && Date.now() >= this.nextAttemptAt) {
         try {
-          const r = await this.read(g.current, true);
+          const r = await this.read(g.current);
           this.failures = 0;
           if (r.kind === 'read') {
             log.info({ ...r.info }, `collection read for generation ${g.current}: ${describeRead(r.info)}`);
@@ -218,29 +220,15 @@ export class CollectionWatcher {
     }
   }
 
-  private read(generation: number, pause: boolean): Promise<ReadResult> {
+  private read(generation: number): Promise<ReadResult> {
     const { service, log } = this.deps;
-    const q = service.queues.indicators;
     let lastLog = Date.now();
     return readWithBudget(this.reads, generation, service.client, service.budget, {
       by: this.by,
       signal: this.abort.signal,
-      ...(pause
-        ? {
-            // Jobs of the new generation wait while the collection is read: applied after it, they need no
-            // verify search for the values the read confirmed.
-            beforeRead: async () => {
-              await q.pause();
-              log.info(
-                { generation },
-                'reading the collection for the new generation (indicators queue paused)',
-              );
-            },
-            afterRead: async () => {
-              await q.resume();
-            },
-          }
-        : {}),
+      beforeRead: async () => {
+        log.info({ generation }, 'reading the collection for the new generation (jobs keep being applied)');
+      },
       onProgress: (p: ReadProgress) => {
         if (Date.now() - lastLog < 10_000) return;
         lastLog = Date.now();

@@ -32,6 +32,11 @@ export interface ProcessJobDeps {
   /** A backlog above this is a burst. */
   burstBacklog?: number;
   redact: (text: string) => string;
+  /**
+   * Whether a collection read of generation G runs now (CollectionReads.readRunning): G's sweep waits for it, so
+   * the values held during the recovery are reconciled against the read's confirmations, not searched.
+   */
+  collectionReadRunning?: (generation: number) => Promise<boolean>;
   /** Indicators the sweep must keep: those unresolved dead letters name (see sweepExemptions). */
   sweepExemptions?: () => Promise<SweepExemption[]>;
   /** A sweep ran: how many indicators not seen in its generation were kept because of dead letters. */
@@ -119,11 +124,13 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
   };
 
   const applySweep = async (bull: BullJob<Job>, marker: SweepMarkerJob, token: string | undefined) => {
-    const blocker = await findSweepBlocker(deps.redis, deps.keys, {
-      id: bull.id ?? '',
-      timestamp: bull.timestamp,
-      generation: marker.generation,
-    });
+    const blocker = (await deps.collectionReadRunning?.(marker.generation))
+      ? `the collection read of generation ${marker.generation}`
+      : await findSweepBlocker(deps.redis, deps.keys, {
+          id: bull.id ?? '',
+          timestamp: bull.timestamp,
+          generation: marker.generation,
+        });
     if (blocker) {
       deps.onOutcome?.('sweep', 'sweep-deferred');
       deps.log.debug(

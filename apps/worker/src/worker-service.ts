@@ -15,7 +15,13 @@ import {
   type WriteChoices,
   writeChoices,
 } from '@octi-sekoia/sekoia';
-import { createSyncEngine, Drainer, type Reconciler, RequestBudget } from '@octi-sekoia/sync';
+import {
+  CollectionReads,
+  createSyncEngine,
+  Drainer,
+  type Reconciler,
+  RequestBudget,
+} from '@octi-sekoia/sync';
 import { Worker } from 'bullmq';
 import { Approximations } from './approximations.ts';
 import { BudgetQueue } from './budget-queue.ts';
@@ -158,6 +164,12 @@ export class WorkerService {
       timeoutMs: s.sekoia.timeoutMs,
       userAgent: deps.userAgent ?? 'octi-sekoia-worker',
       beforeRequest: gate.beforeRequest,
+      onFeedFallback: (reason) =>
+        this.log.warn(
+          { reason: deps.redact(reason) },
+          'the probe profile says the cursor feed reads the collection, but it cannot serve it now: collection ' +
+            'reads use offset pages of 100 until this worker restarts (run pnpm cli probe again)',
+        ),
     });
 
     this.reconciler = createSyncEngine({
@@ -242,6 +254,10 @@ export class WorkerService {
         this.log.warn({ err: deps.redact(String((err as Error)?.message ?? err)) }, 'drainer error'),
     });
 
+    const collectionReads = new CollectionReads(deps.redis, {
+      keyPrefix: s.keyPrefix,
+      connectorId: s.connectorId,
+    });
     const processor = createProcessor({
       reconciler: this.reconciler,
       keys: this.queues.keys,
@@ -255,6 +271,7 @@ export class WorkerService {
         inlineMaxActive: t.inlineMaxActive,
       },
       redact: deps.redact,
+      collectionReadRunning: (generation) => collectionReads.readRunning(generation),
       sweepExemptions: () => readSweepExemptions(this.queues),
       onSweep: (generation, kept) => {
         this.metrics.sweepKept.set(kept);

@@ -148,6 +148,12 @@ export function keys(keyPrefix: string, connectorId: string) {
       readInfo: `${s}:read-info`,
       /** String token (PX) of the reader (worker or CLI) holding the read lock. */
       readLock: `${s}:read-lock`,
+      /**
+       * Set of values whose applied record a write changed while a collection read runs (record-applied.lua adds
+       * them only while the set exists: the reader creates it, with a TTL renewed with its lock); re-checked once
+       * the read's pages are recorded (packages/sync read-touched.ts).
+       */
+      readTouched: `${s}:read-touched`,
       /** Prefix: `<p><G>` set of values observed by the read of G (dirtied once G is swept). */
       observedPrefix: `${s}:observed:`,
       observed: (generation: number) => `${s}:observed:${generation}`,

@@ -14,6 +14,7 @@ export function clientBehaviour(b: SekoiaBehaviours): ClientBehaviour {
     trustHasMore: b.hasMore === 'present',
     termIgnoresCase: b.termSearch === 'case-insensitive' || b.termSearch === 'tokenised',
     ...(b.termSearch === 'substring' || b.termSearch === 'tokenised' ? { termMatch: b.termSearch } : {}),
+    ...(b.collectionFeed === 'usable' ? { collectionFeed: true } : {}),
   };
 }
 

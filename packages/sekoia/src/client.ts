@@ -13,6 +13,7 @@ import {
   type SekoiaError,
   type SekoiaOperation,
 } from './errors.ts';
+import { FEED_PAGE_MAX, FeedUnusableError, feedQuery, feedUrl, parseFeedPage } from './feed.ts';
 import { createBody, type DefaultFields, type IndicatorFields, type NewIndicator } from './fields.ts';
 import { type AnsweredItem, indicatorValues, matchCreated } from './match.ts';
 import { normaliseBaseUrl, normaliseCollectionId } from './url.ts';
@@ -58,6 +59,8 @@ export interface SekoiaClientOptions {
   behaviour?: ClientBehaviour;
   /** Clock (tests). */
   now?: () => number;
+  /** The feed could not serve a collection read (once per client: later reads use offset pages directly). */
+  onFeedFallback?: (reason: string) => void;
 }
 
 /**
@@ -74,6 +77,11 @@ export interface ClientBehaviour {
    * does), or undefined: a part first, then the whole value when the part found nothing.
    */
   termMatch?: 'substring' | 'tokenised';
+  /**
+   * The probe found the cursor feed usable for this collection (row 11): `listAll` reads it (10,000 objects a
+   * page) instead of offset pages of 100, falling back to them when the feed refuses or answers an unknown shape.
+   */
+  collectionFeed?: boolean;
 }
 
 interface Answer {
@@ -107,6 +115,9 @@ export class SekoiaClient {
   private readonly now: () => number;
   /** Since when requests have been answered an unclear 403 (HTML or empty) with no success since. */
   private forbiddenSince: number | undefined;
+  private readonly onFeedFallback: ((reason: string) => void) | undefined;
+  /** Why the feed could not serve a read (it is not tried again by this client). */
+  private feedRefused: string | undefined;
 
   constructor(opts: SekoiaClientOptions) {
     this.collectionsUrl = normaliseBaseUrl(opts.baseUrl);
@@ -117,6 +128,7 @@ export class SekoiaClient {
     this.canonical = opts.canonicalValue ?? canonicalValue;
     this.behaviour = opts.behaviour ?? {};
     this.now = opts.now ?? Date.now;
+    this.onFeedFallback = opts.onFeedFallback;
     this.http = axios.create({
       baseURL: this.collectionsUrl,
       timeout: opts.timeoutMs,
@@ -312,11 +324,58 @@ export class SekoiaClient {
   }
 
   /**
-   * Every indicator of the collection, page by page (limit 100, offset paging: a collection changing meanwhile
-   * can shift pages, so adopt before writing). Returns how many were seen.
+   * Every indicator of the collection, page by page: through the cursor feed when the behaviour profile says it
+   * is usable (row 11), else offset pages of 100 (a collection changing meanwhile can shift them: an item seen
+   * twice is harmless to a read). A feed that refuses (a 4xx but 401/403/429) or answers an unknown shape is
+   * left for offset pages, from the start, once for this client (`onFeedFallback`): what the feed pages gave is
+   * recorded already and is read again, harmlessly. Returns how many were seen.
    */
   async listAll(onPage: (items: SekoiaIndicator[]) => void | Promise<void>): Promise<number> {
+    if (this.behaviour.collectionFeed && this.feedRefused === undefined) {
+      try {
+        return await this.listFeed(onPage);
+      } catch (err) {
+        if (!(err instanceof FeedUnusableError)) throw err;
+        this.feedRefused = err.message;
+        this.onFeedFallback?.(err.message);
+      }
+    }
     return this.pages('listAll', undefined, onPage);
+  }
+
+  /**
+   * Every object of the collection's cursor feed (docs/sekoia-api.md "Cursor feed"), `limit` a page (default
+   * 10,000), revoked ones included only when asked. Stops at an empty page or a cursor that does not move (a
+   * feed may hand out a cursor to poll at its end). Throws FeedUnusableError when the feed cannot serve this
+   * collection (see feed.ts), the usual SekoiaErrors otherwise. Returns how many objects were seen.
+   */
+  async listFeed(
+    onPage: (items: SekoiaIndicator[]) => void | Promise<void>,
+    opts: { limit?: number; includeRevoked?: boolean } = {},
+  ): Promise<number> {
+    const url = feedUrl(this.collectionsUrl, this.collectionId);
+    let cursor: string | undefined;
+    let seen = 0;
+    for (;;) {
+      const q = feedQuery({
+        limit: opts.limit ?? FEED_PAGE_MAX,
+        includeRevoked: opts.includeRevoked ?? false,
+        ...(cursor !== undefined ? { cursor } : {}),
+      });
+      const a = await this.send('listFeed', 'GET', `${url}?${q}`);
+      if (a.status !== 200) {
+        if (a.status >= 400 && a.status < 500 && ![401, 403, 429].includes(a.status))
+          throw new FeedUnusableError(`the feed answered HTTP ${a.status}`);
+        throw await this.refused('listFeed', a, 'collection');
+      }
+      if (!a.isJson) throw new FeedUnusableError(`the feed answered HTTP ${a.status} without JSON`);
+      const page = parseFeedPage(a.json);
+      if (page.items.length > 0) await onPage(page.items as SekoiaIndicator[]);
+      seen += page.items.length + page.skipped;
+      if (page.items.length + page.skipped === 0 || page.next === undefined || page.next === cursor)
+        return seen;
+      cursor = page.next;
+    }
   }
 
   /**

@@ -72,7 +72,8 @@ export type SekoiaOperation =
   | 'revoke'
   | 'forceDelete'
   | 'searchExact'
-  | 'listAll';
+  | 'listAll'
+  | 'listFeed';
 
 export interface SekoiaErrorDetails {
   operation: SekoiaOperation;

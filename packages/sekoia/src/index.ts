@@ -18,6 +18,14 @@ export {
   type SekoiaOperation,
 } from './errors.ts';
 export {
+  FEED_COMPARED_FIELDS,
+  FEED_PAGE_MAX,
+  FeedUnusableError,
+  feedQuery,
+  feedUrl,
+  parseFeedPage,
+} from './feed.ts';
+export {
   createDefaults,
   createItem,
   editFields,
@@ -26,6 +34,14 @@ export {
   observedAttributes,
   withKnownPhases,
 } from './fields.ts';
+export {
+  type AnsweredItem,
+  type Canonical,
+  indicatorValue,
+  indicatorValues,
+  matchCreated,
+  type NamedIndicator,
+} from './match.ts';
 export {
   BEHAVIOUR_NOTES,
   BEHAVIOURS,

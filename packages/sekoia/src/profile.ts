@@ -25,6 +25,12 @@ export const BEHAVIOUR_VARIANTS = {
   killChainPhases: ['accept-all', 'mitre-lockheed'],
   /** Row 10: how `term` matches. */
   termSearch: ['substring', 'case-insensitive', 'tokenised'],
+  /**
+   * Row 11: the cursor feed read with the collection id: 'usable' (every check passed: see the probe),
+   * 'not-a-feed' (refused), 'limit-refused' (a page of 10,000 refused), 'fields-missing' (a compared field or the
+   * revoked flag does not come through), 'inconsistent' (an object missed or changed id under concurrent writes).
+   */
+  collectionFeed: ['usable', 'not-a-feed', 'limit-refused', 'fields-missing', 'inconsistent'],
 } as const;
 
 /** Row 9 (quota full) has open-ended variants: `<status> <body kind>`, e.g. `400 json-code`. */
@@ -65,6 +71,7 @@ export const BEHAVIOURS: readonly BehaviourName[] = [
   'killChainPhases',
   'quotaFull',
   'termSearch',
+  'collectionFeed',
 ];
 
 /** Every behaviour unknown: what a worker assumes when no profile is recorded. */
@@ -305,6 +312,19 @@ export const BEHAVIOUR_NOTES: Record<
       tokenised: 'exact search by the whole value, hits filtered by canonical value',
       unknown:
         'safe choice: every page read, hits filtered by canonical value (hashes searched upper-cased too)',
+    },
+  },
+  collectionFeed: {
+    row: 11,
+    title: 'cursor feed of the collection',
+    product: {
+      usable:
+        'collection reads through the feed, 10,000 objects a page (offset pages if it refuses at run time)',
+      'not-a-feed': 'collection reads in offset pages of 100',
+      'limit-refused': 'collection reads in offset pages of 100',
+      'fields-missing': 'collection reads in offset pages of 100',
+      inconsistent: 'collection reads in offset pages of 100',
+      unknown: 'safe choice: collection reads in offset pages of 100',
     },
   },
 };

@@ -152,3 +152,72 @@ describe('row 10: termSearch', () => {
     ).toBe(1);
   });
 });
+
+describe('row 11: the cursor feed', () => {
+  const feed = (query: string, id = sim.collectionId) =>
+    call(sim, 'GET', `/v2/inthreat/collections/${id}/objects?${query}`);
+  /** Every object id of a walk at `limit`, running `between` after the first page. */
+  async function walk(limit: number, between?: () => Promise<void>): Promise<string[]> {
+    const ids: string[] = [];
+    let cursor = '';
+    for (let page = 1; page < 100; page++) {
+      const r = await feed(`limit=${limit}${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status).toBe(200);
+      ids.push(...r.body.items.map((i: { id: string }) => i.id));
+      if (!r.body.next_cursor) return ids;
+      cursor = r.body.next_cursor;
+      if (page === 1) await between?.();
+    }
+    throw new Error('the feed did not end');
+  }
+
+  it('pages by cursor; stable in creation order while objects are created, edited and revoked', async () => {
+    sim = await startSim();
+    const items = (await createBatch(sim, ['192.0.2.10', '192.0.2.11', '192.0.2.12', '192.0.2.13'])).body
+      .items;
+    const before = items.map((i: { id: string }) => i.id);
+    const seen = await walk(2, async () => {
+      await put(items[0].id, { description: 'edited' });
+      await del(items[3].id);
+      await createBatch(sim, ['192.0.2.14']);
+    });
+    expect(seen.slice(0, 3)).toEqual(before.slice(0, 3)); // the revoked one left out, none skipped
+    expect(seen).toHaveLength(4);
+    expect((await feed('limit=10001')).status).toBe(400);
+    const all = await feed('limit=10000&include_revoked=true');
+    expect(all.body.items.find((i: { id: string }) => i.id === items[3].id)).toMatchObject({ revoked: true });
+    expect((await feed('limit=10', 'ioc-collection--00000000-0000-4000-8000-000000000000')).status).toBe(404);
+  });
+
+  it("'modified' order: an edit during a walk makes it skip an object (what the probe calls inconsistent)", async () => {
+    sim = await startSim({ behavior: { feedOrder: 'modified' } });
+    const items = (await createBatch(sim, ['192.0.2.20', '192.0.2.21', '192.0.2.22', '192.0.2.23'])).body
+      .items;
+    const seen = await walk(2, async () => {
+      sim.control.advanceClock(1000); // the test clock is frozen: the edit must come later
+      await put(items[0].id, { description: 'edited later' });
+    });
+    // Page 1 gave 0 and 1; the edit moved 0 to the end, so position 2 is now 3: 2 is never given.
+    expect(seen).not.toContain(items[2].id);
+    expect(seen).toHaveLength(4);
+  });
+
+  it('expired indicators are left out unless skip_expired=false; shapes and switches', async () => {
+    sim = await startSim({ behavior: { feed: 'stix', feedItemsKey: 'objects', feedOmits: ['description'] } });
+    await createBatch(sim, ['192.0.2.30'], { valid_from: '2020-01-01', valid_until: '2020-02-01' });
+    await createBatch(sim, ['192.0.2.31']);
+    expect((await feed('limit=10')).body.objects).toHaveLength(1);
+    const both = (await feed('limit=10&skip_expired=false')).body.objects;
+    expect(both).toHaveLength(2);
+    expect(both[0]).not.toHaveProperty('name');
+    expect(both[0]).not.toHaveProperty('description');
+    expect(both[0]).not.toHaveProperty('x_ic_collection_ref');
+    expect(both[0]).toMatchObject({
+      type: 'indicator',
+      spec_version: '2.1',
+      pattern: "[ipv4-addr:value = '192.0.2.30']",
+    });
+    sim.control.setBehavior({ feed: 'absent' });
+    expect((await feed('limit=10')).status).toBe(404);
+  });
+});

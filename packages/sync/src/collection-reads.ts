@@ -14,6 +14,7 @@ import {
 // this package, neither needs nor ships.
 import { type ListedIndicator, observedIndicator, withoutValidUntil } from '@octi-sekoia/sekoia/fields';
 import { LockLostError, ReadAbortedError } from './errors.ts';
+import { recheckTouched, renewTouched, startTouched } from './read-touched.ts';
 import { defaultFingerprint } from './value-state.ts';
 
 const recordObservedLua = new LuaScript(
@@ -40,6 +41,9 @@ const dropAppliedLua = new LuaScript(
   'drop-applied',
   readFileSync(new URL('./lua/drop-applied.lua', import.meta.url), 'utf8'),
 );
+
+/** Most values one record-observed.lua run records (a page of the cursor feed holds up to 10,000). */
+const RECORD_CHUNK = 1000;
 
 /** What a collection read learns about one Sekoia indicator. */
 export interface ObservedItem {
@@ -113,9 +117,9 @@ export interface ReadProgress {
 }
 
 export interface ReadOptions {
-  /** Called with the lock held, before the first page (the worker pauses its queue). */
+  /** Called with the lock held, before the first page. */
   beforeRead?: () => Promise<void>;
-  /** Called after the read (success or not) while the lock is still held (the worker resumes its queue). */
+  /** Called after the read (success or not) while the lock is still held. */
   afterRead?: () => Promise<void>;
   onProgress?: (p: ReadProgress) => void;
   /** Who reads, for the read's summary. */
@@ -324,28 +328,32 @@ export class CollectionReads {
       else byValue.set(it.value, [it]);
     }
     const counts: RecordCounts = { trusted: 0, confirmed: 0, refreshed: 0, unsure: 0 };
-    if (byValue.size === 0) return counts;
-    const valueKeys: string[] = [];
-    const args: (string | number)[] = [String(generation)];
-    for (const [value, list] of byValue) {
-      valueKeys.push(this.keys.sync.value(value));
-      args.push(value, list.length);
-      for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
+    // A feed page holds up to 10,000 indicators: recorded RECORD_CHUNK values per script run, so that Redis is
+    // never blocked long (a value's ids stay together in one run).
+    const entries = [...byValue];
+    for (let i = 0; i < entries.length; i += RECORD_CHUNK) {
+      const valueKeys: string[] = [];
+      const args: (string | number)[] = [String(generation)];
+      for (const [value, list] of entries.slice(i, i + RECORD_CHUNK)) {
+        valueKeys.push(this.keys.sync.value(value));
+        args.push(value, list.length);
+        for (const it of list) args.push(it.id, it.fp, it.fpNoUntil);
+      }
+      const [t, c, r, u] = (await recordObservedLua.run(
+        this.redis,
+        [
+          this.rk.observed(generation),
+          this.rk.observedGenerations,
+          this.rk.observedIds(generation),
+          ...valueKeys,
+        ],
+        args,
+      )) as number[];
+      counts.trusted += Number(t);
+      counts.confirmed += Number(c);
+      counts.refreshed += Number(r);
+      counts.unsure += Number(u);
     }
-    const [t, c, r, u] = (await recordObservedLua.run(
-      this.redis,
-      [
-        this.rk.observed(generation),
-        this.rk.observedGenerations,
-        this.rk.observedIds(generation),
-        ...valueKeys,
-      ],
-      args,
-    )) as number[];
-    counts.trusted = Number(t);
-    counts.confirmed = Number(c);
-    counts.refreshed = Number(r);
-    counts.unsure = Number(u);
     return counts;
   }
 
@@ -417,6 +425,11 @@ export class CollectionReads {
     return (await this.redis.exists(this.rk.readLock)) === 1;
   }
 
+  /** A read is running and G is not read yet (G's sweep waits for it: the sweep makes the held values due). */
+  async readRunning(generation: number): Promise<boolean> {
+    return (await this.lockHeld()) && (await this.generations()).read < generation;
+  }
+
   /** Records that generation G needs no read (state built before collection reads existed, an empty collection). */
   async markRead(generation: number, info: ReadInfo): Promise<number> {
     return Number(
@@ -459,16 +472,21 @@ export class CollectionReads {
         this.renewLock(token)
           .then((ok) => {
             if (!ok) lost = true;
+            else return renewTouched(this.redis, this.keys, 2 * this.lockTtlMs);
           })
           .catch(() => undefined);
       },
       Math.max(100, Math.floor(this.lockTtlMs / 3)),
     );
     let paused = false;
+    let touched = false;
     try {
       const current = await this.generations();
       if (current.read >= generation) return { kind: 'already-read', readGeneration: current.read };
       await this.supersede();
+      // Jobs may write while the pages are read: see read-touched.ts.
+      await startTouched(this.redis, this.keys, 2 * this.lockTtlMs);
+      touched = true;
       if (opts.beforeRead) {
         paused = true;
         await opts.beforeRead();
@@ -504,6 +522,8 @@ export class CollectionReads {
         ...counts,
         by: opts.by ?? 'unknown',
       };
+      await recheckTouched(this.redis, this.keys, generation, this.now);
+      touched = false;
       await finishReadLua.run(
         this.redis,
         [this.rk.readGeneration, this.rk.readInfo, this.rk.readLock],
@@ -518,6 +538,8 @@ export class CollectionReads {
       // (their markers would otherwise run with jobs refused). Resumed before the lock goes: a reader taking it
       // next pauses again, and nothing undoes that.
       try {
+        // A failed read too: what it recorded of a touched value may be older than the value's record.
+        if (touched) await recheckTouched(this.redis, this.keys, generation, this.now).catch(() => undefined);
         await this.supersede().catch(() => undefined);
         if (paused) await opts.afterRead?.();
       } finally {

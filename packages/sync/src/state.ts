@@ -305,7 +305,7 @@ export class SyncState {
     const s = this.keys.sync;
     const [outcome, reason] = (await recordAppliedLua.run(
       this.redis,
-      [s.dirty, s.lock(value), s.value(value)],
+      [s.dirty, s.lock(value), s.value(value), s.readTouched],
       [
         claim.token,
         String(claim.seq),

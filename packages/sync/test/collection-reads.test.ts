@@ -248,4 +248,40 @@ describe('collection reads (adoption, and the read at the start of a generation)
     await drain();
     expect(live()).toEqual([['a.example', ['a']]]);
   });
+
+  it('a write applied while the read runs is re-checked after it: the page fetched before it never wins', async () => {
+    // The queue keeps flowing during a read (issue 18 item 4): a page is fetched, a job edits a value of it, then
+    // the page is recorded. Its older attributes look like "Sekoia holds other attributes" to record-observed.
+    await r.client.set(rec.state.keys.generation, '1');
+    await rec.applyJob(upsert('x', '1-0', ['x.example'], { description: 'one' }));
+    await rec.applyJob(upsert('y', '1-1', ['y.example'], { description: 'y' }));
+    await r.client.set(rec.state.keys.generation, '2');
+    const racing: CollectionSource = {
+      listAll: async (onPage) => {
+        const page = listed(fake); // fetched: x.example still says 'one'
+        await rec.applyJob(upsert('x', '2-0', ['x.example'], { generation: 2, description: 'two' }));
+        expect(live()).toContainEqual(['x.example', ['two']]);
+        await onPage(page);
+        return page.length;
+      },
+    };
+    const res = await reads.read(2, racing);
+    expect(res).toMatchObject({ kind: 'read', info: { refreshed: 1 } });
+    const [x, y] = await rec.state.readValues(['x.example', 'y.example']);
+    expect(x!.applied.unsure).toBe(true);
+    expect(y!.applied.unsure).toBe(false);
+    expect(await r.client.exists(rec.state.keys.sync.readTouched)).toBe(0);
+
+    // x's indicator goes back to 'one': had the stale page's 'one' stood in the applied record, nothing would be
+    // written and Sekoia would keep 'two'.
+    await rec.applyJob(upsert('x', '2-1', ['x.example'], { generation: 2, description: 'one' }));
+    await rec.applyJob(upsert('y', '2-2', ['y.example'], { generation: 2, description: 'y' }));
+    await rec.sweep(2);
+    await reads.dirtySwept();
+    await drain();
+    expect(live()).toEqual([
+      ['x.example', ['one']],
+      ['y.example', ['y']],
+    ]);
+  });
 });

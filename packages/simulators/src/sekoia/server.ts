@@ -65,6 +65,8 @@ export interface SekoiaSimulator {
 }
 
 const API_PATH = /^(?:\/api)?\/v2\/inthreat\/ioc-collections(?:\/(.*))?$/;
+/** The cursor feed (`store.feedObjects`): `/v2/inthreat/collections/{feed id}/objects`. */
+const FEED_PATH = /^(?:\/api)?\/v2\/inthreat\/collections\/([^/]+)\/objects$/;
 const MAX_BODY = 10 * 1024 * 1024;
 
 interface Match {
@@ -110,6 +112,17 @@ export async function startSekoiaSimulator(opts: SekoiaSimulatorOptions = {}): P
   };
 
   const matchApi = (method: string, path: string): Match | undefined => {
+    const feed = FEED_PATH.exec(path);
+    if (feed) {
+      if (method !== 'GET') return { route: 'unknown', methodNotAllowed: true };
+      let fid: string;
+      try {
+        fid = decodeURIComponent(feed[1]!);
+      } catch {
+        return { route: 'unknown' };
+      }
+      return { route: 'feed-objects', needs: 'view', exec: (_b, q) => store.feedObjects(fid, q) };
+    }
     const m = API_PATH.exec(path);
     if (!m) return undefined;
     let seg: string[];

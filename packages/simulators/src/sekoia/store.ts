@@ -464,6 +464,62 @@ export class SekoiaStore {
   }
 
   /**
+   * The cursor feed (docs/sekoia-api.md "Cursor feed"): every indicator of the collection in creation order,
+   * `limit` per page (1–feedMaxLimit; a page holds at most feedPageCap), `include_revoked` (default false),
+   * `skip_expired` (default feedSkipExpiredDefault), `cursor` from the previous answer's `next_cursor`. The
+   * cursor is a position in creation order: indicators are only ever appended (a forced deletion, ≥ 24 h after a
+   * revocation, could shift it by one), so a page never skips an indicator that existed when the read began,
+   * whatever is created, edited or revoked meanwhile.
+   */
+  feedObjects(segment: string, query: URLSearchParams): ApiResult {
+    const b = this.behavior;
+    if (b.feed === 'absent') return fail(404, 'Feed not found', CODES.collectionNotFound);
+    const col = this.resolve(segment);
+    if (!('indicators' in col)) return col;
+    const limit = parseIntParam(query.get('limit'), 100);
+    if (limit === undefined || limit < 1 || limit > b.feedMaxLimit)
+      return fail(400, `"limit" must be an integer from 1 to ${b.feedMaxLimit}`, CODES.validation);
+    const raw = query.get('cursor');
+    let pos = 0;
+    if (raw !== null && raw !== '') {
+      const decoded = /^[A-Za-z0-9_-]+$/.test(raw) ? Buffer.from(raw, 'base64url').toString() : '';
+      if (!/^p\d+$/.test(decoded)) return fail(400, 'Invalid "cursor"', CODES.validation);
+      pos = Number(decoded.slice(1));
+    }
+    const flag = (name: string, dflt: boolean) => {
+      const v = query.get(name);
+      return v === null ? dflt : v === 'true' || v === '1';
+    };
+    const includeRevoked = flag('include_revoked', false);
+    const skipExpired = flag('skip_expired', b.feedSkipExpiredDefault);
+    const now = this.now();
+    const all = [...col.indicators.values()];
+    if (b.feedOrder === 'modified')
+      all.sort((x, y) => Date.parse(x.pub.modified) - Date.parse(y.pub.modified));
+    const size = Math.min(limit, b.feedPageCap);
+    const items: Json[] = [];
+    while (pos < all.length && items.length < size) {
+      const r = all[pos++]!;
+      if (r.pub.revoked && !includeRevoked) continue;
+      if (skipExpired && r.pub.valid_until !== null && Date.parse(r.pub.valid_until) < now) continue;
+      items.push(this.feedObject(r.pub));
+    }
+    const end = pos >= all.length;
+    const next = end && b.feedEndCursor === 'null' ? null : Buffer.from(`p${pos}`).toString('base64url');
+    return { status: 200, body: { [b.feedItemsKey]: items, next_cursor: next } };
+  }
+
+  private feedObject(pub: SekoiaIndicator): Json {
+    const o: Json = { ...pub };
+    if (this.behavior.feed === 'stix') {
+      o.spec_version = '2.1';
+      for (const k of Object.keys(o)) if (k === 'name' || k.startsWith('x_ic_')) delete o[k];
+    }
+    for (const k of this.behavior.feedOmits) delete o[k];
+    return o;
+  }
+
+  /**
    * `term` is a substring of the pattern ("Term the indicator pattern should contain"), so 1.2.3.4 also
    * matches 11.2.3.45 — exactly the false hits the Python connector revokes. A linear scan, cached per
    * collection version so that paging through one term (or through everything) costs one scan.

@@ -9,6 +9,7 @@ export type SekoiaRoute =
   | 'list-indicators'
   | 'revoke-indicator'
   | 'edit-indicator'
+  | 'feed-objects'
   | 'unknown';
 
 export const SEKOIA_ROUTES: readonly SekoiaRoute[] = [
@@ -19,6 +20,7 @@ export const SEKOIA_ROUTES: readonly SekoiaRoute[] = [
   'list-indicators',
   'revoke-indicator',
   'edit-indicator',
+  'feed-objects',
   'unknown',
 ];
 
@@ -103,6 +105,30 @@ export interface SekoiaBehavior {
   textLineFailureRate: number;
   /** Without valid_until: 30 days for IPs, 180 days for domains and URLs, none otherwise (default true). */
   defaultValidity: boolean;
+  /**
+   * The cursor feed `GET /v2/inthreat/collections/{id}/objects` (row 11: whether an IOC collection id is a feed
+   * id is undocumented): 'indicators' (default: the objects as the list route gives them), 'stix' (STIX 2.1
+   * indicators: no `name`, no `x_ic_*` fields: the value is only in the pattern) or 'absent' (404: the
+   * collection id is not a feed id).
+   */
+  feed: 'indicators' | 'stix' | 'absent';
+  /** Fields left out of every feed object (a feed that lacks what a read compares), default none. */
+  feedOmits: string[];
+  /** Highest `limit` the feed accepts (default 10000, documented), else 400. */
+  feedMaxLimit: number;
+  /** Most objects a feed page holds whatever `limit` says (default 10000: `limit` honoured). */
+  feedPageCap: number;
+  /** Key of the object list in a feed answer: 'items' (default) or 'objects'. */
+  feedItemsKey: 'items' | 'objects';
+  /** `next_cursor` at the end of the feed: 'null' (default) or 'repeat' (a cursor to poll for later objects). */
+  feedEndCursor: 'null' | 'repeat';
+  /** Whether expired indicators are left out when `skip_expired` is not sent (default true, as documented). */
+  feedSkipExpiredDefault: boolean;
+  /**
+   * Order of the feed, its cursor being a position in it: 'created' (default: stable, objects are only
+   * appended) or 'modified' (an edited object moves to the end, so a walk under edits skips one: inconsistent).
+   */
+  feedOrder: 'created' | 'modified';
 }
 
 export const DEFAULT_BEHAVIOR: Readonly<SekoiaBehavior> = Object.freeze({
@@ -131,6 +157,14 @@ export const DEFAULT_BEHAVIOR: Readonly<SekoiaBehavior> = Object.freeze({
   textMaxLines: 1000,
   textLineFailureRate: 0,
   defaultValidity: true,
+  feed: 'indicators',
+  feedOmits: [],
+  feedMaxLimit: 10_000,
+  feedPageCap: 10_000,
+  feedItemsKey: 'items',
+  feedEndCursor: 'null',
+  feedSkipExpiredDefault: true,
+  feedOrder: 'created',
 } satisfies SekoiaBehavior);
 
 /** How a 429 says when to come back. */

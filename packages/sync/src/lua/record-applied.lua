@@ -4,6 +4,7 @@
 -- an untracked live IOC. The value leaves the dirty set only if the lock is still ours, the desired version
 -- we acted on is still the current one, and nothing is uncertain; otherwise it goes back (now or later).
 -- KEYS[1] dirty zset  KEYS[2] lock  KEYS[3] value hash (applied state and index: `i:<indicatorId>` fields)
+-- KEYS[4] values touched during a collection read (a set that exists only while a read runs: read-touched.ts)
 -- ARGV[1] token  ARGV[2] seq  ARGV[3] now ms  ARGV[4] value  ARGV[5] desired version acted on
 -- ARGV[6] mode: 'done' (caller believes Sekoia matches that version) | 'retry' (not yet) | 'observe' (search
 --         result, recorded mid-claim, only while the lock is held; the lock is kept)
@@ -71,6 +72,9 @@ while i <= #ARGV do
     return redis.error_reply('record-applied: unknown mutation ' .. tostring(op))
   end
 end
+
+-- A collection read running now may record a page fetched before this mutation: it re-checks the value after.
+if i > 10 and redis.call('EXISTS', KEYS[4]) == 1 then redis.call('SADD', KEYS[4], value) end
 
 if mode == 'observe' then return {'ok', ''} end
 
