@@ -18,9 +18,11 @@ import {
   type Mutation,
   parseApplied,
   parseFieldSet,
+  parseStixElement,
   parseValidFrom,
   type RecordAppliedResult,
   type RecordMode,
+  stixElement,
   type ValueState,
   validFromElement,
 } from './value-state.ts';
@@ -54,7 +56,8 @@ const migrateLegacyLua = lua(
 
 /**
  * An indicator's record (`ind:<id>`, a string written by record-desired.lua and sweep-unseen.lua): generation,
- * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id, and
+ * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id
+ * (`stixElement`), and
  * validFrom (`validFromElement`; absent from a tombstone and from records written before issue 17 item 5).
  */
 type IndicatorRecord = [string, string, 0 | 1, string[], string, string, (string | number)?];
@@ -164,7 +167,7 @@ export class SyncState {
         JSON.stringify(values),
         fields?.json ?? '',
         fields?.ref ?? '',
-        job.stixId ?? '',
+        stixElement(job.stixId ?? ''),
         this.tombstoneTtlMs,
         this.now(),
         previous ? JSON.stringify(previous) : '',
@@ -379,7 +382,7 @@ export class SyncState {
       live: live === 1,
       values,
       attributes: fields ? parseFieldSet(fields, parseValidFrom(validFrom)).attributes : undefined,
-      stixId,
+      stixId: parseStixElement(stixId),
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
   }

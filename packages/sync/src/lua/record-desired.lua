@@ -15,7 +15,7 @@
 -- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of value-state.ts fieldSet>'
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
--- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
+-- ARGV[8] stixId (value-state.ts stixElement)  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] value key prefix  ARGV[13] validFrom as its record holds it (value-state.ts validFromElement: a JSON
 -- number or string) or '' for a remove
 -- KEYS[8..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
