@@ -18,9 +18,13 @@ import {
   type Mutation,
   parseApplied,
   parseFieldSet,
+  parseStixElement,
+  parseValidFrom,
   type RecordAppliedResult,
   type RecordMode,
+  stixElement,
   type ValueState,
+  validFromElement,
 } from './value-state.ts';
 
 const lua = (name: string, source: string) => new LuaScript(name, source);
@@ -52,9 +56,11 @@ const migrateLegacyLua = lua(
 
 /**
  * An indicator's record (`ind:<id>`, a string written by record-desired.lua and sweep-unseen.lua): generation,
- * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id.
+ * event id (the fence), live 1 or 0 (a tombstone), values, field set ref ('' for a tombstone), STIX id
+ * (`stixElement`), and
+ * validFrom (`validFromElement`; absent from a tombstone and from records written before issue 17 item 5).
  */
-type IndicatorRecord = [string, string, 0 | 1, string[], string, string];
+type IndicatorRecord = [string, string, 0 | 1, string[], string, string, (string | number)?];
 
 /** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
 export const STATE_FORMAT = 2;
@@ -139,8 +145,7 @@ export class SyncState {
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
     const s = this.keys.sync;
-    const fields =
-      job.op === 'upsert' ? fieldSet(this.fingerprint(job.attributes), job.attributes) : undefined;
+    const fields = job.op === 'upsert' ? fieldSet(job.attributes) : undefined;
     const reply = (await recordDesiredLua.run(
       this.redis,
       [
@@ -162,11 +167,12 @@ export class SyncState {
         JSON.stringify(values),
         fields?.json ?? '',
         fields?.ref ?? '',
-        job.stixId ?? '',
+        stixElement(job.stixId ?? ''),
         this.tombstoneTtlMs,
         this.now(),
         previous ? JSON.stringify(previous) : '',
         s.valuePrefix,
+        job.op === 'upsert' ? validFromElement(job.attributes.validFrom) : '',
       ],
     )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
     const [applied, outcome, version, dirtied] = reply;
@@ -245,8 +251,8 @@ export class SyncState {
       this.redis,
       [this.keys.generation, s.swept, s.fieldSets, ...values.map((v) => s.value(v))],
       [s.indicatorPrefix, ...values],
-    )) as [string, string, string, string, string, number, string[], number, number][];
-    return rows.map(([value, winnerId, g, e, fields, count, flat, recovering, stale]) => {
+    )) as [string, string, string, string, string, number, string[], number, number, string | number][];
+    return rows.map(([value, winnerId, g, e, fields, count, flat, recovering, stale, validFrom]) => {
       const { applied, version } = parseApplied(flat);
       const live = winnerId !== '' && fields !== '';
       const desired: DesiredValue = {
@@ -257,9 +263,9 @@ export class SyncState {
         liveIndicators: Number(count),
       };
       if (live) {
-        const { fp, attributes } = parseFieldSet(fields);
+        const { fp, attributes } = parseFieldSet(fields, parseValidFrom(validFrom));
         desired.attributes = attributes;
-        desired.fp = fp;
+        desired.fp = fp ?? this.fingerprint(attributes);
         desired.winner = { indicatorId: winnerId, eventId: e };
         if (recovering > 0) desired.recovering = recovering;
         if (stale === 1) desired.staleHolders = true;
@@ -367,7 +373,7 @@ export class SyncState {
   async readIndicator(indicatorId: string) {
     const raw = await this.redis.get(this.keys.sync.indicator(indicatorId));
     if (!raw) return undefined;
-    const [g, e, live, values, fs, stixId] = JSON.parse(raw) as IndicatorRecord;
+    const [g, e, live, values, fs, stixId, validFrom] = JSON.parse(raw) as IndicatorRecord;
     const counted = fs ? await this.redis.hget(this.keys.sync.fieldSets, fs) : null;
     const fields = counted ? counted.slice(counted.indexOf(' ') + 1) : null; // '<count> <JSON>'
     return {
@@ -375,8 +381,8 @@ export class SyncState {
       eventId: e,
       live: live === 1,
       values,
-      attributes: fields ? parseFieldSet(fields).attributes : undefined,
-      stixId,
+      attributes: fields ? parseFieldSet(fields, parseValidFrom(validFrom)).attributes : undefined,
+      stixId: parseStixElement(stixId),
       ttlMs: await this.redis.pttl(this.keys.sync.indicator(indicatorId)),
     };
   }
@@ -406,16 +412,22 @@ export class SyncState {
       });
       await this.scanKeys(`${s.indicatorPrefix}*`, chunk, async (names) => {
         const m = this.redis.multi();
-        for (const k of names) m.type(k).hmget(k, 'attrs', 'fp');
+        for (const k of names) m.type(k).hmget(k, 'attrs');
         const replies = (await m.exec()) ?? [];
         const keys = [s.fieldSets];
         const args: string[] = ['indicator'];
         names.forEach((k, i) => {
           if (replies[2 * i]?.[1] !== 'hash') return; // moved already (a record string)
-          const [attrs, fp] = (replies[2 * i + 1]?.[1] as (string | null)[] | undefined) ?? [];
-          const fields = attrs ? fieldSet(fp ?? '', JSON.parse(attrs) as IocAttributes) : undefined;
+          const [attrs] = (replies[2 * i + 1]?.[1] as (string | null)[] | undefined) ?? [];
+          const a = attrs ? (JSON.parse(attrs) as IocAttributes) : undefined;
+          const fields = a ? fieldSet(a) : undefined;
           keys.push(k);
-          args.push(attrs ?? '', fields?.ref ?? '', fields?.json ?? '');
+          args.push(
+            attrs ?? '',
+            fields?.ref ?? '',
+            fields?.json ?? '',
+            a ? validFromElement(a.validFrom) : '',
+          );
         });
         if (keys.length > 1) moved.indicators += Number(await migrateLegacyLua.run(this.redis, keys, args));
       });

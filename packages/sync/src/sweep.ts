@@ -1,5 +1,6 @@
 import { LuaScript, luaSource } from '@octi-sekoia/queue';
 import type { SyncState } from './state.ts';
+import { stixElement } from './value-state.ts';
 
 const sweepUnseenLua = new LuaScript(
   'sweep-unseen',
@@ -38,7 +39,8 @@ export async function sweepUnseen(
   if (current > generation) return { removed: 0, dirtied: 0, skipped: true, kept: [] };
   // The exempt ids, for this sweep only (a set: the script looks each listed indicator up).
   await state.redis.del(s.sweepExempt);
-  const exempt = [...new Set(opts.exempt ?? [])];
+  // A STIX id also as the indicator records hold it (value-state.ts stixElement), which the script compares.
+  const exempt = [...new Set((opts.exempt ?? []).flatMap((id) => [id, stixElement(id)]))];
   for (let i = 0; i < exempt.length; i += 1000)
     await state.redis.sadd(s.sweepExempt, ...exempt.slice(i, i + 1000));
   let removed = 0;

@@ -187,6 +187,7 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
   it('ran every Lua script of packages/sync on the cluster', async () => {
     const dir = new URL('../src/lua/', import.meta.url);
     const scripts = readdirSync(dir).filter((f) => f.endsWith('.lua'));
+    // The source as loaded: with its includes expanded (a script on the includes has another SHA than its file).
     const shas = scripts.map((f) =>
       createHash('sha1')
         .update(luaSource(new URL(f, dir)))

@@ -3,6 +3,8 @@
  * is the `i:` fields of the value hash), each distinct field set stored once and counted, and sync state of the
  * older layout migrated by the worker at start.
  */
+
+import type { IndicatorJob } from '@octi-sekoia/model';
 import { legacyLayout, migrateKeyLayout } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,7 +57,7 @@ describe('one record per value, field sets stored once', () => {
       'sync:val:c',
     ]);
     expect((await state.indicatorsOf('b')).sort()).toEqual(['i1', 'i2']);
-    const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared'));
+    const shared = fieldSet(attrs('shared'));
     expect(await fieldSets()).toEqual({ [shared.ref]: `2 ${shared.json}` });
     expect(await refs()).toEqual({ [shared.ref]: '2' });
     const [b] = await state.readValues(['b']);
@@ -67,9 +69,9 @@ describe('one record per value, field sets stored once', () => {
     await state.recordDesired(upsert('i1', '1-0', ['a'], { description: 'x' }));
     await state.recordDesired(upsert('i2', '2-0', ['b'], { description: 'x' }));
     await state.recordDesired(upsert('i3', '3-0', ['c'], { description: 'y', generation: 2 }));
-    const x = fieldSet(state.fingerprint(attrs('x')), attrs('x')).ref;
-    const y = fieldSet(state.fingerprint(attrs('y')), attrs('y')).ref;
-    const z = fieldSet(state.fingerprint(attrs('z')), attrs('z')).ref;
+    const x = fieldSet(attrs('x')).ref;
+    const y = fieldSet(attrs('y')).ref;
+    const z = fieldSet(attrs('z')).ref;
     // A duplicate or stale event changes no count.
     await state.recordDesired(upsert('i1', '1-0', ['a'], { description: 'x' }));
     await state.recordDesired(upsert('i1', '0-5', ['a'], { description: 'z' }));
@@ -105,11 +107,68 @@ describe('one record per value, field sets stored once', () => {
       killChainPhases: [{ kill_chain_name: 'mitre-attack', phase_name: 'execution' }],
     });
     for (const a of [full, attrs('no validity end')]) {
-      const { json, ref } = fieldSet('fp1', a);
-      expect(parseFieldSet(json)).toEqual({ fp: 'fp1', attributes: a });
-      expect(ref).toHaveLength(16);
+      const { json, ref } = fieldSet(a);
+      expect(parseFieldSet(json, a.validFrom)).toEqual({ attributes: a });
+      expect(ref).toHaveLength(12);
     }
-    expect(fieldSet('fp1', full).ref).not.toBe(fieldSet('fp2', full).ref);
+    expect(fieldSet(full).ref).not.toBe(fieldSet({ ...full, description: 'e' }).ref);
+  });
+
+  it('valid_from is per indicator: equal other fields share one field set, each reads back its own', async () => {
+    const job = (id: string, eventId: string, value: string, validFrom: string): IndicatorJob => ({
+      ...upsert(id, eventId, [value]),
+      attributes: attrs('shared', { validFrom }),
+    });
+    // Canonical instants, a non-canonical one and a text that is no instant (record-desired.lua keeps each).
+    const froms = [
+      '2024-01-01T00:00:00.000Z',
+      '2025-06-30T12:34:56.789Z',
+      '2024-01-01T00:00:00Z',
+      'not a date',
+    ];
+    for (const [n, from] of froms.entries())
+      await state.recordDesired(job(`i${n}`, `${n + 1}-0`, `v${n}`, from));
+    expect(await refs()).toEqual({ [fieldSet(attrs('shared')).ref]: String(froms.length) });
+    const read = await state.readValues(froms.map((_, n) => `v${n}`));
+    expect(read.map((v) => v.desired.attributes)).toEqual(
+      froms.map((validFrom) => attrs('shared', { validFrom })),
+    );
+    expect(read.map((v) => v.desired.fp)).toEqual(
+      froms.map((validFrom) => state.fingerprint(attrs('shared', { validFrom }))),
+    );
+    expect(await state.readIndicator('i1')).toMatchObject({
+      attributes: attrs('shared', { validFrom: froms[1] }),
+      stixId: 'indicator--i1',
+    });
+    // The record holds validFrom as epoch ms, the STIX id without `indicator--` (value-state.ts says why).
+    expect(await r.client.get(state.keys.sync.indicator('i1'))).toMatch(/,"i1",1751286896789\]$/);
+    // A valid_from change alone is a new fingerprint (so an edit), in the same field set.
+    await state.recordDesired(job('i0', '9-0', 'v0', '2024-02-01T00:00:00.000Z'));
+    const [v0] = await state.readValues(['v0']);
+    expect(v0?.desired.fp).toBe(
+      state.fingerprint(attrs('shared', { validFrom: '2024-02-01T00:00:00.000Z' })),
+    );
+    expect(v0?.desired.fp).not.toBe(read[0]?.desired.fp);
+    expect(await refs()).toEqual({ [fieldSet(attrs('shared')).ref]: String(froms.length) });
+  });
+
+  it('a field set written before valid_from left it (layout 2, issue 17) still reads, and goes at the next event', async () => {
+    // What record-desired.lua wrote then: a record without validFrom, a field set with fingerprint and validFrom.
+    const s = state.keys.sync;
+    const before = attrs('old', { validFrom: '2023-05-05T05:05:05.000Z' });
+    const text = JSON.stringify(['fp-then', before.validFrom, null, [], 'old']);
+    await r.client.hset(s.fieldSets, 'oldref', `1 ${text}`);
+    await r.client.set(s.indicator('i1'), JSON.stringify(['1', '1-0', 1, ['a'], 'oldref', 'indicator--i1']));
+    await r.client.hset(s.value('a'), 'i:i1', '');
+    await r.client.incr(s.liveCount);
+    const [a] = await state.readValues(['a']);
+    expect(a?.desired).toMatchObject({ live: true, attributes: before, fp: 'fp-then' });
+    expect((await state.readIndicator('i1'))?.attributes).toEqual(before);
+    // Its next event refers to a field set of the new form; the old one goes with its last reference.
+    await state.recordDesired({ ...upsert('i1', '2-0', ['a']), attributes: before });
+    expect(await refs()).toEqual({ [fieldSet(before).ref]: '1' });
+    const [again] = await state.readValues(['a']);
+    expect(again?.desired).toMatchObject({ attributes: before, fp: state.fingerprint(before) });
   });
 
   it('the applied state read never includes the index fields', async () => {
@@ -177,8 +236,8 @@ describe('sync state of layout 1 (before issue 17)', () => {
     expect((await keyNames()).filter((k) => k.startsWith('sync:idx:') || k === 'sync:live')).toEqual([]);
     expect(await liveCount()).toBe(3);
     expect(await r.client.get(state.keys.sync.format)).toBe('2');
-    const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared')).ref;
-    const own = fieldSet(state.fingerprint(attrs('own')), attrs('own')).ref;
+    const shared = fieldSet(attrs('shared')).ref;
+    const own = fieldSet(attrs('own')).ref;
     expect(await refs()).toEqual({ [shared]: '2', [own]: '1' });
     // Each indicator is now one record string; the tombstone kept its fence (and would keep its TTL).
     expect(await r.client.type(state.keys.sync.indicator('i1'))).toBe('string');
@@ -219,7 +278,7 @@ describe('sync state of layout 1 (before issue 17)', () => {
     expect(await scanAll(`${old.base}:*`)).toEqual([]);
     expect((await keyNames()).filter((k) => k.startsWith('sync:idx:') || k === 'sync:live')).toEqual([]);
     expect(await liveCount()).toBe(2);
-    const shared = fieldSet(state.fingerprint(attrs('shared')), attrs('shared')).ref;
+    const shared = fieldSet(attrs('shared')).ref;
     expect(await refs()).toEqual({ [shared]: '2' });
     const [a, b] = await state.readValues(['a', 'b']);
     expect(a?.desired).toMatchObject({ live: true, version: 7, attributes: attrs('shared') });

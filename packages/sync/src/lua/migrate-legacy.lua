@@ -2,13 +2,14 @@
 -- found by SCAN, each key at most once whatever runs it concurrently (a key already moved is left alone):
 -- * mode 'index': each index set `idx:<value>` becomes the `i:<indicatorId>` fields of the value's hash, and goes;
 -- * mode 'indicator': an indicator hash {g, e, live, vals, attrs, fp, stix} becomes the record string of
---   record-desired.lua (its TTL kept: a tombstone's), its inline `attrs` + `fp` a reference to its field set,
---   stored once and counted, but only while the hash still holds exactly the `attrs` text the caller computed
---   the field set from ('' for none).
+--   record-desired.lua (its TTL kept: a tombstone's), its inline `attrs` its validFrom and a reference to its
+--   field set, stored once and counted (`fp` goes: computed on read), but only while the hash still holds
+--   exactly the `attrs` text the caller computed them from ('' for none).
 -- * mode 'live' (last): the set of live indicator ids becomes their count, added to the count new code keeps.
 -- mode 'index':     KEYS[2n-1] index set n  KEYS[2n] value hash n;  ARGV[1] 'index'
 -- mode 'indicator': KEYS[1] field sets hash (counted in place, see record-desired.lua)  KEYS[1 + n] indicator key n;
---                   ARGV[1] 'indicator'  ARGV[3n-1..3n+1] per indicator n: attrs text, field set ref, field set JSON
+--                   ARGV[1] 'indicator'  ARGV[4n-2..4n+1] per indicator n: attrs text, field set ref, field set
+--                   JSON, validFrom element (value-state.ts validFromElement)
 -- mode 'live':      KEYS[1] live set  KEYS[2] live count;  ARGV[1] 'live'
 -- Returns how many keys were moved.
 --- @include "includes/field-sets"
@@ -28,7 +29,7 @@ if ARGV[1] == 'index' then
 elseif ARGV[1] == 'indicator' then
   for n = 1, #KEYS - 1 do
     local key = KEYS[1 + n]
-    local attrs, ref, json = ARGV[3 * n - 1], ARGV[3 * n], ARGV[3 * n + 1]
+    local attrs, ref, json, vf = ARGV[4 * n - 2], ARGV[4 * n - 1], ARGV[4 * n], ARGV[4 * n + 1]
     local isHash = redis.call('TYPE', key)['ok'] == 'hash'
     local h = isHash and redis.call('HMGET', key, 'g', 'e', 'live', 'vals', 'attrs', 'stix') or {}
     if isHash and (h[5] or '') == attrs then
@@ -40,7 +41,7 @@ elseif ARGV[1] == 'indicator' then
       end
       local rec = '[' .. cjson.encode(h[1] or '0') .. ',' .. cjson.encode(h[2] or '0-0') .. ',' ..
         (live and 1 or 0) .. ',' .. (live and h[4] or '[]') .. ',' .. cjson.encode(fs) .. ',' ..
-        cjson.encode(h[6] or '') .. ']'
+        cjson.encode(h[6] or '') .. (live and (',' .. vf) or '') .. ']'
       local ttl = redis.call('PTTL', key)
       redis.call('DEL', key)
       if ttl > 0 then redis.call('SET', key, rec, 'PX', ttl) else redis.call('SET', key, rec) end

@@ -10,11 +10,12 @@
 -- KEYS[1] generation (current)  KEYS[2] swept (highest generation swept)
 -- KEYS[3] field sets hash (ref -> '<count> <JSON>', record-desired.lua)  KEYS[3 + n] value hash of value n
 -- ARGV[1] indicator prefix  ARGV[1 + n] value n
--- Undeclared keys: the indicator records (`ARGV[1] .. id`, JSON [g, e, live, vals, fs, stix], see
+-- Undeclared keys: the indicator records (`ARGV[1] .. id`, JSON [g, e, live, vals, fs, stix, validFrom], see
 -- record-desired.lua), found in the value hashes, so they cannot be declared; they share the connector's hash tag
 -- with every declared key, hence its slot (@octi-sekoia/queue keys.ts).
 -- Returns per value {value, winnerId, maxGen, winnerEvent, field set JSON, liveCount, {applied hash flat},
--- recovering, staleHolders} (maxGen: the highest generation among the live holders; the applied hash without its
+-- recovering, staleHolders, winner's validFrom element (record-desired.lua: epoch ms or a string; '' when its
+-- record has none)} (maxGen: the highest generation among the live holders; the applied hash without its
 -- index fields; recovering: the current generation while it is not swept and the value is live, else 0;
 -- staleHolders: 1 when recovering and a live holder was last recorded in an older generation).
 
@@ -29,7 +30,7 @@ for n = 1, #KEYS - 3 do
   local v = ARGV[n + 1]
   local flat = redis.call('HGETALL', KEYS[n + 3])
   local applied = {}
-  local bestId, bestE, bestRef, maxG = false, false, false, false
+  local bestId, bestE, bestRef, bestVf, maxG = false, false, false, '', false
   local count, stale = 0, 0
   for k = 1, #flat, 2 do
     local f = flat[k]
@@ -41,7 +42,7 @@ for n = 1, #KEYS - 3 do
         count = count + 1
         local c = bestId and cmpevent(h[2], bestE) or 1
         if c > 0 or (c == 0 and m > bestId) then
-          bestId, bestE, bestRef = m, h[2], h[5]
+          bestId, bestE, bestRef, bestVf = m, h[2], h[5], h[7] or ''
         end
         if not maxG or cmpint(h[1], maxG) > 0 then maxG = h[1] end
         if recovering > 0 and cmpint(h[1], current) < 0 then stale = 1 end
@@ -56,6 +57,6 @@ for n = 1, #KEYS - 3 do
     -- '<count> <JSON>' (record-desired.lua)
     fields = string.match(redis.call('HGET', KEYS[3], bestRef) or '', '^%d+ (.*)$') or ''
   end
-  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', fields, count, applied, count > 0 and recovering or 0, stale}
+  out[#out + 1] = {v, bestId or '', maxG or '', bestE or '', fields, count, applied, count > 0 and recovering or 0, stale, bestVf}
 end
 return out

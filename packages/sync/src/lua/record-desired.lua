@@ -1,10 +1,12 @@
 -- Records the desired state of one indicator from a job, fenced on (generation, eventId), and maintains the
 -- value index and the dirty set in the same atomic step (docs/architecture.md).
 -- The index of a value is the `i:<indicatorId>` fields of its value hash (one record per value); the indicator
--- refers to its field set (fingerprint + attributes) by ref, stored once in the field-sets hash and counted.
+-- refers to its field set (the attributes indicators share) by ref, stored once in the field-sets hash and
+-- counted; its own valid_from is in its record (value-state.ts fieldSet says why).
 --
--- KEYS[1] indicator record  string, JSON [g, e, live 0|1, vals, fs, stix] (a string, not a hash: ~150 bytes less
---                           per indicator, packages/sync/README.md "Memory")
+-- KEYS[1] indicator record  string, JSON [g, e, live 0|1, vals, fs, stix, validFrom] (a string, not a hash: ~150
+--                           bytes less per indicator, packages/sync/README.md "Memory"; a tombstone has no
+--                           validFrom, nor has a record written before issue 17 item 5)
 -- KEYS[2] dirty zset      value -> not-before ms
 -- KEYS[3] live count      number of live indicators
 -- KEYS[4] generation      current generation (absent = no guard)
@@ -13,8 +15,9 @@
 -- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of value-state.ts fieldSet>'
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
--- ARGV[8] stixId  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
--- ARGV[12] value key prefix
+-- ARGV[8] stixId (value-state.ts stixElement)  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
+-- ARGV[12] value key prefix  ARGV[13] validFrom as its record holds it (value-state.ts validFromElement: a JSON
+-- number or string) or '' for a remove
 -- KEYS[8..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
 -- Undeclared keys: the value hashes of the values the indicator exported before that it no longer exports. They
 -- are read from its record inside the script: a caller that read them first could race another job of the same
@@ -26,6 +29,13 @@
 --- @include "includes/field-sets"
 
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if op == 'upsert' then
+  -- Written into the record as it is: it must be one JSON number or string.
+  local ok, vf = pcall(cjson.decode, ARGV[13])
+  if not ok or (type(vf) ~= 'number' and type(vf) ~= 'string') then
+    return redis.error_reply('record-desired: validFrom element is not a JSON number or string')
+  end
+end
 
 -- A job of a generation older than the current one is superseded by the re-read of the newer generation.
 local current = redis.call('GET', KEYS[4])
@@ -105,16 +115,16 @@ if newRef ~= oldRef then
 end
 
 -- The record: the values JSON as the caller made it (checked canonical), every string encoded by cjson.
-local function record(live, vals, fs)
+local function record(live, vals, fs, vf)
   return '[' .. cjson.encode(gen) .. ',' .. cjson.encode(eid) .. ',' .. live .. ',' .. vals .. ',' ..
-    cjson.encode(fs) .. ',' .. cjson.encode(ARGV[8]) .. ']'
+    cjson.encode(fs) .. ',' .. cjson.encode(ARGV[8]) .. vf .. ']'
 end
 if op == 'upsert' then
-  redis.call('SET', KEYS[1], record(1, ARGV[5], newRef))
+  redis.call('SET', KEYS[1], record(1, ARGV[5], newRef, ',' .. ARGV[13]))
   if not (known and h[3] == '1') then redis.call('INCR', KEYS[3]) end
 else
   -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
-  redis.call('SET', KEYS[1], record(0, '[]', ''), 'PX', ARGV[9])
+  redis.call('SET', KEYS[1], record(0, '[]', '', ''), 'PX', ARGV[9])
   if known and h[3] == '1' then redis.call('DECR', KEYS[3]) end
 end
 redis.call('HINCRBY', KEYS[6], 'applied', 1)

@@ -27,7 +27,8 @@ local version = false
 for i = 6, #ARGV do
   local id = ARGV[i]
   local key = ARGV[4] .. id
-  -- The record (record-desired.lua): {g, e, live, vals, fs, stix}.
+  -- The record (record-desired.lua): {g, e, live, vals, fs, stix, validFrom}; its stix as the exempt set also
+  -- holds it (sweep.ts).
   local raw = redis.call('GET', key)
   local h = raw and cjson.decode(raw) or {}
   local unseen = h[1] and h[3] == 1 and cmpint(h[1], G) < 0
