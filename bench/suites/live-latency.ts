@@ -2,7 +2,7 @@
 // created and revoked one at a time in the OpenCTI simulator, a few per second. Latency = from the event's
 // append (its stream id's millisecond) to the moment the Sekoia simulator stored the value's create or revoke
 // (its `created` / `revoked_at`, same clock — exact, no polling error).
-import { eventIdMs } from '@octi-sekoia/opencti';
+import { eventIdMs } from '@octi-sekoia/opencti/vocabulary';
 import { round, sleep } from '../lib/children.ts';
 import { fmt, loadScenario, percentile, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 import { Stack } from '../lib/stack.ts';

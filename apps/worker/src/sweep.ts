@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { IndicatorJob } from '@octi-sekoia/model';
-import { openCtiInternalId } from '@octi-sekoia/opencti';
+import { openCtiInternalId } from '@octi-sekoia/opencti/vocabulary';
 import {
   type ConnectorKeys,
   type ConnectorQueues,

@@ -3,7 +3,7 @@
  * the dashboard and CLI show it. Values are canonical strings (see @octi-sekoia/stix canonicalize).
  */
 
-import type { EventId } from '@octi-sekoia/opencti';
+import type { EventId } from '@octi-sekoia/opencti/vocabulary';
 
 export interface KillChainPhase {
   kill_chain_name: string;

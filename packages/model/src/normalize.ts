@@ -8,7 +8,7 @@ import {
   openCtiInternalId,
   type StreamMessage,
   type Unchecked,
-} from '@octi-sekoia/opencti';
+} from '@octi-sekoia/opencti/vocabulary';
 import { type ExtractionMode, extractObservables, type SkipNote } from '@octi-sekoia/stix';
 import {
   canonicalValidFrom,

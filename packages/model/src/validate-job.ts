@@ -1,6 +1,6 @@
 // The job's shape, checked where a job is taken from Redis (the worker) or recorded (packages/sync): one rule,
 // beside the job type (job.ts). An event id is the stream's `<ms>-<seq>` (isEventId, packages/opencti).
-import { isEventId } from '@octi-sekoia/opencti';
+import { isEventId } from '@octi-sekoia/opencti/vocabulary';
 import type { IndicatorJob, Job, SweepMarkerJob } from './job.ts';
 
 /** A job whose data can never be applied: dead-lettered at once. */

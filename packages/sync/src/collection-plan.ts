@@ -1,5 +1,5 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
-import { compareEventIds } from '@octi-sekoia/opencti';
+import { compareEventIds } from '@octi-sekoia/opencti/vocabulary';
 import type { ObservedItem } from './collection-reads.ts';
 import { defaultFingerprint } from './value-state.ts';
 

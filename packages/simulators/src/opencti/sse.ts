@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { eventIdMs } from '@octi-sekoia/opencti';
+import { eventIdMs } from '@octi-sekoia/opencti/vocabulary';
 import type { StreamPredicate } from './filter.ts';
 import { compareStreamIds, formatStreamId, type StreamId } from './ids.ts';
 import { displayName, entityTypeOf, OCTI_EXT, refsOf, type StixObject } from './stix.ts';

@@ -2,7 +2,7 @@
  * STIX 2.1 objects shaped as OpenCTI streams them (docs/opencti-api.md): key order, the OpenCTI extension,
  * deterministic standard ids, millisecond timestamps.
  */
-import { OPENCTI_EXTENSION } from '@octi-sekoia/opencti';
+import { OPENCTI_EXTENSION } from '@octi-sekoia/opencti/vocabulary';
 import { identityStandardId, indicatorStandardId } from './uuid.ts';
 
 export type StixObject = Record<string, unknown> & { id: string; type: string };

@@ -19,7 +19,7 @@ import {
   isEventId,
   OPENCTI_EXTENSION,
   type StreamMessage,
-} from '@octi-sekoia/opencti';
+} from '@octi-sekoia/opencti/vocabulary';
 import { canonicalValue, type ExtractionMode, extractObservables } from '@octi-sekoia/stix';
 
 export interface OracleConfig {
