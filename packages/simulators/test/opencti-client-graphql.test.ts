@@ -1,14 +1,17 @@
-import { type OpenCtiSimulator, startOpenCtiSimulator } from '@octi-sekoia/simulators';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OpenCtiTransportError } from '../src/errors.ts';
+// The OpenCTI GraphQL client (packages/opencti) against the simulator, over real HTTP. It lives here, not in
+// packages/opencti, because the simulators depend on the opencti vocabulary (via model): a test dependency of
+// opencti on the simulators would make a workspace cycle.
 import {
   ConnectorNotFoundError,
   createOpenCtiClient,
   isVersionBelow,
   OpenCtiAuthError,
+  OpenCtiTransportError,
+  parseConnectorState,
   type RegisterConnectorInput,
-} from '../src/index.ts';
-import { parseConnectorState } from '../src/state.ts';
+} from '@octi-sekoia/opencti';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type OpenCtiSimulator, startOpenCtiSimulator } from '../src/index.ts';
 
 const CONNECTOR: RegisterConnectorInput = {
   id: '0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9',

@@ -1,12 +1,17 @@
+// The OpenCTI stream client (packages/opencti) against the simulator, over real SSE. It lives here, not in
+// packages/opencti, because the simulators depend on the opencti vocabulary (via model): a test dependency of
+// opencti on the simulators would make a workspace cycle.
 import {
-  type OpenCtiSimulator,
-  type OpenCtiSimulatorOptions,
-  startOpenCtiSimulator,
-} from '@octi-sekoia/simulators';
+  type ConnectedInfo,
+  type OpenStreamOptions,
+  openStream,
+  type StreamHandle,
+  type StreamMessage,
+  type StreamStatus,
+} from '@octi-sekoia/opencti';
 import { waitFor } from '@octi-sekoia/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type ConnectedInfo, openStream, type StreamMessage, type StreamStatus } from '../src/index.ts';
-import type { OpenStreamOptions, StreamHandle } from '../src/stream.ts';
+import { type OpenCtiSimulator, type OpenCtiSimulatorOptions, startOpenCtiSimulator } from '../src/index.ts';
 
 const sims: OpenCtiSimulator[] = [];
 const handles: StreamHandle[] = [];
