@@ -540,7 +540,7 @@ export const VARS: readonly VarSpec[] = [
     default: 200,
     requiredFor: [],
     usedBy: WORKER,
-    doc: 'How long a worker waits to fill a create batch, in milliseconds.',
+    doc: 'How long a create batch waits to fill, in milliseconds, from its oldest value (the batches are shared by every worker of the connector, one per field group, in Redis).',
     expected: intExpected(0),
     parse: v.int(0),
   },
