@@ -34,14 +34,7 @@ export {
   observedAttributes,
   withKnownPhases,
 } from './fields.ts';
-export {
-  type AnsweredItem,
-  type Canonical,
-  indicatorValue,
-  indicatorValues,
-  matchCreated,
-  type NamedIndicator,
-} from './match.ts';
+export { indicatorValue } from './match.ts';
 export {
   BEHAVIOUR_NOTES,
   BEHAVIOURS,
