@@ -76,6 +76,8 @@ export class WorkerService {
   private stopping = false;
   private readonly drainer: Drainer;
   private moving: Promise<unknown> = Promise.resolve();
+  /** A tombstone prune is running (pruneTombstones). */
+  private pruning = false;
   private lastTotals: Record<string, number> = {};
   /** Jobs waiting in the indicators queue, read every 250 ms while jobs run (see process-job's backlog). */
   private backlog = 0;
@@ -191,6 +193,7 @@ export class WorkerService {
       keyPrefix: s.keyPrefix,
       connectorId: s.connectorId,
       lockTtlMs: t.valueLockMs,
+      tombstoneMinAgeMs: t.tombstoneMinAgeMs,
       writeHorizonMs: t.writeHorizonMs,
       lingerMs: s.sekoia.batchLingerMs,
       maxBatch: s.sekoia.batchSize,
@@ -365,6 +368,27 @@ export class WorkerService {
     this.moveFailed();
     this.every(s.tuning.failedSweepIntervalMs, () => this.moveFailed());
     this.every(s.tuning.gaugeIntervalMs, () => this.refreshGauges());
+    this.every(s.tuning.tombstonePruneIntervalMs, () => this.pruneTombstones());
+  }
+
+  /**
+   * Drops the tombstones no event that may still come can be refused by (@octi-sekoia/sync pruneTombstones): one
+   * atomic script per step, so several workers doing it at once only repeat each other. Not while one runs here.
+   */
+  private async pruneTombstones(): Promise<void> {
+    if (this.pruning || this.stopping) return;
+    this.pruning = true;
+    try {
+      const r = await this.reconciler.state.pruneTombstones();
+      if (r.pruned > 0) this.log.debug({ pruned: r.pruned, bound: r.bound }, 'tombstones pruned');
+    } catch (err) {
+      this.log.debug(
+        { err: this.deps.redact(String((err as Error)?.message ?? err)) },
+        'tombstone prune failed',
+      );
+    } finally {
+      this.pruning = false;
+    }
   }
 
   readiness(): Readiness {

@@ -61,6 +61,10 @@ export const FAST_TUNING: Partial<Tuning> = {
   configurationRetryMs: 300,
   failedSweepIntervalMs: 1_000,
   gaugeIntervalMs: 500,
+  // Tombstones pruned while the tests run (their convergence covers it), with no least age: no ingest replica of
+  // these tests pauses mid-batch past its lease.
+  tombstonePruneIntervalMs: 500,
+  tombstoneMinAgeMs: 1,
 };
 
 export interface NormalizeOptions {

@@ -139,6 +139,8 @@ export interface WorkerTuning {
   lostAnswerSearchDelayMs: number;
   configurationRetryMs: number;
   failedSweepIntervalMs: number;
+  tombstonePruneIntervalMs: number;
+  tombstoneMinAgeMs: number;
   gaugeIntervalMs: number;
   collectionReadPollMs: number;
 }
@@ -244,6 +246,16 @@ const WORKER_TUNING: readonly VarSpec[] = [
     'failedSweepIntervalMs',
     60_000,
     'Failed jobs left behind by a crash are moved to the dead letters this often.',
+  ),
+  tuningVar(
+    'tombstonePruneIntervalMs',
+    60_000,
+    'Tombstones no pending job, dead letter or re-read can be refused by any more are dropped this often (packages/sync prune-tombstones.lua).',
+  ),
+  tuningVar(
+    'tombstoneMinAgeMs',
+    600_000,
+    'Least age of a dropped tombstone: longer than any pause of an ingest replica that lost its reader lease mid-batch.',
   ),
   tuningVar(
     'gaugeIntervalMs',

@@ -98,6 +98,12 @@ export function keys(keyPrefix: string, connectorId: string) {
        * description]>`: each distinct field set once, deleted when no live indicator refers to it.
        */
       fieldSets: `${s}:field-sets`,
+      /**
+       * Zset indicator id → millisecond part of its tombstone's event id: the index of the tombstones (removed
+       * indicators' records, `live` 0), pruned once no event older than the tombstone can still reach
+       * record-desired.lua (prune-tombstones.lua; packages/sync/README.md "Redis keys").
+       */
+      tombstones: `${s}:tombstones`,
       /** Integer: layout version of the sync state (absent: the layout before 2, migrated at worker start). */
       format: `${s}:format`,
       /** Prefix of the index sets of layout 1 (before 2 merged them into the value hashes): migration only. */

@@ -6,6 +6,8 @@ import {
   keys as connectorKeys,
   LuaScript,
   luaSource,
+  QUEUE_DEAD_LETTERS,
+  QUEUE_INDICATORS,
   type RedisClient,
   scanKeys,
 } from '@octi-sekoia/queue';
@@ -49,6 +51,10 @@ const recordAppliedLua = lua(
   'record-applied',
   readFileSync(new URL('./lua/record-applied.lua', import.meta.url), 'utf8'),
 );
+const pruneTombstonesLua = lua(
+  'prune-tombstones',
+  luaSource(new URL('./lua/prune-tombstones.lua', import.meta.url)),
+);
 const migrateLegacyLua = lua(
   'migrate-legacy',
   luaSource(new URL('./lua/migrate-legacy.lua', import.meta.url)),
@@ -69,8 +75,17 @@ const DAY_MS = 24 * 3600 * 1000;
 export interface SyncStateOptions {
   keyPrefix: string;
   connectorId: string;
-  /** How long a deleted indicator keeps its fence (the dedup horizon). Default 7 days. */
+  /**
+   * How long a deleted indicator keeps its fence at most (the backstop: `pruneTombstones` drops it as soon as no
+   * older event can still come). Default 7 days.
+   */
   tombstoneTtlMs?: number;
+  /**
+   * The least age of a tombstone `pruneTombstones` drops (default 10 min): an ingest replica that lost its reader
+   * lease while paused in the middle of writing a batch writes it when it wakes up, events older than the new
+   * reader's checkpoint included (docs/redis.md "Key families").
+   */
+  tombstoneMinAgeMs?: number;
   /** Per-value lock TTL; renewed every third of it while a claim is worked on. Default 60 s. */
   lockTtlMs?: number;
   /**
@@ -118,6 +133,7 @@ export class SyncState {
   readonly lockTtlMs: number;
   readonly writeHorizonMs: number;
   readonly tombstoneTtlMs: number;
+  readonly tombstoneMinAgeMs: number;
   readonly revokedRetentionMs: number;
   readonly fingerprint: (a: IocAttributes) => string;
   readonly now: () => number;
@@ -130,6 +146,7 @@ export class SyncState {
     this.lockTtlMs = opts.lockTtlMs ?? 60_000;
     this.writeHorizonMs = opts.writeHorizonMs ?? 120_000;
     this.tombstoneTtlMs = opts.tombstoneTtlMs ?? 7 * DAY_MS;
+    this.tombstoneMinAgeMs = opts.tombstoneMinAgeMs ?? 10 * 60_000;
     this.revokedRetentionMs = opts.revokedRetentionMs ?? 7 * DAY_MS;
     this.fingerprint = opts.fingerprint ?? defaultFingerprint;
     this.now = opts.now ?? Date.now;
@@ -156,6 +173,7 @@ export class SyncState {
         s.versionSeq,
         s.stats,
         s.fieldSets,
+        s.tombstones,
         ...values.map(s.value),
         ...(previous ?? []).map(s.value),
       ],
@@ -180,6 +198,55 @@ export class SyncState {
     return outcome === 'stale-generation'
       ? { applied: false, outcome, dirtied: [], currentGeneration: Number(version) }
       : { applied: false, outcome, dirtied: [] };
+  }
+
+  /**
+   * Drops the tombstones no event that may still come is older than (prune-tombstones.lua: the bound is the least
+   * event id of generation G still pending in the indicators queue, in a dead letter a replay could bring back,
+   * or after ingest's checkpoint), `batch` index entries per step, until none is left below the bound. Does nothing
+   * while more than `maxPending` jobs and dead letters are pending (the pass over them would block Redis): the
+   * tombstones then wait for a quieter moment, or their TTL. Safe from several workers at once (each step is
+   * atomic). Returns how many went and the bound of the last step.
+   */
+  async pruneTombstones(
+    opts: { batch?: number; maxPending?: number } = {},
+  ): Promise<{ pruned: number; state: 'ok' | 'busy' | 'no-generation'; bound?: string }> {
+    const k = this.keys;
+    const s = k.sync;
+    const q = (queue: string) =>
+      ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) => k.queueKey(queue, part));
+    let pruned = 0;
+    for (;;) {
+      const [n, state, bound, more] = (await pruneTombstonesLua.run(
+        this.redis,
+        [
+          s.tombstones,
+          k.generation,
+          k.checkpoint,
+          k.replayedEvents,
+          ...q(QUEUE_INDICATORS),
+          ...q(QUEUE_DEAD_LETTERS),
+          s.stats,
+        ],
+        [
+          s.indicatorPrefix,
+          k.queueKey(QUEUE_INDICATORS, ''),
+          k.queueKey(QUEUE_DEAD_LETTERS, ''),
+          opts.batch ?? 500,
+          opts.maxPending ?? 20_000,
+          this.tombstoneTtlMs,
+          this.tombstoneMinAgeMs,
+        ],
+      )) as [number, 'ok' | 'busy' | 'no-generation', string, number];
+      pruned += Number(n);
+      if (state !== 'ok') return { pruned, state };
+      if (Number(more) !== 1 || Number(n) === 0) return { pruned, state, bound };
+    }
+  }
+
+  /** Tombstones in the index (`pnpm cli status`, tests, the memory bench). */
+  tombstoneCount(): Promise<number> {
+    return this.redis.zcard(this.keys.sync.tombstones);
   }
 
   /** Claims up to `max` due dirty values (oldest first). */

@@ -52,7 +52,16 @@ export async function sweepUnseen(
     const ids = names.map((k) => k.slice(s.indicatorPrefix.length));
     const [r, d, k] = (await sweepUnseenLua.run(
       state.redis,
-      [s.dirty, s.liveCount, s.versionSeq, s.stats, s.sweepExempt, s.fieldSets, state.keys.generation],
+      [
+        s.dirty,
+        s.liveCount,
+        s.versionSeq,
+        s.stats,
+        s.sweepExempt,
+        s.fieldSets,
+        state.keys.generation,
+        s.tombstones,
+      ],
       [String(generation), state.tombstoneTtlMs, state.now(), s.indicatorPrefix, s.valuePrefix, ...ids],
     )) as [number, number, string[]];
     removed += r;

@@ -140,6 +140,17 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
     await redis.set(state.keys.generation, '3');
     const reads = new CollectionReads(redis, opts);
     expect(await reads.supersede()).toBe(2);
+
+    // A tombstone pruned once ingest's checkpoint is past it (the queues' lists and job hashes in the slot).
+    const pruning = new SyncState(redis, { ...opts, tombstoneMinAgeMs: 0 });
+    await pruning.recordDesired(upsert('t1', '10-0', ['t.example'], { generation: 3 }));
+    await pruning.recordDesired(remove('t1', '20-0', { generation: 3 }));
+    await redis.set(
+      state.keys.checkpoint,
+      JSON.stringify({ start_from: '30-0', recover_until: null, generation: 3, sweep: null }),
+    );
+    expect(await pruning.pruneTombstones()).toMatchObject({ pruned: 1, bound: '30-0' });
+    expect(await pruning.readIndicator('t1')).toBeUndefined();
   });
 
   it('shares create batches across two engines (offer, seal, withdraw after a failed budget take)', async () => {

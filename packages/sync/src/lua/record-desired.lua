@@ -13,12 +13,13 @@
 -- KEYS[5] version seq     global desired-version counter
 -- KEYS[6] stats hash
 -- KEYS[7] field sets hash  ref -> '<live indicators referring to it> <JSON of value-state.ts fieldSet>'
+-- KEYS[8] tombstone index  zset indicator id -> ms of its tombstone's event id (prune-tombstones.lua)
 -- ARGV[1] indicatorId  ARGV[2] generation  ARGV[3] eventId <ms>-<seq>  ARGV[4] 'upsert'|'remove'
 -- ARGV[5] values JSON array (canonical, de-duplicated)  ARGV[6] field set JSON  ARGV[7] field set ref
 -- ARGV[8] stixId (value-state.ts stixElement)  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] value key prefix  ARGV[13] validFrom as its record holds it (value-state.ts validFromElement: a JSON
 -- number or string) or '' for a remove
--- KEYS[8..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
+-- KEYS[9..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
 -- Undeclared keys: the value hashes of the values the indicator exported before that it no longer exports. They
 -- are read from its record inside the script: a caller that read them first could race another job of the same
 -- indicator, so they cannot be declared. They share the connector's hash tag with KEYS, hence its slot
@@ -86,7 +87,7 @@ for _, v in ipairs(old) do
   mark(v)
 end
 for i, v in ipairs(new) do
-  redis.call('HSET', KEYS[7 + i], member, '')
+  redis.call('HSET', KEYS[8 + i], member, '')
   mark(v)
 end
 -- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
@@ -122,9 +123,13 @@ end
 if op == 'upsert' then
   redis.call('SET', KEYS[1], record(1, ARGV[5], newRef, ',' .. ARGV[13]))
   if not (known and h[3] == '1') then redis.call('INCR', KEYS[3]) end
+  if known and h[3] == '0' then redis.call('ZREM', KEYS[8], id) end
 else
   -- Tombstone: keeps the fence for the dedup horizon so a late, older upsert cannot resurrect the indicator.
+  -- Indexed by its event id, so prune-tombstones.lua drops it as soon as no older event of its generation can
+  -- still arrive; the TTL stays as the backstop.
   redis.call('SET', KEYS[1], record(0, '[]', '', ''), 'PX', ARGV[9])
+  redis.call('ZADD', KEYS[8], tonumber(string.match(eid, '^(%d+)')), id)
   if known and h[3] == '1' then redis.call('DECR', KEYS[3]) end
 end
 redis.call('HINCRBY', KEYS[6], 'applied', 1)

@@ -11,6 +11,7 @@
 -- (a job that failed for good, a malformed event), so not being seen in G says nothing about it.
 -- KEYS[1] dirty zset  KEYS[2] live count  KEYS[3] version seq  KEYS[4] stats hash  KEYS[5] exempt set
 -- KEYS[6] field sets hash (counted in place, see record-desired.lua)  KEYS[7] generation counter
+-- KEYS[8] tombstone index (record-desired.lua, prune-tombstones.lua): the tombstones it writes or deletes
 -- ARGV[1] G  ARGV[2] tombstone TTL ms  ARGV[3] now ms  ARGV[4] indicator prefix  ARGV[5] value prefix
 -- ARGV[6..] indicator ids (a chunk of a SCAN of the indicator records: repeats are skipped)
 -- Undeclared keys: the indicator records (`ARGV[4] .. id`) and the value hashes of the values found in them
@@ -50,10 +51,12 @@ for i = 6, #ARGV do
       redis.call('DEL', key)
     else
       redis.call('SET', key, '[' .. cjson.encode(G) .. ',"0-0",0,[],"",' .. cjson.encode(h[6]) .. ']', 'PX', ARGV[2])
+      redis.call('ZADD', KEYS[8], 0, id)
     end
     removed = removed + 1
   elseif guarded and h[1] and h[3] == 0 and cmpint(h[1], G) < 0 then
     redis.call('DEL', key)
+    redis.call('ZREM', KEYS[8], id)
   end
 end
 if removed > 0 then

@@ -1,0 +1,160 @@
+-- Drops the tombstones no event can still be refused by. A tombstone (G, T) (a removed indicator's record, live 0:
+-- record-desired.lua) refuses the jobs of its indicator of generation G with an event id <= T. Jobs of an older
+-- generation are refused by the generation counter anyway, and those of a newer one win over it. So once the
+-- counter holds G and no event of G with an id <= T can still reach record-desired.lua, the tombstone refuses
+-- nothing that could come, and goes. The bound B (every event of G that may still come has an id >= B) is the
+-- least of, all read in this one atomic step:
+-- - ingest: it commits the checkpoint C only past events whose jobs are in Redis, and after a crash or a lease
+--   handover reads again from C: the ids it may still enqueue are > C (>= C during a recovery listing, which
+--   repeats ids). No checkpoint, or one of another generation than the counter: B = 0-0;
+-- - the indicators queue: every job of G waiting, paused, prioritized, delayed, active or failed (not yet moved to
+--   the dead letters), by the event id in its job id `g<G>-<eventId>-…` (apps/ingest, model jobId; replays
+--   too), its data when the id is of another form;
+-- - the dead letters that a replay could bring back: kind `job` of generation G (payload eventId) and kind
+--   `event` of any generation (ingest normalizes a replayed event with the current generation and its own id),
+--   and the events sent back and not yet popped by ingest (the replayed-events list).
+-- A tombstone is dropped when T < B (exact comparison) and it is at least ARGV[7] ms old (its age read from its
+-- TTL: ARGV[6] - PTTL): a reader that lost its lease while paused in the middle of writing a batch writes it
+-- when it wakes up, so a tombstone must outlive such a pause (docs/redis.md "Key families"; the assumption).
+-- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
+-- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
+-- nothing ('busy'), and it looks at most at ARGV[4] index entries.
+-- KEYS[1] tombstone index (zset id -> ms of T)  KEYS[2] generation counter  KEYS[3] checkpoint (JSON)
+-- KEYS[4] replayed-events list
+-- KEYS[5..7] indicators queue active, wait, paused (lists)  KEYS[8..10] its prioritized, delayed, failed (zsets)
+-- KEYS[11..13] dead-letters queue active, wait, paused  KEYS[14..16] its prioritized, delayed, failed
+-- KEYS[17] stats hash (field tombstones-pruned)
+-- ARGV[1] indicator record prefix  ARGV[2] indicators job key prefix  ARGV[3] dead-letters job key prefix
+-- ARGV[4] most index entries looked at  ARGV[5] most pending jobs + dead letters scanned  ARGV[6] tombstone TTL ms
+-- ARGV[7] least age of a dropped tombstone ms
+-- Undeclared keys: the indicator records (`ARGV[1] .. id`) found in the index and the BullMQ job hashes
+-- (`ARGV[2] .. id`, `ARGV[3] .. id`) found in the lists; they share the connector's hash tag with KEYS, hence its
+-- slot (@octi-sekoia/queue keys.ts).
+-- Returns {pruned, state 'ok'|'busy'|'no-generation', bound or pending count, more (1: the batch was full)}.
+--- @include "includes/fence"
+
+local G = redis.call('GET', KEYS[2])
+if not G then return {0, 'no-generation', '', 0} end
+
+local pending = redis.call('LLEN', KEYS[4])
+for i = 5, 16 do
+  if (i >= 5 and i <= 7) or (i >= 11 and i <= 13) then
+    pending = pending + redis.call('LLEN', KEYS[i])
+  else
+    pending = pending + redis.call('ZCARD', KEYS[i])
+  end
+end
+if pending > tonumber(ARGV[5]) then return {0, 'busy', tostring(pending), 0} end
+
+local function isEvent(id)
+  return type(id) == 'string' and string.match(id, '^%d+%-%d+$') ~= nil
+end
+local function decode(raw)
+  if not raw then return nil end
+  local ok, v = pcall(cjson.decode, raw)
+  if ok and type(v) == 'table' then return v end
+  return nil
+end
+local function genOf(n)
+  if type(n) == 'number' then return string.format('%d', n) end
+  if type(n) == 'string' and string.match(n, '^%d+$') then return n end
+  return nil
+end
+
+local bound = nil
+local function lower(id)
+  if bound == nil or cmpevent(id, bound) < 0 then bound = id end
+end
+
+-- Ingest.
+local cp = decode(redis.call('GET', KEYS[3]))
+if cp and genOf(cp.generation) and cmpint(genOf(cp.generation), G) == 0 and isEvent(cp.start_from) then
+  lower(cp.start_from)
+else
+  lower('0-0')
+end
+
+-- The indicators queue.
+local function job(id)
+  local g, e, rest = string.match(id, '^g(%d+)%-(%d+%-%d+)%-(.*)$')
+  if g then
+    if rest ~= 'sweep' and cmpint(g, G) == 0 then lower(e) end
+    return
+  end
+  local d = decode(redis.call('HGET', ARGV[2] .. id, 'data'))
+  if not d then
+    if redis.call('EXISTS', ARGV[2] .. id) == 1 then lower('0-0') end
+    return
+  end
+  if d.kind == 'sweep' then return end
+  local dg = genOf(d.generation)
+  if not dg then lower('0-0') elseif cmpint(dg, G) == 0 and isEvent(d.eventId) then lower(d.eventId) end
+end
+-- A dead letter.
+local function letter(id)
+  if string.sub(id, 1, 4) ~= 'job-' and string.sub(id, 1, 6) ~= 'event-' then return end
+  local d = decode(redis.call('HGET', ARGV[3] .. id, 'data'))
+  if not d or type(d.payload) ~= 'table' then return end
+  local p = d.payload
+  if d.kind == 'job' then
+    if p.kind == 'sweep' then return end
+    local pg = genOf(p.generation)
+    -- A job that does not validate (no event id) never reaches record-desired.lua.
+    if pg and cmpint(pg, G) == 0 and isEvent(p.eventId) then lower(p.eventId) end
+  elseif d.kind == 'event' then
+    if isEvent(p.id) then lower(p.id) end
+  end
+end
+
+for _, raw in ipairs(redis.call('LRANGE', KEYS[4], 0, -1)) do
+  local m = decode(raw)
+  if m and isEvent(m.id) then lower(m.id) end
+end
+for i = 5, 10 do
+  local ids
+  if i <= 7 then ids = redis.call('LRANGE', KEYS[i], 0, -1) else ids = redis.call('ZRANGE', KEYS[i], 0, -1) end
+  for _, id in ipairs(ids) do job(id) end
+end
+for i = 11, 16 do
+  local ids
+  if i <= 13 then ids = redis.call('LRANGE', KEYS[i], 0, -1) else ids = redis.call('ZRANGE', KEYS[i], 0, -1) end
+  for _, id in ipairs(ids) do letter(id) end
+end
+
+-- The index, oldest first, below the bound's millisecond (a T in the bound's own millisecond waits for the next
+-- one). Entries kept (too young) are skipped by offset.
+local bms = string.match(bound, '^(%d+)')
+local limit, ttl, minAge = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local looked, kept, pruned = 0, 0, 0
+while looked < limit do
+  local asked = limit - looked
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. bms, 'LIMIT', kept, asked)
+  for _, id in ipairs(ids) do
+    looked = looked + 1
+    local key = ARGV[1] .. id
+    local rec = decode(redis.call('GET', key))
+    if not rec or rec[3] ~= 0 then
+      -- Expired (the TTL backstop), or live again: nothing to index.
+      redis.call('ZREM', KEYS[1], id)
+    else
+      local c = cmpint(tostring(rec[1]), G)
+      if c > 0 then
+        -- A generation the counter does not hold yet (never, short of a lost counter): only its TTL ends it.
+        redis.call('ZREM', KEYS[1], id)
+      else
+        local pttl = redis.call('PTTL', key)
+        local old = pttl < 0 or ttl - pttl >= minAge
+        if old and (c < 0 or cmpevent(rec[2], bound) < 0) then
+          redis.call('DEL', key)
+          redis.call('ZREM', KEYS[1], id)
+          pruned = pruned + 1
+        else
+          kept = kept + 1
+        end
+      end
+    end
+  end
+  if #ids < asked then break end
+end
+if pruned > 0 then redis.call('HINCRBY', KEYS[17], 'tombstones-pruned', pruned) end
+return {pruned, 'ok', bound, looked >= limit and 1 or 0}

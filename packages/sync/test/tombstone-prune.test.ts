@@ -1,0 +1,168 @@
+// Tombstones bounded by the work that could still bring an older event (prune-tombstones.lua), not by time: once
+// no job of their generation older than them is pending, dead-lettered or after ingest's checkpoint, they go,
+// and their index with them; while one is, they stay and the older job is still refused.
+import { jobId } from '@octi-sekoia/model';
+import { addDeadLetter, type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { SyncState } from '../src/index.ts';
+import { sweepUnseen } from '../src/sweep.ts';
+import { remove, upsert } from './helpers.ts';
+
+describe('tombstone prune', () => {
+  let r: TestRedis;
+  let state: SyncState;
+  let queues: ConnectorQueues;
+  beforeEach(async () => {
+    r = await testRedis('tprune');
+    state = new SyncState(r.client, { keyPrefix: r.prefix, connectorId: 'c1', tombstoneMinAgeMs: 0 });
+    queues = createQueues(r.client, r.prefix, 'c1');
+    await r.client.set(state.keys.generation, '1');
+  });
+  afterEach(async () => {
+    await queues.close();
+    await r.cleanup();
+  });
+
+  /** What ingest commits (apps/ingest checkpoint-store.ts). */
+  const checkpoint = (startFrom: string, generation = 1) =>
+    r.client.set(
+      state.keys.checkpoint,
+      JSON.stringify({ start_from: startFrom, recover_until: null, generation, sweep: null }),
+    );
+  const records = async () => {
+    const names: string[] = [];
+    await state.scanKeys(`${state.keys.sync.indicatorPrefix}*`, 1000, async (found) => {
+      names.push(...found);
+    });
+    return names.length;
+  };
+
+  it('a burst of deletes, drained and checkpointed past, leaves no tombstone and no index entry; bursts do not add up', async () => {
+    await checkpoint('0-0');
+    for (let round = 0; round < 3; round++) {
+      const base = 10_000 * (round + 1);
+      for (let i = 0; i < 300; i++)
+        await state.recordDesired(upsert(`r${round}-${i}`, `${base + i}-0`, [`v${i}.example`]));
+      for (let i = 0; i < 300; i++)
+        await state.recordDesired(remove(`r${round}-${i}`, `${base + 1000 + i}-0`));
+      expect(await state.tombstoneCount()).toBe(300);
+      // Ingest has not committed past them: a crash would read those events again, so they stay.
+      expect((await state.pruneTombstones({ batch: 100 })).pruned).toBe(0);
+      expect(await records()).toBe(300);
+      // Queue drained (nothing was enqueued here), checkpoint past the burst.
+      await checkpoint(`${base + 5000}-0`);
+      const p = await state.pruneTombstones({ batch: 100 });
+      expect(p).toMatchObject({ pruned: 300, state: 'ok', bound: `${base + 5000}-0` });
+      expect(await state.tombstoneCount()).toBe(0);
+      expect(await records()).toBe(0);
+    }
+    expect((await state.counters())['tombstones-pruned']).toBe(900);
+  });
+
+  it('keeps a tombstone while an older job of its indicator is pending, dead-lettered or after the checkpoint; the older job is still refused', async () => {
+    await state.recordDesired(upsert('x', '100-0', ['x.example']));
+    await state.recordDesired(remove('x', '200-0'));
+    await state.recordDesired(upsert('y', '110-0', ['y.example']));
+    await state.recordDesired(remove('y', '120-0'));
+    const older = upsert('x', '150-0', ['x.example']);
+
+    // After the checkpoint: ingest may enqueue it again.
+    await checkpoint('180-0');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1, bound: '180-0' }); // y (120-0) only
+    expect(await state.readIndicator('x')).toMatchObject({ live: false, eventId: '200-0' });
+    expect((await state.recordDesired(older)).outcome).toBe('stale');
+
+    // Pending in the indicators queue (waiting, then delayed as a retry).
+    await checkpoint('900-0');
+    const job = await queues.indicators.add('upsert', older, { jobId: jobId(older) });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    await job.remove();
+    const retry = await queues.indicators.add('upsert', older, {
+      jobId: `${jobId(older)}-replay-1`,
+      delay: 60_000,
+    });
+    expect(await queues.indicators.getJobState(retry.id ?? '')).toBe('delayed');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    expect((await state.recordDesired(older)).outcome).toBe('stale');
+    await retry.remove();
+
+    // A dead letter of kind job a replay could bring back; then one of kind event (replayed with the current
+    // generation and its own id).
+    const dl = await addDeadLetter(queues, { kind: 'job', payload: older, error: 'boom' });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    await queues.deadLetters.remove(dl);
+    const ev = await addDeadLetter(queues, {
+      kind: 'event',
+      payload: { id: '160-0', event: 'update', data: '{}' },
+      error: 'malformed',
+    });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '160-0' });
+    await queues.deadLetters.remove(ev);
+    // A dead letter of an older generation could only bring a job the counter refuses.
+    await addDeadLetter(queues, { kind: 'job', payload: { ...older, generation: 0 }, error: 'boom' });
+    // An event sent back and not yet popped by ingest.
+    await r.client.rpush(
+      state.keys.replayedEvents,
+      JSON.stringify({ id: '170-0', event: 'update', data: '{}' }),
+    );
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '170-0' });
+    expect((await state.recordDesired(older)).outcome).toBe('stale');
+    await r.client.del(state.keys.replayedEvents);
+
+    // A checkpoint of another generation than the counter's (a generation being started): nothing is known.
+    await checkpoint('900-0', 2);
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '0-0' });
+
+    // Nothing older left anywhere: it goes, and its index entry with it.
+    await checkpoint('900-0');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1, bound: '900-0' });
+    expect(await state.readIndicator('x')).toBeUndefined();
+    expect(await state.tombstoneCount()).toBe(0);
+  });
+
+  it('keeps young tombstones (a reader paused past its lease), refuses to scan a large backlog, drops older generations', async () => {
+    const young = new SyncState(r.client, {
+      keyPrefix: r.prefix,
+      connectorId: 'c1',
+      tombstoneMinAgeMs: 60_000,
+    });
+    await young.recordDesired(upsert('x', '100-0', ['x.example']));
+    await young.recordDesired(remove('x', '200-0'));
+    await checkpoint('900-0');
+    expect((await young.pruneTombstones()).pruned).toBe(0);
+    expect(await young.tombstoneCount()).toBe(1);
+
+    await queues.indicators.addBulk(
+      [1, 2, 3].map((i) => {
+        const j = upsert(`q${i}`, `${1000 + i}-0`, []);
+        return { name: 'upsert', data: j, opts: { jobId: jobId(j) } };
+      }),
+    );
+    expect(await state.pruneTombstones({ maxPending: 2 })).toMatchObject({ pruned: 0, state: 'busy' });
+    expect(await state.pruneTombstones({ maxPending: 3 })).toMatchObject({ pruned: 1, state: 'ok' });
+
+    // A tombstone of generation 1 once the counter holds 2: jobs of 1 are refused by the counter.
+    await state.recordDesired(upsert('z', '5000-0', ['z.example']));
+    await state.recordDesired(remove('z', '6000-0'));
+    await r.client.set(state.keys.generation, '2');
+    await checkpoint('7000-0', 2);
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1 });
+    expect((await state.recordDesired(upsert('z', '5500-0', ['z.example']))).outcome).toBe(
+      'stale-generation',
+    );
+  });
+
+  it('an indicator upserted again leaves the index; the sweep drops the older generations it deletes from it', async () => {
+    await state.recordDesired(upsert('x', '100-0', ['x.example']));
+    await state.recordDesired(remove('x', '200-0'));
+    await state.recordDesired(upsert('x', '300-0', ['x.example']));
+    expect(await state.tombstoneCount()).toBe(0);
+    await state.recordDesired(remove('x', '400-0'));
+    await r.client.set(state.keys.generation, '2');
+    await state.recordDesired(upsert('k', '500-0', ['k.example'], { generation: 2 }));
+    await sweepUnseen(state, 2);
+    expect(await state.tombstoneCount()).toBe(0);
+    expect(await records()).toBe(1);
+  });
+});
