@@ -128,6 +128,11 @@ export interface PortOptions {
    * phase sent; no `valid_until` left behind), so a value reported before is exact again (Approximations.clear).
    */
   onExact?: (d: { subjects: string[]; mode: ApproximationMode }) => void;
+  /**
+   * A value not desired any more was revoked (or found gone): Sekoia holds nothing of it now, so nothing of it is
+   * approximated (Approximations.clear under every mode).
+   */
+  onGone?: (d: { subjects: string[] }) => void;
   /** Awaited before every write request (create, edit, revoke, delete): the worker's write mark (write-mark.ts). */
   beforeWrite?: () => Promise<void>;
   /**
@@ -229,8 +234,10 @@ export function sekoiaPort(client: SekoiaClient, gate: RequestGate, opts: PortOp
         opts.onExact?.({ subjects, mode: 'valid-until-kept' });
       }
     },
-    revoke(id) {
-      return call('revoke', () => client.revoke(id));
+    async revoke(id, value) {
+      const out = await call('revoke', () => client.revoke(id));
+      if (value !== undefined) opts.onGone?.({ subjects: [value] });
+      return out;
     },
     forceDelete(id) {
       return call('forceDelete', () => client.forceDelete(id));

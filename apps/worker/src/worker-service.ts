@@ -3,6 +3,7 @@ import type { Job } from '@octi-sekoia/model';
 import type { Readiness, Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, connectorsKey, createQueues, type RedisClient } from '@octi-sekoia/queue';
 import {
+  APPROXIMATION_MODES,
   behavioursFor,
   clientBehaviour,
   degradedModes,
@@ -181,6 +182,9 @@ export class WorkerService {
         choices: () => this.choices,
         onDegraded: (d) => this.approximations.report(d.mode, d.subjects, d.detail),
         onExact: (d) => this.approximations.forget(d.mode, d.subjects),
+        onGone: (d) => {
+          for (const mode of APPROXIMATION_MODES) this.approximations.forget(mode, d.subjects);
+        },
         beforeWrite: () => this.writeMark.note(),
         redact: deps.redact,
         quotaPressure: async () => {

@@ -130,4 +130,47 @@ describe('values Sekoia cannot hold exactly', () => {
       'valid-until-kept': 0,
     });
   });
+
+  it('a value revoked (its indicators gone or revoked in OpenCTI) is no longer counted as approximated', async () => {
+    const s = stack;
+    await s.startService();
+    const o = story.control;
+    const made = ['revoked', 'deleted', 'kept'].map((name) =>
+      o.createIndicator({
+        pattern: `[domain-name:value = '${name}.example']`,
+        validUntil: '2031-01-01T00:00:00.000Z',
+        killChainPhases: [{ kill_chain_name: 'acme-intrusion-chain', phase_name: 'staging' }],
+      }),
+    );
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    for (const r of made) o.updateIndicator({ internalId: r.internalId, unset: ['valid_until'] });
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    const approximated = async (mode: 'custom-kill-chains-dropped' | 'valid-until-kept') =>
+      Object.keys(await s.r.client.hgetall(s.keys.approximated(mode))).sort();
+    expect(await approximated('valid-until-kept')).toEqual([
+      'deleted.example',
+      'kept.example',
+      'revoked.example',
+    ]);
+    expect(await approximated('custom-kill-chains-dropped')).toEqual([
+      'deleted.example',
+      'kept.example',
+      'revoked.example',
+    ]);
+
+    o.revokeIndicator({ internalId: made[0]!.internalId });
+    o.deleteIndicator({ internalId: made[1]!.internalId });
+    await s.enqueue(jobsOf(story.take()));
+    await s.waitIdle(20_000);
+    expect(
+      s.sim.control
+        .indicators()
+        .filter((i) => !i.revoked)
+        .map((i) => i.canonical),
+    ).toEqual(['kept.example']);
+    expect(await approximated('valid-until-kept')).toEqual(['kept.example']);
+    expect(await approximated('custom-kill-chains-dropped')).toEqual(['kept.example']);
+  });
 });

@@ -69,7 +69,8 @@ export function keys(keyPrefix: string, connectorId: string) {
     lastSweep: `${base}:last-sweep`,
     /**
      * Hash value → JSON `{ detail, at }`: values written only as close as Sekoia allows under `mode`
-     * (@octi-sekoia/sekoia approximations.ts), the first time. Writer: worker (HSETNX); reader: `cli status`.
+     * (@octi-sekoia/sekoia approximations.ts), the first time. Writer: worker (HSETNX; HDEL when written exactly
+     * again or revoked as no longer desired); reader: `cli status`.
      */
     approximated: (mode: string) => `${base}:approximated:${mode}`,
     /** JSON record of the Sekoia.io behaviour profile. Writer: `pnpm cli probe` (@octi-sekoia/sekoia profile.ts). */

@@ -1,6 +1,6 @@
 // The phase list lives in @octi-sekoia/stix (shared with the simulator); re-exported for the package's users.
 export { KNOWN_KILL_CHAIN_PHASES } from '@octi-sekoia/stix';
-export { type ApproximationMode, approximationCounts } from './approximations.ts';
+export { APPROXIMATION_MODES, type ApproximationMode, approximationCounts } from './approximations.ts';
 export { clientBehaviour, type WriteChoices, writeChoices } from './choices.ts';
 export { parseRetryAfter, SekoiaClient } from './client.ts';
 export {

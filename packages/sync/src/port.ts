@@ -14,8 +14,12 @@ export interface SekoiaPort {
   createBatch(fields: CreateFields, items: CreateItem[]): Promise<CreatedIndicator[]>;
   /** PUT …/indicators/{id}; `value` is the value the indicator stands for (for what the adapter reports). */
   edit(id: string, fields: IocAttributes, value?: string): Promise<void>;
-  /** DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws. */
-  revoke(id: string): Promise<'revoked' | 'not-found'>;
+  /**
+   * DELETE …/indicators/{id}: 404 for the indicator is 'not-found' (already gone); a gone collection throws.
+   * `value`: given when the value is not desired any more (this revoke takes it out of Sekoia, it does not only
+   * drop a duplicate), so the adapter forgets what it reported about the value (the worker's approximations).
+   */
+  revoke(id: string, value?: string): Promise<'revoked' | 'not-found'>;
   /**
    * DELETE …/indicators/{id} with `force_deletion`: deletes a revoked indicator for good, which Sekoia documents
    * as allowed 24 h after its revocation (earlier: a 'rejected' error). 404 → 'not-found'.

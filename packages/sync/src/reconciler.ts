@@ -494,7 +494,8 @@ export class Reconciler {
       }
       report.revokes++;
       this.requests.revoke++;
-      await this.port.revoke(action.id); // 'revoked' or 'not-found': either way that id is no longer live.
+      // 'revoked' or 'not-found': either way that id is no longer live.
+      await this.port.revoke(action.id, desired.live ? undefined : value);
       return { status: 'ok', muts: [{ op: 'delid', id: action.id }] };
     } catch (err) {
       const { policy, message } = policyOf(err);
