@@ -73,24 +73,27 @@ describe('tombstone prune', () => {
     expect(await state.readIndicator('x')).toMatchObject({ live: false, eventId: '200-0' });
     expect((await state.recordDesired(older)).outcome).toBe('stale');
 
-    // Pending in the indicators queue (waiting, then delayed as a retry).
+    // Pending in the indicators queue (waiting, then delayed as a retry): it holds back x's tombstone only.
+    await state.recordDesired(upsert('w', '130-0', ['w.example']));
+    await state.recordDesired(remove('w', '140-0'));
     await checkpoint('900-0');
     const job = await queues.indicators.add('upsert', older, { jobId: jobId(older) });
-    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1, bound: '900-0' }); // w
+    expect(await state.readIndicator('w')).toBeUndefined();
     await job.remove();
     const retry = await queues.indicators.add('upsert', older, {
       jobId: `${jobId(older)}-replay-1`,
       delay: 60_000,
     });
     expect(await queues.indicators.getJobState(retry.id ?? '')).toBe('delayed');
-    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '900-0' });
     expect((await state.recordDesired(older)).outcome).toBe('stale');
     await retry.remove();
 
     // A dead letter of kind job a replay could bring back; then one of kind event (replayed with the current
     // generation and its own id).
     const dl = await addDeadLetter(queues, { kind: 'job', payload: older, error: 'boom' });
-    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '150-0' });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '900-0' });
     await queues.deadLetters.remove(dl);
     const ev = await addDeadLetter(queues, {
       kind: 'event',

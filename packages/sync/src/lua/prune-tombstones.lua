@@ -2,19 +2,23 @@
 -- record-desired.lua) refuses the jobs of its indicator of generation G with an event id <= T. Jobs of an older
 -- generation are refused by the generation counter anyway, and those of a newer one win over it. So once the
 -- counter holds G and no event of G with an id <= T can still reach record-desired.lua, the tombstone refuses
--- nothing that could come, and goes. The bound B (every event of G that may still come has an id >= B) is the
--- least of, all read in this one atomic step:
+-- nothing that could come, and goes. Two bounds, read in this one atomic step: B, for every indicator (every event
+-- of G that may still come has an id >= B), and B(X) for an indicator X with work of its own pending (every event
+-- of G for X that may still come has an id >= B(X)). B is the least of:
 -- - ingest: it commits the checkpoint C only past events whose jobs are in Redis, and after a crash or a lease
 --   handover reads again from C: the ids it may still enqueue are > C (>= C during a recovery listing, which
 --   repeats ids). No checkpoint, or one of another generation than the counter: B = 0-0;
--- - the indicators queue: every job of G waiting, paused, prioritized, delayed, active or failed (not yet moved to
---   the dead letters), by the event id in its job id `g<G>-<eventId>-…` (apps/ingest, model jobId; replays
---   too), its data when the id is of another form;
--- - the dead letters that a replay could bring back: kind `job` of generation G (payload eventId) and kind
---   `event` of any generation (ingest normalizes a replayed event with the current generation and its own id),
---   and the events sent back and not yet popped by ingest (the replayed-events list).
--- A tombstone is dropped when T < B (exact comparison) and it is at least ARGV[7] ms old (its age read from its
--- TTL: ARGV[6] - PTTL): a reader that lost its lease while paused in the middle of writing a batch writes it
+-- - the dead letters of kind `event` of any generation (ingest normalizes a replayed event with the current
+--   generation and its own id; the indicators of a raw event are not read here) and the events sent back and not
+--   yet popped by ingest (the replayed-events list);
+-- and B(X) the least event id of:
+-- - X's jobs of G in the indicators queue, waiting, paused, prioritized, delayed, active or failed (not yet moved
+--   to the dead letters), by the event id and indicator id in the job id `g<G>-<eventId>-<indicatorId>[-replay…]`
+--   (model jobId; replays add the suffix), by its data when the id is of another form;
+-- - X's dead letters of kind `job` of generation G (payload eventId and indicatorId), which a replay brings back.
+-- So a dead letter nobody replays holds back its own indicator's tombstone, not the others'.
+-- A tombstone is dropped when T < B and T < B(X) (exact comparison) and it is at least ARGV[7] ms old (its age
+-- read from its TTL: ARGV[6] - PTTL): a reader that lost its lease while paused in the middle of writing a batch writes it
 -- when it wakes up, so a tombstone must outlive such a pause (docs/redis.md "Key families"; the assumption).
 -- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
 -- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
@@ -65,6 +69,14 @@ local bound = nil
 local function lower(id)
   if bound == nil or cmpevent(id, bound) < 0 then bound = id end
 end
+local own = {}
+local function lowerOf(ind, id)
+  if type(ind) ~= 'string' then
+    lower(id)
+  elseif own[ind] == nil or cmpevent(id, own[ind]) < 0 then
+    own[ind] = id
+  end
+end
 
 -- Ingest.
 local cp = decode(redis.call('GET', KEYS[3]))
@@ -78,7 +90,11 @@ end
 local function job(id)
   local g, e, rest = string.match(id, '^g(%d+)%-(%d+%-%d+)%-(.*)$')
   if g then
-    if rest ~= 'sweep' and cmpint(g, G) == 0 then lower(e) end
+    if rest ~= 'sweep' and cmpint(g, G) == 0 then
+      -- The indicator id, without a replay's suffix (both spellings held back: a suffix-like id stays safe).
+      lowerOf(rest, e)
+      lowerOf((string.gsub(rest, '%-replay.*$', '')), e)
+    end
     return
   end
   local d = decode(redis.call('HGET', ARGV[2] .. id, 'data'))
@@ -88,7 +104,11 @@ local function job(id)
   end
   if d.kind == 'sweep' then return end
   local dg = genOf(d.generation)
-  if not dg then lower('0-0') elseif cmpint(dg, G) == 0 and isEvent(d.eventId) then lower(d.eventId) end
+  if not dg then
+    lower('0-0')
+  elseif cmpint(dg, G) == 0 and isEvent(d.eventId) then
+    lowerOf(d.indicatorId, d.eventId)
+  end
 end
 -- A dead letter.
 local function letter(id)
@@ -100,7 +120,7 @@ local function letter(id)
     if p.kind == 'sweep' then return end
     local pg = genOf(p.generation)
     -- A job that does not validate (no event id) never reaches record-desired.lua.
-    if pg and cmpint(pg, G) == 0 and isEvent(p.eventId) then lower(p.eventId) end
+    if pg and cmpint(pg, G) == 0 and isEvent(p.eventId) then lowerOf(p.indicatorId, p.eventId) end
   elseif d.kind == 'event' then
     if isEvent(p.id) then lower(p.id) end
   end
@@ -122,7 +142,7 @@ for i = 11, 16 do
 end
 
 -- The index, oldest first, below the bound's millisecond (a T in the bound's own millisecond waits for the next
--- one). Entries kept (too young) are skipped by offset.
+-- one). Entries kept (too young, or held back by their indicator's own pending work) are skipped by offset.
 local bms = string.match(bound, '^(%d+)')
 local limit, ttl, minAge = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local looked, kept, pruned = 0, 0, 0
@@ -144,7 +164,8 @@ while looked < limit do
       else
         local pttl = redis.call('PTTL', key)
         local old = pttl < 0 or ttl - pttl >= minAge
-        if old and (c < 0 or cmpevent(rec[2], bound) < 0) then
+        local below = cmpevent(rec[2], bound) < 0 and (own[id] == nil or cmpevent(rec[2], own[id]) < 0)
+        if old and (c < 0 or below) then
           redis.call('DEL', key)
           redis.call('ZREM', KEYS[1], id)
           pruned = pruned + 1
