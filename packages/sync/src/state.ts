@@ -233,7 +233,7 @@ export class SyncState {
           k.queueKey(QUEUE_INDICATORS, ''),
           k.queueKey(QUEUE_DEAD_LETTERS, ''),
           opts.batch ?? 500,
-          opts.maxPending ?? 20_000,
+          opts.maxPending ?? 10_000,
           this.tombstoneTtlMs,
           this.tombstoneMinAgeMs,
         ],
