@@ -14,6 +14,9 @@ import {
 import { aligned, duration, eventIdTime, plural, when } from './format.ts';
 import { EXIT_ATTENTION, EXIT_OK, type Io } from './io.ts';
 
+/** The sync stats field counting the tombstones prune-tombstones.lua dropped (not a job outcome). */
+const TOMBSTONES_PRUNED = 'tombstones-pruned';
+
 /** Stream states in which the reader is doing its job (`paused` = backpressure, resumes by itself). */
 const READING = new Set(['open', 'paused']);
 
@@ -67,8 +70,10 @@ export interface StatusReport {
   /** Null with --no-scan. */
   values: ValueCounts | null;
   indicatorsLive: number;
-  /** The sync state's counters (recordDesired outcomes, sweep removals). */
+  /** The sync state's counters (recordDesired outcomes, sweep removals, tombstones pruned). */
   counters: Record<string, number>;
+  /** Tombstones (deleted indicators' fences) kept now: bounded by the work still pending (packages/sync "Memory"). */
+  tombstones: number;
   /** `full`: the worker has stopped creates (count ≥ max). */
   collection: { count: number; max: number; full: boolean; at: string | null } | null;
   /** Values written only as close as Sekoia allows, per mode (each counted once; docs/sekoia-behaviours.md). */
@@ -181,20 +186,33 @@ export async function gatherStatus(
   const q = readQueues(c);
   const state = syncState(c);
   try {
-    const [counts, paused, workers, ids, dirty, due, counters, policy, values, discarded, rawLastSweep] =
-      await Promise.all([
-        q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
-        q.indicators.isPaused(),
-        q.indicators.getWorkersCount().catch(() => null),
-        deadLetterIds(q),
-        state.dirtyCount(),
-        state.dueCount(),
-        state.counters(),
-        readMaxmemoryPolicy(c.redis).catch(() => undefined),
-        opts.scanValues ? countValues(c) : Promise.resolve(null),
-        discardCounts(q),
-        c.redis.get(k.lastSweep),
-      ]);
+    const [
+      counts,
+      paused,
+      workers,
+      ids,
+      dirty,
+      due,
+      counters,
+      policy,
+      values,
+      discarded,
+      rawLastSweep,
+      tombstones,
+    ] = await Promise.all([
+      q.indicators.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed', 'completed'),
+      q.indicators.isPaused(),
+      q.indicators.getWorkersCount().catch(() => null),
+      deadLetterIds(q),
+      state.dirtyCount(),
+      state.dueCount(),
+      state.counters(),
+      readMaxmemoryPolicy(c.redis).catch(() => undefined),
+      opts.scanValues ? countValues(c) : Promise.resolve(null),
+      discardCounts(q),
+      c.redis.get(k.lastSweep),
+      state.tombstoneCount(),
+    ]);
     // Alone, not in the MULTI above: the connectors set is outside the connector's slot (Redis Cluster).
     const connectors = await c.redis.smembers(connectorsKey(c.config.redis.keyPrefix));
     const approximated = await approximationCounts(c.redis, k.approximated);
@@ -292,6 +310,7 @@ export async function gatherStatus(
       values,
       indicatorsLive: Number(liveIndicators ?? 0),
       counters,
+      tombstones,
       collection:
         usage && num(usage.count) !== null && num(usage.max) !== null
           ? {
@@ -481,10 +500,12 @@ export function renderStatus(r: StatusReport): string {
   ]);
   rows.push(['indicators', `${r.indicatorsLive} live`]);
   const counters = Object.entries(r.counters)
+    .filter(([name]) => name !== TOMBSTONES_PRUNED)
     .sort(([x], [y]) => x.localeCompare(y))
     .map(([name, n]) => `${name} ${n}`)
     .join(', ');
   rows.push(['jobs recorded', counters || 'none yet']);
+  rows.push(['tombstones', `${r.tombstones} kept, ${r.counters[TOMBSTONES_PRUNED] ?? 0} pruned so far`]);
   if (r.collection) {
     const co = r.collection;
     const pct = co.max > 0 ? ` (${((100 * co.count) / co.max).toFixed(1)}%)` : '';

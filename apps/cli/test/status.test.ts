@@ -19,6 +19,10 @@ describe('status', () => {
   it('a healthy connector: every line, verdict OK, exit 0; --json says the same', async () => {
     await seedHealthy(r);
     await q.indicators.add('upsert', indicatorJob({ eventId: '1764300000004-0', indicatorId: 'ind-4' }));
+    // Two more tombstones kept (the seed's delete left one), three dropped by the workers' prune (prune-tombstones.lua).
+    const sync = connectorKeys(r).sync;
+    await r.client.zadd(sync.tombstones, 1764300000001, 'gone-1', 1764300000002, 'gone-2');
+    await r.client.hset(sync.stats, 'tombstones-pruned', 3);
 
     const human = await cli(['status'], redisEnv(r));
     expect(human.stderr).toBe('');
@@ -49,6 +53,7 @@ describe('status', () => {
     expect(out).toMatch(/^values: +live 1, revoked 1, rejected 1, pending 1$/m);
     expect(out).toMatch(/^indicators: +2 live$/m);
     expect(out).toMatch(/^jobs recorded: +applied 4$/m);
+    expect(out).toMatch(/^tombstones: +3 kept, 3 pruned so far$/m);
     expect(out).toMatch(/^collection: +2 \/ 500000 IOCs \(0\.0%\); counted \S+ \(\d+ s ago\)$/m);
     expect(out).toMatch(/^redis: +redis:\/\/127\.0\.0\.1:6379, maxmemory-policy noeviction$/m);
     // Values aligned: every key line has its value in the same column.
