@@ -7,7 +7,7 @@ import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type AppConfig, ConfigError, loadRedisConfig, redisEnv } from '@octi-sekoia/config';
-import { connectRedis, describeRedis } from '@octi-sekoia/ops';
+import { connectRedis, describeRedis, NODE_FLAGS } from '@octi-sekoia/ops';
 import { keyPrefixPatterns, scanKeys } from '@octi-sekoia/queue';
 import {
   applyScenario,
@@ -123,9 +123,11 @@ function withoutInitCwd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return rest;
 }
 
-function startApp(name: string, app: string, env: Record<string, string>): void {
+function startApp(name: string, app: 'ingest' | 'worker' | 'dashboard', env: Record<string, string>): void {
   const out = createWriteStream(join(logDir, `${name}.log`));
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')], {
+  // The app's node flags, as its image's command passes them (packages/ops heap.ts NODE_FLAGS).
+  const args = [...NODE_FLAGS[app], '--import', 'tsx', join(root, 'apps', app, 'src', 'main.ts')];
+  const proc = spawn(process.execPath, args, {
     cwd: join(root, 'apps', app),
     // INIT_CWD dropped: the demo is configured by its environment alone, never by a config.yml where
     // `pnpm demo` was typed (the apps read config.yml from there, see packages/config configFilePath).

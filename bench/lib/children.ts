@@ -4,6 +4,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { NODE_FLAGS } from '@octi-sekoia/ops';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -100,9 +101,10 @@ export class App {
     private readonly keep: (line: LogLine) => boolean,
   ) {
     this.out = createWriteStream(logFile);
+    // The app's node flags (packages/ops heap.ts NODE_FLAGS), as its image's command and `pnpm start` pass them.
     const args = bundled
-      ? ['--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
-      : ['--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
+      ? [...NODE_FLAGS[app], '--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
+      : [...NODE_FLAGS[app], '--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
     this.proc = spawn(process.execPath, args, {
       cwd: join(appRoot, 'apps', app),
       env,

@@ -5,6 +5,7 @@
 // the exact memory of every key under the run's prefix (MEMORY USAGE, by category — unaffected by other users of
 // the shared Redis) and the INFO used_memory delta (includes allocator overhead, but also whatever other users
 // of the same Redis did meanwhile).
+import { NODE_FLAGS } from '@octi-sekoia/ops';
 import { metricSum, round } from '../lib/children.ts';
 import { info, memoryByCategory } from '../lib/redis.ts';
 import { fmt, loadScenario, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
@@ -144,6 +145,8 @@ export async function runMemory(
             ? 'shared fields (as initial-sync (a); --memory-data realistic for per-indicator fields)'
             : 'realistic per-indicator fields (default description template, no rounding)',
         workers: 2,
+        // As the image's command passes them (packages/ops heap.ts): the young generation's cap is in the RSS.
+        workerNodeFlags: NODE_FLAGS.worker.join(' ') || 'none',
         sekoiaLatencyMs: 0,
         budget: `${NO_BUDGET.rps} req/s (no limit in practice)`,
         measuredAt: 'after convergence, queue drained, dirty set empty and generation 1 swept',

@@ -2,7 +2,7 @@ import { writeSync } from 'node:fs';
 import { type AppConfig, type AppName, secretsOf, startupConfig } from '@octi-sekoia/config';
 import { createLogger, type Logger, redact } from '@octi-sekoia/logger';
 import type { Cluster, Redis } from 'ioredis';
-import { HEAP_GROWING_PERCENT, limitHeapGrowth } from './heap.ts';
+import { HEAP_GROWING_PERCENT, limitHeapGrowth, missingNodeFlags } from './heap.ts';
 import { connectRedis, redisSettingsProblem } from './redis.ts';
 
 /** What every app starts with: its checked configuration and settings, its logger and its Redis connection. */
@@ -58,6 +58,12 @@ export async function bootApp<S = undefined>(
     base: { connectorId: config.connector.id },
   });
   for (const warning of warnings) log.warn(warning);
+  const missing = missingNodeFlags(name);
+  if (missing.length > 0)
+    log.warn(
+      { missing },
+      `started without ${missing.join(' ')} on the node command line (as the image's command passes it): more resident memory (packages/ops README, "Memory")`,
+    );
   const redis = connectRedis(config.redis);
   let booting = true;
   redis.once('ready', () => {

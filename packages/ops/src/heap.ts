@@ -26,3 +26,44 @@ export function limitHeapGrowth(percent: number, given: readonly string[] = proc
   setFlagsFromString(`--heap-growing-percent=${percent}`);
   return true;
 }
+
+/**
+ * V8 flags each app is started with, because they size the heap when the isolate is created: unlike the growth
+ * factor above, a running app cannot set them for itself (`setFlagsFromString` of them has no effect). Every start
+ * command passes them — Dockerfile.worker's CMD (compose's worker service uses it), `pnpm start` (package.json),
+ * `pnpm demo`, `pnpm bench` — and `bootApp` warns when one is missing (`missingNodeFlags`).
+ *
+ * Worker: `--max-semi-space-size=4` (MB). V8's default lets each of the young generation's two semi-spaces grow to
+ * 16 MB, and a worker's bursts of short-lived objects (claims of 500 values, jobs in flight, Redis replies) grew it
+ * there: 32 MB of young generation resident for good. At 4 MB per semi-space (8 MB), the memory bench (100,777
+ * values, 2 workers, bundles, same run) ended at 115 MB (peak 127) for that worker against 145 MB (peak 162) for the
+ * other with V8's default, for 2.5 % more CPU per value (29 s for 50.6k values against 28 s for 50.1k); through tsx
+ * 132 (peak 145) against 173 (peak 177), 9 % more CPU per value. The worker's pace is the Sekoia budget's. bench/README.md "Worker memory". Ingest keeps V8's default: its aim is
+ * events per CPU second.
+ */
+export const NODE_FLAGS: Readonly<Record<AppName, readonly string[]>> = {
+  worker: ['--max-semi-space-size=4'],
+  dashboard: [],
+  cli: [],
+  ingest: [],
+};
+
+/** A V8/node flag's name, dashes and underscores alike: `--max_semi_space_size=4` → `max-semi-space-size`. */
+function flagName(arg: string): string {
+  return arg.replace(/^--?/, '').split('=')[0]!.replaceAll('_', '-');
+}
+
+/**
+ * The flags of `NODE_FLAGS[app]` that the process was started without, by name: a flag given on the command line
+ * (`given`) or in NODE_OPTIONS with any value counts as given (the operator's value wins).
+ */
+export function missingNodeFlags(
+  app: AppName,
+  given: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+): string[] {
+  const names = new Set(
+    [...given, ...nodeOptions.split(/\s+/)].filter((a) => a.startsWith('-')).map(flagName),
+  );
+  return NODE_FLAGS[app].filter((flag) => !names.has(flagName(flag)));
+}
