@@ -7,6 +7,7 @@ import {
   type SweepMarkerJob,
 } from '@octi-sekoia/model';
 import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions } from '@octi-sekoia/queue';
+import { addJobs } from './add-jobs.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { StreamMessage } from './ports.ts';
 import type { IngestSettings } from './settings.ts';
@@ -86,7 +87,10 @@ export class BatchWriter {
     }
     if (jobs.length > 0) {
       const suffix = opts.jobIdSuffix ?? '';
-      await this.deps.queues.indicators.addBulk(
+      // queues.indicators.addBulk(…), in one Redis call (add-jobs.ts).
+      await addJobs(
+        this.deps.queues.indicators,
+        this.deps.queues.redis,
         jobs.map((job) => ({
           name: job.kind === 'indicator' ? job.op : 'sweep',
           data: job,
