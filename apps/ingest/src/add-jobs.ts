@@ -51,6 +51,8 @@ export async function addJobs(
   jobs: ReadonlyArray<{ name: string; data: JobData; opts: { jobId: string } }>,
 ): Promise<void> {
   if (jobs.length === 0) return;
+  // As addBulk, which waits for the queue's connection before its first command.
+  await queue.waitUntilReady();
   const recorded: ScriptArgs[] = [];
   const recorder: Recorder = {
     runCommand(name, args) {
