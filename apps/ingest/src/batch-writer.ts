@@ -7,6 +7,7 @@ import {
   type SweepMarkerJob,
 } from '@octi-sekoia/model';
 import { addDeadLetter, type ConnectorQueues, type DeadLetterOptions } from '@octi-sekoia/queue';
+import { addJobs } from './add-jobs.ts';
 import type { IngestMetrics } from './metrics.ts';
 import type { StreamMessage } from './ports.ts';
 import type { IngestSettings } from './settings.ts';
@@ -71,8 +72,12 @@ export class BatchWriter {
    * no-op; `jobIdSuffix` marks the re-sent ones). Rejects when Redis does: the caller reads the batch again.
    */
   async write(batch: Pending[], opts: { jobIdSuffix?: string } = {}): Promise<number> {
-    const jobs = batch.filter((p): p is { job: Job } => 'job' in p).map((p) => p.job);
-    const dead = batch.filter((p): p is Exclude<Pending, { job: Job }> => 'deadEvent' in p);
+    const jobs: Job[] = [];
+    const dead: Array<Exclude<Pending, { job: Job }>> = [];
+    for (const p of batch) {
+      if ('job' in p) jobs.push(p.job);
+      else dead.push(p);
+    }
     for (const d of dead) {
       await addDeadLetter(
         this.deps.queues,
@@ -82,14 +87,23 @@ export class BatchWriter {
     }
     if (jobs.length > 0) {
       const suffix = opts.jobIdSuffix ?? '';
-      await this.deps.queues.indicators.addBulk(
+      // queues.indicators.addBulk(…), in one Redis call (add-jobs.ts).
+      await addJobs(
+        this.deps.queues.indicators,
+        this.deps.queues.redis,
         jobs.map((job) => ({
           name: job.kind === 'indicator' ? job.op : 'sweep',
           data: job,
           opts: { jobId: `${jobId(job)}${suffix}` },
         })),
       );
-      for (const job of jobs) this.deps.metrics.jobs.inc({ op: job.kind === 'indicator' ? job.op : 'sweep' });
+      // Counted once per batch and operation, not per job (one label lookup per job before: issue 18).
+      const byOp = new Map<string, number>();
+      for (const job of jobs) {
+        const op = job.kind === 'indicator' ? job.op : 'sweep';
+        byOp.set(op, (byOp.get(op) ?? 0) + 1);
+      }
+      for (const [op, n] of byOp) this.deps.metrics.jobs.inc({ op }, n);
       this.deps.metrics.batchSize.observe(jobs.length);
     }
     return jobs.length;

@@ -203,7 +203,8 @@ export class Reading {
       const seq = tracker.received(msg.id);
       this.bufferSeq = seq;
       this.trackProgress(msg.id);
-      const { pending } = this.deps.writer.normalize({ ...msg, id: msg.id }, generation);
+      // msg.id is set (checked above): no copy of the message for its type.
+      const { pending } = this.deps.writer.normalize(msg as StreamMessage & { id: string }, generation);
       for (const p of pending) this.buffer.push(p);
       if (this.buffer.length >= this.deps.settings.batchSize) {
         // Read and normalize the next batch while this one is written: wait only for the one before it, so at

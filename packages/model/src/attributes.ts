@@ -39,11 +39,50 @@ function toIso(ms: number): string | undefined {
   return Math.abs(ms) <= MAX_DATE_MS ? new Date(ms).toISOString() : undefined;
 }
 
+/** Two ASCII digits at `i` as a number, or -1. */
+function digits2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Whether `s` is already what `toIso(Date.parse(s))` returns: exactly `YYYY-MM-DDTHH:mm:ss.sssZ` with a real
+ * date and time (Date.parse rolls `02-30` or `24:00` over to the next day, and refuses second 60). Most streamed
+ * timestamps are (OpenCTI writes them with toISOString): they skip the regex, the parse and the formatting,
+ * which cost ~3 µs per event on the ingest path (issue 18). The result is the same string either way
+ * (test/attributes.test.ts compares both paths).
+ */
+function isCanonicalInstant(s: string): boolean {
+  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */) return false;
+  if (s[4] !== '-' || s[7] !== '-' || s[10] !== 'T' || s[13] !== ':' || s[16] !== ':' || s[19] !== '.') {
+    return false;
+  }
+  const hi = digits2(s, 0);
+  const lo = digits2(s, 2);
+  const month = digits2(s, 5);
+  const day = digits2(s, 8);
+  const hour = digits2(s, 11);
+  const minute = digits2(s, 14);
+  const second = digits2(s, 17);
+  const msHi = digits2(s, 20);
+  const msLo = s.charCodeAt(22) - 48;
+  if (hi < 0 || lo < 0 || msHi < 0 || msLo < 0 || msLo > 9) return false;
+  if (month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59) return false;
+  if (second < 0 || second > 59) return false;
+  const year = hi * 100 + lo;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days =
+    month === 2 ? (leap ? 29 : 28) : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return day <= days;
+}
+
 /**
  * A start of validity in canonical form (`YYYY-MM-DDTHH:mm:ss.sssZ`); sub-milliseconds are truncated (an
  * earlier start never shortens validity). A string that is not an ISO timestamp is returned unchanged.
  */
 export function canonicalValidFrom(iso: string): string {
+  if (isCanonicalInstant(iso)) return iso;
   const ms = parseInstant(iso, false);
   return (ms !== undefined && toIso(ms)) || iso;
 }
@@ -57,7 +96,10 @@ export function roundValidUntil(iso: string, rounding: ValidUntilRounding): stri
 export function roundValidUntil(iso: string | undefined, rounding: ValidUntilRounding): string | undefined;
 export function roundValidUntil(iso: string | undefined, rounding: ValidUntilRounding): string | undefined {
   if (iso === undefined) return undefined;
-  const ms = parseInstant(iso, true);
+  const canonical = isCanonicalInstant(iso);
+  // Already canonical, to the millisecond: on every unit boundary of 'none'.
+  if (canonical && rounding === 'none') return iso;
+  const ms = canonical ? Date.parse(iso) : parseInstant(iso, true);
   if (ms === undefined) return iso;
   const unit = UNIT_MS[rounding];
   return toIso(Math.ceil(ms / unit) * unit) ?? iso;
@@ -70,6 +112,14 @@ export function roundValidUntil(iso: string | undefined, rounding: ValidUntilRou
  */
 export function normalizeKillChainPhases(input: unknown): KillChainPhase[] {
   if (!Array.isArray(input)) return [];
+  if (input.length <= 1) {
+    // The common case (none or one phase) needs no de-duplication or sort.
+    const p = input[0];
+    if (typeof p !== 'object' || p === null) return [];
+    const { kill_chain_name, phase_name } = p as Record<string, unknown>;
+    if (typeof kill_chain_name !== 'string' || typeof phase_name !== 'string') return [];
+    return [{ kill_chain_name, phase_name }];
+  }
   const byKey = new Map<string, KillChainPhase>();
   for (const p of input) {
     if (typeof p !== 'object' || p === null) continue;

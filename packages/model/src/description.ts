@@ -45,16 +45,48 @@ export function truncateCodePoints(s: string, max: number): string {
   return out;
 }
 
+/** A template split once: literal text (unknown placeholders included, as written) and placeholder names. */
+interface CompiledTemplate {
+  template: string;
+  parts: Array<{ text: string } | { name: DescriptionPlaceholder }>;
+  names: ReadonlySet<DescriptionPlaceholder>;
+}
+
+/** The last template compiled: a process renders one template (its configuration) for every event. */
+let compiled: CompiledTemplate | undefined;
+
+function compile(template: string): CompiledTemplate {
+  if (compiled?.template === template) return compiled;
+  const parts: CompiledTemplate['parts'] = [];
+  const names = new Set<DescriptionPlaceholder>();
+  let last = 0;
+  for (const m of template.matchAll(PLACEHOLDER_RE)) {
+    const name = placeholderName(m[1]!);
+    if (name === undefined) continue;
+    if (m.index > last) parts.push({ text: template.slice(last, m.index) });
+    parts.push({ name });
+    names.add(name);
+    last = m.index + m[0].length;
+  }
+  if (last < template.length) parts.push({ text: template.slice(last) });
+  compiled = { template, parts, names };
+  return compiled;
+}
+
+/** The known placeholders a template uses (a caller may skip computing the others' values). */
+export function templatePlaceholders(template: string): ReadonlySet<DescriptionPlaceholder> {
+  return compile(template).names;
+}
+
 /**
  * Renders the template in one pass (a value containing `{id}` is not expanded again) and truncates the
  * result to 500 code points. Unknown placeholders are left as written; `validateDescriptionTemplate` rejects
- * them at start-up, so they only survive here when a caller skipped validation.
+ * them at start-up, so they only survive here when a caller skipped validation. The template is split once
+ * (not matched again for every event: issue 18).
  */
 export function renderDescription(template: string, vars: DescriptionVars): string {
-  const out = template.replace(PLACEHOLDER_RE, (whole, raw: string) => {
-    const name = placeholderName(raw);
-    return name === undefined ? whole : (vars[name] ?? '');
-  });
+  let out = '';
+  for (const part of compile(template).parts) out += 'text' in part ? part.text : (vars[part.name] ?? '');
   return truncateCodePoints(out, MAX_DESCRIPTION_CODE_POINTS);
 }
 

@@ -16,7 +16,7 @@ import {
   roundValidUntil,
   type ValidUntilRounding,
 } from './attributes.ts';
-import { type DescriptionVars, renderDescription } from './description.ts';
+import { type DescriptionVars, renderDescription, templatePlaceholders } from './description.ts';
 import type { IndicatorJob, IocAttributes } from './job.ts';
 
 export interface NormalizeConfig {
@@ -230,6 +230,7 @@ function exportOf(p: PatternFields, mode: ExtractionMode): Export {
 }
 
 function uniqueSorted(values: string[]): string[] {
+  if (values.length <= 1) return values.slice();
   return [...new Set(values)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
@@ -275,6 +276,60 @@ function previousPattern(
 
 type Built = { job: IndicatorJob; findings: Finding[] } | { malformed: string };
 
+/** `config.openctiUrl` without its trailing slashes, for the one URL a process is configured with. */
+let trimmedUrl: { url: string; trimmed: string } | undefined;
+
+/** The values of the placeholders the template uses (the others are not computed: this runs for every event). */
+function descriptionVars(
+  data: Unchecked<OpenCtiIndicator>,
+  indicatorId: string,
+  stixId: string,
+  config: NormalizeConfig,
+): DescriptionVars {
+  const uses = templatePlaceholders(config.descriptionTemplate);
+  const vars: DescriptionVars = {};
+  if (uses.size === 0) return vars;
+  const extObj = (data.extensions as Json)[OPENCTI_EXTENSION] as Unchecked<OpenCtiIndicatorExtension>;
+  for (const name of uses) {
+    switch (name) {
+      case 'opencti_url':
+        if (trimmedUrl?.url !== config.openctiUrl) {
+          trimmedUrl = { url: config.openctiUrl, trimmed: config.openctiUrl.replace(/\/+$/, '') };
+        }
+        vars.opencti_url = trimmedUrl.trimmed;
+        break;
+      case 'id':
+        vars.id = indicatorId;
+        break;
+      case 'stix_id':
+        vars.stix_id = stixId;
+        break;
+      case 'name':
+        vars.name = str(data.name) ?? '';
+        break;
+      case 'description':
+        vars.description = str(data.description) ?? '';
+        break;
+      case 'score':
+        vars.score =
+          typeof extObj.score === 'number' || typeof extObj.score === 'string' ? String(extObj.score) : '';
+        break;
+      case 'labels':
+        vars.labels = (
+          Array.isArray(data.labels) ? data.labels.filter((l) => typeof l === 'string') : []
+        ).join(', ');
+        break;
+      case 'pattern_type':
+        vars.pattern_type = str(data.pattern_type) ?? '';
+        break;
+      case 'main_observable_type':
+        vars.main_observable_type = str(extObj.main_observable_type) ?? '';
+        break;
+    }
+  }
+  return vars;
+}
+
 function indicatorJob(
   data: Unchecked<OpenCtiIndicator>,
   op: 'upsert' | 'remove',
@@ -294,25 +349,15 @@ function indicatorJob(
   if (validFromRaw === undefined && op === 'upsert') {
     return { malformed: `indicator ${indicatorId} without valid_from` };
   }
-  const extObj = (data.extensions as Json)[OPENCTI_EXTENSION] as Unchecked<OpenCtiIndicatorExtension>;
-  const labels = Array.isArray(data.labels) ? data.labels.filter((l) => typeof l === 'string') : [];
-  const vars: DescriptionVars = {
-    opencti_url: config.openctiUrl.replace(/\/+$/, ''),
-    id: indicatorId,
-    stix_id: stixId,
-    name: str(data.name) ?? '',
-    description: str(data.description) ?? '',
-    score: typeof extObj.score === 'number' || typeof extObj.score === 'string' ? String(extObj.score) : '',
-    labels: labels.join(', '),
-    pattern_type: str(data.pattern_type) ?? '',
-    main_observable_type: str(extObj.main_observable_type) ?? '',
-  };
   const validUntilRaw = str(data.valid_until);
   const attributes: IocAttributes = {
     // A remove's attributes are informational only; '' rather than inventing a date.
     validFrom: validFromRaw === undefined ? '' : canonicalValidFrom(validFromRaw),
     killChainPhases: normalizeKillChainPhases(data.kill_chain_phases),
-    description: renderDescription(config.descriptionTemplate, vars),
+    description: renderDescription(
+      config.descriptionTemplate,
+      descriptionVars(data, indicatorId, stixId, config),
+    ),
   };
   if (validUntilRaw !== undefined)
     attributes.validUntil = roundValidUntil(validUntilRaw, config.validUntilRounding);

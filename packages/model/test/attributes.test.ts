@@ -55,8 +55,49 @@ describe('canonicalValidFrom', () => {
     ['2016-04-06T20:03:48.432678Z', '2016-04-06T20:03:48.432Z'],
     ['2024-11-26T12:00:05+02:00', '2024-11-26T10:00:05.000Z'],
     ['garbage', 'garbage'],
+    // Canonical-looking strings Date.parse rolls over or refuses (the fast path for canonical strings must
+    // give what the parse gives).
+    ['2026-02-30T00:00:00.000Z', '2026-03-02T00:00:00.000Z'],
+    ['2026-02-29T00:00:00.000Z', '2026-03-01T00:00:00.000Z'],
+    ['2024-02-29T00:00:00.000Z', '2024-02-29T00:00:00.000Z'],
+    ['2100-02-29T00:00:00.000Z', '2100-03-01T00:00:00.000Z'],
+    ['2000-02-29T00:00:00.000Z', '2000-02-29T00:00:00.000Z'],
+    ['2026-04-31T10:00:00.000Z', '2026-05-01T10:00:00.000Z'],
+    ['2026-01-01T24:00:00.000Z', '2026-01-02T00:00:00.000Z'],
+    ['2026-01-01T23:59:60.000Z', '2026-01-01T23:59:60.000Z'],
+    ['2026-13-01T00:00:00.000Z', '2026-13-01T00:00:00.000Z'],
+    ['2026-00-10T00:00:00.000Z', '2026-00-10T00:00:00.000Z'],
+    ['2026-01-00T00:00:00.000Z', '2026-01-00T00:00:00.000Z'],
+    ['0000-01-01T00:00:00.000Z', '0000-01-01T00:00:00.000Z'],
+    ['2026-01-01t00:00:00.000z', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01T00:00:00.00xZ', '2026-01-01T00:00:00.00xZ'],
   ])('%s → %s', (iso, want) => {
     expect(canonicalValidFrom(iso)).toBe(want);
+  });
+
+  it('gives, for every string of the canonical shape, what parsing and formatting give', () => {
+    // The reference: the regex + Date.parse + toISOString path every non-canonical string takes.
+    const reference = (iso: string) => {
+      const ms = Date.parse(iso);
+      return Number.isNaN(ms) ? iso : new Date(ms).toISOString();
+    };
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    let seed = 18;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const years = [0, 1, 1900, 1970, 2000, 2024, 2025, 2100, 2400, 9999];
+    for (let i = 0; i < 5000; i++) {
+      const iso = `${pad(years[rand(years.length)]!, 4)}-${pad(rand(14), 2)}-${pad(rand(33), 2)}T${pad(rand(26), 2)}:${pad(rand(61), 2)}:${pad(rand(62), 2)}.${pad(rand(1000), 3)}Z`;
+      expect(canonicalValidFrom(iso), iso).toBe(reference(iso));
+      for (const rounding of ['none', 'minute', 'hour', 'day'] as const) {
+        const ms = Date.parse(iso);
+        const unit = { none: 1, minute: 60_000, hour: 3_600_000, day: 86_400_000 }[rounding];
+        const want = Number.isNaN(ms) ? iso : new Date(Math.ceil(ms / unit) * unit).toISOString();
+        expect(roundValidUntil(iso, rounding), `${iso} ${rounding}`).toBe(want);
+      }
+    }
   });
 });
 
@@ -64,6 +105,15 @@ describe('normalizeKillChainPhases', () => {
   it.each([
     [undefined, []],
     ['x', []],
+    [[], []],
+    [[null], []],
+    [['x'], []],
+    [[{ kill_chain_name: 'mitre-attack' }], []],
+    [[{ kill_chain_name: 'mitre-attack', phase_name: 7 }], []],
+    [
+      [{ kill_chain_name: 'mitre-attack', phase_name: 'execution', extra: true }],
+      [{ kill_chain_name: 'mitre-attack', phase_name: 'execution' }],
+    ],
     [
       [
         { kill_chain_name: 'mitre-attack', phase_name: 'execution', extra: true },

@@ -4,6 +4,7 @@ import {
   type DescriptionVars,
   MAX_DESCRIPTION_CODE_POINTS,
   renderDescription,
+  templatePlaceholders,
   truncateCodePoints,
   validateDescriptionTemplate,
 } from '../src/description.ts';
@@ -35,6 +36,19 @@ describe('renderDescription', () => {
     ['constant', 'constant'],
   ])('%s → %s', (template, want) => {
     expect(renderDescription(template, vars)).toBe(want);
+  });
+
+  it('renders each template as its own, whichever was rendered before (templates are split once)', () => {
+    for (let i = 0; i < 3; i++) {
+      expect(renderDescription('{id}-{name}', vars)).toBe('5f3c2a10-198.51.100.7');
+      expect(renderDescription('{name}|{nope}|{ID}', vars)).toBe('198.51.100.7|{nope}|5f3c2a10');
+    }
+  });
+
+  it('names the known placeholders a template uses', () => {
+    expect([...templatePlaceholders(DEFAULT_DESCRIPTION_TEMPLATE)].sort()).toEqual(['id', 'opencti_url']);
+    expect([...templatePlaceholders('{Name} {nope} {name} {score}')].sort()).toEqual(['name', 'score']);
+    expect(templatePlaceholders('constant').size).toBe(0);
   });
 
   it('renders missing values as empty', () => {

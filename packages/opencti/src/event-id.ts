@@ -30,8 +30,12 @@ export function eventIdMs(id: EventId): number {
  * then character by character (ids are checked with isEventId before they reach here).
  */
 export function compareEventIds(a: EventId, b: EventId): number {
+  if (a === b) return 0;
   const ad = dashOf(a);
   const bd = dashOf(b);
+  // Same shape (both parts of equal lengths): digit strings of one length compare as numbers, so the whole ids
+  // compare as strings, in one native comparison. The usual case: successive ids of one stream (issue 18).
+  if (ad === bd && a.length === b.length) return a < b ? -1 : 1;
   return (
     compareDigits(a, 0, ad, b, 0, bd) ||
     compareDigits(a, Math.min(ad + 1, a.length), a.length, b, Math.min(bd + 1, b.length), b.length)

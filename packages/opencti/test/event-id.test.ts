@@ -46,8 +46,38 @@ describe('compareEventIds', () => {
     ['0-0', '0-0', 0],
     ['5', '5-0', 0],
     ['5', '5-1', -1],
+    // Same shape (equal part lengths), leading zeros included.
+    ['01-5', '10-0', -1],
+    ['10-05', '10-10', -1],
+    ['10-10', '10-05', 1],
+    ['1732615205120-9', '1732615205120-8', 1],
+    ['0000-9', '0001-0', -1],
   ])('%s vs %s → %i', (a, b, want) => {
     expect(Math.sign(compareEventIds(a, b))).toBe(want);
+  });
+
+  it('agrees with a BigInt comparison on generated ids of every shape', () => {
+    let seed = 18;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const digits = () => {
+      const len = 1 + rand(3);
+      let s = '';
+      for (let i = 0; i < len; i++) s += String(rand(i === 0 ? 3 : 10));
+      return s;
+    };
+    const big = (id: string) => {
+      const [ms, seq] = id.split('-');
+      return BigInt(ms!) * 10n ** 20n + BigInt(seq!);
+    };
+    for (let i = 0; i < 5000; i++) {
+      const a = `${digits()}-${digits()}`;
+      const b = `${digits()}-${digits()}`;
+      const want = big(a) < big(b) ? -1 : big(a) > big(b) ? 1 : 0;
+      expect(Math.sign(compareEventIds(a, b)), `${a} vs ${b}`).toBe(want);
+    }
   });
 
   it('sorts a shuffled list numerically', () => {

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Job as JobData } from '@octi-sekoia/model';
+import { Job, type Queue } from 'bullmq';
+import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
+
+/**
+ * BullMQ's `addBulk` runs its `addStandardJob` Lua script once per job, each an ioredis command of its own (9 key
+ * names, its encoding, promise and reply): about half of the ingest's CPU per job (bench/README.md, "Ingest
+ * throughput"). Here BullMQ still builds every job (its `Job`, options, data and the script's arguments, through
+ * `addJobToTransaction` on a recording client — the method BullMQ keeps public for flow producers that batch
+ * inserts), and its own script runs once per job, but inside one call per batch (add-standard-jobs.lua): the jobs
+ * in Redis are those addBulk writes (test/add-jobs.test.ts compares them).
+ * Depends on BullMQ's script text and argument layout: a BullMQ upgrade re-runs that test.
+ */
+const SOURCE = readFileSync(new URL('./lua/add-standard-jobs.lua', import.meta.url), 'utf8').replace(
+  '-- @bullmq addStandardJob',
+  () => addStandardJob.content,
+);
+const SHA = createHash('sha1').update(SOURCE).digest('hex');
+
+/** What BullMQ's recording client receives for one job: the nine keys, then three arguments. */
+type ScriptArgs = Array<string | Buffer | number | null>;
+
+interface Recorder {
+  runCommand(name: string, args: ScriptArgs): number;
+}
+
+interface Backend {
+  addJobToTransaction(
+    client: Recorder,
+    job: unknown,
+    jobId: string | undefined,
+    parentKeyOpts: { parentKey?: string; parentDependenciesKey?: string },
+  ): Promise<string>;
+}
+
+interface RedisLike {
+  evalsha(sha: string, numKeys: number, ...args: Array<string | Buffer | number | null>): Promise<unknown>;
+  eval(script: string, numKeys: number, ...args: Array<string | Buffer | number | null>): Promise<unknown>;
+}
+
+/**
+ * Adds the jobs as `queue.addBulk(jobs)` does (same job hashes, lists, events and duplicate-id answers), in one
+ * Redis call. Rejects when Redis does or a job is refused (BullMQ's negative codes).
+ */
+export async function addJobs(
+  queue: Queue<JobData>,
+  /** The connection the queue was created with (ConnectorQueues.redis). */
+  connection: unknown,
+  jobs: ReadonlyArray<{ name: string; data: JobData; opts: { jobId: string } }>,
+): Promise<void> {
+  if (jobs.length === 0) return;
+  // As addBulk, which waits for the queue's connection before its first command.
+  await queue.waitUntilReady();
+  const recorded: ScriptArgs[] = [];
+  const recorder: Recorder = {
+    runCommand(name, args) {
+      // Only standard jobs (no delay, priority or parent): any other script would be another layout.
+      if (!name.startsWith('addStandardJob:')) throw new Error(`addJobs: unexpected BullMQ script ${name}`);
+      recorded.push(args);
+      return 0;
+    },
+  };
+  const backend = queue.backend as unknown as Backend;
+  const adds: Array<Promise<string>> = [];
+  for (const j of jobs) {
+    // As Queue.addBulk and Job.createBulk do: the queue's default options under the job's, then the job's JSON.
+    const opts = { ...queue.jobsOpts, ...j.opts, jobId: j.opts.jobId };
+    const job = new Job<JobData>(queue, j.name, j.data, opts, j.opts.jobId);
+    const json = job.asJSON();
+    (job as unknown as { validateOptions(json: unknown): void }).validateOptions(json);
+    adds.push(backend.addJobToTransaction(recorder, json, job.id, { parentDependenciesKey: '' }));
+  }
+  await Promise.all(adds);
+  const keys = recorded[0]!.slice(0, addStandardJob.keys);
+  const argv: ScriptArgs = [];
+  for (const args of recorded) {
+    if (args.length !== addStandardJob.keys + 3) throw new Error(`addJobs: ${args.length} script arguments`);
+    argv.push(args[addStandardJob.keys]!, args[addStandardJob.keys + 1]!, args[addStandardJob.keys + 2]!);
+  }
+  const redis = connection as RedisLike;
+  let results: unknown;
+  try {
+    results = await redis.evalsha(SHA, keys.length, ...keys, ...argv);
+  } catch (err) {
+    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+    results = await redis.eval(SOURCE, keys.length, ...keys, ...argv);
+  }
+  const list = results as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i];
+    if (typeof r === 'number' && r < 0) {
+      throw new Error(`addJobs: BullMQ refused job ${jobs[i]?.opts.jobId} (code ${r})`);
+    }
+  }
+}

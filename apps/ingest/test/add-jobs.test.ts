@@ -1,0 +1,108 @@
+/**
+ * addJobs (src/add-jobs.ts) writes what BullMQ's Queue.addBulk writes: the same jobs added both ways to two
+ * connectors' queues leave the same keys with the same contents (job hashes but their creation time, the wait
+ * list in order, the id counter, the event stream's entries, the marker), also when the jobs are added again
+ * (job ids make it a no-op) and when the queue is paused.
+ */
+import type { Job } from '@octi-sekoia/model';
+import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { addJobs } from '../src/add-jobs.ts';
+
+let r: TestRedis;
+let redis: ReturnType<TestRedis['connect']>;
+let viaAddBulk: ConnectorQueues;
+let viaAddJobs: ConnectorQueues;
+
+beforeEach(async () => {
+  r = await testRedis('ingest-add-jobs');
+  redis = r.connect();
+  viaAddBulk = createQueues(redis, r.prefix, '11111111-1111-4111-8111-111111111111');
+  viaAddJobs = createQueues(redis, r.prefix, '22222222-2222-4222-8222-222222222222');
+});
+afterEach(async () => {
+  await viaAddBulk.close();
+  await viaAddJobs.close();
+  await r.cleanup();
+});
+
+const indicator = (n: number): Job => ({
+  kind: 'indicator',
+  generation: 1,
+  eventId: `1700000000000-${n}`,
+  op: n % 3 === 0 ? 'remove' : 'upsert',
+  indicatorId: `ind-${n}`,
+  stixId: `indicator--${n}`,
+  attributes: {
+    validFrom: '2026-01-01T00:00:00.000Z',
+    validUntil: '2027-01-01T00:00:00.000Z',
+    killChainPhases: [{ kill_chain_name: 'mitre-attack', phase_name: 'command-and-control' }],
+    description: `indicator ${n} ✓`,
+  },
+  values: n % 3 === 0 ? [] : [`198.51.100.${n}`],
+});
+
+function bulk(jobs: Job[]) {
+  return jobs.map((data) => ({
+    name: data.kind === 'indicator' ? data.op : 'sweep',
+    data,
+    opts: {
+      jobId:
+        data.kind === 'indicator' ? `g1-${data.eventId}-${data.indicatorId}` : `g1-${data.eventId}-sweep`,
+    },
+  }));
+}
+
+/** Every key of a connector's indicators queue, by the part after the queue name, with its content. */
+async function queueState(q: ConnectorQueues): Promise<Record<string, unknown>> {
+  const base = `${q.keys.bullPrefix}:${q.keys.queues.indicators}:`;
+  const keys = await redis.keys(`${base}*`);
+  const state: Record<string, unknown> = {};
+  for (const key of keys.sort()) {
+    const type = await redis.type(key);
+    const name = key.slice(base.length);
+    if (type === 'hash') {
+      const h = await redis.hgetall(key);
+      delete h.timestamp; // the time of the add
+      state[name] = h;
+    } else if (type === 'list') state[name] = await redis.lrange(key, 0, -1);
+    else if (type === 'zset') state[name] = await redis.zrange(key, '0', '-1', 'WITHSCORES');
+    else if (type === 'stream') state[name] = (await redis.xrange(key, '-', '+')).map(([, fields]) => fields);
+    else if (type === 'string') state[name] = await redis.get(key);
+    else state[name] = type;
+  }
+  return state;
+}
+
+it('leaves the keys Queue.addBulk leaves, with the same contents, also for jobs added again', async () => {
+  const first = bulk([...Array.from({ length: 7 }, (_, i) => indicator(i + 1))]);
+  const second = bulk([
+    indicator(3),
+    indicator(8),
+    { kind: 'sweep', generation: 1, eventId: '1700000000000-9' },
+  ]);
+  await viaAddBulk.indicators.addBulk(first);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, first);
+  await viaAddBulk.indicators.addBulk(second);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, second);
+
+  const want = await queueState(viaAddBulk);
+  expect(Object.keys(want)).toContain('wait');
+  expect((want.wait as string[]).length).toBe(9);
+  expect(await queueState(viaAddJobs)).toEqual(want);
+  const job = await viaAddJobs.indicators.getJob('g1-1700000000000-8-ind-8');
+  expect(job?.data).toEqual(indicator(8));
+  expect(job?.opts.attempts).toBe(25);
+});
+
+it('puts the jobs of a paused queue where Queue.addBulk puts them', async () => {
+  await viaAddBulk.indicators.pause();
+  await viaAddJobs.indicators.pause();
+  const jobs = bulk([indicator(1), indicator(2)]);
+  await viaAddBulk.indicators.addBulk(jobs);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs);
+  const want = await queueState(viaAddBulk);
+  expect(await viaAddBulk.indicators.getWaitingCount()).toBe(2);
+  expect(await queueState(viaAddJobs)).toEqual(want);
+});
