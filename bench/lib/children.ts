@@ -85,6 +85,8 @@ export class App {
   readonly spawnedAt = Date.now();
   /** Time of the app's `started` log line (pino `time`), once seen. */
   startedAt: number | undefined;
+  /** Time of the app's first log line (pino `time`): spawn → this is mostly loading the modules. */
+  firstLineAt: number | undefined;
   private readonly lines: LogLine[] = [];
   private partial = '';
   private readonly out: WriteStream;
@@ -149,6 +151,7 @@ export class App {
       } catch {
         continue;
       }
+      this.firstLineAt ??= line.time;
       if (line.msg === 'started' && this.startedAt === undefined) this.startedAt = line.time;
       if (this.keep(line) || line.level === 'error' || line.level === 'fatal') this.lines.push(line);
     }
