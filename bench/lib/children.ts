@@ -102,9 +102,12 @@ export class App {
     private readonly keep: (line: LogLine) => boolean,
   ) {
     this.out = createWriteStream(logFile);
+    // BENCH_APP_NODE_ARGS: extra node options for the apps only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    // (NODE_OPTIONS would also profile pnpm and the bench).
+    const extra = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const args = bundled
-      ? ['--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
-      : ['--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
+      ? [...extra, '--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
+      : [...extra, '--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
     this.proc = spawn(process.execPath, args, {
       cwd: join(appRoot, 'apps', app),
       env,

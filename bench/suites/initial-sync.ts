@@ -243,6 +243,8 @@ export interface Phases {
   queueDrainedSeconds?: number;
   /** Spawn → a worker logged "generation swept" for generation 1: the budget is idle until then. */
   sweptSeconds?: number;
+  /** The sweep itself (its scan of every indicator record), from the worker's log line (`sweepMs`). */
+  sweepSeconds?: number;
   convergedSeconds: number;
   /** Most jobs seen waiting in the queue (200 ms samples): ingest ahead of the workers when large. */
   peakQueued: number;
@@ -279,11 +281,12 @@ function phaseFigures(p: {
     ?.logs('live stream connected')
     .filter((l) => recoveryAt === undefined || l.time <= recoveryAt)
     .at(-1)?.time;
-  const sweptTimes = workers
+  const sweptLine = workers
     .flatMap((w) => w.logs())
     .filter((l) => l.msg.startsWith('generation swept') && l.generation === 1)
-    .map((l) => l.time);
-  const sweptAt = sweptTimes.length > 0 ? Math.min(...sweptTimes) : undefined;
+    .sort((a, b) => a.time - b.time)[0];
+  const sweptAt = sweptLine?.time;
+  const sweepMs = typeof sweptLine?.sweepMs === 'number' ? sweptLine.sweepMs : undefined;
   // The sweep marker itself stays queued (delayed while deferred): drained = nothing but it left.
   const drained =
     recoveryAt === undefined ? undefined : p.queueSamples.find(([t, q]) => t >= recoveryAt && q <= 1);
@@ -319,6 +322,7 @@ function phaseFigures(p: {
     recoveryEnqueuedSeconds: since(p.t0, recoveryAt),
     queueDrainedSeconds: since(p.t0, drainedAt),
     sweptSeconds,
+    sweepSeconds: sweepMs === undefined ? undefined : round(sweepMs / 1000, 2),
     convergedSeconds: round((p.convergedAt - p.t0) / 1000, 2),
     peakQueued: Math.max(0, ...p.queueSamples.map(([, q]) => q)),
     recoveryJobsPerSecond: recoverySeconds ? round(p.events / recoverySeconds, 0) : undefined,
@@ -352,7 +356,7 @@ function phaseRows(ph: Phases, sweepDeferrals: number, idealValuesPerSecond: num
     },
     {
       figure: 'phase: → swept (the budget idle until then)',
-      value: `${s(ph.sweptSeconds)} from spawn (queue drained at ${s(ph.queueDrainedSeconds)}, swept ${gap(ph.queueDrainedSeconds, ph.sweptSeconds)} after it; ${sweepDeferrals} sweep deferrals)`,
+      value: `${s(ph.sweptSeconds)} from spawn (queue drained at ${s(ph.queueDrainedSeconds)}, swept ${gap(ph.queueDrainedSeconds, ph.sweptSeconds)} after it, the sweep itself ${s(ph.sweepSeconds)}; ${sweepDeferrals} sweep deferrals)`,
       ...(ph.sweptSeconds === undefined
         ? {}
         : { measure: { value: ph.sweptSeconds, lowerIsBetter: true, unit: 's' } }),

@@ -164,14 +164,17 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       await bull.moveToDelayed(now() + s.sweepRecheckMs, token);
       throw new DelayedError();
     }
+    const sweepStart = now();
     const exemptions = (await deps.sweepExemptions?.()) ?? [];
     const r = await deps.reconciler.sweep(marker.generation, {
       exempt: exemptions.map((e) => e.indicator),
     });
+    // How long the sweep itself took (its scan of every indicator record): the budget waits for it too.
+    const sweepMs = now() - sweepStart;
     deps.onOutcome?.('sweep', r.skipped ? 'skipped' : 'swept');
     const { kept, ...counts } = r;
     deps.log.info(
-      { generation: marker.generation, ...counts, kept: kept.length },
+      { generation: marker.generation, ...counts, kept: kept.length, sweepMs },
       'generation swept: indicators not seen in it removed',
     );
     if (!r.skipped) deps.onSweep?.(marker.generation, kept.length);
