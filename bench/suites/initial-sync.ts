@@ -83,6 +83,7 @@ export async function runInitialSync(
       started,
       convergedAt: conv.convergedAt,
       queueSamples,
+      cpuAtStart,
       values,
       minRequests,
       events: scenario.events,
@@ -228,8 +229,8 @@ function since(t0: number, at: number | undefined): number | undefined {
 }
 
 export interface Phases {
-  /** Per app: spawn → first log line (loading the modules, mostly), spawn → `started`. */
-  startup: Array<{ app: string; firstLineSeconds?: number; startedSeconds?: number }>;
+  /** Per app: spawn → first log line (loading the modules, mostly), spawn → `started`, CPU s once all started. */
+  startup: Array<{ app: string; cpuSeconds: number; firstLineSeconds?: number; startedSeconds?: number }>;
   /** Spawn → every app logged `started`. */
   startedSeconds: number;
   /** Spawn → ingest connected to the stream for the recovery (its last "live stream connected" before it). */
@@ -268,6 +269,8 @@ function phaseFigures(p: {
   started: number;
   convergedAt: number;
   queueSamples: Array<[number, number, number[]]>;
+  /** CPU seconds of each app once every app had started. */
+  cpuAtStart: number[];
   values: number;
   minRequests: number;
   events: number;
@@ -312,8 +315,9 @@ function phaseFigures(p: {
   const sweptSeconds = since(p.t0, sweptAt);
   const idealValuesTime = p.values / p.valuesPerSecondIdeal;
   return {
-    startup: p.apps.map((a) => ({
+    startup: p.apps.map((a, i) => ({
       app: a.name,
+      cpuSeconds: round(p.cpuAtStart[i]!, 2),
       firstLineSeconds: since(p.t0, a.firstLineAt),
       startedSeconds: since(p.t0, a.startedAt),
     })),
@@ -344,7 +348,7 @@ function phaseRows(ph: Phases, sweepDeferrals: number, idealValuesPerSecond: num
   return [
     {
       figure: 'phase: spawn → apps started',
-      value: `${s(ph.startedSeconds)} (${ph.startup.map((a) => `${a.app} ${s(a.firstLineSeconds)} to its first log line, ${s(a.startedSeconds)} to started`).join('; ')})`,
+      value: `${s(ph.startedSeconds)} (${ph.startup.map((a) => `${a.app} ${s(a.firstLineSeconds)} to its first log line, ${s(a.startedSeconds)} to started, ${fmt(a.cpuSeconds)} CPU s`).join('; ')})`,
       measure: { value: ph.startedSeconds, lowerIsBetter: true, unit: 's' },
     },
     {
