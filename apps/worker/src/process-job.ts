@@ -151,7 +151,8 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     // and the whole request budget wait for it (issue 18). Anything else (a retry's backoff, a failed job before
     // its move to the dead letters, a collection read) waits in the delayed set as before.
     for (let polls = Math.ceil(s.sweepRecheckMs / SWEEP_POLL_MS); blocker?.running && polls > 0; polls--) {
-      if (signal?.aborted) break;
+      // Shutdown: the job is handed back by the caller (abortable); nothing more to do here.
+      if (signal?.aborted) throw new Aborted();
       await new Promise((r) => setTimeout(r, SWEEP_POLL_MS));
       blocker = await sweepBlocker(bull, marker);
     }
