@@ -86,6 +86,8 @@ export class App {
   readonly spawnedAt = Date.now();
   /** Time of the app's `started` log line (pino `time`), once seen. */
   startedAt: number | undefined;
+  /** Time of the app's first log line (pino `time`): spawn → this is mostly loading the modules. */
+  firstLineAt: number | undefined;
   private readonly lines: LogLine[] = [];
   private partial = '';
   private readonly out: WriteStream;
@@ -102,9 +104,12 @@ export class App {
   ) {
     this.out = createWriteStream(logFile);
     // The app's node flags (packages/ops heap.ts NODE_FLAGS), as its image's command and `pnpm start` pass them.
+    // BENCH_APP_NODE_ARGS: extra node options for the apps only, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`
+    // (NODE_OPTIONS would also profile pnpm and the bench).
+    const extra = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     const args = bundled
-      ? [...NODE_FLAGS[app], '--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
-      : [...NODE_FLAGS[app], '--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
+      ? [...NODE_FLAGS[app], ...extra, '--enable-source-maps', join(appRoot, 'apps', app, 'dist', 'main.js')]
+      : [...NODE_FLAGS[app], ...extra, '--import', 'tsx', join(appRoot, 'apps', app, 'src', 'main.ts')];
     this.proc = spawn(process.execPath, args, {
       cwd: join(appRoot, 'apps', app),
       env,
@@ -151,6 +156,7 @@ export class App {
       } catch {
         continue;
       }
+      this.firstLineAt ??= line.time;
       if (line.msg === 'started' && this.startedAt === undefined) this.startedAt = line.time;
       if (this.keep(line) || line.level === 'error' || line.level === 'fatal') this.lines.push(line);
     }

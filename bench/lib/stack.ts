@@ -326,6 +326,34 @@ export class Stack {
     };
   }
 
+  /**
+   * Samples every `everyMs` (default 200 ms) until `stop()`: jobs in the indicators queue and each running app's
+   * CPU seconds, so the suites can tell how fast the workers drained the recovery and at what CPU per job.
+   * Samples are [epoch ms, jobs queued, CPU seconds per app (stack.apps order)].
+   */
+  sampleQueue(everyMs = 200): { stop: () => Promise<Array<[number, number, number[]]>> } {
+    const samples: Array<[number, number, number[]]> = [];
+    let stopped = false;
+    const loop = (async () => {
+      while (!stopped) {
+        try {
+          const q = await this.queued();
+          samples.push([Date.now(), q, this.apps.map((a) => a.cpuSeconds())]);
+        } catch {
+          // a sample lost to a Redis hiccup: the next one stands
+        }
+        await sleep(everyMs);
+      }
+    })();
+    return {
+      stop: async () => {
+        stopped = true;
+        await loop;
+        return samples;
+      },
+    };
+  }
+
   assertAppsAlive(): void {
     for (const a of this.apps)
       if (!a.running) throw new Error(`${a.name} exited (${a.exited}); log in ${this.dir}`);

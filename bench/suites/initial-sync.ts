@@ -1,8 +1,8 @@
 // Initial sync: ingest + 2 workers (child processes) from a pre-loaded OpenCTI simulator into an empty Sekoia
 // collection, 20 ms API latency, our budget of 5 requests/s (burst 5), the simulator's own rate limit off.
 // Timed from the moment the apps are spawned to the moment the collection equals the oracle.
-import { round } from '../lib/children.ts';
-import { fmt, loadScenario, pct, type SuiteContext, type SuiteResult } from '../lib/result.ts';
+import { type App, round } from '../lib/children.ts';
+import { fmt, loadScenario, pct, type Row, type SuiteContext, type SuiteResult } from '../lib/result.ts';
 import { createGroups, type DataShape, Stack } from '../lib/stack.ts';
 
 export const BUDGET = { rps: 5, burst: 5 };
@@ -37,7 +37,12 @@ export async function runInitialSync(
 
     const sampler = stack.sampleRequests();
     const t0 = Date.now();
-    const apps = [await stack.startIngest(), await stack.startWorker(), await stack.startWorker()];
+    const apps = [
+      await stack.startIngest((l) => l.msg === 'live stream connected'),
+      await stack.startWorker(),
+      await stack.startWorker(),
+    ];
+    const queueSampler = stack.sampleQueue();
     const started = Math.max(...(await Promise.all(apps.map((a) => a.waitStarted(120_000)))));
     const cpuAtStart = apps.map((a) => a.cpuSeconds());
     const conv = await stack.waitConverged(expected, {
@@ -50,6 +55,14 @@ export async function runInitialSync(
     const writes = await stack.workerStats();
     const edited = stack.editedValues(expected);
     const rate = sampler.stop();
+    const queueSamples = await queueSampler.stop();
+    const sweepDeferrals = (
+      await Promise.all(
+        stack.workers
+          .filter((w) => w.running)
+          .map((w) => w.metric('worker_jobs_total', { kind: 'sweep', outcome: 'sweep-deferred' })),
+      )
+    ).reduce((a, b) => a + b, 0);
     const idle = await stack.waitIdle({ timeoutMs: 60_000, swept: 1 });
     const requestsWhenIdle = stack.sekoia.control.requestCount();
     const memory = apps.map((a) => ({ app: a.name, ...a.memory() }));
@@ -64,6 +77,19 @@ export async function runInitialSync(
       };
     }
     const seconds = (conv.convergedAt - t0) / 1000;
+    const phases = phaseFigures({
+      t0,
+      apps,
+      started,
+      convergedAt: conv.convergedAt,
+      queueSamples,
+      cpuAtStart,
+      values,
+      minRequests,
+      events: scenario.events,
+      valuesPerSecondIdeal: nominalIdeal,
+      rps: BUDGET.rps,
+    });
     const secondsFromStarted = (conv.convergedAt - started) / 1000;
     const valuesPerSecond = values / seconds;
     const budgetShare = requestsAtConvergence / (BUDGET.rps * seconds);
@@ -109,6 +135,8 @@ export async function runInitialSync(
       cpu,
       cpuSecondsPer1000Values: round((cpu.reduce((s, c) => s + c.cpuSecondsSyncing, 0) / values) * 1000, 3),
       memory,
+      phases,
+      sweepDeferrals,
     };
     // Issue 18: shared fields ≥ 90 % of the budget ideal; realistic fields ≥ 95 % of that data's ideal.
     const aim = shape === 'shared' ? 0.9 : 0.95;
@@ -186,10 +214,173 @@ export async function runInitialSync(
             aim,
           },
         },
+        ...phaseRows(phases, sweepDeferrals, shape === 'shared' ? nominalIdeal : idealDataValuesPerSecond),
       ],
       notes: [`logs: ${stack.logDir}`],
     };
   } finally {
     await stack.close();
   }
+}
+
+/** Seconds from spawn (t0) to an epoch ms, undefined stays undefined. */
+function since(t0: number, at: number | undefined): number | undefined {
+  return at === undefined || !Number.isFinite(at) ? undefined : round((at - t0) / 1000, 2);
+}
+
+export interface Phases {
+  /** Per app: spawn → first log line (loading the modules, mostly), spawn → `started`, CPU s once all started. */
+  startup: Array<{ app: string; cpuSeconds: number; firstLineSeconds?: number; startedSeconds?: number }>;
+  /** Spawn → every app logged `started`. */
+  startedSeconds: number;
+  /** Spawn → ingest connected to the stream for the recovery (its last "live stream connected" before it). */
+  streamConnectedSeconds?: number;
+  /** Spawn → ingest's "recovery enqueued; sweep marker enqueued after it". */
+  recoveryEnqueuedSeconds?: number;
+  /**
+   * Spawn → the indicators queue first seen holding at most one job (the sweep marker) after the recovery was
+   * enqueued (200 ms samples).
+   */
+  queueDrainedSeconds?: number;
+  /** Spawn → a worker logged "generation swept" for generation 1: the budget is idle until then. */
+  sweptSeconds?: number;
+  /** The sweep itself (its scan of every indicator record), from the worker's log line (`sweepMs`). */
+  sweepSeconds?: number;
+  convergedSeconds: number;
+  /** Most jobs seen waiting in the queue (200 ms samples): ingest ahead of the workers when large. */
+  peakQueued: number;
+  /** Jobs/s the workers recorded: the stream's events ÷ (stream connected → queue drained). */
+  recoveryJobsPerSecond?: number;
+  /** CPU seconds of the workers (summed) and of ingest per 1,000 events, stream connected → queue drained. */
+  workerCpuPer1000Jobs?: number;
+  ingestCpuPer1000Events?: number;
+  /** Creates at the budget from the sweep on: values ÷ (budget × 100) over sweep → converged. */
+  createPhaseRatio?: number;
+  /**
+   * With values held until the sweep, the best ratio from spawn this run's start-up and recovery allow:
+   * values ÷ ideal values/s ÷ (spawn → swept + fewest creates ÷ budget).
+   */
+  boundRatio?: number;
+}
+
+function phaseFigures(p: {
+  t0: number;
+  apps: App[];
+  started: number;
+  convergedAt: number;
+  queueSamples: Array<[number, number, number[]]>;
+  /** CPU seconds of each app once every app had started. */
+  cpuAtStart: number[];
+  values: number;
+  minRequests: number;
+  events: number;
+  valuesPerSecondIdeal: number;
+  rps: number;
+}): Phases {
+  const ingest = p.apps.find((a) => a.app === 'ingest');
+  const workers = p.apps.filter((a) => a.app === 'worker');
+  const recoveryAt = ingest?.logs().find((l) => l.msg.startsWith('recovery enqueued'))?.time;
+  const connected = ingest
+    ?.logs('live stream connected')
+    .filter((l) => recoveryAt === undefined || l.time <= recoveryAt)
+    .at(-1)?.time;
+  const sweptLine = workers
+    .flatMap((w) => w.logs())
+    .filter((l) => l.msg.startsWith('generation swept') && l.generation === 1)
+    .sort((a, b) => a.time - b.time)[0];
+  const sweptAt = sweptLine?.time;
+  const sweepMs = typeof sweptLine?.sweepMs === 'number' ? sweptLine.sweepMs : undefined;
+  // The sweep marker itself stays queued (delayed while deferred): drained = nothing but it left.
+  const drained =
+    recoveryAt === undefined ? undefined : p.queueSamples.find(([t, q]) => t >= recoveryAt && q <= 1);
+  const drainedAt = drained?.[0];
+  // CPU between two sample times (the samples nearest after each).
+  const at = (t: number) => p.queueSamples.find(([st]) => st >= t);
+  const cpuBetween = (from: number, to: number, pick: (a: App) => boolean) => {
+    const a = at(from)?.[2];
+    const b = at(to)?.[2];
+    if (!a || !b) return undefined;
+    return p.apps.reduce((s, app, i) => (pick(app) ? s + (b[i]! - a[i]!) : s), 0);
+  };
+  const recoverySeconds =
+    connected !== undefined && drainedAt !== undefined ? (drainedAt - connected) / 1000 : undefined;
+  const workerCpu =
+    connected !== undefined && drainedAt !== undefined
+      ? cpuBetween(connected, drainedAt, (a) => a.app === 'worker')
+      : undefined;
+  const ingestCpu =
+    connected !== undefined && drainedAt !== undefined
+      ? cpuBetween(connected, drainedAt, (a) => a.app === 'ingest')
+      : undefined;
+  const sweptSeconds = since(p.t0, sweptAt);
+  const idealValuesTime = p.values / p.valuesPerSecondIdeal;
+  return {
+    startup: p.apps.map((a, i) => ({
+      app: a.name,
+      cpuSeconds: round(p.cpuAtStart[i]!, 2),
+      firstLineSeconds: since(p.t0, a.firstLineAt),
+      startedSeconds: since(p.t0, a.startedAt),
+    })),
+    startedSeconds: round((p.started - p.t0) / 1000, 2),
+    streamConnectedSeconds: since(p.t0, connected),
+    recoveryEnqueuedSeconds: since(p.t0, recoveryAt),
+    queueDrainedSeconds: since(p.t0, drainedAt),
+    sweptSeconds,
+    sweepSeconds: sweepMs === undefined ? undefined : round(sweepMs / 1000, 2),
+    convergedSeconds: round((p.convergedAt - p.t0) / 1000, 2),
+    peakQueued: Math.max(0, ...p.queueSamples.map(([, q]) => q)),
+    recoveryJobsPerSecond: recoverySeconds ? round(p.events / recoverySeconds, 0) : undefined,
+    workerCpuPer1000Jobs: workerCpu === undefined ? undefined : round((workerCpu / p.events) * 1000, 3),
+    ingestCpuPer1000Events: ingestCpu === undefined ? undefined : round((ingestCpu / p.events) * 1000, 3),
+    createPhaseRatio:
+      sweptAt === undefined ? undefined : round(idealValuesTime / ((p.convergedAt - sweptAt) / 1000), 4),
+    boundRatio:
+      sweptSeconds === undefined
+        ? undefined
+        : round(idealValuesTime / (sweptSeconds + p.minRequests / p.rps), 4),
+  };
+}
+
+function phaseRows(ph: Phases, sweepDeferrals: number, idealValuesPerSecond: number): Row[] {
+  const s = (n: number | undefined) => (n === undefined ? '?' : `${fmt(n, 1)} s`);
+  const gap = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined ? '?' : `${fmt(b - a, 1)} s`;
+  return [
+    {
+      figure: 'phase: spawn → apps started',
+      value: `${s(ph.startedSeconds)} (${ph.startup.map((a) => `${a.app} ${s(a.firstLineSeconds)} to its first log line, ${s(a.startedSeconds)} to started, ${fmt(a.cpuSeconds)} CPU s`).join('; ')})`,
+      measure: { value: ph.startedSeconds, lowerIsBetter: true, unit: 's' },
+    },
+    {
+      figure: 'phase: → recovery enqueued (ingest read the snapshot)',
+      value: `${s(ph.recoveryEnqueuedSeconds)} from spawn (stream connected at ${s(ph.streamConnectedSeconds)}: ${gap(ph.streamConnectedSeconds, ph.recoveryEnqueuedSeconds)} reading; at most ${ph.peakQueued} jobs queued)`,
+      ...(ph.recoveryEnqueuedSeconds === undefined
+        ? {}
+        : { measure: { value: ph.recoveryEnqueuedSeconds, lowerIsBetter: true, unit: 's' } }),
+    },
+    {
+      figure: 'phase: → swept (the budget idle until then)',
+      value: `${s(ph.sweptSeconds)} from spawn (queue drained at ${s(ph.queueDrainedSeconds)}, swept ${gap(ph.queueDrainedSeconds, ph.sweptSeconds)} after it, the sweep itself ${s(ph.sweepSeconds)}; ${sweepDeferrals} sweep deferrals)`,
+      ...(ph.sweptSeconds === undefined
+        ? {}
+        : { measure: { value: ph.sweptSeconds, lowerIsBetter: true, unit: 's' } }),
+    },
+    {
+      figure: 'recovery: jobs/s recorded, CPU per 1,000 events',
+      value: `${ph.recoveryJobsPerSecond ?? '?'} jobs/s (stream connected → queue drained); workers ${ph.workerCpuPer1000Jobs ?? '?'} CPU s, ingest ${ph.ingestCpuPer1000Events ?? '?'} CPU s per 1,000`,
+      ...(ph.recoveryJobsPerSecond === undefined
+        ? {}
+        : { measure: { value: ph.recoveryJobsPerSecond, unit: 'jobs/s' } }),
+    },
+    {
+      figure: 'phase: swept → converged (create phase), ratio to the ideal',
+      value: `${gap(ph.sweptSeconds, ph.convergedSeconds)}, ${ph.createPhaseRatio === undefined ? '?' : pct(ph.createPhaseRatio)} of ${fmt(idealValuesPerSecond)} values/s`,
+      ...(ph.createPhaseRatio === undefined ? {} : { measure: { value: ph.createPhaseRatio } }),
+    },
+    {
+      figure: 'best ratio from spawn with this start-up and recovery (values held until the sweep)',
+      value: `${ph.boundRatio === undefined ? '?' : pct(ph.boundRatio)} (values ÷ ideal values/s ÷ (spawn → swept + fewest creates ÷ budget req/s))`,
+      ...(ph.boundRatio === undefined ? {} : { measure: { value: ph.boundRatio } }),
+    },
+  ];
 }

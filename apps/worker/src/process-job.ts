@@ -63,6 +63,9 @@ export function isTransient(err: unknown): boolean {
 
 class Aborted extends Error {}
 
+/** How often a sweep marker held back only by running jobs looks again (in the processor, see applySweep). */
+export const SWEEP_POLL_MS = 25;
+
 /**
  * The BullMQ processor. An indicator job records its desired state (fenced, values into the dirty set) and,
  * when traffic is low, reconciles its values at once; under a burst the background drainer reconciles them in
@@ -123,31 +126,56 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     return { outcome: r.outcome as string, dirtied: r.dirtied.length };
   };
 
-  const applySweep = async (bull: BullJob<Job>, marker: SweepMarkerJob, token: string | undefined) => {
-    const blocker = (await deps.collectionReadRunning?.(marker.generation))
-      ? `the collection read of generation ${marker.generation}`
-      : await findSweepBlocker(deps.redis, deps.keys, {
-          id: bull.id ?? '',
-          timestamp: bull.timestamp,
-          generation: marker.generation,
-        });
+  /** What holds G's sweep back now: G's collection read, or a job of G enqueued before the marker. */
+  const sweepBlocker = async (bull: BullJob<Job>, marker: SweepMarkerJob) => {
+    if (await deps.collectionReadRunning?.(marker.generation))
+      return { what: `the collection read of generation ${marker.generation}`, running: false };
+    const b = await findSweepBlocker(deps.redis, deps.keys, {
+      id: bull.id ?? '',
+      timestamp: bull.timestamp,
+      generation: marker.generation,
+    });
+    return b && { what: `${b.id} (${b.state})`, running: b.state === 'active' };
+  };
+
+  const applySweep = async (
+    bull: BullJob<Job>,
+    marker: SweepMarkerJob,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ) => {
+    let blocker = await sweepBlocker(bull, marker);
+    // The marker comes after the recovery's last job, so when a worker takes it the jobs still holding it are
+    // mostly running ones, done within moments: look again every SWEEP_POLL_MS for up to sweepRecheckMs here,
+    // rather than after sweepRecheckMs in the delayed set. The values held for the sweep (holdDuringRecovery)
+    // and the whole request budget wait for it (issue 18). Anything else (a retry's backoff, a failed job before
+    // its move to the dead letters, a collection read) waits in the delayed set as before.
+    for (let polls = Math.ceil(s.sweepRecheckMs / SWEEP_POLL_MS); blocker?.running && polls > 0; polls--) {
+      // Shutdown: the job is handed back by the caller (abortable); nothing more to do here.
+      if (signal?.aborted) throw new Aborted();
+      await new Promise((r) => setTimeout(r, SWEEP_POLL_MS));
+      blocker = await sweepBlocker(bull, marker);
+    }
     if (blocker) {
       deps.onOutcome?.('sweep', 'sweep-deferred');
       deps.log.debug(
-        { generation: marker.generation, blocker },
+        { generation: marker.generation, blocker: blocker.what },
         'sweep waits for older jobs of its generation',
       );
       await bull.moveToDelayed(now() + s.sweepRecheckMs, token);
       throw new DelayedError();
     }
+    const sweepStart = now();
     const exemptions = (await deps.sweepExemptions?.()) ?? [];
     const r = await deps.reconciler.sweep(marker.generation, {
       exempt: exemptions.map((e) => e.indicator),
     });
+    // How long the sweep itself took (its scan of every indicator record): the budget waits for it too.
+    const sweepMs = now() - sweepStart;
     deps.onOutcome?.('sweep', r.skipped ? 'skipped' : 'swept');
     const { kept, ...counts } = r;
     deps.log.info(
-      { generation: marker.generation, ...counts, kept: kept.length },
+      { generation: marker.generation, ...counts, kept: kept.length, sweepMs },
       'generation swept: indicators not seen in it removed',
     );
     if (!r.skipped) deps.onSweep?.(marker.generation, kept.length);
@@ -178,7 +206,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       throw new UnrecoverableError(deps.redact((err as Error).message));
     }
     try {
-      const work = data.kind === 'sweep' ? applySweep(bull, data, token) : applyIndicator(data);
+      const work = data.kind === 'sweep' ? applySweep(bull, data, token, signal) : applyIndicator(data);
       return await abortable(work, signal);
     } catch (err) {
       if (err instanceof DelayedError || err instanceof WaitingError) throw err;

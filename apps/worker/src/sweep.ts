@@ -24,6 +24,13 @@ export interface SweepMarkerRef {
   generation: number;
 }
 
+/** A job that holds a sweep marker back, and the queue state it was found in. */
+export interface SweepBlocker {
+  id: string;
+  /** `active` (running now: done within moments), `wait`, `paused`, `prioritized`, `delayed` or `failed`. */
+  state: string;
+}
+
 /**
  * The first job that must be applied before the sweep of the marker's generation G may run: a job of generation
  * ≤ G, enqueued no later than the marker (same millisecond included), still active, waiting or delayed, or failed
@@ -35,7 +42,7 @@ export async function findSweepBlocker(
   client: RedisClient,
   keys: ConnectorKeys,
   marker: SweepMarkerRef,
-): Promise<string | undefined> {
+): Promise<SweepBlocker | undefined> {
   const list = ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) =>
     keys.queueKey(QUEUE_INDICATORS, part),
   );
@@ -45,7 +52,7 @@ export async function findSweepBlocker(
     marker.timestamp,
     marker.generation,
   ])) as [string, string] | null;
-  return r ? `${r[0]} (${r[1]})` : undefined;
+  return r ? { id: r[0], state: r[1] } : undefined;
 }
 
 /** Why the sweep keeps an indicator: the unresolved dead letter that names it. */
