@@ -9,7 +9,7 @@ import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
  * names, its encoding, promise and reply): about half of the ingest's CPU per job (bench/README.md, "Ingest
  * throughput"). Here BullMQ still builds every job (its `Job`, options, data and the script's arguments, through
  * `addJobToTransaction` on a recording client — the method BullMQ keeps public for flow producers that batch
- * inserts), and its own script runs once per job, but inside one call per batch (add-standard-jobs.lua): the jobs
+ * inserts), and its own script runs once per job, but inside one call per batch of at most JOBS_PER_CALL (add-standard-jobs.lua): the jobs
  * in Redis are those addBulk writes (test/add-jobs.test.ts compares them).
  * Depends on BullMQ's script text and argument layout: a BullMQ upgrade re-runs that test.
  */
@@ -18,6 +18,9 @@ const SOURCE = readFileSync(new URL('./lua/add-standard-jobs.lua', import.meta.u
   () => addStandardJob.content,
 );
 const SHA = createHash('sha1').update(SOURCE).digest('hex');
+
+/** Most jobs in one Redis call (see addJobs). */
+export const JOBS_PER_CALL = 1000;
 
 /** What BullMQ's recording client receives for one job: the nine keys, then three arguments. */
 type ScriptArgs = Array<string | Buffer | number | null>;
@@ -42,7 +45,7 @@ interface RedisLike {
 
 /**
  * Adds the jobs as `queue.addBulk(jobs)` does (same job hashes, lists, events and duplicate-id answers), in one
- * Redis call. Rejects when Redis does or a job is refused (BullMQ's negative codes).
+ * Redis call per JOBS_PER_CALL jobs. Rejects when Redis does or a job is refused (BullMQ's negative codes).
  */
 export async function addJobs(
   queue: Queue<JobData>,
@@ -74,20 +77,28 @@ export async function addJobs(
   }
   await Promise.all(adds);
   const keys = recorded[0]!.slice(0, addStandardJob.keys);
-  const argv: ScriptArgs = [];
-  for (const args of recorded) {
-    if (args.length !== addStandardJob.keys + 3) throw new Error(`addJobs: ${args.length} script arguments`);
-    argv.push(args[addStandardJob.keys]!, args[addStandardJob.keys + 1]!, args[addStandardJob.keys + 2]!);
-  }
   const redis = connection as RedisLike;
-  let results: unknown;
-  try {
-    results = await redis.evalsha(SHA, keys.length, ...keys, ...argv);
-  } catch (err) {
-    if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
-    results = await redis.eval(SOURCE, keys.length, ...keys, ...argv);
+  const results: unknown[] = [];
+  // At most JOBS_PER_CALL jobs per call: the arguments are spread into one call (Node throws RangeError past
+  // ~100k of them: INGEST_BATCH_SIZE has no upper bound), and one call blocks Redis while it runs (~50 ms for
+  // 500 jobs on 2 loaded cores, ~0.9 s for 20,000).
+  for (let from = 0; from < recorded.length; from += JOBS_PER_CALL) {
+    const argv: ScriptArgs = [];
+    for (const args of recorded.slice(from, from + JOBS_PER_CALL)) {
+      if (args.length !== addStandardJob.keys + 3)
+        throw new Error(`addJobs: ${args.length} script arguments`);
+      argv.push(args[addStandardJob.keys]!, args[addStandardJob.keys + 1]!, args[addStandardJob.keys + 2]!);
+    }
+    let answer: unknown;
+    try {
+      answer = await redis.evalsha(SHA, keys.length, ...keys, ...argv);
+    } catch (err) {
+      if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
+      answer = await redis.eval(SOURCE, keys.length, ...keys, ...argv);
+    }
+    results.push(...(answer as unknown[]));
   }
-  const list = results as unknown[];
+  const list = results;
   for (let i = 0; i < list.length; i++) {
     const r = list[i];
     if (typeof r === 'number' && r < 0) {

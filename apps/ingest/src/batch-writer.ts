@@ -87,7 +87,7 @@ export class BatchWriter {
     }
     if (jobs.length > 0) {
       const suffix = opts.jobIdSuffix ?? '';
-      // queues.indicators.addBulk(…), in one Redis call (add-jobs.ts).
+      // queues.indicators.addBulk(…), in one Redis call per 1,000 jobs (add-jobs.ts).
       await addJobs(
         this.deps.queues.indicators,
         this.deps.queues.redis,

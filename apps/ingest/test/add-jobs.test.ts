@@ -106,3 +106,18 @@ it('puts the jobs of a paused queue where Queue.addBulk puts them', async () => 
   expect(await viaAddBulk.indicators.getWaitingCount()).toBe(2);
   expect(await queueState(viaAddJobs)).toEqual(want);
 });
+
+it('adds a batch far larger than one call takes (INGEST_BATCH_SIZE has no upper bound)', async () => {
+  // 60,000 jobs are 180,000 script arguments: spread into one call, Node threw RangeError (call stack size).
+  const jobs = bulk(Array.from({ length: 60_000 }, (_, i) => indicator(i + 1)));
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs);
+  expect(await viaAddJobs.indicators.getWaitingCount()).toBe(60_000);
+  const ends = [
+    ...(await viaAddJobs.indicators.getWaiting(0, 0)),
+    ...(await viaAddJobs.indicators.getWaiting(59_999, 59_999)),
+  ];
+  expect(ends.map((j) => j.id).sort()).toEqual([
+    'g1-1700000000000-1-ind-1',
+    'g1-1700000000000-60000-ind-60000',
+  ]);
+}, 120_000);

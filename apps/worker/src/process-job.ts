@@ -150,12 +150,16 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     // rather than after sweepRecheckMs in the delayed set. The values held for the sweep (holdDuringRecovery)
     // and the whole request budget wait for it (issue 18). Anything else (a retry's backoff, a failed job before
     // its move to the dead letters, a collection read) waits in the delayed set as before.
-    for (let polls = Math.ceil(s.sweepRecheckMs / SWEEP_POLL_MS); blocker?.running && polls > 0; polls--) {
+    // Bounded by time, not by a count of polls (each poll's round trips take longer on a loaded machine).
+    const pollUntil = now() + s.sweepRecheckMs;
+    while (blocker?.running && now() < pollUntil) {
       // Shutdown: the job is handed back by the caller (abortable); nothing more to do here.
       if (signal?.aborted) throw new Aborted();
       await new Promise((r) => setTimeout(r, SWEEP_POLL_MS));
       blocker = await sweepBlocker(bull, marker);
     }
+    // Handed back while polling: another worker owns the marker now (neither delay it nor sweep here).
+    if (signal?.aborted) throw new Aborted();
     if (blocker) {
       deps.onOutcome?.('sweep', 'sweep-deferred');
       deps.log.debug(

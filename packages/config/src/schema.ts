@@ -217,7 +217,7 @@ const WORKER_TUNING: readonly VarSpec[] = [
   tuningVar(
     'sweepRecheckMs',
     1_000,
-    "A sweep marker whose generation still has jobs is looked at again after this (values wait for their recovery's sweep).",
+    "A sweep marker whose generation still has jobs is looked at again after this (values wait for their recovery's sweep); while those jobs are running, the marker polls for up to this long in the worker, holding one of its job slots.",
   ),
   tuningVar(
     'inlineMaxActive',
