@@ -203,7 +203,8 @@ export class SyncState {
   /**
    * Drops the tombstones no event that may still come is older than (prune-tombstones.lua: the bound is the least
    * event id of generation G still pending in the indicators queue, in a dead letter a replay could bring back,
-   * or after ingest's checkpoint), `batch` index entries per step, until none is left below the bound. Does nothing
+   * or after ingest's checkpoint), `batch` index entries per step, each step from where the previous one stopped
+   * (kept entries are stepped over, not looked at again), until the index below the bound is done. Does nothing
    * while more than `maxPending` jobs and dead letters are pending (the pass over them would block Redis): the
    * tombstones then wait for a quieter moment, or their TTL. Safe from several workers at once (each step is
    * atomic). Returns how many went and the bound of the last step.
@@ -216,8 +217,10 @@ export class SyncState {
     const q = (queue: string) =>
       ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) => k.queueKey(queue, part));
     let pruned = 0;
+    // Where the next step starts: after the last index entry the previous one looked at (kept or not).
+    let resume: [string, string] = ['', ''];
     for (;;) {
-      const [n, state, bound, more] = (await pruneTombstonesLua.run(
+      const [n, state, bound, more, score, member] = (await pruneTombstonesLua.run(
         this.redis,
         [
           s.tombstones,
@@ -236,11 +239,13 @@ export class SyncState {
           opts.maxPending ?? 10_000,
           this.tombstoneTtlMs,
           this.tombstoneMinAgeMs,
+          ...resume,
         ],
-      )) as [number, 'ok' | 'busy' | 'no-generation', string, number];
+      )) as [number, 'ok' | 'busy' | 'no-generation', string, number, string?, string?];
       pruned += Number(n);
       if (state !== 'ok') return { pruned, state };
-      if (Number(more) !== 1 || Number(n) === 0) return { pruned, state, bound };
+      if (Number(more) !== 1) return { pruned, state, bound };
+      resume = [String(score), String(member)];
     }
   }
 

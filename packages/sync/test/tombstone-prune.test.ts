@@ -2,7 +2,7 @@
 // no job of their generation older than them is pending, dead-lettered or after ingest's checkpoint, they go,
 // and their index with them; while one is, they stay and the older job is still refused.
 import { jobId } from '@octi-sekoia/model';
-import { addDeadLetter, type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
+import { addDeadLetter, type ConnectorQueues, createQueues, QUEUE_INDICATORS } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SyncState } from '../src/index.ts';
@@ -154,6 +154,124 @@ describe('tombstone prune', () => {
     expect((await state.recordDesired(upsert('z', '5500-0', ['z.example']))).outcome).toBe(
       'stale-generation',
     );
+  });
+
+  it('steps over kept entries: 600 held back by their own dead letters at the front, 300 prunable behind them go', async () => {
+    await checkpoint('0-0');
+    for (let i = 0; i < 600; i++) {
+      await state.recordDesired(upsert(`held${i}`, `${1000 + i}-0`, [`h${i}.example`]));
+      await state.recordDesired(remove(`held${i}`, `${3000 + i}-0`));
+      // An older job of its own indicator dead-lettered (a recovery's remove at `<updated_at>-0`, say).
+      await addDeadLetter(queues, {
+        kind: 'job',
+        payload: upsert(`held${i}`, `${2000 + i}-0`, []),
+        error: 'boom',
+      });
+    }
+    for (let i = 0; i < 300; i++) {
+      await state.recordDesired(upsert(`free${i}`, `${5000 + i}-0`, [`f${i}.example`]));
+      await state.recordDesired(remove(`free${i}`, `${6000 + i}-0`));
+    }
+    await checkpoint('90000-0');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 300, state: 'ok', bound: '90000-0' });
+    expect(await state.tombstoneCount()).toBe(600);
+    expect(await state.readIndicator('free299')).toBeUndefined();
+    expect(await state.readIndicator('held0')).toMatchObject({ live: false, eventId: '3000-0' });
+  });
+
+  it('resumes each step after the last entry looked at, pruned or kept, within one millisecond too', async () => {
+    await checkpoint('0-0');
+    // 20 tombstones of one millisecond (one index score, ordered by id), every other one held back.
+    for (let i = 0; i < 20; i++) {
+      const id = `m${String(i).padStart(2, '0')}`;
+      await state.recordDesired(upsert(id, '1000-0', [`${id}.example`]));
+      await state.recordDesired(remove(id, `4000-${i + 1}`));
+      if (i % 2 === 0)
+        await addDeadLetter(queues, { kind: 'job', payload: upsert(id, '2000-0', []), error: 'boom' });
+    }
+    await checkpoint('90000-0');
+    // Steps of 3: some end on an entry they pruned (gone when the next step resumes), some on one they kept.
+    expect(await state.pruneTombstones({ batch: 3 })).toMatchObject({ pruned: 10, state: 'ok' });
+    expect(await state.tombstoneCount()).toBe(10);
+    expect(await state.readIndicator('m19')).toBeUndefined();
+    expect(await state.readIndicator('m18')).toMatchObject({ live: false, eventId: '4000-19' });
+  });
+
+  it('holds back an indicator whose id contains -replay, under both spellings of a replayed job', async () => {
+    await checkpoint('900-0');
+    await state.recordDesired(upsert('x-replay-1', '100-0', ['x.example']));
+    await state.recordDesired(remove('x-replay-1', '200-0'));
+    const older = upsert('x-replay-1', '150-0', ['x-replay-1.example']);
+    // A dead letter replayed (`<jobId>-replay-<ms>`, packages/queue dead-letters.ts), then one of ingest's
+    // operator inbox (`<jobId>-replay`).
+    for (const suffix of ['-replay-1765000000000', '-replay']) {
+      const job = await queues.indicators.add('upsert', older, { jobId: `${jobId(older)}${suffix}` });
+      expect(await state.pruneTombstones()).toMatchObject({ state: 'ok', bound: '900-0' });
+      expect(await state.readIndicator('x-replay-1')).toMatchObject({ live: false, eventId: '200-0' });
+      expect((await state.recordDesired(older)).outcome).toBe('stale');
+      await job.remove();
+    }
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1 });
+    expect(await state.readIndicator('x-replay-1')).toBeUndefined();
+  });
+
+  it('active and prioritized jobs hold back their tombstone; a newer own job does not; bounds are strict within a millisecond', async () => {
+    await checkpoint('900-0');
+    const tomb = async (id: string, at: string) => {
+      await state.recordDesired(upsert(id, '10-0', [`${id}.example`]));
+      await state.recordDesired(remove(id, at));
+    };
+    const older = (id: string, at = '150-0') => upsert(id, at, [`${id}.example`]);
+
+    // Prioritized.
+    await tomb('p', '200-0');
+    const pj = await queues.indicators.add('upsert', older('p'), { jobId: jobId(older('p')), priority: 5 });
+    expect(await queues.indicators.getJobState(pj.id ?? '')).toBe('prioritized');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0 });
+    await pj.remove();
+
+    // Active: taken by a worker (BullMQ's moveToActive moves the id from wait to active).
+    await tomb('a', '200-0');
+    const aj = await queues.indicators.add('upsert', older('a'), { jobId: jobId(older('a')) });
+    await r.client.lmove(
+      state.keys.queueKey(QUEUE_INDICATORS, 'wait'),
+      state.keys.queueKey(QUEUE_INDICATORS, 'active'),
+      'RIGHT',
+      'LEFT',
+    );
+    expect(await queues.indicators.getJobState(aj.id ?? '')).toBe('active');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1 }); // p only
+    expect(await state.readIndicator('p')).toBeUndefined();
+    expect(await state.readIndicator('a')).toMatchObject({ live: false });
+    await r.client.del(state.keys.queueKey(QUEUE_INDICATORS, 'active'));
+    await aj.remove();
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1 }); // a
+    expect(await state.tombstoneCount()).toBe(0);
+
+    // An own job newer than T (a later upsert waiting): the tombstone refuses nothing that may come.
+    await tomb('n', '300-2');
+    const nj = await queues.indicators.add('upsert', older('n', '300-3'), {
+      jobId: jobId(older('n', '300-3')),
+    });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1 });
+    expect(await state.readIndicator('n')).toBeUndefined();
+    await nj.remove();
+
+    // An own job with T's very id (a dependency message reuses its event's id): kept.
+    await tomb('s', '300-2');
+    const sj = await queues.indicators.add('upsert', older('s', '300-2'), {
+      jobId: jobId(older('s', '300-2')),
+    });
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0 });
+    await sj.remove();
+    // The checkpoint at T, or past it within T's millisecond: kept; past T's millisecond: gone.
+    await checkpoint('300-2');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '300-2' });
+    await checkpoint('300-9');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 0, bound: '300-9' });
+    await checkpoint('301-0');
+    expect(await state.pruneTombstones()).toMatchObject({ pruned: 1, bound: '301-0' });
+    expect(await state.tombstoneCount()).toBe(0);
   });
 
   it('an indicator upserted again leaves the index; the sweep drops the older generations it deletes from it', async () => {

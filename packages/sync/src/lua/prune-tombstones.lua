@@ -14,7 +14,8 @@
 -- and B(X) the least event id of:
 -- - X's jobs of G in the indicators queue, waiting, paused, prioritized, delayed, active or failed (not yet moved
 --   to the dead letters), by the event id and indicator id in the job id `g<G>-<eventId>-<indicatorId>[-replay…]`
---   (model jobId; replays add the suffix), by its data when the id is of another form;
+--   (model jobId; a replay appends the suffix once, so its last `-replay` starts it), by its data when the id is
+--   of another form;
 -- - X's dead letters of kind `job` of generation G (payload eventId and indicatorId), which a replay brings back.
 -- So a dead letter nobody replays holds back its own indicator's tombstone, not the others'.
 -- A tombstone is dropped when T < B and T < B(X) (exact comparison) and it is at least ARGV[7] ms old (its age
@@ -24,7 +25,9 @@
 -- with the prunes that relied on the newer one rolled back too.
 -- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
 -- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
--- nothing ('busy'), and it looks at most at ARGV[4] index entries.
+-- nothing ('busy'), and it looks at most at ARGV[4] index entries, from a resume position: the caller (state.ts
+-- pruneTombstones) steps on from the last entry looked at until the index below the bound is done, so kept entries
+-- at the front (young, or held back by their own indicator's work) do not hide the prunable ones behind them.
 -- KEYS[1] tombstone index (zset id -> ms of T)  KEYS[2] generation counter  KEYS[3] checkpoint (JSON)
 -- KEYS[4] replayed-events list
 -- KEYS[5..7] indicators queue active, wait, paused (lists)  KEYS[8..10] its prioritized, delayed, failed (zsets)
@@ -32,11 +35,12 @@
 -- KEYS[17] stats hash (field tombstones-pruned)
 -- ARGV[1] indicator record prefix  ARGV[2] indicators job key prefix  ARGV[3] dead-letters job key prefix
 -- ARGV[4] most index entries looked at  ARGV[5] most pending jobs + dead letters scanned  ARGV[6] tombstone TTL ms
--- ARGV[7] least age of a dropped tombstone ms
+-- ARGV[7] least age of a dropped tombstone ms  ARGV[8] resume score ('': from the start)  ARGV[9] resume member
 -- Undeclared keys: the indicator records (`ARGV[1] .. id`) found in the index and the BullMQ job hashes
 -- (`ARGV[2] .. id`, `ARGV[3] .. id`) found in the lists; they share the connector's hash tag with KEYS, hence its
 -- slot (@octi-sekoia/queue keys.ts).
--- Returns {pruned, state 'ok'|'busy'|'no-generation', bound or pending count, more (1: the batch was full)}.
+-- Returns {pruned, state 'ok'|'busy'|'no-generation', bound or pending count, more (1: ARGV[4] entries looked at,
+-- some may be left below the bound), resume score, resume member (the last entry looked at)}.
 --- @include "includes/fence"
 
 local G = redis.call('GET', KEYS[2])
@@ -93,9 +97,11 @@ local function job(id)
   local g, e, rest = string.match(id, '^g(%d+)%-(%d+%-%d+)%-(.*)$')
   if g then
     if rest ~= 'sweep' and cmpint(g, G) == 0 then
-      -- The indicator id, without a replay's suffix (both spellings held back: a suffix-like id stays safe).
+      -- The indicator id, without a replay's suffix (`-replay` or `-replay-<ms>`, appended once, so its last
+      -- occurrence; both spellings held back: an id that itself contains `-replay` stays safe).
       lowerOf(rest, e)
-      lowerOf((string.gsub(rest, '%-replay.*$', '')), e)
+      local base = string.match(rest, '^(.*)%-replay')
+      if base then lowerOf(base, e) end
     end
     return
   end
@@ -143,16 +149,43 @@ for i = 11, 16 do
   for _, id in ipairs(ids) do letter(id) end
 end
 
--- The index, oldest first, below the bound's millisecond (a T in the bound's own millisecond waits for the next
--- one). Entries kept (too young, or held back by their indicator's own pending work) are skipped by offset.
-local bms = string.match(bound, '^(%d+)')
+-- The index in its order (score, then member), from the resume position ARGV[8]/ARGV[9] (the last entry the
+-- previous step looked at; '' from the start), below the bound's millisecond (a T in the bound's own millisecond
+-- waits for the next one). Entries kept (too young, or held back by their indicator's own pending work) are
+-- stepped over, so the entries behind them are reached by the next steps, not only by the TTL.
+local bms = tonumber(string.match(bound, '^(%d+)'))
 local limit, ttl, minAge = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local looked, kept, pruned = 0, 0, 0
-while looked < limit do
+local rank = 0
+if ARGV[8] ~= '' then
+  local at = redis.call('ZSCORE', KEYS[1], ARGV[9])
+  if at and tonumber(at) == tonumber(ARGV[8]) then
+    rank = redis.call('ZRANK', KEYS[1], ARGV[9]) + 1
+  elseif not at then
+    -- Gone since (pruned by another worker, live again): its place is the rank it would have (added for the time
+    -- of the ZRANK, in this atomic step).
+    redis.call('ZADD', KEYS[1], ARGV[8], ARGV[9])
+    rank = redis.call('ZRANK', KEYS[1], ARGV[9])
+    redis.call('ZREM', KEYS[1], ARGV[9])
+  else
+    -- Indexed again under another score (deleted again): from the first entry of the old score.
+    rank = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[8])
+  end
+end
+local looked, pruned = 0, 0
+local lastScore, lastId = '', ''
+local done = false
+while not done and looked < limit do
   local asked = limit - looked
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. bms, 'LIMIT', kept, asked)
-  for _, id in ipairs(ids) do
+  local page = redis.call('ZRANGE', KEYS[1], rank, rank + asked - 1, 'WITHSCORES')
+  if #page < 2 * asked then done = true end
+  for i = 1, #page, 2 do
+    local id, score = page[i], page[i + 1]
+    if tonumber(score) >= bms then
+      done = true
+      break
+    end
     looked = looked + 1
+    lastScore, lastId = score, id
     local key = ARGV[1] .. id
     local rec = decode(redis.call('GET', key))
     if not rec or rec[3] ~= 0 then
@@ -172,12 +205,11 @@ while looked < limit do
           redis.call('ZREM', KEYS[1], id)
           pruned = pruned + 1
         else
-          kept = kept + 1
+          rank = rank + 1
         end
       end
     end
   end
-  if #ids < asked then break end
 end
 if pruned > 0 then redis.call('HINCRBY', KEYS[17], 'tombstones-pruned', pruned) end
-return {pruned, 'ok', bound, looked >= limit and 1 or 0}
+return {pruned, 'ok', bound, done and 0 or 1, lastScore, lastId}
