@@ -3,7 +3,7 @@
 // the tag, recordDesired, claims and applyJob fail with CROSSSLOT (or a key on another node).
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { luaSource } from '@octi-sekoia/queue';
+import { createQueues, luaSource } from '@octi-sekoia/queue';
 import { type RedisCluster, startRedisCluster, waitFor } from '@octi-sekoia/testkit';
 import { type Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -141,7 +141,9 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
     const reads = new CollectionReads(redis, opts);
     expect(await reads.supersede()).toBe(2);
 
-    // A tombstone pruned once ingest's checkpoint is past it (the queues' lists and job hashes in the slot).
+    // A tombstone pruned once ingest's checkpoint is past it (the queues' lists and job hashes in the slot): held
+    // back first by an older job of its indicator whose id is not of the model's form, so the script reads the
+    // job's hash (an undeclared key) on the cluster.
     const pruning = new SyncState(redis, { ...opts, tombstoneMinAgeMs: 0 });
     await pruning.recordDesired(upsert('t1', '10-0', ['t.example'], { generation: 3 }));
     await pruning.recordDesired(remove('t1', '20-0', { generation: 3 }));
@@ -149,6 +151,19 @@ describe('the sync engine on a 3-master Redis Cluster', () => {
       state.keys.checkpoint,
       JSON.stringify({ start_from: '30-0', recover_until: null, generation: 3, sweep: null }),
     );
+    const queues = createQueues(redis, opts.keyPrefix, opts.connectorId);
+    try {
+      const job = await queues.indicators.add(
+        'upsert',
+        upsert('t1', '15-0', ['t.example'], { generation: 3 }),
+        { jobId: 'not-a-model-id' },
+      );
+      expect(await pruning.pruneTombstones()).toMatchObject({ pruned: 0, bound: '30-0' });
+      expect(await pruning.readIndicator('t1')).toMatchObject({ live: false, eventId: '20-0' });
+      await job.remove();
+    } finally {
+      await queues.close();
+    }
     expect(await pruning.pruneTombstones()).toMatchObject({ pruned: 1, bound: '30-0' });
     expect(await pruning.readIndicator('t1')).toBeUndefined();
   });
