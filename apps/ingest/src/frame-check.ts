@@ -16,8 +16,12 @@ export interface FrameVerdict {
 /**
  * Pure: what to do with a frame's id before it reaches the checkpoint tracker, which can only order
  * `<ms>-<seq>` ids. OpenCTI sends data frames with increasing ids, recovery ones ascending by `updated_at` and
- * dependencies with the id of the object they precede (docs/opencti-api.md "Event ids"): an
- * id below the previous one is an anomaly worth a warning, though the fence keeps it harmless.
+ * dependencies with the id of the event they precede (docs/opencti-api.md "Event ids"): an id below the previous
+ * one is an anomaly, counted and logged, and the frame is read anyway. It is not always harmless: an indicator's
+ * fence refuses it only while its record holds a newer event id, and a deleted indicator's tombstone is pruned
+ * once ingest's committed checkpoint is past it (packages/sync prune-tombstones.lua), so a frame below the
+ * committed checkpoint can bring such an indicator back (until the next re-sync). Relied on, as the docs say:
+ * OpenCTI sends no such frame.
  * `previousId`: the id of the previous data frame of this reading. `undefined`: nothing wrong (or a control
  * frame without id, which normally has none).
  */
@@ -49,7 +53,7 @@ export function checkFrame(
     return {
       problem: 'id-backwards',
       action: 'continue',
-      message: `frame id ${id} is before the previous one ${previousId}: read anyway (stale changes are fenced)`,
+      message: `frame id ${id} is before the previous one ${previousId}: read anyway (OpenCTI should send none: docs/opencti-api.md "Event ids")`,
     };
   }
   return undefined;
