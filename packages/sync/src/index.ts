@@ -43,6 +43,7 @@ export {
   type Claim,
   type RecordDesiredResult,
   SyncState,
+  type TombstoneCursor,
 } from './state.ts';
 export {
   defaultFingerprint,

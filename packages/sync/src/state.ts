@@ -68,6 +68,15 @@ const migrateLegacyLua = lua(
  */
 type IndicatorRecord = [string, string, 0 | 1, string[], string, string, (string | number)?];
 
+/**
+ * A place in the tombstone index (score: the millisecond of the tombstone's event id, then the indicator id): a
+ * prune step resumes after it (prune-tombstones.lua).
+ */
+export interface TombstoneCursor {
+  score: string;
+  id: string;
+}
+
 /** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
 export const STATE_FORMAT = 2;
 
@@ -212,41 +221,65 @@ export class SyncState {
   async pruneTombstones(
     opts: { batch?: number; maxPending?: number } = {},
   ): Promise<{ pruned: number; state: 'ok' | 'busy' | 'no-generation'; bound?: string }> {
+    let pruned = 0;
+    // Where the next step starts: after the last index entry the previous one looked at (kept or not).
+    let after: TombstoneCursor | undefined;
+    for (;;) {
+      const step = await this.pruneTombstonesStep(opts, after);
+      pruned += step.pruned;
+      if (step.state !== 'ok') return { pruned, state: step.state };
+      if (!step.next) return { pruned, state: step.state, bound: step.bound };
+      after = step.next;
+    }
+  }
+
+  /**
+   * One atomic step of `pruneTombstones`: at most `batch` index entries, in index order, after `after` (from the
+   * start without it). `next`: where the following step resumes, absent once the index below the bound is done.
+   */
+  async pruneTombstonesStep(
+    opts: { batch?: number; maxPending?: number } = {},
+    after?: TombstoneCursor,
+  ): Promise<{
+    pruned: number;
+    state: 'ok' | 'busy' | 'no-generation';
+    bound?: string;
+    next?: TombstoneCursor;
+  }> {
     const k = this.keys;
     const s = k.sync;
     const q = (queue: string) =>
       ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) => k.queueKey(queue, part));
-    let pruned = 0;
-    // Where the next step starts: after the last index entry the previous one looked at (kept or not).
-    let resume: [string, string] = ['', ''];
-    for (;;) {
-      const [n, state, bound, more, score, member] = (await pruneTombstonesLua.run(
-        this.redis,
-        [
-          s.tombstones,
-          k.generation,
-          k.checkpoint,
-          k.replayedEvents,
-          ...q(QUEUE_INDICATORS),
-          ...q(QUEUE_DEAD_LETTERS),
-          s.stats,
-        ],
-        [
-          s.indicatorPrefix,
-          k.queueKey(QUEUE_INDICATORS, ''),
-          k.queueKey(QUEUE_DEAD_LETTERS, ''),
-          opts.batch ?? 500,
-          opts.maxPending ?? 10_000,
-          this.tombstoneTtlMs,
-          this.tombstoneMinAgeMs,
-          ...resume,
-        ],
-      )) as [number, 'ok' | 'busy' | 'no-generation', string, number, string?, string?];
-      pruned += Number(n);
-      if (state !== 'ok') return { pruned, state };
-      if (Number(more) !== 1) return { pruned, state, bound };
-      resume = [String(score), String(member)];
-    }
+    const [n, state, bound, more, score, member] = (await pruneTombstonesLua.run(
+      this.redis,
+      [
+        s.tombstones,
+        k.generation,
+        k.checkpoint,
+        k.replayedEvents,
+        ...q(QUEUE_INDICATORS),
+        ...q(QUEUE_DEAD_LETTERS),
+        s.stats,
+      ],
+      [
+        s.indicatorPrefix,
+        k.queueKey(QUEUE_INDICATORS, ''),
+        k.queueKey(QUEUE_DEAD_LETTERS, ''),
+        opts.batch ?? 500,
+        opts.maxPending ?? 10_000,
+        this.tombstoneTtlMs,
+        this.tombstoneMinAgeMs,
+        after?.score ?? '',
+        after?.id ?? '',
+      ],
+    )) as [number, 'ok' | 'busy' | 'no-generation', string, number, string?, string?];
+    if (state !== 'ok') return { pruned: Number(n), state };
+    return {
+      pruned: Number(n),
+      state,
+      bound,
+      ...(Number(more) === 1 ? { next: { score: String(score), id: String(member) } } : {}),
+    };
   }
 
   /** Tombstones in the index (`pnpm cli status`, tests, the memory bench). */

@@ -197,6 +197,38 @@ describe('tombstone prune', () => {
     expect(await state.readIndicator('m18')).toMatchObject({ live: false, eventId: '4000-19' });
   });
 
+  it('a step resumes after its cursor: still there, gone since, or indexed again under another score', async () => {
+    await checkpoint('90000-0');
+    const tomb = async (id: string, at: string) => {
+      await state.recordDesired(upsert(id, '10-0', [`${id}.example`]));
+      await state.recordDesired(remove(id, at));
+    };
+    await tomb('q', '3000-1');
+    for (const [i, id] of ['a', 'b', 'c', 'd', 'e'].entries()) await tomb(id, `4000-${i + 1}`);
+    const left = () => r.client.zrange(state.keys.sync.tombstones, '0', '-1');
+    // Still there (same score): after it.
+    expect(await state.pruneTombstonesStep({}, { score: '4000', id: 'c' })).toMatchObject({ pruned: 2 });
+    expect(await left()).toEqual(['q', 'a', 'b', 'c']);
+    // Gone since: after where it would be ('ab' sorts between a and b), and not left in the index.
+    expect(await state.pruneTombstonesStep({}, { score: '4000', id: 'ab' })).toMatchObject({ pruned: 2 });
+    expect(await left()).toEqual(['q', 'a']);
+    // Indexed again under another score ('a' was at 3500 when the cursor was taken): from its old score on.
+    expect(await state.pruneTombstonesStep({}, { score: '3500', id: 'a' })).toMatchObject({ pruned: 1 });
+    expect(await left()).toEqual(['q']);
+    // A full step hands back its last entry; the following step resumes after it.
+    await tomb('f', '4000-6');
+    const first = await state.pruneTombstonesStep({ batch: 1 });
+    expect(first).toMatchObject({ pruned: 1, next: { score: '3000', id: 'q' } });
+    expect(await state.pruneTombstonesStep({ batch: 1 }, first.next)).toMatchObject({
+      pruned: 1,
+      next: { score: '4000', id: 'f' },
+    });
+    const last = await state.pruneTombstonesStep({ batch: 1 }, { score: '4000', id: 'f' });
+    expect(last).toMatchObject({ pruned: 0, state: 'ok' });
+    expect(last.next).toBeUndefined();
+    expect(await left()).toEqual([]);
+  });
+
   it('holds back an indicator whose id contains -replay, under both spellings of a replayed job', async () => {
     await checkpoint('900-0');
     await state.recordDesired(upsert('x-replay-1', '100-0', ['x.example']));
