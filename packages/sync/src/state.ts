@@ -101,7 +101,16 @@ export interface SyncStateOptions {
   now?: () => number;
 }
 
-export type RecordDesiredOutcome = 'applied' | 'stale' | 'duplicate' | 'stale-generation';
+export type RecordDesiredOutcome = 'applied' | 'stale' | 'duplicate' | 'stale-generation' | 'lock-lost';
+
+/**
+ * The BullMQ lock of the job being applied (`keys.jobLock(queue, jobId)`) and the processor's token: recordDesired
+ * writes nothing (`lock-lost`) unless the lock still holds that token.
+ */
+export interface JobLock {
+  key: string;
+  token: string;
+}
 
 export interface RecordDesiredResult {
   applied: boolean;
@@ -156,8 +165,12 @@ export class SyncState {
    * Compare-and-set of the indicator's desired state on (generation, eventId); older and duplicate events
    * change nothing. Applied: the value index follows and every value whose membership or winning attributes
    * may have changed is put into the dirty set, in the same atomic step.
+   * With `lock` (a worker applying a BullMQ job), fenced by the job's lock too: when the lock is not the caller's
+   * token any more (lapsed, the job given to another worker by stall recovery), nothing is written and the
+   * outcome is `lock-lost` (record-desired.lua says why: a late write after a delete whose tombstone is pruned).
+   * Without it (tests, `cli adopt`…), not fenced by a lock.
    */
-  async recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
+  async recordDesired(job: IndicatorJob, opts: { lock?: JobLock } = {}): Promise<RecordDesiredResult> {
     validateJob(job);
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
@@ -174,6 +187,7 @@ export class SyncState {
         s.stats,
         s.fieldSets,
         s.tombstones,
+        ...(opts.lock ? [opts.lock.key] : []),
         ...values.map(s.value),
         ...(previous ?? []).map(s.value),
       ],
@@ -191,6 +205,7 @@ export class SyncState {
         previous ? JSON.stringify(previous) : '',
         s.valuePrefix,
         job.op === 'upsert' ? validFromElement(job.attributes.validFrom) : '',
+        opts.lock?.token ?? '',
       ],
     )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
     const [applied, outcome, version, dirtied] = reply;
