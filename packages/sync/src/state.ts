@@ -81,9 +81,9 @@ export interface SyncStateOptions {
    */
   tombstoneTtlMs?: number;
   /**
-   * The least age of a tombstone `pruneTombstones` drops (default 10 min): an ingest replica that lost its reader
-   * lease while paused in the middle of writing a batch writes it when it wakes up, events older than the new
-   * reader's checkpoint included (docs/redis.md "Key families").
+   * The least age of a tombstone `pruneTombstones` drops (default 10 min): a backstop. Late writes are fenced where
+   * they are written (ingest's batches by the reader lease, recordDesired by the job's lock: docs/redis.md "Key
+   * families").
    */
   tombstoneMinAgeMs?: number;
   /** Per-value lock TTL; renewed every third of it while a claim is worked on. Default 60 s. */
