@@ -10,7 +10,8 @@ import { addStandardJob } from 'bullmq/dist/esm/scripts/addStandardJob-9.js';
  * throughput"). Here BullMQ still builds every job (its `Job`, options, data and the script's arguments, through
  * `addJobToTransaction` on a recording client — the method BullMQ keeps public for flow producers that batch
  * inserts), and its own script runs once per job, but inside one call per batch of at most JOBS_PER_CALL (add-standard-jobs.lua): the jobs
- * in Redis are those addBulk writes (test/add-jobs.test.ts compares them).
+ * in Redis are those addBulk writes (test/add-jobs.test.ts compares them). Unlike addBulk, each call is fenced by the
+ * reader lease: it writes nothing unless the lease holds the caller's token (issue 17).
  * Depends on BullMQ's script text and argument layout: a BullMQ upgrade re-runs that test.
  */
 const SOURCE = readFileSync(new URL('./lua/add-standard-jobs.lua', import.meta.url), 'utf8').replace(
@@ -18,6 +19,17 @@ const SOURCE = readFileSync(new URL('./lua/add-standard-jobs.lua', import.meta.u
   () => addStandardJob.content,
 );
 const SHA = createHash('sha1').update(SOURCE).digest('hex');
+
+/**
+ * The reader lease was not the caller's when its call reached Redis: nothing of that call was written. The caller
+ * behaves as when it loses the lease (nothing committed past the batch, the reading stops).
+ */
+export class LeaseRefusedError extends Error {
+  constructor() {
+    super('addJobs: the reader lease is not ours: jobs not written');
+    this.name = 'LeaseRefusedError';
+  }
+}
 
 /** Most jobs in one Redis call (see addJobs). */
 export const JOBS_PER_CALL = 1000;
@@ -45,13 +57,17 @@ interface RedisLike {
 
 /**
  * Adds the jobs as `queue.addBulk(jobs)` does (same job hashes, lists, events and duplicate-id answers), in one
- * Redis call per JOBS_PER_CALL jobs. Rejects when Redis does or a job is refused (BullMQ's negative codes).
+ * Redis call per JOBS_PER_CALL jobs, each only while `lease.key` holds `lease.token`. Rejects when Redis does, a
+ * job is refused (BullMQ's negative codes), or with LeaseRefusedError when the lease is not the caller's: the
+ * calls before it landed (their jobs were written while the lease was ours), none after it is sent.
  */
 export async function addJobs(
   queue: Queue<JobData>,
   /** The connection the queue was created with (ConnectorQueues.redis). */
   connection: unknown,
   jobs: ReadonlyArray<{ name: string; data: JobData; opts: { jobId: string } }>,
+  /** The reader lease (ConnectorKeys.lease) and this reader's token (ReaderLease.token). */
+  lease: { key: string; token: string },
 ): Promise<void> {
   if (jobs.length === 0) return;
   // As addBulk, which waits for the queue's connection before its first command.
@@ -76,14 +92,14 @@ export async function addJobs(
     adds.push(backend.addJobToTransaction(recorder, json, job.id, { parentDependenciesKey: '' }));
   }
   await Promise.all(adds);
-  const keys = recorded[0]!.slice(0, addStandardJob.keys);
+  const keys = [...recorded[0]!.slice(0, addStandardJob.keys), lease.key];
   const redis = connection as RedisLike;
   const results: unknown[] = [];
   // At most JOBS_PER_CALL jobs per call: the arguments are spread into one call (Node throws RangeError past
   // ~100k of them: INGEST_BATCH_SIZE has no upper bound), and one call blocks Redis while it runs (~50 ms for
   // 500 jobs on 2 loaded cores, ~0.9 s for 20,000).
   for (let from = 0; from < recorded.length; from += JOBS_PER_CALL) {
-    const argv: ScriptArgs = [];
+    const argv: ScriptArgs = [lease.token];
     for (const args of recorded.slice(from, from + JOBS_PER_CALL)) {
       if (args.length !== addStandardJob.keys + 3)
         throw new Error(`addJobs: ${args.length} script arguments`);
@@ -96,7 +112,8 @@ export async function addJobs(
       if (!(err instanceof Error && err.message.startsWith('NOSCRIPT'))) throw err;
       answer = await redis.eval(SOURCE, keys.length, ...keys, ...argv);
     }
-    results.push(...(answer as unknown[]));
+    if (!Array.isArray(answer)) throw new LeaseRefusedError();
+    results.push(...answer);
   }
   const list = results;
   for (let i = 0; i < list.length; i++) {

@@ -17,6 +17,8 @@ export type Pending = { job: Job } | { deadEvent: StreamMessage & { id: string }
 
 export interface BatchWriterDeps {
   queues: ConnectorQueues;
+  /** The reader lease's token (ReaderLease.token): every batch of jobs is fenced by it (add-standard-jobs.lua). */
+  leaseToken: string;
   settings: Pick<IngestSettings, 'normalize' | 'deadLettersMaxBytes'>;
   metrics: Pick<IngestMetrics, 'jobs' | 'batchSize' | 'skipped' | 'findings' | 'deadLettersRefused'>;
   redact: (text: string) => string;
@@ -69,7 +71,9 @@ export class BatchWriter {
 
   /**
    * Writes the dead letters, then the jobs in one `addBulk` (job ids make a second write of the same event a
-   * no-op; `jobIdSuffix` marks the re-sent ones). Rejects when Redis does: the caller reads the batch again.
+   * no-op; `jobIdSuffix` marks the re-sent ones), only while the reader lease is ours. Rejects when Redis does:
+   * the caller reads the batch again; with LeaseRefusedError (add-jobs.ts) when the lease is not ours: the caller
+   * stops reading as when it loses the lease.
    */
   async write(batch: Pending[], opts: { jobIdSuffix?: string } = {}): Promise<number> {
     const jobs: Job[] = [];
@@ -96,6 +100,7 @@ export class BatchWriter {
           data: job,
           opts: { jobId: `${jobId(job)}${suffix}` },
         })),
+        { key: this.deps.queues.keys.lease, token: this.deps.leaseToken },
       );
       // Counted once per batch and operation, not per job (one label lookup per job before: issue 18).
       const byOp = new Map<string, number>();
@@ -109,7 +114,13 @@ export class BatchWriter {
     return jobs.length;
   }
 
-  /** The sweep marker of a generation, after every job of its recovery. */
+  /**
+   * The sweep marker of a generation, after every job of its recovery. Not fenced by the lease: a late marker (a
+   * replica that lost the lease, its call resent after a reconnect) is harmless. It is sent only once every job
+   * of the recovery is in Redis (Generations.maybeEndRecovery: readingFlushed), so it comes after them whenever it
+   * lands; its job id is the generation's own, and the worker skips the sweep of a generation already swept or
+   * older than the counter (packages/sync sweep.ts): a marker landing after its sweep changes nothing.
+   */
   async writeSweepMarker(marker: SweepMarkerJob): Promise<void> {
     await this.deps.queues.indicators.add('sweep', marker, { jobId: jobId(marker) });
     this.deps.metrics.jobs.inc({ op: 'sweep' });

@@ -1,4 +1,5 @@
 import { type ConnectorQueues, connectorsKey, type RedisClient } from '@octi-sekoia/queue';
+import { LeaseRefusedError } from './add-jobs.ts';
 import { Backpressure } from './backpressure.ts';
 import { BatchWriter } from './batch-writer.ts';
 import { CheckpointStore, type StoredCheckpoint } from './checkpoint-store.ts';
@@ -101,7 +102,7 @@ export class IngestService {
           : this.status.publish(this.status.current.state, this.status.current.message),
       onReset: () => this.generations.onReset(),
     });
-    this.writer = new BatchWriter({ queues, settings, metrics, log, redact });
+    this.writer = new BatchWriter({ queues, leaseToken: this.lease.token, settings, metrics, log, redact });
     this.status = new ReaderStatus({
       redis,
       key: queues.keys.ingestStatus,
@@ -163,6 +164,7 @@ export class IngestService {
         this.enqueueControl(async () => {
           if (!this.reading.isOpen) this.openStream();
         }),
+      onLeaseRefused: () => this.lease.refused(),
     });
     this.inbox = new OperatorInbox({
       redis,
@@ -289,6 +291,8 @@ export class IngestService {
       await this.backpressure.poll();
       await this.inbox.check();
     } catch (err) {
+      // A replayed event's batch refused by the lease fence (it stays in the list for the next reader).
+      if (err instanceof LeaseRefusedError) this.lease.refused();
       this.log.warn({ err: this.deps.redact((err as Error).message) }, 'ingest poll failed');
     }
   }

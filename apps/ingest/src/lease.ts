@@ -39,6 +39,23 @@ export class ReaderLease {
     return this.held;
   }
 
+  /**
+   * A write fenced by the lease (a batch of jobs: add-standard-jobs.lua) was refused: Redis says the lease is not
+   * ours. Lost now, as the next renewal would find (onLost, then acquisition is tried again at the usual period).
+   */
+  refused(): void {
+    if (!this.held || this.stopped) return;
+    this.held = false;
+    void this.redis
+      .get(this.key)
+      .catch(() => undefined)
+      .then((holder) => {
+        // Taken again meanwhile (it had expired): the new leadership stands.
+        if (this.held || this.stopped) return;
+        this.events.onLost(holder === null ? 'expired' : 'taken');
+      });
+  }
+
   start(): void {
     this.stopped = false;
     void this.tick();

@@ -1,4 +1,5 @@
 import { compareEventIds, eventIdMs, isDataEvent } from '@octi-sekoia/opencti';
+import { LeaseRefusedError } from './add-jobs.ts';
 import type { Backpressure } from './backpressure.ts';
 import type { BatchWriter, Pending } from './batch-writer.ts';
 import type { CheckpointStore } from './checkpoint-store.ts';
@@ -29,6 +30,11 @@ export interface ReadingDeps {
   isReader(): boolean;
   /** After a failed enqueue and its delay: open a new reading from the checkpoint (on the control chain). */
   reopen(): void;
+  /**
+   * A batch was refused because the reader lease is not ours in Redis (LeaseRefusedError): the reading is
+   * already abandoned; the lease is to be treated as lost (ReaderLease.refused).
+   */
+  onLeaseRefused(): void;
 }
 
 /**
@@ -152,7 +158,9 @@ export class Reading {
         this.enqueueFailures = 0;
         if (jobs > 0) await this.deps.backpressure.afterBatch();
       } catch (err) {
-        if (tracker === this.tracker) this.writeFailed(err);
+        if (tracker !== this.tracker) return;
+        if (err instanceof LeaseRefusedError) this.leaseRefused();
+        else this.writeFailed(err);
       }
     });
     return this.flushing;
@@ -263,6 +271,20 @@ export class Reading {
     const id = tracker.checkpoint();
     if (id === stored.start_from || compareEventIds(id, stored.start_from) < 0) return;
     await this.deps.store.store({ ...stored, start_from: id });
+  }
+
+  /**
+   * A batch refused by the lease fence: another replica reads (or nobody holds the lease). As when the lease is
+   * lost: nothing is committed past the batch (its jobs are not in Redis, and commit-checkpoint.lua is fenced by
+   * the same token), the reading stops and is not retried; the lease's loss handling follows.
+   */
+  private leaseRefused(): void {
+    this.deps.log.warn(
+      {},
+      'batch refused: the reader lease is not ours in Redis (another replica took it, or it expired): stopping reading without committing',
+    );
+    this.abandon();
+    this.deps.onLeaseRefused();
   }
 
   /**

@@ -2,24 +2,31 @@
  * addJobs (src/add-jobs.ts) writes what BullMQ's Queue.addBulk writes: the same jobs added both ways to two
  * connectors' queues leave the same keys with the same contents (job hashes but their creation time, the wait
  * list in order, the id counter, the event stream's entries, the marker), also when the jobs are added again
- * (job ids make it a no-op) and when the queue is paused.
+ * (job ids make it a no-op) and when the queue is paused — for the holder of the reader lease. A caller that does
+ * not hold it writes nothing (issue 17: a late batch of a replica that lost the lease).
  */
 import type { Job } from '@octi-sekoia/model';
 import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { addJobs } from '../src/add-jobs.ts';
+import { addJobs, LeaseRefusedError } from '../src/add-jobs.ts';
 
 let r: TestRedis;
 let redis: ReturnType<TestRedis['connect']>;
 let viaAddBulk: ConnectorQueues;
 let viaAddJobs: ConnectorQueues;
 
+const TOKEN = 'this-reader';
+/** The reader lease of viaAddJobs's connector, held by TOKEN. */
+let lease: { key: string; token: string };
+
 beforeEach(async () => {
   r = await testRedis('ingest-add-jobs');
   redis = r.connect();
   viaAddBulk = createQueues(redis, r.prefix, '11111111-1111-4111-8111-111111111111');
   viaAddJobs = createQueues(redis, r.prefix, '22222222-2222-4222-8222-222222222222');
+  lease = { key: viaAddJobs.keys.lease, token: TOKEN };
+  await redis.set(lease.key, TOKEN, 'PX', 600_000);
 });
 afterEach(async () => {
   await viaAddBulk.close();
@@ -83,9 +90,9 @@ it('leaves the keys Queue.addBulk leaves, with the same contents, also for jobs 
     { kind: 'sweep', generation: 1, eventId: '1700000000000-9' },
   ]);
   await viaAddBulk.indicators.addBulk(first);
-  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, first);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, first, lease);
   await viaAddBulk.indicators.addBulk(second);
-  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, second);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, second, lease);
 
   const want = await queueState(viaAddBulk);
   expect(Object.keys(want)).toContain('wait');
@@ -101,7 +108,7 @@ it('puts the jobs of a paused queue where Queue.addBulk puts them', async () => 
   await viaAddJobs.indicators.pause();
   const jobs = bulk([indicator(1), indicator(2)]);
   await viaAddBulk.indicators.addBulk(jobs);
-  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs, lease);
   const want = await queueState(viaAddBulk);
   expect(await viaAddBulk.indicators.getWaitingCount()).toBe(2);
   expect(await queueState(viaAddJobs)).toEqual(want);
@@ -110,7 +117,7 @@ it('puts the jobs of a paused queue where Queue.addBulk puts them', async () => 
 it('adds a batch far larger than one call takes (INGEST_BATCH_SIZE has no upper bound)', async () => {
   // 60,000 jobs are 180,000 script arguments: spread into one call, Node threw RangeError (call stack size).
   const jobs = bulk(Array.from({ length: 60_000 }, (_, i) => indicator(i + 1)));
-  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs);
+  await addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs, lease);
   expect(await viaAddJobs.indicators.getWaitingCount()).toBe(60_000);
   const ends = [
     ...(await viaAddJobs.indicators.getWaiting(0, 0)),
@@ -121,3 +128,20 @@ it('adds a batch far larger than one call takes (INGEST_BATCH_SIZE has no upper 
     'g1-1700000000000-60000-ind-60000',
   ]);
 }, 120_000);
+
+it("writes nothing, and rejects with LeaseRefusedError, when the reader lease is not the caller's", async () => {
+  // A replica that lost the lease (its call sent before, resent by ioredis after a reconnect, however late)
+  // must not bring back jobs the new reader's workers already applied and trimmed (issue 17).
+  const jobs = bulk([indicator(1), indicator(2)]);
+  await redis.set(lease.key, 'another-reader', 'PX', 600_000);
+  await expect(addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs, lease)).rejects.toBeInstanceOf(
+    LeaseRefusedError,
+  );
+  await redis.del(lease.key);
+  await expect(addJobs(viaAddJobs.indicators, viaAddJobs.redis, jobs, lease)).rejects.toBeInstanceOf(
+    LeaseRefusedError,
+  );
+  const state = await queueState(viaAddJobs);
+  expect(Object.keys(state).filter((k) => k !== 'meta')).toEqual([]);
+  expect(await viaAddJobs.indicators.getJob('g1-1700000000000-1-ind-1')).toBeUndefined();
+});

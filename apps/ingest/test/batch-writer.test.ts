@@ -17,6 +17,8 @@ let queues: ConnectorQueues;
 beforeEach(async () => {
   r = await testRedis('ingest-batch-writer');
   queues = createQueues(r.connect(), r.prefix, '0e1d2c3b-4a59-4687-9786-a5b4c3d2e1f0');
+  // This writer holds the reader lease (its batches are fenced by it: add-standard-jobs.lua).
+  await queues.redis.set(queues.keys.lease, 'this-reader', 'PX', 600_000);
 });
 afterEach(async () => {
   await queues.close();
@@ -38,6 +40,7 @@ it('writes the jobs and the dead letters of a batch, and counts the jobs by oper
   const registry = new Registry();
   const writer = new BatchWriter({
     queues,
+    leaseToken: 'this-reader',
     settings: { normalize: {} as never },
     metrics: ingestMetrics(registry),
     redact: (t) => t,

@@ -6,7 +6,7 @@ export function workerMetrics(registry: Registry) {
   return {
     jobs: new Counter({
       name: 'worker_jobs_total',
-      help: 'Jobs handled, by kind (indicator, sweep) and outcome (applied, stale, duplicate, stale-generation, swept, sweep-deferred, retry, failed, handed-back)',
+      help: 'Jobs handled, by kind (indicator, sweep) and outcome (applied, stale, duplicate, stale-generation, lock-lost, swept, sweep-deferred, retry, failed, handed-back)',
       labelNames: ['kind', 'outcome'],
       registers: r,
     }),

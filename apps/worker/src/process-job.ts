@@ -1,6 +1,6 @@
 import { type IndicatorJob, type Job, type SweepMarkerJob, validateJob } from '@octi-sekoia/model';
 import type { ConnectorKeys, RedisClient } from '@octi-sekoia/queue';
-import type { ApplyJobResult, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
+import type { ApplyJobResult, JobLock, Reconciler, RecordDesiredResult } from '@octi-sekoia/sync';
 import { type Job as BullJob, DelayedError, type Processor, UnrecoverableError, WaitingError } from 'bullmq';
 import { findSweepBlocker, type SweepExemption } from './sweep.ts';
 
@@ -101,18 +101,35 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
   };
 
   let active = 0;
-  const applyIndicator = async (job: IndicatorJob) => {
+  /**
+   * `lock`: the job's BullMQ lock and this processor's token. record-desired.lua writes nothing when the lock is
+   * not that token any more (`lock-lost`: this process lost the job while its call was in flight, e.g. cut off
+   * from Redis past the lock duration, and stall recovery gave it to another worker). Then the job is another
+   * worker's: neither completed nor failed here. Thrown as BullMQ's WaitingError, which makes the worker leave the
+   * job alone (no moveToFinished). A plain error would do no harm either: BullMQ's moveToFailed (as
+   * moveToCompleted) checks the lock in its script and refuses (-6 lock not ours, -2 lock missing; BullMQ 6.7.0
+   * moveToFinished `removeLock`), which the worker only reports as an 'error' event.
+   */
+  const applyIndicator = async (job: IndicatorJob, lock: JobLock | undefined) => {
     active += 1;
     let r: ApplyJobResult | RecordDesiredResult;
+    const opts = lock ? { lock } : {};
     try {
       r =
         active <= s.inlineMaxActive && (deps.backlog?.() ?? 0) <= (deps.burstBacklog ?? 20)
-          ? await deps.reconciler.applyJob(job)
-          : await deps.reconciler.recordDesired(job);
+          ? await deps.reconciler.applyJob(job, opts)
+          : await deps.reconciler.recordDesired(job, opts);
     } finally {
       active -= 1;
     }
     deps.onOutcome?.('indicator', r.outcome);
+    if (r.outcome === 'lock-lost') {
+      deps.log.warn(
+        { indicatorId: job.indicatorId, eventId: job.eventId },
+        'job lock lost while its desired state was being recorded (another worker owns the job now): nothing written, the job left to it',
+      );
+      throw new WaitingError();
+    }
     if (r.outcome === 'stale-generation') staleGeneration(job, r.currentGeneration);
     deps.log.debug(
       {
@@ -210,7 +227,8 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       throw new UnrecoverableError(deps.redact((err as Error).message));
     }
     try {
-      const work = data.kind === 'sweep' ? applySweep(bull, data, token, signal) : applyIndicator(data);
+      const lock = bull.id && token ? { key: deps.keys.jobLock(bull.queueName, bull.id), token } : undefined;
+      const work = data.kind === 'sweep' ? applySweep(bull, data, token, signal) : applyIndicator(data, lock);
       return await abortable(work, signal);
     } catch (err) {
       if (err instanceof DelayedError || err instanceof WaitingError) throw err;

@@ -61,8 +61,8 @@ export const FAST_TUNING: Partial<Tuning> = {
   configurationRetryMs: 300,
   failedSweepIntervalMs: 1_000,
   gaugeIntervalMs: 500,
-  // Tombstones pruned while the tests run, with no least age (no ingest replica of these tests pauses mid-batch
-  // past its lease). The prune drops nothing without a generation counter and a checkpoint of it: tests that write
+  // Tombstones pruned while the tests run, with no least age (a backstop only: late writes are fenced by the
+  // reader lease and the job lock). The prune drops nothing without a generation counter and a checkpoint of it: tests that write
   // both (tombstones.test.ts) see it at work.
   tombstonePruneIntervalMs: 500,
   tombstoneMinAgeMs: 1,

@@ -255,7 +255,7 @@ const WORKER_TUNING: readonly VarSpec[] = [
   tuningVar(
     'tombstoneMinAgeMs',
     600_000,
-    'Least age of a dropped tombstone: longer than any pause of an ingest replica that lost its reader lease mid-batch.',
+    "Least age of a dropped tombstone, a backstop: late writes are fenced where they are written (ingest batches by the reader lease, a worker's record-desired by the job lock).",
   ),
   tuningVar(
     'gaugeIntervalMs',

@@ -32,6 +32,12 @@ export function keys(keyPrefix: string, connectorId: string) {
     queues: { indicators: QUEUE_INDICATORS, deadLetters: QUEUE_DEAD_LETTERS },
     /** A key of BullMQ's own (written by BullMQ only): `<bullPrefix>:<queue>:<part>`, e.g. part `meta`. */
     queueKey: (queue: string, part: string) => `${base}:${queue}:${part}`,
+    /**
+     * String (PX): the lock BullMQ holds on an active job, its value the processing worker's token (BullMQ 6.7.0
+     * moveToActive / moveToFinished: `<prefix>:<queue>:<jobId>:lock`). Writer: BullMQ only; record-desired.lua
+     * reads it to refuse a late write of a job whose lock the worker lost (packages/sync state.ts recordDesired).
+     */
+    jobLock: (queue: string, jobId: string) => `${base}:${queue}:${jobId}:lock`,
 
     // Ingest (writer: the ingest replica holding the lease, unless said otherwise).
     /** JSON `{ lastEventId, … }`: committed stream position. */

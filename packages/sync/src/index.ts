@@ -41,6 +41,7 @@ export {
 } from './reconciler.ts';
 export {
   type Claim,
+  type JobLock,
   type RecordDesiredResult,
   SyncState,
   type TombstoneCursor,

@@ -5,7 +5,7 @@ import { CreateCollector } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
 import { type CreateBatcher, SharedCreateBatch } from './shared-batch.ts';
-import type { Claim, RecordDesiredResult, SyncState } from './state.ts';
+import type { Claim, JobLock, RecordDesiredResult, SyncState } from './state.ts';
 import { sweepUnseen } from './sweep.ts';
 import {
   type AppliedState,
@@ -154,10 +154,14 @@ export class Reconciler {
       : new CreateCollector(state, port, budget, batching);
   }
 
-  /** recordDesired, then a best-effort reconcile of the job's values (those still dirty and not busy). */
-  async applyJob(job: IndicatorJob): Promise<ApplyJobResult> {
-    const r = await this.state.recordDesired(job);
-    if (r.outcome === 'stale-generation') return { ...r, report: emptyReport() };
+  /**
+   * recordDesired, then a best-effort reconcile of the job's values (those still dirty and not busy). `lock`: the
+   * BullMQ job's lock and the processor's token (SyncState.recordDesired): `lock-lost` writes and reconciles
+   * nothing (another worker owns the job).
+   */
+  async applyJob(job: IndicatorJob, opts: { lock?: JobLock } = {}): Promise<ApplyJobResult> {
+    const r = await this.state.recordDesired(job, opts);
+    if (r.outcome === 'stale-generation' || r.outcome === 'lock-lost') return { ...r, report: emptyReport() };
     // A job of a generation still recovering: its values are held until the sweep (holdDuringRecovery), so the
     // reconcile would only claim them to put them back. They stay dirty for the drainer, which claims them in
     // bulk; the recovery's jobs are applied that much faster.
@@ -255,9 +259,12 @@ export class Reconciler {
     return this.reconcileClaim(await this.state.claimValues(values));
   }
 
-  /** Only the compare-and-set of the job's desired state: its values stay dirty for the drainer (a burst). */
-  recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
-    return this.state.recordDesired(job);
+  /**
+   * Only the compare-and-set of the job's desired state: its values stay dirty for the drainer (a burst). `lock`:
+   * as applyJob.
+   */
+  recordDesired(job: IndicatorJob, opts: { lock?: JobLock } = {}): Promise<RecordDesiredResult> {
+    return this.state.recordDesired(job, opts);
   }
 
   /**

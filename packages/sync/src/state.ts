@@ -90,9 +90,9 @@ export interface SyncStateOptions {
    */
   tombstoneTtlMs?: number;
   /**
-   * The least age of a tombstone `pruneTombstones` drops (default 10 min): an ingest replica that lost its reader
-   * lease while paused in the middle of writing a batch writes it when it wakes up, events older than the new
-   * reader's checkpoint included (docs/redis.md "Key families").
+   * The least age of a tombstone `pruneTombstones` drops (default 10 min): a backstop. Late writes are fenced where
+   * they are written (ingest's batches by the reader lease, recordDesired by the job's lock: docs/redis.md "Key
+   * families").
    */
   tombstoneMinAgeMs?: number;
   /** Per-value lock TTL; renewed every third of it while a claim is worked on. Default 60 s. */
@@ -110,7 +110,16 @@ export interface SyncStateOptions {
   now?: () => number;
 }
 
-export type RecordDesiredOutcome = 'applied' | 'stale' | 'duplicate' | 'stale-generation';
+export type RecordDesiredOutcome = 'applied' | 'stale' | 'duplicate' | 'stale-generation' | 'lock-lost';
+
+/**
+ * The BullMQ lock of the job being applied (`keys.jobLock(queue, jobId)`) and the processor's token: recordDesired
+ * writes nothing (`lock-lost`) unless the lock still holds that token.
+ */
+export interface JobLock {
+  key: string;
+  token: string;
+}
 
 export interface RecordDesiredResult {
   applied: boolean;
@@ -165,8 +174,12 @@ export class SyncState {
    * Compare-and-set of the indicator's desired state on (generation, eventId); older and duplicate events
    * change nothing. Applied: the value index follows and every value whose membership or winning attributes
    * may have changed is put into the dirty set, in the same atomic step.
+   * With `lock` (a worker applying a BullMQ job), fenced by the job's lock too: when the lock is not the caller's
+   * token any more (lapsed, the job given to another worker by stall recovery), nothing is written and the
+   * outcome is `lock-lost` (record-desired.lua says why: a late write after a delete whose tombstone is pruned).
+   * Without it (tests, `cli adopt`…), not fenced by a lock.
    */
-  async recordDesired(job: IndicatorJob): Promise<RecordDesiredResult> {
+  async recordDesired(job: IndicatorJob, opts: { lock?: JobLock } = {}): Promise<RecordDesiredResult> {
     validateJob(job);
     const values = job.op === 'upsert' ? uniqueValues(job.values) : [];
     const previous = job.previous ? uniqueValues(job.previous) : undefined;
@@ -183,6 +196,7 @@ export class SyncState {
         s.stats,
         s.fieldSets,
         s.tombstones,
+        ...(opts.lock ? [opts.lock.key] : []),
         ...values.map(s.value),
         ...(previous ?? []).map(s.value),
       ],
@@ -200,6 +214,7 @@ export class SyncState {
         previous ? JSON.stringify(previous) : '',
         s.valuePrefix,
         job.op === 'upsert' ? validFromElement(job.attributes.validFrom) : '',
+        opts.lock?.token ?? '',
       ],
     )) as [number, RecordDesiredOutcome, (number | string)?, string[]?];
     const [applied, outcome, version, dirtied] = reply;

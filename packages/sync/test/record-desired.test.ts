@@ -126,6 +126,41 @@ describe('recordDesired', () => {
     expect(later.dirtied).toEqual(['new']);
   });
 
+  it('refuses, writing nothing, a job whose BullMQ lock is not the processor token (lock-lost, issue 17)', async () => {
+    // A worker cut off while its record-desired was in flight: its job lock lapsed, another worker took the job
+    // (stall recovery) and completed it, or nobody holds it yet. ioredis resends the command when the link heals.
+    const job = upsert('i', '100-0', ['a']);
+    const lock = { key: state.keys.jobLock('indicators', 'g1-100-0-i'), token: 'worker-1' };
+    await r.client.set(lock.key, 'worker-2', 'PX', 60_000);
+    expect(await state.recordDesired(job, { lock })).toMatchObject({ applied: false, outcome: 'lock-lost' });
+    await r.client.del(lock.key);
+    expect(await state.recordDesired(job, { lock })).toMatchObject({ applied: false, outcome: 'lock-lost' });
+    expect(await r.client.get(state.keys.sync.indicator('i'))).toBeNull();
+    expect(await r.client.zcard(state.keys.sync.dirty)).toBe(0);
+    expect(await r.client.exists(state.keys.sync.value('a'))).toBe(0);
+    expect(await r.client.hgetall(state.keys.sync.stats)).toEqual({});
+    expect(await r.client.get(state.keys.sync.versionSeq)).toBeNull();
+
+    // The lock holder's call is applied; a caller without a job (tests, cli adopt) is not fenced.
+    await r.client.set(lock.key, 'worker-1', 'PX', 60_000);
+    expect(await state.recordDesired(job, { lock })).toMatchObject({ applied: true, outcome: 'applied' });
+    expect(await state.recordDesired(upsert('j', '100-0', ['b']))).toMatchObject({ outcome: 'applied' });
+  });
+
+  it('a late upsert of a deleted indicator whose tombstone is gone is refused by the lock (lock-lost)', async () => {
+    const lock = { key: state.keys.jobLock('indicators', 'g1-100-0-i'), token: 'worker-1' };
+    await state.recordDesired(upsert('i', '100-0', ['a']));
+    await state.recordDesired(remove('i', '101-0'));
+    // The tombstone pruned (prune-tombstones.lua) once no older event could come but this late write.
+    await r.client.del(state.keys.sync.indicator('i'));
+    await r.client.zrem(state.keys.sync.tombstones, 'i');
+    expect(await state.recordDesired(upsert('i', '100-0', ['a']), { lock })).toMatchObject({
+      outcome: 'lock-lost',
+    });
+    expect(await r.client.get(state.keys.sync.indicator('i'))).toBeNull();
+    expect(await r.client.hexists(state.keys.sync.value('a'), 'i:i')).toBe(0);
+  });
+
   it('refuses jobs of a generation older than the current one', async () => {
     await r.client.set(state.keys.generation, '3');
     expect((await state.recordDesired(upsert('i', '1-0', ['a'], { generation: 2 }))).outcome).toBe(

@@ -19,10 +19,14 @@
 -- - X's dead letters of kind `job` of generation G (payload eventId and indicatorId), which a replay brings back.
 -- So a dead letter nobody replays holds back its own indicator's tombstone, not the others'.
 -- A tombstone is dropped when T < B and T < B(X) (exact comparison) and it is at least ARGV[7] ms old (its age
--- read from its TTL: ARGV[6] - PTTL): a reader that lost its lease while paused in the middle of writing a batch
--- writes it when it wakes up, so a tombstone must outlive such a pause (docs/redis.md "Key families"; the
--- assumption). Lost writes (a failover) are no exception: Redis keeps a prefix, so a checkpoint rolled back comes
--- with the prunes that relied on the newer one rolled back too.
+-- read from its TTL: ARGV[6] - PTTL). Late writes, the calls of a process cut off or paused that land after the
+-- bounds moved past them (ioredis resends an unanswered command after a reconnect, however late), are fenced where
+-- they are written: ingest's batches of jobs by the reader lease (apps/ingest add-standard-jobs.lua: a reader that
+-- lost it writes nothing) and a worker's record-desired.lua by the job's BullMQ lock (`lock-lost`). The least age
+-- is kept as a backstop only (a clock or a pause no fence covers). Re-enqueues are deliberate, not late: a dead
+-- letter replayed or an event sent back is pending (hence in B or B(X)) from the moment it exists
+-- (docs/redis.md "Key families"). Lost writes (a failover) are no exception: Redis keeps a prefix, so a checkpoint
+-- rolled back comes with the prunes that relied on the newer one rolled back too.
 -- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
 -- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
 -- nothing ('busy'), and it looks at most at ARGV[4] index entries, from a resume position: the caller (state.ts

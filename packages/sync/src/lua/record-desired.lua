@@ -19,17 +19,34 @@
 -- ARGV[8] stixId (value-state.ts stixElement)  ARGV[9] tombstone TTL ms  ARGV[10] now ms  ARGV[11] previous values JSON array or ''
 -- ARGV[12] value key prefix  ARGV[13] validFrom as its record holds it (value-state.ts validFromElement: a JSON
 -- number or string) or '' for a remove
--- KEYS[9..] the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of ARGV[11], in that order
+-- ARGV[14] the processing worker's BullMQ lock token, or '' (a caller without a job: tests, cli adopt…)
+-- KEYS[9] when ARGV[14] is set: the job's BullMQ lock (`<bull prefix>:<queue>:<jobId>:lock`, @octi-sekoia/queue
+--         keys.ts jobLock); the value hashes then start at KEYS[10]
+-- KEYS[9..] (KEYS[10..] with a lock) the value hashes (`ARGV[12] .. value`) of the values of ARGV[5], then of
+--         ARGV[11], in that order
 -- Undeclared keys: the value hashes of the values the indicator exported before that it no longer exports. They
 -- are read from its record inside the script: a caller that read them first could race another job of the same
 -- indicator, so they cannot be declared. They share the connector's hash tag with KEYS, hence its slot
 -- (@octi-sekoia/queue keys.ts).
--- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'} or {0, 'stale-generation', current}.
+-- Returns {1, 'applied', version, {dirty values}}, {0, 'stale'|'duplicate'}, {0, 'stale-generation', current} or
+-- {0, 'lock-lost'}.
+--
+-- The lock fence (issue 17): a worker cut off while this call was in flight (ioredis resends an unanswered command
+-- after a reconnect, however late) has lost its job lock meanwhile; another worker completed the job, a later
+-- event (a delete) was applied and its tombstone may be pruned already (prune-tombstones.lua), so the late call
+-- would bring the indicator back. Refused, nothing written (no counter either: the worker counts it), unless the
+-- lock still holds the caller's token.
 
 --- @include "includes/fence"
 --- @include "includes/field-sets"
 
 local id, gen, eid, op = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+-- The index of the last key before the value hashes.
+local vbase = 8
+if ARGV[14] and ARGV[14] ~= '' then
+  if redis.call('GET', KEYS[9]) ~= ARGV[14] then return {0, 'lock-lost'} end
+  vbase = 9
+end
 if op == 'upsert' then
   -- Written into the record as it is: it must be one JSON number or string.
   local ok, vf = pcall(cjson.decode, ARGV[13])
@@ -87,7 +104,7 @@ for _, v in ipairs(old) do
   mark(v)
 end
 for i, v in ipairs(new) do
-  redis.call('HSET', KEYS[8 + i], member, '')
+  redis.call('HSET', KEYS[vbase + i], member, '')
   mark(v)
 end
 -- `previous` is a hint only for an indicator never seen: its old values get looked at (not un-indexed: an
