@@ -30,13 +30,15 @@ export class OperatorInbox {
   private async replayEvents(): Promise<void> {
     const k = this.deps.keys;
     for (let i = 0; i < 100; i++) {
-      // Peek, enqueue, then pop: a failure in between leaves the event in the list (only the leader pops).
+      // Peek, enqueue, then remove that entry: a failure in between leaves the event in the list. Removed by
+      // value (LREM), not popped: a reader that lost the lease between its peek and its pop (the new reader has
+      // taken and removed the same entry meanwhile) would otherwise pop the next event, which nobody wrote.
       const raw = await this.deps.redis.lindex(k.replayedEvents, 0);
       if (!raw) return;
       const msg = JSON.parse(raw) as StreamMessage & { id: string };
       const { result, pending } = this.deps.writer.normalize(msg, this.deps.generation());
       await this.deps.writer.write(pending, { jobIdSuffix: '-replay' });
-      await this.deps.redis.lpop(k.replayedEvents);
+      await this.deps.redis.lrem(k.replayedEvents, 1, raw);
       this.deps.log.info({ eventId: msg.id, outcome: result.outcome }, 'dead-lettered event sent back');
     }
   }
