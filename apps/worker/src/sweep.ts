@@ -43,10 +43,7 @@ export async function findSweepBlocker(
   keys: ConnectorKeys,
   marker: SweepMarkerRef,
 ): Promise<SweepBlocker | undefined> {
-  const list = ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) =>
-    keys.queueKey(QUEUE_INDICATORS, part),
-  );
-  const r = (await findSweepBlockerLua.run(client, list, [
+  const r = (await findSweepBlockerLua.run(client, keys.pendingJobKeys(QUEUE_INDICATORS), [
     keys.queueKey(QUEUE_INDICATORS, ''),
     marker.id,
     marker.timestamp,

@@ -33,6 +33,14 @@ export function keys(keyPrefix: string, connectorId: string) {
     /** A key of BullMQ's own (written by BullMQ only): `<bullPrefix>:<queue>:<part>`, e.g. part `meta`. */
     queueKey: (queue: string, part: string) => `${base}:${queue}:${part}`,
     /**
+     * The BullMQ keys of a queue's jobs not finished yet, in this order: the lists active, wait, paused, then the
+     * sorted sets prioritized, delayed, failed (the KEYS of find-sweep-blocker.lua and prune-tombstones.lua).
+     */
+    pendingJobKeys: (queue: string) =>
+      ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map(
+        (part) => `${base}:${queue}:${part}`,
+      ),
+    /**
      * String (PX): the lock BullMQ holds on an active job, its value the processing worker's token (BullMQ 6.7.0
      * moveToActive / moveToFinished: `<prefix>:<queue>:<jobId>:lock`). Writer: BullMQ only; record-desired.lua
      * reads it to refuse a late write of a job whose lock the worker lost (packages/sync state.ts recordDesired).

@@ -263,8 +263,6 @@ export class SyncState {
   }> {
     const k = this.keys;
     const s = k.sync;
-    const q = (queue: string) =>
-      ['active', 'wait', 'paused', 'prioritized', 'delayed', 'failed'].map((part) => k.queueKey(queue, part));
     const [n, state, bound, more, score, member] = (await pruneTombstonesLua.run(
       this.redis,
       [
@@ -272,8 +270,8 @@ export class SyncState {
         k.generation,
         k.checkpoint,
         k.replayedEvents,
-        ...q(QUEUE_INDICATORS),
-        ...q(QUEUE_DEAD_LETTERS),
+        ...k.pendingJobKeys(QUEUE_INDICATORS),
+        ...k.pendingJobKeys(QUEUE_DEAD_LETTERS),
         s.stats,
       ],
       [
