@@ -114,22 +114,25 @@ export function normalizeKillChainPhases(input: unknown): KillChainPhase[] {
   if (!Array.isArray(input)) return [];
   if (input.length <= 1) {
     // The common case (none or one phase) needs no de-duplication or sort.
-    const p = input[0];
-    if (typeof p !== 'object' || p === null) return [];
-    const { kill_chain_name, phase_name } = p as Record<string, unknown>;
-    if (typeof kill_chain_name !== 'string' || typeof phase_name !== 'string') return [];
-    return [{ kill_chain_name, phase_name }];
+    const phase = killChainPhase(input[0]);
+    return phase ? [phase] : [];
   }
   const byKey = new Map<string, KillChainPhase>();
   for (const p of input) {
-    if (typeof p !== 'object' || p === null) continue;
-    const { kill_chain_name, phase_name } = p as Record<string, unknown>;
-    if (typeof kill_chain_name !== 'string' || typeof phase_name !== 'string') continue;
-    byKey.set(JSON.stringify([kill_chain_name, phase_name]), { kill_chain_name, phase_name });
+    const phase = killChainPhase(p);
+    if (phase) byKey.set(JSON.stringify([phase.kill_chain_name, phase.phase_name]), phase);
   }
   return [...byKey.values()].sort(
     (a, b) => cmp(a.kill_chain_name, b.kill_chain_name) || cmp(a.phase_name, b.phase_name),
   );
+}
+
+/** One entry as `{kill_chain_name, phase_name}` only, or undefined without both names. */
+function killChainPhase(p: unknown): KillChainPhase | undefined {
+  if (typeof p !== 'object' || p === null) return undefined;
+  const { kill_chain_name, phase_name } = p as Record<string, unknown>;
+  if (typeof kill_chain_name !== 'string' || typeof phase_name !== 'string') return undefined;
+  return { kill_chain_name, phase_name };
 }
 
 /** Code-unit order: locale-independent, so every process sorts the same way. */

@@ -276,9 +276,6 @@ function previousPattern(
 
 type Built = { job: IndicatorJob; findings: Finding[] } | { malformed: string };
 
-/** `config.openctiUrl` without its trailing slashes, for the one URL a process is configured with. */
-let trimmedUrl: { url: string; trimmed: string } | undefined;
-
 /** The values of the placeholders the template uses (the others are not computed: this runs for every event). */
 function descriptionVars(
   data: Unchecked<OpenCtiIndicator>,
@@ -293,10 +290,7 @@ function descriptionVars(
   for (const name of uses) {
     switch (name) {
       case 'opencti_url':
-        if (trimmedUrl?.url !== config.openctiUrl) {
-          trimmedUrl = { url: config.openctiUrl, trimmed: config.openctiUrl.replace(/\/+$/, '') };
-        }
-        vars.opencti_url = trimmedUrl.trimmed;
+        vars.opencti_url = config.openctiUrl.replace(/\/+$/, '');
         break;
       case 'id':
         vars.id = indicatorId;
