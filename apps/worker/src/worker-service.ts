@@ -383,7 +383,7 @@ export class WorkerService {
     if (this.pruning || this.stopping) return;
     this.pruning = true;
     try {
-      const r = await this.reconciler.state.pruneTombstones();
+      const r = await this.reconciler.pruneTombstones();
       if (r.pruned > 0) this.log.debug({ pruned: r.pruned, bound: r.bound }, 'tombstones pruned');
     } catch (err) {
       this.log.debug(

@@ -259,6 +259,11 @@ export class Reconciler {
     return this.reconcileClaim(await this.state.claimValues(values));
   }
 
+  /** Drops the tombstones no event that may still come can be refused by (SyncState.pruneTombstones). */
+  pruneTombstones(): ReturnType<SyncState['pruneTombstones']> {
+    return this.state.pruneTombstones();
+  }
+
   /**
    * Only the compare-and-set of the job's desired state: its values stay dirty for the drainer (a burst). `lock`:
    * as applyJob.
