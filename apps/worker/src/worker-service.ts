@@ -376,15 +376,20 @@ export class WorkerService {
   }
 
   /**
-   * Drops the tombstones no event that may still come can be refused by (@octi-sekoia/sync pruneTombstones): one
-   * atomic script per step, so several workers doing it at once only repeat each other. Not while one runs here.
+   * Drops the tombstones no event that may still come can be refused by (@octi-sekoia/sync pruneTombstones): one run
+   * per connector at a time (the prune lease: the other workers' timers skip while it runs), bounded in Redis time
+   * (the next run, here or on another worker, resumes where it stopped). Not while one runs here.
    */
   private async pruneTombstones(): Promise<void> {
     if (this.pruning || this.stopping) return;
     this.pruning = true;
     try {
       const r = await this.reconciler.pruneTombstones();
-      if (r.pruned > 0) this.log.debug({ pruned: r.pruned, bound: r.bound }, 'tombstones pruned');
+      if (r.pruned > 0 || r.more)
+        this.log.debug(
+          { pruned: r.pruned, bound: r.bound, more: r.more, redisMs: Math.round(r.redisMs) },
+          'tombstones pruned',
+        );
     } catch (err) {
       this.log.debug(
         { err: this.deps.redact(String((err as Error)?.message ?? err)) },

@@ -119,6 +119,18 @@ export function keys(keyPrefix: string, connectorId: string) {
        * record-desired.lua (prune-tombstones.lua; packages/sync/README.md "Redis keys").
        */
       tombstones: `${s}:tombstones`,
+      /**
+       * String token (PX, renewed by each step): the worker running the tombstone prune, one per connector at a time
+       * (others skip their run). Writer: every worker (@octi-sekoia/sync state.ts pruneTombstones, prune-lease.lua,
+       * prune-tombstones.lua).
+       */
+      pruneLease: `${s}:prune-lease`,
+      /**
+       * JSON `[score, indicator id]`: the tombstone index entry the last prune run stopped after (its Redis time
+       * spent), where the next run resumes, whichever worker runs it; absent when the last run reached the bound.
+       * Writer: prune-tombstones.lua, under the prune lease.
+       */
+      pruneCursor: `${s}:prune-cursor`,
       /** Integer: layout version of the sync state (absent: the layout before 2, migrated at worker start). */
       format: `${s}:format`,
       /** Prefix of the index sets of layout 1 (before 2 merged them into the value hashes): migration only. */

@@ -42,6 +42,9 @@ export {
 export {
   type Claim,
   type JobLock,
+  type PruneOptions,
+  type PruneRun,
+  type PruneStep,
   type RecordDesiredResult,
   SyncState,
   type TombstoneCursor,

@@ -5,7 +5,7 @@ import { CreateCollector } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
 import { type CreateBatcher, SharedCreateBatch } from './shared-batch.ts';
-import type { Claim, JobLock, RecordDesiredResult, SyncState } from './state.ts';
+import type { Claim, JobLock, PruneOptions, PruneRun, RecordDesiredResult, SyncState } from './state.ts';
 import { sweepUnseen } from './sweep.ts';
 import {
   type AppliedState,
@@ -259,9 +259,12 @@ export class Reconciler {
     return this.reconcileClaim(await this.state.claimValues(values));
   }
 
-  /** Drops the tombstones no event that may still come can be refused by (SyncState.pruneTombstones). */
-  pruneTombstones(): ReturnType<SyncState['pruneTombstones']> {
-    return this.state.pruneTombstones();
+  /**
+   * Drops the tombstones no event that may still come can be refused by (SyncState.pruneTombstones): one run, under
+   * the connector's prune lease (`skipped` while another worker's run holds it), bounded in Redis time.
+   */
+  pruneTombstones(opts?: PruneOptions): Promise<PruneRun> {
+    return this.state.pruneTombstones(opts);
   }
 
   /**

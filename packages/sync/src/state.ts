@@ -55,6 +55,10 @@ const pruneTombstonesLua = lua(
   'prune-tombstones',
   luaSource(new URL('./lua/prune-tombstones.lua', import.meta.url)),
 );
+const pruneLeaseLua = lua(
+  'prune-lease',
+  readFileSync(new URL('./lua/prune-lease.lua', import.meta.url), 'utf8'),
+);
 const migrateLegacyLua = lua(
   'migrate-legacy',
   luaSource(new URL('./lua/migrate-legacy.lua', import.meta.url)),
@@ -75,6 +79,66 @@ type IndicatorRecord = [string, string, 0 | 1, string[], string, string, (string
 export interface TombstoneCursor {
   score: string;
   id: string;
+}
+
+/** Options of `pruneTombstones` (every one has a default; tests narrow them). */
+export interface PruneOptions {
+  /** Most index entries one step looks at (default 10,000; the step's time usually stops it first). */
+  batch?: number;
+  /** Above this many pending jobs and dead letters a step does nothing (`busy`; default 10,000). */
+  maxPending?: number;
+  /**
+   * Redis time one run may take, ms (default 500): the run stops after the step that reaches it (so at most that
+   * plus one step) and the next run, on any worker, resumes there. 0: one step per run.
+   */
+  maxRunMs?: number;
+  /** Least time a step walks the index, ms (default 10); it walks as long as its pass over the pending jobs took if that is longer. */
+  indexMs?: number;
+  /** TTL of the prune lease, ms (default 30 s), renewed by every step: a crashed worker holds it that long at most. */
+  leaseTtlMs?: number;
+  /** Called after each step of a run, while the run holds the lease (metrics, tests). */
+  onStep?: (step: PruneStep) => void | Promise<void>;
+}
+
+/** One atomic step of the prune (`pruneTombstonesStep`). */
+export interface PruneStep {
+  pruned: number;
+  state: 'ok' | 'busy' | 'no-generation' | 'lease-lost';
+  bound?: string;
+  /** Where the following step resumes; absent once the index below the bound is done. */
+  next?: TombstoneCursor;
+  /** Redis time the step took, µs (Redis TIME inside the script). */
+  redisUs: number;
+  /** ok: of it, the pass over the pending jobs and dead letters, µs. */
+  passUs?: number;
+  /** ok: index entries looked at. */
+  looked?: number;
+}
+
+/** One run of `pruneTombstones`. */
+export interface PruneRun {
+  pruned: number;
+  /** `skipped`: another run (another worker) holds the lease; `lease-lost`: this run's lease went to another. */
+  state: 'ok' | 'busy' | 'no-generation' | 'skipped' | 'lease-lost';
+  bound?: string;
+  /** The run stopped at its Redis time budget with index entries left below the bound: the next run resumes. */
+  more: boolean;
+  steps: number;
+  /** Redis time of the run's steps, ms. */
+  redisMs: number;
+}
+
+/** The prune's resume cursor as prune-tombstones.lua records it (JSON `[score, id]`); anything else: from the start. */
+function parseCursor(raw: string | undefined): TombstoneCursor | undefined {
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw) as unknown;
+    if (Array.isArray(v) && typeof v[0] === 'string' && typeof v[1] === 'string')
+      return { score: v[0], id: v[1] };
+  } catch {
+    // From the start.
+  }
+  return undefined;
 }
 
 /** Layout version of the sync state this code reads and writes (packages/sync/README.md "Redis keys"). */
@@ -227,43 +291,71 @@ export class SyncState {
   /**
    * Drops the tombstones no event that may still come is older than (prune-tombstones.lua: the bound is the least
    * event id of generation G still pending in the indicators queue, in a dead letter a replay could bring back,
-   * or after ingest's checkpoint), `batch` index entries per step, each step from where the previous one stopped
-   * (kept entries are stepped over, not looked at again), until the index below the bound is done. Does nothing
-   * while more than `maxPending` jobs and dead letters are pending (the pass over them would block Redis): the
-   * tombstones then wait for a quieter moment, or their TTL. Safe from several workers at once (each step is
-   * atomic). Returns how many went and the bound of the last step.
+   * or after ingest's checkpoint), step by step, each step from where the previous one stopped (kept entries are
+   * stepped over, not looked at again). One run per connector at a time: the run takes the prune lease
+   * (`keys.sync.pruneLease`, token-checked, PX `leaseTtlMs` renewed by every step) or skips (`skipped`); it stops
+   * once its steps took `maxRunMs` of Redis time, and the next run, on any worker, resumes after the last entry
+   * looked at (`keys.sync.pruneCursor`, written by the step itself); a run that reaches the end of the index below
+   * the bound deletes it, so the next one starts from the start. Does nothing while more than `maxPending` jobs and
+   * dead letters are pending (the pass over them would block Redis): the tombstones then wait for a quieter
+   * moment, or their TTL. The lease and the cursor only save work: each step reads its bounds itself, atomically.
    */
-  async pruneTombstones(
-    opts: { batch?: number; maxPending?: number } = {},
-  ): Promise<{ pruned: number; state: 'ok' | 'busy' | 'no-generation'; bound?: string }> {
+  async pruneTombstones(opts: PruneOptions = {}): Promise<PruneRun> {
+    const s = this.keys.sync;
+    const leaseTtlMs = opts.leaseTtlMs ?? 30_000;
+    const maxRunUs = (opts.maxRunMs ?? 500) * 1000;
+    const token = randomBytes(12).toString('base64url');
+    const [taken, cursor] = (await pruneLeaseLua.run(
+      this.redis,
+      [s.pruneLease, s.pruneCursor],
+      ['take', token, leaseTtlMs],
+    )) as [number, string?];
+    if (Number(taken) !== 1) return { pruned: 0, state: 'skipped', more: false, steps: 0, redisMs: 0 };
     let pruned = 0;
-    // Where the next step starts: after the last index entry the previous one looked at (kept or not).
-    let after: TombstoneCursor | undefined;
-    for (;;) {
-      const step = await this.pruneTombstonesStep(opts, after);
-      pruned += step.pruned;
-      if (step.state !== 'ok') return { pruned, state: step.state };
-      if (!step.next) return { pruned, state: step.state, bound: step.bound };
-      after = step.next;
+    let steps = 0;
+    let redisUs = 0;
+    const run = (state: PruneRun['state'], more: boolean, bound?: string): PruneRun => ({
+      pruned,
+      state,
+      ...(bound !== undefined ? { bound } : {}),
+      more,
+      steps,
+      redisMs: redisUs / 1000,
+    });
+    try {
+      // Where the next step starts: after the last index entry the previous one looked at (kept or not).
+      let after = parseCursor(cursor);
+      for (;;) {
+        const step = await this.pruneTombstonesStep(opts, after, { token, ttlMs: leaseTtlMs });
+        steps += 1;
+        pruned += step.pruned;
+        redisUs += step.redisUs;
+        if (step.state !== 'ok') return run(step.state, false);
+        await opts.onStep?.(step);
+        if (!step.next) return run('ok', false, step.bound);
+        if (redisUs >= maxRunUs) return run('ok', true, step.bound);
+        after = step.next;
+      }
+    } finally {
+      await pruneLeaseLua.run(this.redis, [s.pruneLease, s.pruneCursor], ['release', token, 0]);
     }
   }
 
   /**
-   * One atomic step of `pruneTombstones`: at most `batch` index entries, in index order, after `after` (from the
-   * start without it). `next`: where the following step resumes, absent once the index below the bound is done.
+   * One atomic step of `pruneTombstones`: index entries in index order, after `after` (from the start without it),
+   * for as long as its pass over the pending jobs took (at least `indexMs`), at most `batch`. `next`: where the
+   * following step resumes, absent once the index below the bound is done. With `lease` (a run's), nothing is done
+   * unless the prune lease still holds its token (`lease-lost`); the lease is renewed and the resume cursor
+   * recorded.
    */
   async pruneTombstonesStep(
-    opts: { batch?: number; maxPending?: number } = {},
+    opts: Pick<PruneOptions, 'batch' | 'maxPending' | 'indexMs'> = {},
     after?: TombstoneCursor,
-  ): Promise<{
-    pruned: number;
-    state: 'ok' | 'busy' | 'no-generation';
-    bound?: string;
-    next?: TombstoneCursor;
-  }> {
+    lease?: { token: string; ttlMs: number },
+  ): Promise<PruneStep> {
     const k = this.keys;
     const s = k.sync;
-    const [n, state, bound, more, score, member] = (await pruneTombstonesLua.run(
+    const [n, state, bound, more, score, member, usec, passUs, looked] = (await pruneTombstonesLua.run(
       this.redis,
       [
         s.tombstones,
@@ -273,25 +365,34 @@ export class SyncState {
         ...k.pendingJobKeys(QUEUE_INDICATORS),
         ...k.pendingJobKeys(QUEUE_DEAD_LETTERS),
         s.stats,
+        s.pruneLease,
+        s.pruneCursor,
       ],
       [
         s.indicatorPrefix,
         k.queueKey(QUEUE_INDICATORS, ''),
         k.queueKey(QUEUE_DEAD_LETTERS, ''),
-        opts.batch ?? 500,
+        opts.batch ?? 10_000,
         opts.maxPending ?? 10_000,
         this.tombstoneTtlMs,
         this.tombstoneMinAgeMs,
         after?.score ?? '',
         after?.id ?? '',
+        lease?.token ?? '',
+        lease?.ttlMs ?? 0,
+        Math.round((opts.indexMs ?? 10) * 1000),
       ],
-    )) as [number, 'ok' | 'busy' | 'no-generation', string, number, string?, string?];
-    if (state !== 'ok') return { pruned: Number(n), state };
+    )) as [number, PruneStep['state'], string, number, string, string, number, number?, number?];
+    const redisUs = Number(usec);
+    if (state !== 'ok') return { pruned: Number(n), state, redisUs };
     return {
       pruned: Number(n),
       state,
       bound,
       ...(Number(more) === 1 ? { next: { score: String(score), id: String(member) } } : {}),
+      redisUs,
+      passUs: Number(passUs),
+      looked: Number(looked),
     };
   }
 

@@ -5,7 +5,7 @@ import { jobId } from '@octi-sekoia/model';
 import { addDeadLetter, type ConnectorQueues, createQueues, QUEUE_INDICATORS } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SyncState } from '../src/index.ts';
+import { type PruneRun, SyncState } from '../src/index.ts';
 import { sweepUnseen } from '../src/sweep.ts';
 import { remove, upsert } from './helpers.ts';
 
@@ -304,6 +304,107 @@ describe('tombstone prune', () => {
     await checkpoint('301-0');
     expect(await state.pruneTombstones()).toMatchObject({ pruned: 1, bound: '301-0' });
     expect(await state.tombstoneCount()).toBe(0);
+  });
+
+  it('one run per connector at a time: another worker skips while a run holds the lease; a run whose lease went to another stops', async () => {
+    await checkpoint('90000-0');
+    const tomb = async (id: string, at: string) => {
+      await state.recordDesired(upsert(id, '10-0', [`${id}.example`]));
+      await state.recordDesired(remove(id, at));
+    };
+    for (let i = 0; i < 6; i++) await tomb(`t${i}`, `4000-${i + 1}`);
+    const second = r.client.duplicate();
+    try {
+      const other = new SyncState(second, { keyPrefix: r.prefix, connectorId: 'c1', tombstoneMinAgeMs: 0 });
+      const lease = state.keys.sync.pruneLease;
+      const seen: PruneRun[] = [];
+      const ttls: number[] = [];
+      // Steps of 2 entries (indexMs: the entry count alone ends a step); the other worker's run comes during the
+      // first one's.
+      const run = await state.pruneTombstones({
+        batch: 2,
+        indexMs: 60_000,
+        onStep: async () => {
+          ttls.push(await r.client.pttl(lease));
+          if (seen.length === 0) seen.push(await other.pruneTombstones());
+        },
+      });
+      expect(seen).toEqual([{ pruned: 0, state: 'skipped', more: false, steps: 0, redisMs: 0 }]);
+      expect(run).toMatchObject({ pruned: 6, state: 'ok', more: false, steps: 4 });
+      // Held with a TTL (a crashed worker holds it that long at most), renewed by each step; released at the end.
+      for (const ttl of ttls) expect(ttl > 0 && ttl <= 30_000).toBe(true);
+      expect(await r.client.exists(lease)).toBe(0);
+      expect(await other.pruneTombstones()).toMatchObject({ state: 'ok', more: false });
+
+      // The lease lapsed and another worker took it: the run's next step does nothing, its release leaves the
+      // other's lease alone.
+      for (let i = 0; i < 4; i++) await tomb(`u${i}`, `5000-${i + 1}`);
+      const lost = await state.pruneTombstones({
+        batch: 2,
+        indexMs: 60_000,
+        onStep: async () => {
+          await r.client.set(lease, 'another-worker', 'PX', 30_000);
+        },
+      });
+      expect(lost).toMatchObject({ pruned: 2, state: 'lease-lost', steps: 2 });
+      expect(await state.tombstoneCount()).toBe(2);
+      expect(await r.client.get(lease)).toBe('another-worker');
+      expect(await other.pruneTombstones()).toMatchObject({ pruned: 0, state: 'skipped' });
+      await r.client.del(lease);
+    } finally {
+      second.disconnect();
+    }
+  });
+
+  it('a run stops at its Redis time budget; the next run, on another worker, resumes where it stopped, past kept entries', async () => {
+    await checkpoint('90000-0');
+    // 2,000 waiting jobs of other indicators (the pass every step pays), and 400 tombstones at the front of the
+    // index held back by an older job of their own indicator, pending; 200 prunable ones behind them.
+    const other = (i: number) => upsert(`busy${i}`, `${20_000 + i}-0`, []);
+    const held = (i: number) => upsert(`h${String(i).padStart(3, '0')}`, '2000-0', []);
+    const jobs = [
+      ...Array.from({ length: 2000 }, (_, i) => other(i)),
+      ...Array.from({ length: 400 }, (_, i) => held(i)),
+    ];
+    for (let i = 0; i < jobs.length; i += 500)
+      await queues.indicators.addBulk(
+        jobs.slice(i, i + 500).map((j) => ({ name: 'upsert', data: j, opts: { jobId: jobId(j) } })),
+      );
+    for (let i = 0; i < 400; i++) {
+      const id = `h${String(i).padStart(3, '0')}`;
+      await state.recordDesired(upsert(id, '1000-0', [`${id}.example`]));
+      await state.recordDesired(remove(id, `3000-${i + 1}`));
+    }
+    for (let i = 0; i < 200; i++) {
+      await state.recordDesired(upsert(`f${i}`, '1000-0', [`f${i}.example`]));
+      await state.recordDesired(remove(`f${i}`, `5000-${i + 1}`));
+    }
+    const second = r.client.duplicate();
+    try {
+      const workers = [
+        state,
+        new SyncState(second, { keyPrefix: r.prefix, connectorId: 'c1', tombstoneMinAgeMs: 0 }),
+      ];
+      // A budget of 0 ms: one step per run, of 200 entries (indexMs: the entry count alone ends a step).
+      const opts = { batch: 200, indexMs: 60_000, maxRunMs: 0 };
+      const runs: PruneRun[] = [];
+      for (let i = 0; i < 4; i++) runs.push(await workers[i % 2]!.pruneTombstones(opts));
+      expect(runs.map((r) => [r.steps, r.pruned, r.more])).toEqual([
+        [1, 0, true], // h000..h199, kept
+        [1, 0, true], // h200..h399, kept: the second worker resumed after the first's run
+        [1, 200, true], // f0..f199
+        [1, 0, false], // the end of the index below the bound
+      ]);
+      expect(await r.client.exists(state.keys.sync.pruneCursor)).toBe(0);
+      expect(await state.tombstoneCount()).toBe(400);
+      expect(await state.readIndicator('f199')).toBeUndefined();
+      expect(await state.readIndicator('h399')).toMatchObject({ live: false, eventId: '3000-400' });
+      // The next run starts from the start again: the kept ones are looked at, and kept.
+      expect(await workers[1]!.pruneTombstones(opts)).toMatchObject({ pruned: 0, more: true, steps: 1 });
+      expect(await state.readIndicator('h000')).toMatchObject({ live: false });
+    } finally {
+      second.disconnect();
+    }
   });
 
   it('an indicator upserted again leaves the index; the sweep drops the older generations it deletes from it', async () => {

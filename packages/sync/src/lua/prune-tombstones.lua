@@ -29,26 +29,45 @@
 -- rolled back comes with the prunes that relied on the newer one rolled back too.
 -- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
 -- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
--- nothing ('busy'), and it looks at most at ARGV[4] index entries, from a resume position: the caller (state.ts
--- pruneTombstones) steps on from the last entry looked at until the index below the bound is done, so kept entries
--- at the front (young, or held back by their own indicator's work) do not hide the prunable ones behind them.
+-- nothing ('busy'). Then it walks the index from a resume position until it has spent max(ARGV[12] µs, the pass's
+-- own time) on it (Redis TIME, read every 64 entries), or looked at ARGV[4] entries: the pass is paid once per step
+-- (~3.3 µs a pending job against ~10 µs an index entry), so a step over many pending jobs walks as long as its
+-- pass took, and a step over few stays short. The caller (state.ts pruneTombstones) steps on from the last entry
+-- looked at, so kept entries at the front (young, or held back by their own indicator's work) do not hide the
+-- prunable ones behind them, and stops once its steps took its Redis time budget: under the prune lease (ARGV[10]
+-- its token; '' = no lease, a bare step) the step checks and renews the lease (another holder: 'lease-lost',
+-- nothing done) and records where the next run resumes (KEYS[19], deleted once the index below the bound is done).
+-- Safety does not depend on the lease nor on the cursor: each step reads its bounds itself, atomically.
 -- KEYS[1] tombstone index (zset id -> ms of T)  KEYS[2] generation counter  KEYS[3] checkpoint (JSON)
 -- KEYS[4] replayed-events list
 -- KEYS[5..7] indicators queue active, wait, paused (lists)  KEYS[8..10] its prioritized, delayed, failed (zsets)
 -- KEYS[11..13] dead-letters queue active, wait, paused  KEYS[14..16] its prioritized, delayed, failed
--- KEYS[17] stats hash (field tombstones-pruned)
+-- KEYS[17] stats hash (field tombstones-pruned)  KEYS[18] prune lease  KEYS[19] prune resume cursor (JSON)
 -- ARGV[1] indicator record prefix  ARGV[2] indicators job key prefix  ARGV[3] dead-letters job key prefix
 -- ARGV[4] most index entries looked at  ARGV[5] most pending jobs + dead letters scanned  ARGV[6] tombstone TTL ms
 -- ARGV[7] least age of a dropped tombstone ms  ARGV[8] resume score ('': from the start)  ARGV[9] resume member
+-- ARGV[10] lease token ('': none)  ARGV[11] lease TTL ms  ARGV[12] least time walking the index µs
 -- Undeclared keys: the indicator records (`ARGV[1] .. id`) found in the index and the BullMQ job hashes
 -- (`ARGV[2] .. id`, `ARGV[3] .. id`) found in the lists; they share the connector's hash tag with KEYS, hence its
 -- slot (@octi-sekoia/queue keys.ts).
--- Returns {pruned, state 'ok'|'busy'|'no-generation', bound or pending count, more (1: ARGV[4] entries looked at,
--- some may be left below the bound), resume score, resume member (the last entry looked at)}.
+-- Returns {pruned, state 'ok'|'busy'|'no-generation'|'lease-lost', bound or pending count, more (1: stopped by
+-- ARGV[4] or the time, some may be left below the bound), resume score, resume member (the last entry looked at),
+-- µs this step took (Redis TIME)}.
 --- @include "includes/fence"
 
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local started = clock()
+local token = ARGV[10]
+if token ~= '' then
+  if redis.call('GET', KEYS[18]) ~= token then return {0, 'lease-lost', '', 0, '', '', clock() - started} end
+  redis.call('PEXPIRE', KEYS[18], ARGV[11])
+end
+
 local G = redis.call('GET', KEYS[2])
-if not G then return {0, 'no-generation', '', 0} end
+if not G then return {0, 'no-generation', '', 0, '', '', clock() - started} end
 
 local pending = redis.call('LLEN', KEYS[4])
 for i = 5, 16 do
@@ -58,7 +77,7 @@ for i = 5, 16 do
     pending = pending + redis.call('ZCARD', KEYS[i])
   end
 end
-if pending > tonumber(ARGV[5]) then return {0, 'busy', tostring(pending), 0} end
+if pending > tonumber(ARGV[5]) then return {0, 'busy', tostring(pending), 0, '', '', clock() - started} end
 
 local function isEvent(id)
   return type(id) == 'string' and string.match(id, '^%d+%-%d+$') ~= nil
@@ -175,11 +194,14 @@ if ARGV[8] ~= '' then
     rank = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[8])
   end
 end
+local walkStart = clock()
+-- As long on the index as the pass took (so its cost is shared by as many entries), at least ARGV[12] µs.
+local walkUs = math.max(tonumber(ARGV[12]), walkStart - started)
 local looked, pruned = 0, 0
 local lastScore, lastId = '', ''
-local done = false
-while not done and looked < limit do
-  local asked = limit - looked
+local done, timeUp = false, false
+while not done and not timeUp and looked < limit do
+  local asked = math.min(limit - looked, 64)
   local page = redis.call('ZRANGE', KEYS[1], rank, rank + asked - 1, 'WITHSCORES')
   if #page < 2 * asked then done = true end
   for i = 1, #page, 2 do
@@ -214,6 +236,15 @@ while not done and looked < limit do
       end
     end
   end
+  if not done and clock() - walkStart >= walkUs then timeUp = true end
 end
 if pruned > 0 then redis.call('HINCRBY', KEYS[17], 'tombstones-pruned', pruned) end
-return {pruned, 'ok', bound, done and 0 or 1, lastScore, lastId}
+local more = not done and lastId ~= ''
+if token ~= '' then
+  if more then
+    redis.call('SET', KEYS[19], cjson.encode({lastScore, lastId}))
+  else
+    redis.call('DEL', KEYS[19])
+  end
+end
+return {pruned, 'ok', bound, more and 1 or 0, lastScore, lastId, clock() - started, walkStart - started, looked}
