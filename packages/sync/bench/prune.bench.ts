@@ -40,24 +40,28 @@ async function scriptUsec(): Promise<number> {
   return usec;
 }
 
+/** An OpenCTI internal id (a UUID) of its own per n: the indicator ids jobs and tombstones carry. */
+const uuid = (n: number) => `5f0c4e1a-9b2d-4c7e-8a3f-${String(n).padStart(12, '0')}`;
+
 async function fill() {
   await redis.set(k.generation, '1');
   await redis.set(
     k.checkpoint,
-    JSON.stringify({ start_from: '9000000000000-0', recover_until: null, generation: 1, sweep: null }),
+    JSON.stringify({ start_from: '1800000000000-0', recover_until: null, generation: 1, sweep: null }),
   );
   // Waiting jobs, as BullMQ keeps their ids (the script reads the ids; the job hashes only for other id forms).
   for (let i = 0; i < pending; i += 1000) {
     const ids: string[] = [];
-    for (let j = i; j < Math.min(pending, i + 1000); j++) ids.push(`g1-${2_000_000 + j}-0-job-ind-${j}`); // model jobId
+    for (let j = i; j < Math.min(pending, i + 1000); j++)
+      ids.push(`g1-${1_765_000_000_000 + j}-0-${uuid(j + 1_000_000)}`); // model jobId
     await redis.lpush(k.queueKey(QUEUE_INDICATORS, 'wait'), ...ids);
   }
   // Tombstones as record-desired.lua writes them: the record (live 0) with its TTL, and its index entry.
   for (let i = 0; i < tombstones; i += 1000) {
     const p = redis.pipeline();
     for (let j = i; j < Math.min(tombstones, i + 1000); j++) {
-      const id = `ind-${j}`;
-      const ms = 1_000_000 + j;
+      const id = uuid(j);
+      const ms = 1_760_000_000_000 + j;
       p.set(k.sync.indicator(id), JSON.stringify([1, `${ms}-0`, 0, [], '', '']), 'PX', 7 * 86_400_000);
       p.zadd(k.sync.tombstones, ms, id);
     }
