@@ -10,7 +10,9 @@ import { QUEUE_INDICATORS } from '@octi-sekoia/queue';
 import { Redis } from 'ioredis';
 import { SyncState as Current } from '../src/index.ts';
 
-// OLD_SRC=<dir>: the SyncState of another copy of packages/sync/src (the code before a change), e.g. bench/old-src.
+// OLD_SRC=<dir>: the SyncState of another copy of packages/sync/src (the code before a change), relative to this
+// file, e.g. `./old-src` after `git archive <commit> packages/sync/src | tar -x -C /tmp/o && cp -r
+// /tmp/o/packages/sync/src packages/sync/bench/old-src` (untracked: remove it after).
 const SyncState: typeof Current = process.env.OLD_SRC
   ? (
       (await import(new URL(`${process.env.OLD_SRC}/index.ts`, import.meta.url).href)) as {
