@@ -78,11 +78,21 @@ export async function addJobs(
   await queue.waitUntilReady();
   const first = await bullmqArgs(queue, jobs[0]!);
   const template = jobTemplate(first, jobs[0]!);
-  const recorded: ScriptArgs[] = await Promise.all(
-    jobs.map((j, i) =>
-      i === 0 ? first : template && Object.keys(j.opts).length === 1 ? template(j) : bullmqArgs(queue, j),
-    ),
-  );
+  const recorded: ScriptArgs[] = [first];
+  const fromBullmq: Array<Promise<void>> = [];
+  for (let i = 1; i < jobs.length; i++) {
+    const j = jobs[i]!;
+    if (template && Object.keys(j.opts).length === 1) recorded.push(template(j));
+    else {
+      recorded.push([]);
+      fromBullmq.push(
+        bullmqArgs(queue, j).then((args) => {
+          recorded[i] = args;
+        }),
+      );
+    }
+  }
+  await Promise.all(fromBullmq);
   const keys = [...recorded[0]!.slice(0, addStandardJob.keys), lease.key];
   const redis = connection as RedisLike;
   const results: unknown[] = [];
