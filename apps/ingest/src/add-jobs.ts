@@ -157,9 +157,11 @@ const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
 /**
  * The script arguments of further jobs of a call, from those BullMQ recorded for `first`: in BullMQ 6.7's
  * `addStandardJob` layout they differ from job to job only by the job id (in the packed arguments and the packed
- * options), the name, the creation time (the first job's is taken for all: addBulk's jobs of one call are made in
- * the same millisecond or so; the field is informational) and the data's JSON, as long as a job's own options are
- * its id alone. Returns undefined — every job is then built by BullMQ, as before — unless the recorded arguments
+ * options), the name, the creation time and the data's JSON. The creation time taken for all is the first job's:
+ * addBulk's own differ by the time it takes to build the call's jobs (milliseconds), and an earlier time is the
+ * safe side for the worker's sweep blocker (apps/worker sweep.ts: a job of the generation enqueued no later than
+ * the marker holds the sweep back; a time moved earlier, never later, can only add such jobs) and its transient
+ * retry window (a few milliseconds less of it). Only for jobs whose own options are their id alone. Returns undefined — every job is then built by BullMQ, as before — unless the recorded arguments
  * have that layout and re-encoding `first` through the template gives BullMQ's bytes exactly. The options BullMQ
  * validates (`validateOptions`) are the queue's defaults, validated with the first job, and the job id, whose two
  * rules are applied here with BullMQ's messages.
