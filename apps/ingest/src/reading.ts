@@ -181,7 +181,6 @@ export class Reading {
     const stored = this.deps.store.current;
     if (!this.reading || !stored) return;
     const tracker = this.tracker;
-    const current = () => this.reading && tracker === this.tracker;
     const { generations, metrics } = this.deps;
     try {
       metrics.countEvent(msg.event);
@@ -193,7 +192,7 @@ export class Reading {
           metrics.streamRead(eventIdMs(msg.id));
           await generations.maybeEndRecovery(msg.id);
           await this.flush();
-          if (!current()) return;
+          if (!this.isCurrent(tracker)) return;
           tracker.heartbeat(msg.id);
           await this.flush();
         }
@@ -207,7 +206,7 @@ export class Reading {
       }
       if (this.deps.store.current?.sweep) await generations.maybeEndRecovery(msg.id);
       // The reading this message belongs to may have been abandoned meanwhile (pause, failure, new generation).
-      if (!current()) return;
+      if (!this.isCurrent(tracker)) return;
       const seq = tracker.received(msg.id);
       this.bufferSeq = seq;
       this.trackProgress(msg.id);
@@ -228,8 +227,13 @@ export class Reading {
         }, this.deps.settings.lingerMs);
       }
     } catch (err) {
-      if (current()) this.writeFailed(err);
+      if (this.isCurrent(tracker)) this.writeFailed(err);
     }
+  }
+
+  /** `tracker`'s reading is still the one being read (not abandoned: paused, failed, new generation). */
+  private isCurrent(tracker: CheckpointTracker): boolean {
+    return this.reading && tracker === this.tracker;
   }
 
   private trackProgress(id: string): void {

@@ -8,8 +8,10 @@
 import type { Job } from '@octi-sekoia/model';
 import { type ConnectorQueues, createQueues } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis } from '@octi-sekoia/testkit';
+import { Queue } from 'bullmq';
+import { unpack } from 'msgpackr';
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { addJobs, LeaseRefusedError } from '../src/add-jobs.ts';
+import { addJobs, bullmqArgs, jobTemplate, LeaseRefusedError } from '../src/add-jobs.ts';
 
 let r: TestRedis;
 let redis: ReturnType<TestRedis['connect']>;
@@ -144,4 +146,52 @@ it("writes nothing, and rejects with LeaseRefusedError, when the reader lease is
   const state = await queueState(viaAddJobs);
   expect(Object.keys(state).filter((k) => k !== 'meta')).toEqual([]);
   expect(await viaAddJobs.indicators.getJob('g1-1700000000000-1-ind-1')).toBeUndefined();
+});
+
+it("builds the jobs after a call's first from its arguments, as BullMQ builds them", async () => {
+  // addJobs takes this path for every job but the first: the comparisons with addBulk above go through it.
+  const [first, ...others] = bulk([
+    indicator(1),
+    indicator(3),
+    { kind: 'sweep', generation: 1, eventId: '1700000000000-9' },
+  ]);
+  const firstArgs = await bullmqArgs(viaAddJobs.indicators, first!);
+  const template = jobTemplate(firstArgs, first!);
+  expect(template).toBeDefined();
+  const createdAt = (unpack(firstArgs[9] as Buffer) as unknown[])[3];
+  for (const j of others) {
+    const want = await bullmqArgs(viaAddJobs.indicators, j);
+    const got = template!(j);
+    expect(got.slice(0, 9)).toEqual(want.slice(0, 9));
+    // The packed arguments: BullMQ's, with the first job's creation time.
+    const wantArgs = unpack(want[9] as Buffer) as unknown[];
+    wantArgs[3] = createdAt;
+    expect(unpack(got[9] as Buffer)).toEqual(wantArgs);
+    expect(got[10]).toBe(want[10]);
+    expect(Buffer.compare(got[11] as Buffer, want[11] as Buffer)).toBe(0);
+  }
+  // BullMQ's job id rules, with its messages.
+  for (const jobId of ['12345', 'a:b']) {
+    const j = { ...first!, opts: { jobId } };
+    const message = await bullmqArgs(viaAddJobs.indicators, j).then(
+      () => 'accepted',
+      (e: Error) => e.message,
+    );
+    expect(message).not.toBe('accepted');
+    expect(() => template!(j)).toThrow(message);
+  }
+});
+
+it('leaves every job to BullMQ when the queue has options whose effect depends on the job', async () => {
+  const q = new Queue<Job>('other', {
+    connection: redis,
+    prefix: `${r.prefix}:other`,
+    defaultJobOptions: { attempts: 3, sizeLimit: 10_000 },
+  });
+  try {
+    const [first] = bulk([indicator(1)]);
+    expect(jobTemplate(await bullmqArgs(q, first!), first!)).toBeUndefined();
+  } finally {
+    await q.close();
+  }
 });

@@ -150,6 +150,7 @@ export function openStream(opts: OpenStreamOptions): StreamHandle {
   };
 
   const releaseRoom = () => {
+    if (roomWaiters.length === 0) return; // the usual case, once per message: no new array
     const waiters = roomWaiters;
     roomWaiters = [];
     for (const w of waiters) w();
@@ -220,7 +221,8 @@ export function openStream(opts: OpenStreamOptions): StreamHandle {
 
   const enqueue = (item: QueueItem) => {
     queue.push(item);
-    void drain();
+    // While a drain runs it takes this item too: no call (and no promise) per message.
+    if (!draining) void drain();
   };
 
   /** Wraps the response body so that reading waits while the backlog is full (real TCP backpressure). */
