@@ -68,6 +68,8 @@ export class WorkerService {
   readonly writeMark: WriteMark;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
+  /** Hands the jobs the processor runs back to the queue (shutdown past the grace). */
+  private readonly handBack: () => void;
   private readonly workerConnection: RedisClient;
   private readonly dlq: DeadLetterDeps;
   private readonly log: Logger;
@@ -292,6 +294,7 @@ export class WorkerService {
       log: this.log,
     });
     this.workerConnection = deps.connect();
+    this.handBack = processor.handBack;
     this.worker = new Worker<Job>(this.queues.keys.queues.indicators, processor, {
       connection: this.workerConnection,
       prefix: this.queues.keys.bullPrefix,
@@ -420,7 +423,7 @@ export class WorkerService {
     const closing = this.worker.close();
     if ((await within(grace, closing)) === 'timeout') {
       this.log.info({}, 'handing in-flight jobs back to the queue');
-      this.worker.cancelAllJobs('shutdown');
+      this.handBack();
       await closing;
     }
     // The drainer's claims get the same grace; past it they are abandoned like a crash would (their values
