@@ -1,12 +1,5 @@
 // Entry point: boot (config, logger, Redis: exit 2 on a problem), wire the worker to Redis and Sekoia, start.
-import {
-  bootApp,
-  coalesceWrites,
-  connectRedis,
-  listenOrExit,
-  onShutdown,
-  startOpsServer,
-} from '@octi-sekoia/ops';
+import { bootApp, connectRedis, listenOrExit, onShutdown, startOpsServer } from '@octi-sekoia/ops';
 import { assertNoEviction, migrateKeyLayout } from '@octi-sekoia/queue';
 import { prepareCollection } from './adopt-on-start.ts';
 import { workerSettings } from './settings.ts';
@@ -30,15 +23,9 @@ const ops = await listenOrExit(() =>
     info: { app: 'worker', connectorId: config.connector.id },
   }),
 );
-// The commands of the jobs running at once leave in one socket write per tick (coalesce-writes.ts: CPU per job).
-coalesceWrites(redis);
 service = new WorkerService({
   redis,
-  connect: () => {
-    const c = connectRedis(config.redis);
-    coalesceWrites(c);
-    return c;
-  },
+  connect: () => connectRedis(config.redis),
   settings,
   log,
   registry: ops.registry,

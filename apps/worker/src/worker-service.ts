@@ -1,6 +1,6 @@
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
-import type { Readiness, Registry } from '@octi-sekoia/ops';
+import { coalesceWrites, type Readiness, type Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, connectorsKey, createQueues, type RedisClient } from '@octi-sekoia/queue';
 import {
   APPROXIMATION_MODES,
@@ -93,6 +93,9 @@ export class WorkerService {
     const s = deps.settings;
     const t = s.tuning;
     this.log = deps.log;
+    // The commands of the jobs running at once leave in one socket write per tick (@octi-sekoia/ops
+    // coalesce-writes.ts): a write system call per command was the largest item of the CPU per job.
+    coalesceWrites(deps.redis);
     this.metrics = workerMetrics(deps.registry);
     this.queues = createQueues(deps.redis, s.keyPrefix, s.connectorId);
     const k = this.queues.keys;
@@ -294,6 +297,7 @@ export class WorkerService {
       log: this.log,
     });
     this.workerConnection = deps.connect();
+    coalesceWrites(this.workerConnection);
     this.handBack = processor.handBack;
     this.worker = new Worker<Job>(this.queues.keys.queues.indicators, processor, {
       connection: this.workerConnection,
