@@ -74,9 +74,10 @@ export const SWEEP_POLL_MS = 25;
  * throws (Redis trouble, a bug) is retried with backoff and becomes a dead letter only after the last attempt,
  * and — for transient errors — never inside the retry window. On shutdown (abort) the job is handed back.
  */
-export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
+export function createProcessor(deps: ProcessJobDeps): JobProcessor {
   const now = deps.now ?? Date.now;
   const s = deps.settings;
+  const handBack = new HandBack();
 
   /**
    * A job refused because a newer generation started: expected for the jobs queued before a re-sync, a freeze
@@ -155,12 +156,7 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     return b && { what: `${b.id} (${b.state})`, running: b.state === 'active' };
   };
 
-  const applySweep = async (
-    bull: BullJob<Job>,
-    marker: SweepMarkerJob,
-    token: string | undefined,
-    signal: AbortSignal | undefined,
-  ) => {
+  const applySweep = async (bull: BullJob<Job>, marker: SweepMarkerJob, token: string | undefined) => {
     let blocker = await sweepBlocker(bull, marker);
     // The marker comes after the recovery's last job, so when a worker takes it the jobs still holding it are
     // mostly running ones, done within moments: look again every SWEEP_POLL_MS for up to sweepRecheckMs here,
@@ -171,12 +167,12 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     const pollUntil = now() + s.sweepRecheckMs;
     while (blocker?.running && now() < pollUntil) {
       // Shutdown: the job is handed back by the caller (abortable); nothing more to do here.
-      if (signal?.aborted) throw new Aborted();
+      if (handBack.requested) throw new Aborted();
       await new Promise((r) => setTimeout(r, SWEEP_POLL_MS));
       blocker = await sweepBlocker(bull, marker);
     }
     // Handed back while polling: another worker owns the marker now (neither delay it nor sweep here).
-    if (signal?.aborted) throw new Aborted();
+    if (handBack.requested) throw new Aborted();
     if (blocker) {
       deps.onOutcome?.('sweep', 'sweep-deferred');
       deps.log.debug(
@@ -218,7 +214,9 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     return { outcome: r.skipped ? 'skipped' : 'swept', dirtied: r.dirtied };
   };
 
-  return async (bull, token, signal) => {
+  // Two parameters, not BullMQ's third (an AbortSignal): BullMQ then makes no AbortController per job (its
+  // `processor.length >= 3` test). Shutdown hands the running jobs back through `handBack()` instead.
+  const processor = async (bull: BullJob<Job>, token?: string) => {
     let data: Job;
     try {
       data = validateJob(bull.data);
@@ -228,8 +226,8 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
     }
     try {
       const lock = bull.id && token ? { key: deps.keys.jobLock(bull.queueName, bull.id), token } : undefined;
-      const work = data.kind === 'sweep' ? applySweep(bull, data, token, signal) : applyIndicator(data, lock);
-      return await abortable(work, signal);
+      const work = data.kind === 'sweep' ? applySweep(bull, data, token) : applyIndicator(data, lock);
+      return await handBack.abortable(work);
     } catch (err) {
       if (err instanceof DelayedError || err instanceof WaitingError) throw err;
       if (err instanceof Aborted) {
@@ -260,30 +258,50 @@ export function createProcessor(deps: ProcessJobDeps): Processor<Job> {
       throw new DelayedError();
     }
   };
+  return Object.assign(processor, { handBack: () => handBack.request() });
 }
 
-/** Resolves like `work`, or rejects with Aborted when the signal fires first (the work goes on, ignored). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) {
-    work.catch(() => undefined);
-    return Promise.reject(new Aborted());
+/** The processor, and `handBack()`: shutdown's hand-back of the jobs it runs (see HandBack). */
+export type JobProcessor = Processor<Job> & { handBack(): void };
+
+/**
+ * Shutdown's hand-back of running jobs: once requested, every job running (and any started after) stops waiting
+ * for its work (which goes on, ignored) and is handed back to the queue. One registry for the processor instead of
+ * BullMQ's AbortController per job (an AbortSignal and its listener per job, worker CPU: bench/README.md).
+ */
+class HandBack {
+  requested = false;
+  private readonly running = new Set<() => void>();
+
+  request(): void {
+    this.requested = true;
+    const cancels = [...this.running];
+    this.running.clear();
+    for (const cancel of cancels) cancel();
   }
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
+
+  /** Resolves like `work`, or rejects with Aborted when the hand-back comes first. */
+  abortable<T>(work: Promise<T>): Promise<T> {
+    if (this.requested) {
       work.catch(() => undefined);
-      reject(new Aborted());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
+      return Promise.reject(new Aborted());
+    }
+    return new Promise<T>((resolve, reject) => {
+      const cancel = () => {
+        work.catch(() => undefined);
+        reject(new Aborted());
+      };
+      this.running.add(cancel);
+      work.then(
+        (v) => {
+          this.running.delete(cancel);
+          resolve(v);
+        },
+        (e) => {
+          this.running.delete(cancel);
+          reject(e);
+        },
+      );
+    });
+  }
 }

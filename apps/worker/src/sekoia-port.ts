@@ -52,6 +52,12 @@ interface GateStore {
  */
 export class RequestGate {
   private readonly store = new AsyncLocalStorage<GateStore>();
+  /**
+   * Calls running in `run`. At 0 the store is disabled: an enabled AsyncLocalStorage puts a promise hook on every
+   * promise of the process (~0.4 µs per await), and during a recovery no Sekoia call runs while every job awaits
+   * its Redis calls (worker CPU per job, bench/README.md). `run` enables it again (AsyncLocalStorage.run does).
+   */
+  private running = 0;
 
   constructor(
     private readonly budget: Budget,
@@ -69,6 +75,7 @@ export class RequestGate {
   /** Runs one client call, observed; `prepaid` tokens were taken by the caller. */
   async run<T>(endpoint: Endpoint, prepaid: number, fn: () => Promise<T>): Promise<T> {
     const t0 = performance.now();
+    this.running += 1;
     try {
       const out = await this.store.run({ endpoint, prepaid }, fn);
       this.observer.call?.(endpoint, 'ok', (performance.now() - t0) / 1000);
@@ -77,6 +84,9 @@ export class RequestGate {
       this.observer.call?.(endpoint, statusOf(err), (performance.now() - t0) / 1000);
       this.observer.error?.(err, endpoint);
       throw err;
+    } finally {
+      this.running -= 1;
+      if (this.running === 0) this.store.disable();
     }
   }
 }

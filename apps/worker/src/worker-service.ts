@@ -1,6 +1,6 @@
 import type { Logger } from '@octi-sekoia/logger';
 import type { Job } from '@octi-sekoia/model';
-import type { Readiness, Registry } from '@octi-sekoia/ops';
+import { coalesceWrites, type Readiness, type Registry } from '@octi-sekoia/ops';
 import { type ConnectorQueues, connectorsKey, createQueues, type RedisClient } from '@octi-sekoia/queue';
 import {
   APPROXIMATION_MODES,
@@ -68,6 +68,8 @@ export class WorkerService {
   readonly writeMark: WriteMark;
   readonly metrics: WorkerMetrics;
   private readonly worker: Worker<Job>;
+  /** Hands the jobs the processor runs back to the queue (shutdown past the grace). */
+  private readonly handBack: () => void;
   private readonly workerConnection: RedisClient;
   private readonly dlq: DeadLetterDeps;
   private readonly log: Logger;
@@ -91,6 +93,9 @@ export class WorkerService {
     const s = deps.settings;
     const t = s.tuning;
     this.log = deps.log;
+    // The commands of the jobs running at once leave in one socket write per tick (@octi-sekoia/ops
+    // coalesce-writes.ts): a write system call per command was the largest item of the CPU per job.
+    coalesceWrites(deps.redis);
     this.metrics = workerMetrics(deps.registry);
     this.queues = createQueues(deps.redis, s.keyPrefix, s.connectorId);
     const k = this.queues.keys;
@@ -292,6 +297,8 @@ export class WorkerService {
       log: this.log,
     });
     this.workerConnection = deps.connect();
+    coalesceWrites(this.workerConnection);
+    this.handBack = processor.handBack;
     this.worker = new Worker<Job>(this.queues.keys.queues.indicators, processor, {
       connection: this.workerConnection,
       prefix: this.queues.keys.bullPrefix,
@@ -425,7 +432,7 @@ export class WorkerService {
     const closing = this.worker.close();
     if ((await within(grace, closing)) === 'timeout') {
       this.log.info({}, 'handing in-flight jobs back to the queue');
-      this.worker.cancelAllJobs('shutdown');
+      this.handBack();
       await closing;
     }
     // The drainer's claims get the same grace; past it they are abandoned like a crash would (their values

@@ -1,5 +1,6 @@
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 export { bootApp } from './boot.ts';
+export { coalesceWrites } from './coalesce-writes.ts';
 export { NODE_FLAGS } from './heap.ts';
 
 export { ListenError, type ListenTarget, listenOn, listenOrExit } from './listen.ts';
