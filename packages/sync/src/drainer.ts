@@ -47,6 +47,8 @@ export class Drainer {
   private readonly parked = new Set<Promise<unknown>>();
   /** A parked claim ended on a configuration error: no claim before this time. */
   private pausedUntil = 0;
+  /** Claims of this drainer under way and not parked. */
+  private deciding = 0;
   private readonly maxOpenCreates: number;
 
   constructor(
@@ -91,7 +93,10 @@ export class Drainer {
           await this.sleep(this.pausedUntil - now0);
           continue;
         }
-        if (this.parked.size > 0 && engine.openCreates >= this.maxOpenCreates) {
+        // Claims being decided count at their full size: right after a sweep, the first claims are those of
+        // before parking, not twice as many (the drainer's scripts and CPU would delay the first seals).
+        const open = engine.openCreates + this.deciding * this.opts.batch;
+        if (this.parked.size > 0 && open >= this.maxOpenCreates) {
           // Enough creates wait for their batches: claim again once a parked claim ends (or after idleMs).
           await Promise.race([...this.parked, this.sleep(this.opts.idleMs)]);
           continue;
@@ -125,12 +130,14 @@ export class Drainer {
 
   /** One claim: its report, or undefined once it is parked (it then ends in the background, tracked). */
   private claim(): Promise<ReconcileReport | undefined> {
-    return new Promise((resolve, reject) => {
+    this.deciding++;
+    return new Promise<ReconcileReport | undefined>((resolve, reject) => {
       let parked = false;
       const run = this.reconciler.reconcileDirty({
         max: this.opts.batch,
         onParked: () => {
           parked = true;
+          this.deciding--;
           const p = run.then(
             (report) => {
               if (report.configurationError)
@@ -145,10 +152,14 @@ export class Drainer {
       });
       run.then(
         (report) => {
-          if (!parked) resolve(report);
+          if (parked) return;
+          this.deciding--;
+          resolve(report);
         },
         (err: unknown) => {
-          if (!parked) reject(err);
+          if (parked) return;
+          this.deciding--;
+          reject(err);
         },
       );
     });
