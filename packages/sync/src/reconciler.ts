@@ -1,7 +1,7 @@
 import type { IndicatorJob, IocAttributes } from '@octi-sekoia/model';
 import { policyOf } from '@octi-sekoia/sekoia/errors';
 import { withoutValidUntil } from '@octi-sekoia/sekoia/fields';
-import { CreateCollector } from './create-batcher.ts';
+import { CreateCollector, type CreateOutcome } from './create-batcher.ts';
 import { type Action, decide } from './decide.ts';
 import { type Budget, type FoundIndicator, type SekoiaPort, unlimitedBudget } from './port.ts';
 import { type CreateBatcher, SharedCreateBatch } from './shared-batch.ts';
@@ -221,6 +221,9 @@ export class Reconciler {
     return now - since <= (this.opts.settleMaxMs ?? 600_000);
   }
 
+  /** Per claim under way: its values awaiting a create outcome, and the check that calls its `onParked`. */
+  private readonly parking = new Map<Claim, { awaiting: number; check: () => void }>();
+
   /** When this process first saw each generation still recovering (for settleMaxMs). */
   private readonly recoveringSince = new Map<number, number>();
 
@@ -250,9 +253,14 @@ export class Reconciler {
    * generation's recovery runs (`held` in the report): its values wait for the sweep, which makes them due, and
    * the recovery's jobs are applied without the claims' load.
    */
-  async reconcileDirty(opts: { max?: number } = {}): Promise<ReconcileReport> {
+  async reconcileDirty(opts: { max?: number; onParked?: () => void } = {}): Promise<ReconcileReport> {
     if (this.opts.holdDuringRecovery && (await this.recovering())) return { ...emptyReport(), held: true };
-    return this.reconcileClaim(await this.state.claimDirty(opts.max ?? 100));
+    return this.reconcileClaim(await this.state.claimDirty(opts.max ?? 100), opts.onParked);
+  }
+
+  /** Creates submitted to the create batcher and not answered yet (the drainer bounds its parked claims by it). */
+  get openCreates(): number {
+    return this.collector.openValues;
   }
 
   async reconcileValues(values: string[]): Promise<ReconcileReport> {
@@ -327,11 +335,26 @@ export class Reconciler {
     };
   }
 
-  /** Reconciles a claim: every value is worked on concurrently (creates meet in the collector). */
-  async reconcileClaim(claim: Claim): Promise<ReconcileReport> {
+  /**
+   * Reconciles a claim: every value is worked on concurrently (creates meet in the collector). `onParked` is
+   * called at most once, as soon as every value of the claim not finished yet awaits the outcome of its create in
+   * the create batcher (what is left is the batches' seals and requests; never called when the claim ends without
+   * that), so a drainer can claim more values meanwhile and the batches fill (README.md, "Reconcile").
+   */
+  async reconcileClaim(claim: Claim, onParked?: () => void): Promise<ReconcileReport> {
     const report = emptyReport(claim);
     if (claim.values.length === 0) return report;
     const open = new Set(claim.values);
+    const parking = { awaiting: 0, check: () => {} };
+    if (onParked) {
+      let fired = false;
+      parking.check = () => {
+        if (fired || open.size === 0 || parking.awaiting < open.size) return;
+        fired = true;
+        onParked();
+      };
+    }
+    this.parking.set(claim, parking);
     const renewEvery = Math.max(50, Math.floor(this.state.lockTtlMs / 3));
     const timer = setInterval(() => {
       if (open.size === 0) return;
@@ -348,6 +371,7 @@ export class Reconciler {
             await this.reconcileOne(claim, st, report);
           } finally {
             open.delete(st.value);
+            parking.check();
           }
         }),
       );
@@ -355,6 +379,7 @@ export class Reconciler {
       if (failed) throw failed.reason;
     } finally {
       clearInterval(timer);
+      this.parking.delete(claim);
       this.add(report);
     }
     if (report.configurationError) this.opts.onConfigurationError?.(report.configurationError);
@@ -455,7 +480,16 @@ export class Reconciler {
     if (action.type === 'create') {
       if (this.createsBlocked) return { status: 'retry', muts: [], delayMs: this.configurationRetryMs() };
       report.creates++;
-      const o = await this.collector.submit(value, action.attributes, action.fp, claim, desired.version);
+      const parking = this.parking.get(claim);
+      let o: CreateOutcome;
+      if (parking) parking.awaiting++;
+      try {
+        const p = this.collector.submit(value, action.attributes, action.fp, claim, desired.version);
+        parking?.check();
+        o = await p;
+      } finally {
+        if (parking) parking.awaiting--;
+      }
       switch (o.kind) {
         case 'created':
           // Created now: confirmed in this generation (no verify search needed).
