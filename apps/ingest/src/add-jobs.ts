@@ -164,7 +164,9 @@ const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
  * retry window (a few milliseconds less of it). Only for jobs whose own options are their id alone. Returns undefined — every job is then built by BullMQ, as before — unless the recorded arguments
  * have that layout and re-encoding `first` through the template gives BullMQ's bytes exactly. The options BullMQ
  * validates (`validateOptions`) are the queue's defaults, validated with the first job, and the job id, whose two
- * rules are applied here with BullMQ's messages.
+ * rules are applied here with BullMQ's messages. BullMQ's telemetry (a Queue option, unused here) would add
+ * per-call metadata to addBulk's jobs that this template does not reproduce: give the queue telemetry only with
+ * this template revisited.
  */
 export function jobTemplate(
   first: ScriptArgs,

@@ -17,7 +17,9 @@ const patched = new WeakSet<object>();
  * per command cost ~40 µs of CPU per command on a loaded 2-core machine (bench/README.md, worker18b), the
  * largest single item of a worker's CPU per job. Unlike ioredis `enableAutoPipelining`, nothing waits for an
  * earlier batch's replies and no pipeline object is made. A Cluster: applied to every node connection, present
- * and future.
+ * and future. Not for a connection in `monitor` mode (ioredis deletes its own `sendCommand` on close, which would
+ * drop the wrapper silently). A command sent in the same tick as `process.exit()` is not written at all (it would
+ * have been before): the apps exit only after closing their connections.
  */
 export function coalesceWrites(client: Redis | Cluster): void {
   if (patched.has(client)) return;
