@@ -19,7 +19,8 @@ const patched = new WeakSet<object>();
  * earlier batch's replies and no pipeline object is made. A Cluster: applied to every node connection, present
  * and future. Not for a connection in `monitor` mode (ioredis deletes its own `sendCommand` on close, which would
  * drop the wrapper silently). A command sent in the same tick as `process.exit()` is not written at all (it would
- * have been before): the apps exit only after closing their connections.
+ * have been before): the apps exit after closing their connections, or at the shutdown grace deadline, where an
+ * unanswered command is lost either way.
  */
 export function coalesceWrites(client: Redis | Cluster): void {
   if (patched.has(client)) return;
