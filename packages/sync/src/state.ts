@@ -83,17 +83,24 @@ export interface TombstoneCursor {
 
 /** Options of `pruneTombstones` (every one has a default; tests narrow them). */
 export interface PruneOptions {
-  /** Most index entries one step looks at (default 10,000; the step's time usually stops it first). */
+  /** Most index entries one step looks at (default 10,000; `indexPerPending` usually stops it first). */
   batch?: number;
   /** Above this many pending jobs and dead letters a step does nothing (`busy`; default 10,000). */
   maxPending?: number;
   /**
-   * Redis time one run may take, ms (default 500): the run stops after the step that reaches it (so at most that
-   * plus one step) and the next run, on any worker, resumes there. 0: one step per run.
+   * Redis time one run may take, ms (default 500), as the sum of its steps' round trips measured by the client (an
+   * upper bound of their Redis time): the run stops after the step that reaches it (so at most that plus one step)
+   * and the next run, on any worker, resumes there. 0: one step per run.
    */
   maxRunMs?: number;
-  /** Least time a step walks the index, ms (default 10); it walks as long as its pass over the pending jobs took if that is longer. */
-  indexMs?: number;
+  /** Least index entries a step looks at (default 1,000, ≈ 10–15 ms of Redis time), if so many are left. */
+  minIndex?: number;
+  /**
+   * Index entries a step looks at per pending job and dead letter it passed over (default 0.25: a pending job costs
+   * the pass ≈ 3 µs, an index entry ≈ 10–15 µs, so the walk takes about as long as the pass), within
+   * [`minIndex`, `batch`].
+   */
+  indexPerPending?: number;
   /** TTL of the prune lease, ms (default 30 s), renewed by every step: a crashed worker holds it that long at most. */
   leaseTtlMs?: number;
   /** Called after each step of a run, while the run holds the lease (metrics, tests). */
@@ -107,10 +114,13 @@ export interface PruneStep {
   bound?: string;
   /** Where the following step resumes; absent once the index below the bound is done. */
   next?: TombstoneCursor;
-  /** Redis time the step took, µs (Redis TIME inside the script). */
+  /**
+   * The step's round trip, µs, measured by the client: an upper bound of its Redis time (the script does not time
+   * itself: since Redis 7.2 TIME inside a script returns the script's start time).
+   */
   redisUs: number;
-  /** ok: of it, the pass over the pending jobs and dead letters, µs. */
-  passUs?: number;
+  /** ok, busy: pending jobs and dead letters the step passed over (busy: counted, not passed over). */
+  pending?: number;
   /** ok: index entries looked at. */
   looked?: number;
 }
@@ -124,7 +134,7 @@ export interface PruneRun {
   /** The run stopped at its Redis time budget with index entries left below the bound: the next run resumes. */
   more: boolean;
   steps: number;
-  /** Redis time of the run's steps, ms. */
+  /** Redis time of the run's steps, ms: the sum of their round trips measured by the client (an upper bound). */
   redisMs: number;
 }
 
@@ -294,7 +304,7 @@ export class SyncState {
    * or after ingest's checkpoint), step by step, each step from where the previous one stopped (kept entries are
    * stepped over, not looked at again). One run per connector at a time: the run takes the prune lease
    * (`keys.sync.pruneLease`, token-checked, PX `leaseTtlMs` renewed by every step) or skips (`skipped`); it stops
-   * once its steps took `maxRunMs` of Redis time, and the next run, on any worker, resumes after the last entry
+   * once its steps took `maxRunMs` of Redis time (the sum of their round trips), and the next run, on any worker, resumes after the last entry
    * looked at (`keys.sync.pruneCursor`, written by the step itself); a run that reaches the end of the index below
    * the bound deletes it, so the next one starts from the start. Does nothing while more than `maxPending` jobs and
    * dead letters are pending (the pass over them would block Redis): the tombstones then wait for a quieter
@@ -343,19 +353,21 @@ export class SyncState {
 
   /**
    * One atomic step of `pruneTombstones`: index entries in index order, after `after` (from the start without it),
-   * for as long as its pass over the pending jobs took (at least `indexMs`), at most `batch`. `next`: where the
+   * `indexPerPending` per pending job and dead letter its pass went over, at least `minIndex`, at most `batch`
+   * (counts: the script does not time itself). `redisUs`: its round trip, measured here. `next`: where the
    * following step resumes, absent once the index below the bound is done. With `lease` (a run's), nothing is done
    * unless the prune lease still holds its token (`lease-lost`); the lease is renewed and the resume cursor
    * recorded.
    */
   async pruneTombstonesStep(
-    opts: Pick<PruneOptions, 'batch' | 'maxPending' | 'indexMs'> = {},
+    opts: Pick<PruneOptions, 'batch' | 'maxPending' | 'minIndex' | 'indexPerPending'> = {},
     after?: TombstoneCursor,
     lease?: { token: string; ttlMs: number },
   ): Promise<PruneStep> {
     const k = this.keys;
     const s = k.sync;
-    const [n, state, bound, more, score, member, usec, passUs, looked] = (await pruneTombstonesLua.run(
+    const started = process.hrtime.bigint();
+    const [n, state, bound, more, score, member, pending, looked] = (await pruneTombstonesLua.run(
       this.redis,
       [
         s.tombstones,
@@ -380,10 +392,12 @@ export class SyncState {
         after?.id ?? '',
         lease?.token ?? '',
         lease?.ttlMs ?? 0,
-        Math.round((opts.indexMs ?? 10) * 1000),
+        opts.minIndex ?? 1000,
+        opts.indexPerPending ?? 0.25,
       ],
-    )) as [number, PruneStep['state'], string, number, string, string, number, number?, number?];
-    const redisUs = Number(usec);
+    )) as [number, PruneStep['state'], string, number, string, string, number, number];
+    const redisUs = Number(process.hrtime.bigint() - started) / 1000;
+    if (state === 'busy') return { pruned: Number(n), state, redisUs, pending: Number(pending) };
     if (state !== 'ok') return { pruned: Number(n), state, redisUs };
     return {
       pruned: Number(n),
@@ -391,7 +405,7 @@ export class SyncState {
       bound,
       ...(Number(more) === 1 ? { next: { score: String(score), id: String(member) } } : {}),
       redisUs,
-      passUs: Number(passUs),
+      pending: Number(pending),
       looked: Number(looked),
     };
   }

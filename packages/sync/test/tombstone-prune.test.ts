@@ -319,11 +319,10 @@ describe('tombstone prune', () => {
       const lease = state.keys.sync.pruneLease;
       const seen: PruneRun[] = [];
       const ttls: number[] = [];
-      // Steps of 2 entries (indexMs: the entry count alone ends a step); the other worker's run comes during the
-      // first one's.
+      // Steps of 2 entries (the batch: fewer than the least per step); the other worker's run comes during the first
+      // one's.
       const run = await state.pruneTombstones({
         batch: 2,
-        indexMs: 60_000,
         onStep: async () => {
           ttls.push(await r.client.pttl(lease));
           if (seen.length === 0) seen.push(await other.pruneTombstones());
@@ -341,7 +340,6 @@ describe('tombstone prune', () => {
       for (let i = 0; i < 4; i++) await tomb(`u${i}`, `5000-${i + 1}`);
       const lost = await state.pruneTombstones({
         batch: 2,
-        indexMs: 60_000,
         onStep: async () => {
           await r.client.set(lease, 'another-worker', 'PX', 30_000);
         },
@@ -385,8 +383,8 @@ describe('tombstone prune', () => {
         state,
         new SyncState(second, { keyPrefix: r.prefix, connectorId: 'c1', tombstoneMinAgeMs: 0 }),
       ];
-      // A budget of 0 ms: one step per run, of 200 entries (indexMs: the entry count alone ends a step).
-      const opts = { batch: 200, indexMs: 60_000, maxRunMs: 0 };
+      // A budget of 0 ms: one step per run, of 200 entries (the batch: fewer than the least per step).
+      const opts = { batch: 200, maxRunMs: 0 };
       const runs: PruneRun[] = [];
       for (let i = 0; i < 4; i++) runs.push(await workers[i % 2]!.pruneTombstones(opts));
       expect(runs.map((r) => [r.steps, r.pruned, r.more])).toEqual([
@@ -405,6 +403,117 @@ describe('tombstone prune', () => {
     } finally {
       second.disconnect();
     }
+  });
+
+  /** `n` tombstones below the bound written as record-desired.lua writes them (record with its TTL, index entry). */
+  const tombstones = async (n: number) => {
+    const k = state.keys.sync;
+    for (let i = 0; i < n; i += 1000) {
+      const m = r.client.multi();
+      for (let j = i; j < Math.min(n, i + 1000); j++) {
+        m.set(
+          `${k.indicatorPrefix}t${j}`,
+          JSON.stringify([1, `${1000 + j}-0`, 0, [], '', '']),
+          'PX',
+          state.tombstoneTtlMs,
+        );
+        m.zadd(k.tombstones, 1000 + j, `t${j}`);
+      }
+      await m.exec();
+    }
+  };
+
+  it('a run stops once its steps took its time bound, with more; the next runs resume there until the index is done (on Redis 7.2+ too, where TIME does not move within a script)', async () => {
+    await checkpoint('99999999-0');
+    // 6,000 tombstones all kept (younger than the least age): every run walks on from where the previous stopped.
+    const young = new SyncState(r.client, {
+      keyPrefix: r.prefix,
+      connectorId: 'c1',
+      tombstoneMinAgeMs: 3_600_000,
+    });
+    await tombstones(6000);
+    // Steps of 200 entries: 30 for the whole index, far more than 2 ms of Redis time in all.
+    const runs: PruneRun[] = [];
+    const stepUs: number[][] = [];
+    let looked = 0;
+    for (;;) {
+      const us: number[] = [];
+      const run = await young.pruneTombstones({
+        batch: 200,
+        maxRunMs: 2,
+        onStep: (st) => {
+          us.push(st.redisUs);
+          looked += st.looked ?? 0;
+        },
+      });
+      runs.push(run);
+      stepUs.push(us);
+      if (!run.more || runs.length > 30) break;
+    }
+    // The first run stopped at its bound with the index not done.
+    expect(runs[0]).toMatchObject({ state: 'ok', pruned: 0, more: true });
+    expect(runs[0]!.steps).toBeLessThan(30);
+    // Each run stopped after the step that brought its steps' time to the bound, not before (the last run: at the
+    // end of the index).
+    runs.forEach((run, i) => {
+      const us = stepUs[i]!;
+      const before = us.slice(0, -1).reduce((a, b) => a + b, 0);
+      expect(before).toBeLessThan(2000);
+      if (run.more) expect(before + us[us.length - 1]!).toBeGreaterThanOrEqual(2000);
+    });
+    expect(runs.length).toBeGreaterThan(1);
+    expect(runs[runs.length - 1]!.more).toBe(false);
+    // Each run resumed where the previous stopped: every entry looked at once over the runs.
+    expect(looked).toBe(6000);
+    expect(await r.client.exists(state.keys.sync.pruneCursor)).toBe(0);
+    expect(await young.tombstoneCount()).toBe(6000);
+  });
+
+  it('a step looks at as many index entries as its pass over the pending jobs is worth, within [minIndex, batch]', async () => {
+    await checkpoint('99999999-0');
+    await tombstones(3000);
+    // 2,000 waiting jobs of other indicators, 400 dead letters: 2,400 passed over by every step.
+    const jobs = Array.from({ length: 2000 }, (_, i) => upsert(`busy${i}`, `${200_000_000 + i}-0`, []));
+    for (let i = 0; i < jobs.length; i += 500)
+      await queues.indicators.addBulk(
+        jobs.slice(i, i + 500).map((j) => ({ name: 'upsert', data: j, opts: { jobId: jobId(j) } })),
+      );
+    for (let i = 0; i < 400; i++)
+      await addDeadLetter(queues, {
+        kind: 'job',
+        payload: upsert(`dl${i}`, `${200_000_000 + i}-0`, []),
+        error: 'x',
+      });
+    const young = new SyncState(r.client, {
+      keyPrefix: r.prefix,
+      connectorId: 'c1',
+      tombstoneMinAgeMs: 3_600_000,
+    });
+    // 0.25 an entry per pending one: 600 entries.
+    const first = await young.pruneTombstonesStep({ minIndex: 100, indexPerPending: 0.25 });
+    expect(first).toMatchObject({
+      state: 'ok',
+      pending: 2400,
+      looked: 600,
+      next: { score: '1599', id: 't599' },
+    });
+    // The least per step when the pass is worth fewer; the batch when it is worth more.
+    expect(
+      await young.pruneTombstonesStep({ minIndex: 700, indexPerPending: 0.25 }, first.next),
+    ).toMatchObject({
+      looked: 700,
+      next: { id: 't1299' },
+    });
+    expect(
+      await young.pruneTombstonesStep(
+        { minIndex: 100, indexPerPending: 1, batch: 1500 },
+        { score: '2299', id: 't1299' },
+      ),
+    ).toMatchObject({ looked: 1500, next: { id: 't2799' } });
+    // Fewer left than the step may look at: the end of the index below the bound, no next.
+    const last = await young.pruneTombstonesStep({}, { score: '3799', id: 't2799' });
+    expect(last).toMatchObject({ state: 'ok', looked: 200, pruned: 0 });
+    expect(last.next).toBeUndefined();
   });
 
   it('an indicator upserted again leaves the index; the sweep drops the older generations it deletes from it', async () => {

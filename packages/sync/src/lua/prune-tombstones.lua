@@ -29,12 +29,14 @@
 -- rolled back comes with the prunes that relied on the newer one rolled back too.
 -- Tombstones of an older generation than the counter met in the range go too (sweep-unseen.lua's argument).
 -- Cost: one pass over the pending jobs and dead letters (not the collection); above ARGV[5] of them it does
--- nothing ('busy'). Then it walks the index from a resume position until it has spent max(ARGV[12] µs, the pass's
--- own time) on it (Redis TIME, read every 64 entries), or looked at ARGV[4] entries: the pass is paid once per step
--- (~3.3 µs a pending job against ~10 µs an index entry), so a step over many pending jobs walks as long as its
--- pass took, and a step over few stays short. The caller (state.ts pruneTombstones) steps on from the last entry
--- looked at, so kept entries at the front (young, or held back by their own indicator's work) do not hide the
--- prunable ones behind them, and stops once its steps took its Redis time budget: under the prune lease (ARGV[10]
+-- nothing ('busy'). Then it walks the index from a resume position for ARGV[13] entries per pending job and dead
+-- letter it passed over, at least ARGV[12], at most ARGV[4]: the pass is paid once per step (~3 µs a pending job
+-- against ~10-15 µs an index entry), so a step over many pending jobs walks about as long as its pass took, and a
+-- step over few stays short. Sized by counts, not timed: since Redis 7.2 TIME inside a script returns the script's
+-- start time (redis/redis #10300), so a clock read here never moves. The caller (state.ts pruneTombstones) steps
+-- on from the last entry looked at, so kept entries at the front (young, or held back by their own indicator's
+-- work) do not hide the prunable ones behind them, and stops once its steps' round trips (an upper bound of their
+-- Redis time, measured by the client) reach its budget: under the prune lease (ARGV[10]
 -- its token; '' = no lease, a bare step) the step checks and renews the lease (another holder: 'lease-lost',
 -- nothing done) and records where the next run resumes (KEYS[19], deleted once the index below the bound is done).
 -- Safety does not depend on the lease nor on the cursor: each step reads its bounds itself, atomically.
@@ -46,28 +48,24 @@
 -- ARGV[1] indicator record prefix  ARGV[2] indicators job key prefix  ARGV[3] dead-letters job key prefix
 -- ARGV[4] most index entries looked at  ARGV[5] most pending jobs + dead letters scanned  ARGV[6] tombstone TTL ms
 -- ARGV[7] least age of a dropped tombstone ms  ARGV[8] resume score ('': from the start)  ARGV[9] resume member
--- ARGV[10] lease token ('': none)  ARGV[11] lease TTL ms  ARGV[12] least time walking the index µs
+-- ARGV[10] lease token ('': none)  ARGV[11] lease TTL ms  ARGV[12] least index entries looked at (if so many are
+-- left)  ARGV[13] index entries looked at per pending job and dead letter passed over
 -- Undeclared keys: the indicator records (`ARGV[1] .. id`) found in the index and the BullMQ job hashes
 -- (`ARGV[2] .. id`, `ARGV[3] .. id`) found in the lists; they share the connector's hash tag with KEYS, hence its
 -- slot (@octi-sekoia/queue keys.ts).
 -- Returns {pruned, state 'ok'|'busy'|'no-generation'|'lease-lost', bound or pending count, more (1: stopped by
--- ARGV[4] or the time, some may be left below the bound), resume score, resume member (the last entry looked at),
--- µs this step took (Redis TIME)}.
+-- its entry count, some may be left below the bound), resume score, resume member (the last entry looked at),
+-- pending jobs and dead letters passed over, index entries looked at}.
 --- @include "includes/fence"
 
-local function clock()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local started = clock()
 local token = ARGV[10]
 if token ~= '' then
-  if redis.call('GET', KEYS[18]) ~= token then return {0, 'lease-lost', '', 0, '', '', clock() - started} end
+  if redis.call('GET', KEYS[18]) ~= token then return {0, 'lease-lost', '', 0, '', '', 0, 0} end
   redis.call('PEXPIRE', KEYS[18], ARGV[11])
 end
 
 local G = redis.call('GET', KEYS[2])
-if not G then return {0, 'no-generation', '', 0, '', '', clock() - started} end
+if not G then return {0, 'no-generation', '', 0, '', '', 0, 0} end
 
 local pending = redis.call('LLEN', KEYS[4])
 for i = 5, 16 do
@@ -77,7 +75,7 @@ for i = 5, 16 do
     pending = pending + redis.call('ZCARD', KEYS[i])
   end
 end
-if pending > tonumber(ARGV[5]) then return {0, 'busy', tostring(pending), 0, '', '', clock() - started} end
+if pending > tonumber(ARGV[5]) then return {0, 'busy', tostring(pending), 0, '', '', pending, 0} end
 
 local function isEvent(id)
   return type(id) == 'string' and string.match(id, '^%d+%-%d+$') ~= nil
@@ -180,7 +178,9 @@ end
 -- waits for the next one). Entries kept (too young, or held back by their indicator's own pending work) are
 -- stepped over, so the entries behind them are reached by the next steps, not only by the TTL.
 local bms = tonumber(string.match(bound, '^(%d+)'))
-local limit, ttl, minAge = tonumber(ARGV[4]), tonumber(ARGV[6]), tonumber(ARGV[7])
+-- As many entries as the pass is worth (so its cost is shared by them), at least ARGV[12], at most ARGV[4].
+local limit = math.min(tonumber(ARGV[4]), math.max(tonumber(ARGV[12]), math.floor(pending * tonumber(ARGV[13]))))
+local ttl, minAge = tonumber(ARGV[6]), tonumber(ARGV[7])
 local rank = 0
 if ARGV[8] ~= '' then
   local at = redis.call('ZSCORE', KEYS[1], ARGV[9])
@@ -197,13 +197,10 @@ if ARGV[8] ~= '' then
     rank = redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[8])
   end
 end
-local walkStart = clock()
--- As long on the index as the pass took (so its cost is shared by as many entries), at least ARGV[12] µs.
-local walkUs = math.max(tonumber(ARGV[12]), walkStart - started)
 local looked, pruned = 0, 0
 local lastScore, lastId = '', ''
-local done, timeUp = false, false
-while not done and not timeUp and looked < limit do
+local done = false
+while not done and looked < limit do
   local asked = math.min(limit - looked, 64)
   local page = redis.call('ZRANGE', KEYS[1], rank, rank + asked - 1, 'WITHSCORES')
   if #page < 2 * asked then done = true end
@@ -239,7 +236,6 @@ while not done and not timeUp and looked < limit do
       end
     end
   end
-  if not done and clock() - walkStart >= walkUs then timeUp = true end
 end
 if pruned > 0 then redis.call('HINCRBY', KEYS[17], 'tombstones-pruned', pruned) end
 local more = not done and lastId ~= ''
@@ -250,4 +246,4 @@ if token ~= '' then
     redis.call('DEL', KEYS[19])
   end
 end
-return {pruned, 'ok', bound, more and 1 or 0, lastScore, lastId, clock() - started, walkStart - started, looked}
+return {pruned, 'ok', bound, more and 1 or 0, lastScore, lastId, pending, looked}
