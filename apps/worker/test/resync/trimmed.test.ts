@@ -64,10 +64,11 @@ describe('generations end to end', () => {
       .map((i) => i.id)
       .sort();
 
-    // Generation 2's collection read is slow (Sekoia takes 3 s for a page): its recovery and sweep marker wait
-    // in the paused queue.
+    // Generation 2's collection read is slow (Sekoia takes 10 s for a page): its recovery and sweep marker wait
+    // in the paused queue. (3 s was too short on a loaded machine: ingest enqueued the marker after the read had
+    // ended, it was processed at once and never seen waiting. Below the worker's 20 s request timeout.)
     s.sim.control.setFaults({
-      rules: [{ route: 'list-indicators', times: 1, action: { kind: 'latency', ms: 3000 } }],
+      rules: [{ route: 'list-indicators', times: 1, action: { kind: 'latency', ms: 10_000 } }],
     });
     s.sim.control.resetCounters();
     s.octi.control.resetConnectorState({ id: CONNECTOR_ID });
