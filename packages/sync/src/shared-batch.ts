@@ -241,15 +241,22 @@ export class SharedCreateBatch implements CreateBatcher {
           await this.withdrawAll(err);
           return;
         }
-        // A group the oldest pick found empty (its value sealed by another worker, not seen gone yet) is not
-        // picked again for this token.
-        let emptied: string | undefined;
+        // A group the oldest pick found empty or holding only values younger than starveMs (its value sealed by
+        // another worker, not seen gone yet) is not picked again for this token.
+        const skipped = new Set<string>();
         for (;;) {
           // Nothing of this process waits any more (withdrawn on shutdown): it seals nothing for the others.
           if (this.offered.size === 0) break;
-          const oldest = this.oldestWaiting(emptied);
-          const group = pickGroup(await this.fullestGroup(), oldest, this.state.now(), this.starveMs);
+          const oldest = this.oldestWaiting(skipped);
+          const fullest = await this.fullestGroup();
+          const group = pickGroup(fullest, oldest, this.state.now(), this.starveMs);
           if (group === undefined) break; // another worker sealed everything meanwhile: the token goes unused
+          if (group !== fullest && !(await this.waitedInGroup(group))) {
+            // Its oldest value was sealed by another worker (not seen gone yet) and the group holds only younger
+            // ones: no reason to seal it part-full before the fullest.
+            skipped.add(group);
+            continue;
+          }
           const linger = this.draining > 0 ? 0 : this.lingerMs;
           const r = (await sealLua.run(
             this.state.redis,
@@ -257,7 +264,7 @@ export class SharedCreateBatch implements CreateBatcher {
             [group, this.maxBatch, this.state.now(), linger],
           )) as string[];
           if (r.length === 0) {
-            if (group === oldest?.group) emptied = group;
+            if (group === oldest?.group) skipped.add(group);
             continue;
           }
           if (r[0] === 'wait') {
@@ -275,9 +282,20 @@ export class SharedCreateBatch implements CreateBatcher {
   }
 
   /** The oldest value this process offered and has not seen leave its group (offers are kept in order). */
-  private oldestWaiting(skip: string | undefined): Offered | undefined {
-    for (const o of this.offered.values()) if (o.goneSince === undefined && o.group !== skip) return o;
+  private oldestWaiting(skip: Set<string>): Offered | undefined {
+    for (const o of this.offered.values()) if (o.goneSince === undefined && !skip.has(o.group)) return o;
     return undefined;
+  }
+
+  /** Whether the group's oldest value (in Redis, whoever offered it) has waited `starveMs`. */
+  private async waitedInGroup(group: string): Promise<boolean> {
+    const [, score] = await this.state.redis.zrange(
+      this.state.keys.sync.createReady(group),
+      '0',
+      '0',
+      'WITHSCORES',
+    );
+    return score !== undefined && this.state.now() - Number(score) >= this.starveMs;
   }
 
   private async fullestGroup(): Promise<string | undefined> {
