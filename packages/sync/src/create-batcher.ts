@@ -59,6 +59,8 @@ interface Batch {
   token: boolean;
   /** Its linger time has passed (or a drain asked for it). */
   lingered: boolean;
+  /** Handed back before it was sealed (withdraw): its values are answered not-sent, its token goes unused. */
+  withdrawn?: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -74,6 +76,10 @@ interface Batch {
 export class CreateCollector {
   /** The open batch of each group (at most one; a full one is sealed and leaves this map). */
   private readonly open = new Map<string, Batch>();
+  /** Batches not sealed yet: open ones and full ones waiting for their token. */
+  private readonly unsealed = new Set<Batch>();
+  /** Values submitted and not answered yet (in a batch, waiting for its token, or sealed and in flight). */
+  private unanswered = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly lingerMs: number;
   private readonly maxBatch: number;
@@ -98,7 +104,15 @@ export class CreateCollector {
     claim: Claim,
     version: number,
   ): Promise<CreateOutcome> {
-    return new Promise((resolve) => {
+    return new Promise((done) => {
+      this.unanswered++;
+      let answered = false;
+      const resolve = (o: CreateOutcome) => {
+        if (answered) return;
+        answered = true;
+        this.unanswered--;
+        done(o);
+      };
       const key = createGroupKey(attributes);
       let b = this.open.get(key);
       if (!b) b = this.openBatch(key);
@@ -112,11 +126,25 @@ export class CreateCollector {
     });
   }
 
-  /** Values in batches not sealed yet (waiting for their token or their linger time). */
+  /**
+   * Creates submitted and not answered yet: in an open batch, in a full one waiting for its token, or sealed and
+   * in flight (the drainer bounds its parked claims by it; counting only the open batches let it park claims
+   * until the whole dirty set was locked while the budget held the full batches back).
+   */
   get openValues(): number {
-    let n = 0;
-    for (const b of this.open.values()) n += b.items.length;
-    return n;
+    return this.unanswered;
+  }
+
+  /**
+   * Hands back every value in a batch not sealed yet (open, or full and waiting for its token): answered not-sent
+   * (nothing was sent, no intent recorded), so their claims end and release their locks. Sealed batches go on.
+   */
+  async withdraw(reason: string): Promise<void> {
+    for (const b of [...this.unsealed]) {
+      b.withdrawn = true;
+      this.close(b);
+      for (const it of b.items) it.resolve({ kind: 'not-sent', policy: 'retryable', reason });
+    }
   }
 
   /** Sends everything waiting now (each batch once it has its token) and resolves when every request ended. */
@@ -136,6 +164,7 @@ export class CreateCollector {
   private openBatch(key: string): Batch {
     const b: Batch = { key, items: [], token: false, lingered: this.draining };
     this.open.set(key, b);
+    this.unsealed.add(b);
     b.timer = setTimeout(() => {
       b.lingered = true;
       this.trySeal(b);
@@ -158,7 +187,7 @@ export class CreateCollector {
 
   /** Sends the batch once it has its token and is full or has lingered. */
   private trySeal(b: Batch): void {
-    if (!b.token || !b.lingered) return;
+    if (!b.token || !b.lingered || b.withdrawn) return;
     this.close(b);
     const batch = b.items;
     const p = this.sendSealed(batch).catch((err: unknown) => {
@@ -170,6 +199,7 @@ export class CreateCollector {
 
   private close(b: Batch): void {
     if (b.timer) clearTimeout(b.timer);
+    this.unsealed.delete(b);
     if (this.open.get(b.key) === b) this.open.delete(b.key);
   }
 

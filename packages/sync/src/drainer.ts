@@ -73,14 +73,22 @@ export class Drainer {
     this.loops = Array.from({ length: Math.max(1, this.opts.concurrency) }, () => this.loop());
   }
 
-  /** Stops claiming, waits for the claims in progress and for the creates they submitted. */
+  /**
+   * Stops claiming, hands back the creates not sealed yet (their claims end, their values stay dirty and unlocked),
+   * and waits for the claims in progress and for the creates already sealed.
+   */
   async stop(): Promise<void> {
     this.running = false;
     for (const wake of this.wakers) wake();
+    // Values offered and not sealed yet are handed back at once (not sent, no intent): under a held or shared
+    // budget they might not leave within the shutdown grace, and an abandoned claim's values stay locked, can still
+    // be sent under its token by another worker, and cost a search each after the write horizon.
+    await this.reconciler.withdrawCreates('stopping');
     await Promise.all(this.loops);
     this.loops = [];
+    // Once more: a claim decided while the loops ended may have offered some.
+    await this.reconciler.withdrawCreates('stopping');
     await Promise.all([Promise.allSettled([...this.parked]), this.reconciler.drainCreates()]);
-    await this.reconciler.drainCreates();
   }
 
   private async loop(): Promise<void> {

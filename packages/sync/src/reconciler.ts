@@ -177,7 +177,11 @@ export class Reconciler {
    * revokes go on — revokes free space.
    */
   setCreatesBlocked(blocked: boolean): void {
+    const was = this.createsBlocked;
     this.createsBlocked = blocked;
+    // Creates already submitted and not sealed are not sent either: handed back (not sent), they wait as dirty.
+    if (blocked && !was)
+      void this.withdrawCreates('creates blocked: the IOC collection is full').catch(() => undefined);
   }
 
   /**
@@ -294,6 +298,14 @@ export class Reconciler {
   /** Brings the sync state of an older layout to the current one (SyncState.migrate; at worker start). */
   migrate() {
     return this.state.migrate();
+  }
+
+  /**
+   * Hands back the creates submitted and not sealed yet: answered not-sent (nothing sent, no intent), their claims
+   * end and release the values' locks, the values stay dirty (shutdown; collection full). Sealed ones go on.
+   */
+  withdrawCreates(reason: string): Promise<void> {
+    return this.collector.withdraw(reason);
   }
 
   /** Waits for the creates already submitted to the create batcher (shutdown, after the last claim). */

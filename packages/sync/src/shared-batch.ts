@@ -37,6 +37,11 @@ export interface CreateBatcher {
   readonly openValues: number;
   /** Sends what waits now and resolves once every submitted create is answered. */
   drain(): Promise<void>;
+  /**
+   * Hands back the values submitted and not sealed yet: answered not-sent (nothing sent, no intent recorded);
+   * values already sealed keep waiting for their sender's answer.
+   */
+  withdraw(reason: string): Promise<void>;
 }
 
 export interface SharedBatchOptions extends CollectorOptions {
@@ -44,6 +49,27 @@ export interface SharedBatchOptions extends CollectorOptions {
   pollMs?: number;
   /** How often it checks that its values still wait in their group, i.e. were not sealed (default 1 s). */
   checkMs?: number;
+  /**
+   * A group whose oldest value this process offered has waited this long is sealed before the fullest group
+   * (default 3 s): the fullest-first rule alone, with parked claims refilling the large groups, left a small
+   * group waiting for the whole backlog of the large ones, its values' locks held all that time.
+   */
+  starveMs?: number;
+}
+
+/**
+ * The group a seal loop holding a token seals: the group of the oldest value this process offered and still sees
+ * waiting, once that value has waited `starveMs` (so no group waits for the backlog of the others); else the
+ * fullest group (so requests leave as full as possible).
+ */
+export function pickGroup(
+  fullest: string | undefined,
+  oldestOwn: { group: string; at: number } | undefined,
+  now: number,
+  starveMs: number,
+): string | undefined {
+  if (oldestOwn !== undefined && now - oldestOwn.at >= starveMs) return oldestOwn.group;
+  return fullest;
 }
 
 /** One value this process offered, until its outcome is known. */
@@ -52,6 +78,8 @@ interface Offered {
   claim: Claim;
   group: string;
   resolve: (o: CreateOutcome) => void;
+  /** When it was submitted. */
+  at: number;
   /** When this process first saw it gone from its group (sealed by some sender, or replaced by a later claim). */
   goneSince?: number;
   checkedAt: number;
@@ -96,6 +124,7 @@ export class SharedCreateBatch implements CreateBatcher {
   private readonly maxBatch: number;
   private readonly pollMs: number;
   private readonly checkMs: number;
+  private readonly starveMs: number;
 
   constructor(
     private readonly state: SyncState,
@@ -108,6 +137,7 @@ export class SharedCreateBatch implements CreateBatcher {
     this.maxBatch = Math.min(100, Math.max(1, opts.maxBatch ?? 100));
     this.pollMs = opts.pollMs ?? 20;
     this.checkMs = opts.checkMs ?? 1000;
+    this.starveMs = opts.starveMs ?? 3000;
   }
 
   submit(
@@ -119,7 +149,8 @@ export class SharedCreateBatch implements CreateBatcher {
   ): Promise<CreateOutcome> {
     return new Promise((resolve) => {
       const group = createGroupId(attributes);
-      const offered: Offered = { value, claim, group, resolve, checkedAt: this.state.now() };
+      const now = this.state.now();
+      const offered: Offered = { value, claim, group, resolve, at: now, checkedAt: now };
       this.offered.set(offerKey(claim.seq, value), offered);
       const item: Item = [claim.token, claim.seq, version, fp, this.inbox, attributes];
       const list = this.toOffer.get(group) ?? [];
@@ -210,16 +241,32 @@ export class SharedCreateBatch implements CreateBatcher {
           await this.withdrawAll(err);
           return;
         }
+        // A group the oldest pick found empty or holding only values younger than starveMs (its value sealed by
+        // another worker, not seen gone yet) is not picked again for this token.
+        const skipped = new Set<string>();
         for (;;) {
-          const group = await this.fullestGroup();
+          // Nothing of this process waits any more (withdrawn on shutdown): it seals nothing for the others.
+          if (this.offered.size === 0) break;
+          const oldest = this.oldestWaiting(skipped);
+          const fullest = await this.fullestGroup();
+          const group = pickGroup(fullest, oldest, this.state.now(), this.starveMs);
           if (group === undefined) break; // another worker sealed everything meanwhile: the token goes unused
+          if (group !== fullest && !(await this.waitedInGroup(group))) {
+            // Its oldest value was sealed by another worker (not seen gone yet) and the group holds only younger
+            // ones: no reason to seal it part-full before the fullest.
+            skipped.add(group);
+            continue;
+          }
           const linger = this.draining > 0 ? 0 : this.lingerMs;
           const r = (await sealLua.run(
             this.state.redis,
             [k.createGroups, k.createReady(group), k.createItems(group)],
             [group, this.maxBatch, this.state.now(), linger],
           )) as string[];
-          if (r.length === 0) continue;
+          if (r.length === 0) {
+            if (group === oldest?.group) skipped.add(group);
+            continue;
+          }
           if (r[0] === 'wait') {
             await sleep(Number(r[1]));
             continue;
@@ -232,6 +279,23 @@ export class SharedCreateBatch implements CreateBatcher {
         await sleep(Math.max(this.pollMs, 100));
       }
     }
+  }
+
+  /** The oldest value this process offered and has not seen leave its group (offers are kept in order). */
+  private oldestWaiting(skip: Set<string>): Offered | undefined {
+    for (const o of this.offered.values()) if (o.goneSince === undefined && !skip.has(o.group)) return o;
+    return undefined;
+  }
+
+  /** Whether the group's oldest value (in Redis, whoever offered it) has waited `starveMs`. */
+  private async waitedInGroup(group: string): Promise<boolean> {
+    const [, score] = await this.state.redis.zrange(
+      this.state.keys.sync.createReady(group),
+      '0',
+      '0',
+      'WITHSCORES',
+    );
+    return score !== undefined && this.state.now() - Number(score) >= this.starveMs;
   }
 
   private async fullestGroup(): Promise<string | undefined> {
@@ -366,7 +430,18 @@ export class SharedCreateBatch implements CreateBatcher {
     }
   }
 
-  /** After a failed budget take: this process's values still waiting are taken back and answered not sent. */
+  async withdraw(reason: string): Promise<void> {
+    // Not offered yet (the offer is scheduled for the next turn): answered here, never offered.
+    for (const list of this.toOffer.values())
+      for (const { offered } of list) this.settle(offered, notSent(reason));
+    this.toOffer.clear();
+    await this.withdrawAll(reason);
+  }
+
+  /**
+   * After a failed budget take, on shutdown, or when creates are blocked: this process's values still waiting in
+   * their groups are taken back (by claim token: one a sender sealed meanwhile is not) and answered not sent.
+   */
   private async withdrawAll(err: unknown): Promise<void> {
     const byGroup = new Map<string, Offered[]>();
     for (const o of this.offered.values()) {
