@@ -83,11 +83,15 @@ export class Drainer {
     // Values offered and not sealed yet are handed back at once (not sent, no intent): under a held or shared
     // budget they might not leave within the shutdown grace, and an abandoned claim's values stay locked, can still
     // be sent under its token by another worker, and cost a search each after the write horizon.
-    await this.reconciler.withdrawCreates('stopping');
+    // A failed hand-back (Redis refusing the script) must not cut the stop short: the loops, parked claims and
+    // creates are still waited for; what was not handed back follows the rules of an abandoned claim.
+    const withdraw = () =>
+      this.reconciler.withdrawCreates('stopping').catch((err: unknown) => this.opts.onError?.(err));
+    await withdraw();
     await Promise.all(this.loops);
     this.loops = [];
     // Once more: a claim decided while the loops ended may have offered some.
-    await this.reconciler.withdrawCreates('stopping');
+    await withdraw();
     await Promise.all([Promise.allSettled([...this.parked]), this.reconciler.drainCreates()]);
   }
 

@@ -230,7 +230,10 @@ export class SharedCreateBatch implements CreateBatcher {
 
   private async sealWhileOffered(): Promise<void> {
     const k = this.state.keys.sync;
-    while (this.offered.size > 0) {
+    // Only while a value of this process still waits in its group: one whose values were all sealed (by any sender)
+    // or handed back takes no token, so a stopping process seals nothing for the others (its grace could end with
+    // their values in its requests: a search each after the write horizon).
+    while (this.oldestWaiting(new Set()) !== undefined) {
       try {
         if ((await this.fullestGroup()) === undefined) return;
         try {
@@ -245,8 +248,9 @@ export class SharedCreateBatch implements CreateBatcher {
         // another worker, not seen gone yet) is not picked again for this token.
         const skipped = new Set<string>();
         for (;;) {
-          // Nothing of this process waits any more (withdrawn on shutdown): it seals nothing for the others.
-          if (this.offered.size === 0) break;
+          // Nothing of this process waits any more (handed back, or sealed by others while it waited for the token):
+          // it seals nothing for the others (the token goes unused).
+          if (this.oldestWaiting(new Set()) === undefined) break;
           const oldest = this.oldestWaiting(skipped);
           const fullest = await this.fullestGroup();
           const group = pickGroup(fullest, oldest, this.state.now(), this.starveMs);
@@ -459,7 +463,12 @@ export class SharedCreateBatch implements CreateBatcher {
             [group, token, ...mine.map((o) => o.value)],
           )) as string[],
         );
-        for (const o of mine) if (back.has(o.value)) this.settle(o, notSent(err));
+        // Not handed back: sealed by a sender (or replaced by a later claim) — gone from its group, as the
+        // periodic check would find it; its answer comes from that sender.
+        for (const o of mine) {
+          if (back.has(o.value)) this.settle(o, notSent(err));
+          else o.goneSince ??= this.state.now();
+        }
       }
     }
   }

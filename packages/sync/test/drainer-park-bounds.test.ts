@@ -232,6 +232,123 @@ describe('drainer: parked claims, bounds and hand-back', () => {
     expect(budgetA.taken).toBe(0);
   }, 60_000);
 
+  it('a stopping process whose values another worker sealed seals nothing for the others', async () => {
+    // Each engine its own Sekoia double, so the test sees who sent what.
+    const fakeA = fake;
+    const fakeB = new FakeSekoia();
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const budgetA = new GrantedBudget();
+    const budgetB = new GrantedBudget();
+    const common = { keyPrefix: r.prefix, connectorId: 'c1', lingerMs: 5, sharedBatches: true } as const;
+    const a = createSyncEngine({ ...common, port: fakeA, redis: r.connect(), budget: budgetA });
+    const b = createSyncEngine({ ...common, port: fakeB, redis: r.connect(), budget: budgetB });
+    const alpha: string[] = [];
+    const beta: string[] = [];
+    for (let n = 0; n < 10; n++) {
+      const j = job('alpha', n);
+      await a.state.recordDesired(j);
+      alpha.push(j.values[0]!);
+    }
+    for (let n = 0; n < 5; n++) {
+      const j = job('beta', n);
+      await a.state.recordDesired(j);
+      beta.push(j.values[0]!);
+    }
+    const groups = keys(r.prefix, 'c1').sync.createGroups;
+    const runA = a.reconcileValues(alpha);
+    await waitFor(async () => (await r.client.zcard(groups)) === 1, { what: 'alpha offered by A' });
+    const runB = b.reconcileValues(beta);
+    await waitFor(async () => (await r.client.zcard(groups)) === 2, { what: 'beta offered by B' });
+    stops.push(async () => {
+      open();
+      budgetA.grant(100);
+      budgetB.grant(100);
+      await Promise.allSettled([runA, runB]);
+    });
+    // B seals the fullest group, A's alpha, and its request is held at Sekoia: A awaits B's answer.
+    fakeB.fault = (c) => (c.kind === 'create' ? { gate } : undefined);
+    await waitFor(() => budgetA.waiting === 1 && budgetB.waiting === 1, { what: 'both seal loops waiting' });
+    budgetB.grant(1);
+    await waitFor(() => fakeB.count('create') === 1, { what: "B's create of alpha sent (held)" });
+    // A stops (nothing of its own left to hand back) and its seal loop gets a token meanwhile.
+    const drainerA = new Drainer(a, {
+      batch: 100,
+      concurrency: 1,
+      idleMs: 10,
+      settleMs: 0,
+      burst: () => false,
+      configurationRetryMs: 1_000,
+    });
+    const stopping = drainerA.stop();
+    // The stop's hand-back has run once this one (idempotent, on the same connection) is answered.
+    await a.withdrawCreates('stopping');
+    budgetA.grant(1);
+    open();
+    await stopping;
+    budgetB.grant(100);
+    await Promise.all([runA, runB]);
+    // Before: A sealed and sent B's beta values with that token, part-full (linger 0) — had A's grace ended
+    // first, each would have cost a search after the write horizon.
+    expect(fakeA.count('create')).toBe(0);
+    expect(fakeB.count('create')).toBe(2);
+    expect(await a.dirtyCount()).toBe(0);
+  }, 30_000);
+
+  it('a hand-back Redis refuses does not cut the stop short: the claims under way are still waited for', async () => {
+    const budget = new StallableBudget();
+    budget.stall();
+    const engine = createSyncEngine({
+      redis: r.connect(),
+      port: fake,
+      budget,
+      keyPrefix: r.prefix,
+      connectorId: 'c1',
+      lingerMs: 5,
+      sharedBatches: true,
+    });
+    for (let n = 0; n < 50; n++) await engine.state.recordDesired(job('alpha', n));
+    const errors: unknown[] = [];
+    const drainer = new Drainer(engine, {
+      batch: 100,
+      concurrency: 1,
+      idleMs: 10,
+      settleMs: 0,
+      burst: () => false,
+      configurationRetryMs: 1_000,
+      onError: (err) => errors.push(err),
+    });
+    drainer.start();
+    await waitFor(async () => (await offeredCount()) === 50 && drainer.parkedClaims === 1, {
+      what: 'the claim parked',
+    });
+    // Redis refuses the hand-back script (e.g. an OOM or READONLY answer).
+    const withdraw = engine.withdrawCreates.bind(engine);
+    let refused = 0;
+    engine.withdrawCreates = async (reason: string) => {
+      if (refused++ === 0) throw new Error('OOM command not allowed');
+      return withdraw(reason);
+    };
+    let stopped = false;
+    const stopping = drainer.stop().then(() => {
+      stopped = true;
+    });
+    stops.push(async () => {
+      budget.release();
+      await stopping;
+    });
+    // The second hand-back (after the loops ended) takes the values back; the parked claim ends with them.
+    await waitFor(async () => (await offeredCount()) === 0, { what: 'the values handed back' });
+    await stopping;
+    // Before: stop() rejected at once, before waiting for its loops and parked claims.
+    expect(stopped).toBe(true);
+    expect(drainer.parkedClaims).toBe(0);
+    expect(errors.map(String)).toEqual(['Error: OOM command not allowed']);
+    expect(fake.count('create')).toBe(0);
+  }, 30_000);
+
   it('collection full: the creates offered and not sealed are not sent', async () => {
     const budget = new StallableBudget();
     budget.stall();
