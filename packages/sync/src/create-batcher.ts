@@ -62,6 +62,8 @@ interface Batch {
   /** Handed back before it was sealed (withdraw): its values are answered not-sent, its token goes unused. */
   withdrawn?: boolean;
   timer?: NodeJS.Timeout;
+  /** Its budget take (tracked in flight until the batch is withdrawn: drain() does not wait for a token it will not use). */
+  take?: Promise<void>;
 }
 
 /**
@@ -142,6 +144,7 @@ export class CreateCollector {
   async withdraw(reason: string): Promise<void> {
     for (const b of [...this.unsealed]) {
       b.withdrawn = true;
+      if (b.take) this.inFlight.delete(b.take);
       this.close(b);
       for (const it of b.items) it.resolve({ kind: 'not-sent', policy: 'retryable', reason });
     }
@@ -181,6 +184,7 @@ export class CreateCollector {
         for (const it of b.items) it.resolve({ kind: 'not-sent', policy: 'retryable', reason: String(err) });
       },
     );
+    b.take = p;
     this.track(p);
     return b;
   }

@@ -349,6 +349,41 @@ describe('drainer: parked claims, bounds and hand-back', () => {
     expect(fake.count('create')).toBe(0);
   }, 30_000);
 
+  it('per-process collector: stop hands the values back and does not wait for the tokens their batches asked for', async () => {
+    const budget = new StallableBudget();
+    budget.stall();
+    const engine = createSyncEngine({
+      redis: r.connect(),
+      port: fake,
+      budget,
+      keyPrefix: r.prefix,
+      connectorId: 'c1',
+      lingerMs: 5,
+    });
+    for (let n = 0; n < 150; n++) await engine.state.recordDesired(job('alpha', n));
+    const drainer = new Drainer(engine, {
+      batch: 150,
+      concurrency: 1,
+      idleMs: 10,
+      settleMs: 0,
+      burst: () => false,
+      configurationRetryMs: 1_000,
+    });
+    stops.push(async () => {
+      budget.release();
+      await drainer.stop();
+    });
+    drainer.start();
+    await waitFor(() => engine.collector.openValues === 150, { what: '150 creates submitted' });
+    // The budget still holds every token. Before: stop() handed the values back, then waited for the withdrawn
+    // batches' tokens (forever under a held budget; the shutdown grace ended it).
+    await drainer.stop();
+    expect(engine.collector.openValues).toBe(0);
+    expect(budget.taken).toBe(0);
+    expect(fake.count('create')).toBe(0);
+    expect(await engine.dirtyCount()).toBe(150);
+  }, 30_000);
+
   it('collection full: the creates offered and not sealed are not sent', async () => {
     const budget = new StallableBudget();
     budget.stall();
