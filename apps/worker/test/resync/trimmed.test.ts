@@ -57,18 +57,19 @@ describe('generations end to end', () => {
     const s = stack;
     for (let i = 0; i < 150; i++) s.octi.control.createIndicator({ pattern: domain('stable', i) });
     let ingest = s.spawnIngest();
-    s.spawnWorker({ SEKOIA_INTEL_TIMEOUT_MS: '20000' });
+    s.spawnWorker({ SEKOIA_INTEL_TIMEOUT_MS: '40000' });
     await s.waitGeneration(1);
     const idsBefore = s.sim.control
       .indicators()
       .map((i) => i.id)
       .sort();
 
-    // Generation 2's collection read is slow (Sekoia takes 10 s for a page): its recovery and sweep marker wait
-    // in the paused queue. (3 s was too short on a loaded machine: ingest enqueued the marker after the read had
-    // ended, it was processed at once and never seen waiting. Below the worker's 20 s request timeout.)
+    // Generation 2's collection read is slow (Sekoia takes 25 s for a page, below the worker's 40 s request
+    // timeout): its sweep waits for the read, the marker deferred (delayed) or polled (active) meanwhile. Long
+    // enough for ingest to enqueue the marker before the read ends on a loaded machine (3 s was not: a marker
+    // enqueued after the read is swept at once and never seen pending).
     s.sim.control.setFaults({
-      rules: [{ route: 'list-indicators', times: 1, action: { kind: 'latency', ms: 10_000 } }],
+      rules: [{ route: 'list-indicators', times: 1, action: { kind: 'latency', ms: 25_000 } }],
     });
     s.sim.control.resetCounters();
     s.octi.control.resetConnectorState({ id: CONNECTOR_ID });
@@ -78,7 +79,10 @@ describe('generations end to end', () => {
     });
     const marker = await waitFor(
       async () =>
-        (await s.queues.indicators.getJobs(['waiting'])).find(
+        // In any unfinished state: a marker waits in 'wait' only for moments now that the queue flows during a
+        // read (each deferral sends it to the delayed set, and a worker takes it again as soon as it is due), so
+        // looking in 'waiting' alone missed it on a loaded machine.
+        (await s.queues.indicators.getJobs(['waiting', 'delayed', 'active', 'prioritized'])).find(
           (j) => j.data.kind === 'sweep' && j.data.generation === 2,
         ),
       { timeoutMs: 90_000, what: "generation 2's sweep marker queued" },
@@ -101,7 +105,7 @@ describe('generations end to end', () => {
     );
     await s.r.client.del(s.keys.lease);
     await waitFor(async () => (await s.queues.indicators.getJob(marker.id!))?.finishedOn, {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       what: "generation 2's sweep marker processed",
     });
     // Its sweep was skipped: no indicator removed, nothing revoked.
