@@ -78,6 +78,14 @@ function isCanonicalInstant(s: string): boolean {
 }
 
 /**
+ * The epoch milliseconds of `s` when it is exactly what `toISOString()` gives for them (isCanonicalInstant), else
+ * undefined: the caller then parses and formats, or keeps the text.
+ */
+export function canonicalInstantMs(s: string): number | undefined {
+  return isCanonicalInstant(s) ? Date.parse(s) : undefined;
+}
+
+/**
  * A start of validity in canonical form (`YYYY-MM-DDTHH:mm:ss.sssZ`); sub-milliseconds are truncated (an
  * earlier start never shortens validity). A string that is not an ISO timestamp is returned unchanged.
  */

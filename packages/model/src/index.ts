@@ -2,6 +2,7 @@ export {
   attributesEqual,
   attributesFingerprint,
   type CreateFields,
+  canonicalInstantMs,
   canonicalValidFrom,
   createGroupKey,
   normalizeKillChainPhases,

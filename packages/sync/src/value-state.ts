@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { attributesFingerprint, type IocAttributes } from '@octi-sekoia/model';
+import { attributesFingerprint, canonicalInstantMs, type IocAttributes } from '@octi-sekoia/model';
 
 /**
  * The value-state vocabulary of the sync engine, pure (no Redis): what a value's desired and applied state are,
@@ -250,36 +250,13 @@ export function parseFieldSet(json: string, validFrom: string): { fp?: string; a
  * bytes less per indicator than the ISO text) when they give the same text back, else the JSON string.
  */
 export function validFromElement(validFrom: string): string {
-  const fast = canonicalIsoMs(validFrom);
+  // A canonical text (most are) skips the parse-and-format check below: the same answer (model's rule).
+  const fast = canonicalInstantMs(validFrom);
   if (fast !== undefined) return String(fast);
   const ms = Date.parse(validFrom);
   return Number.isSafeInteger(ms) && new Date(ms).toISOString() === validFrom
     ? String(ms)
     : JSON.stringify(validFrom);
-}
-
-const CANONICAL_ISO = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d\d\d)Z$/;
-const MONTH_DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * The epoch milliseconds of `text` when it is exactly what `toISOString()` gives for them (a date of the years
- * 1970–9999 with valid fields), else undefined (validFromElement then asks Date.parse and toISOString): the same
- * answer without formatting a date back, which cost a worker ~1 % of its CPU per job.
- */
-export function canonicalIsoMs(text: string): number | undefined {
-  const m = text.length === 24 ? CANONICAL_ISO.exec(text) : null;
-  if (!m) return undefined;
-  const year = Number(m[1]);
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 59)
-    return undefined;
-  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  if (day > MONTH_DAYS[month - 1]! + (leap ? 1 : 0)) return undefined;
-  return Date.UTC(year, month - 1, day, hour, minute, second, Number(m[7]));
 }
 
 /** The STIX id as the indicator's record holds it: an OpenCTI indicator's without its `indicator--` (11 bytes). */

@@ -1,5 +1,6 @@
+import { canonicalInstantMs } from '@octi-sekoia/model';
 import { describe, expect, it } from 'vitest';
-import { canonicalIsoMs, validFromElement } from '../src/value-state.ts';
+import { validFromElement } from '../src/value-state.ts';
 
 /** validFromElement as it was before its fast path (Date.parse, then toISOString to check the text comes back). */
 function slowElement(validFrom: string): string {
@@ -42,7 +43,7 @@ describe('validFromElement', () => {
       '',
     );
     for (const t of texts) expect([t, validFromElement(t)]).toEqual([t, slowElement(t)]);
-    expect(canonicalIsoMs('2024-02-29T12:00:00.000Z')).toBe(Date.UTC(2024, 1, 29, 12));
-    expect(canonicalIsoMs('2023-02-29T00:00:00.000Z')).toBeUndefined();
+    expect(canonicalInstantMs('2024-02-29T12:00:00.000Z')).toBe(Date.UTC(2024, 1, 29, 12));
+    expect(canonicalInstantMs('2023-02-29T00:00:00.000Z')).toBeUndefined();
   });
 });
