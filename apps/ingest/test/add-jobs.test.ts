@@ -157,7 +157,7 @@ it("builds the jobs after a call's first from its arguments, as BullMQ builds th
   ]);
   const firstArgs = await bullmqArgs(viaAddJobs.indicators, first!);
   const template = jobTemplate(firstArgs, first!);
-  expect(template).toBeDefined();
+  expect(template).toBeTypeOf('function');
   const createdAt = (unpack(firstArgs[9] as Buffer) as unknown[])[3];
   for (const j of others) {
     const want = await bullmqArgs(viaAddJobs.indicators, j);

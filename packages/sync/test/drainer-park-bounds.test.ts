@@ -5,6 +5,7 @@ import type { IndicatorJob } from '@octi-sekoia/model';
 import { keys } from '@octi-sekoia/queue';
 import { type TestRedis, testRedis, waitFor } from '@octi-sekoia/testkit';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { DrainerOptions } from '../src/drainer.ts';
 import { type Budget, createSyncEngine, Drainer } from '../src/index.ts';
 import { pickGroup } from '../src/shared-batch.ts';
 import { FakeSekoia } from './fake-sekoia.ts';
@@ -46,6 +47,13 @@ class GrantedBudget implements Budget {
     await new Promise<void>((resolve) => this.waiters.push(resolve));
   }
   async pause(): Promise<void> {}
+}
+
+/** The drainer's settings in these tests: short sleeps, no burst; `over` names what a test is about. */
+function drainerOptions(
+  over: Partial<DrainerOptions> & Pick<DrainerOptions, 'batch' | 'concurrency'>,
+): DrainerOptions {
+  return { idleMs: 10, settleMs: 0, burst: () => false, configurationRetryMs: 1_000, ...over };
 }
 
 describe('pickGroup: the group a seal loop with a token seals', () => {
@@ -115,15 +123,7 @@ describe('drainer: parked claims, bounds and hand-back', () => {
         return openCreates();
       },
     });
-    const drainer = new Drainer(engine, {
-      batch: 100,
-      concurrency: 1,
-      idleMs: 10,
-      settleMs: 0,
-      burst: () => false,
-      configurationRetryMs: 1_000,
-      maxOpenCreates: 200,
-    });
+    const drainer = new Drainer(engine, drainerOptions({ batch: 100, concurrency: 1, maxOpenCreates: 200 }));
     stops.push(async () => {
       budget.release();
       await drainer.stop();
@@ -199,15 +199,7 @@ describe('drainer: parked claims, bounds and hand-back', () => {
     const a = createSyncEngine({ ...common, redis: r.connect(), budget: budgetA });
     const b = createSyncEngine({ ...common, redis: r.connect() });
     for (let n = 0; n < 400; n++) await a.state.recordDesired(job('alpha', n));
-    const opts = {
-      batch: 100,
-      concurrency: 2,
-      idleMs: 10,
-      settleMs: 0,
-      burst: () => false,
-      configurationRetryMs: 1_000,
-      maxOpenCreates: 400,
-    };
+    const opts = drainerOptions({ batch: 100, concurrency: 2, maxOpenCreates: 400 });
     const drainerA = new Drainer(a, opts);
     const drainerB = new Drainer(b, opts);
     let stoppingA: Promise<void> | undefined;
@@ -274,14 +266,7 @@ describe('drainer: parked claims, bounds and hand-back', () => {
     budgetB.grant(1);
     await waitFor(() => fakeB.count('create') === 1, { what: "B's create of alpha sent (held)" });
     // A stops (nothing of its own left to hand back) and its seal loop gets a token meanwhile.
-    const drainerA = new Drainer(a, {
-      batch: 100,
-      concurrency: 1,
-      idleMs: 10,
-      settleMs: 0,
-      burst: () => false,
-      configurationRetryMs: 1_000,
-    });
+    const drainerA = new Drainer(a, drainerOptions({ batch: 100, concurrency: 1 }));
     const stopping = drainerA.stop();
     // The stop's hand-back has run once this one (idempotent, on the same connection) is answered.
     await a.withdrawCreates('stopping');
@@ -311,15 +296,10 @@ describe('drainer: parked claims, bounds and hand-back', () => {
     });
     for (let n = 0; n < 50; n++) await engine.state.recordDesired(job('alpha', n));
     const errors: unknown[] = [];
-    const drainer = new Drainer(engine, {
-      batch: 100,
-      concurrency: 1,
-      idleMs: 10,
-      settleMs: 0,
-      burst: () => false,
-      configurationRetryMs: 1_000,
-      onError: (err) => errors.push(err),
-    });
+    const drainer = new Drainer(
+      engine,
+      drainerOptions({ batch: 100, concurrency: 1, onError: (err) => errors.push(err) }),
+    );
     drainer.start();
     await waitFor(async () => (await offeredCount()) === 50 && drainer.parkedClaims === 1, {
       what: 'the claim parked',
@@ -361,14 +341,7 @@ describe('drainer: parked claims, bounds and hand-back', () => {
       lingerMs: 5,
     });
     for (let n = 0; n < 150; n++) await engine.state.recordDesired(job('alpha', n));
-    const drainer = new Drainer(engine, {
-      batch: 150,
-      concurrency: 1,
-      idleMs: 10,
-      settleMs: 0,
-      burst: () => false,
-      configurationRetryMs: 1_000,
-    });
+    const drainer = new Drainer(engine, drainerOptions({ batch: 150, concurrency: 1 }));
     stops.push(async () => {
       budget.release();
       await drainer.stop();
